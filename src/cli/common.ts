@@ -1,0 +1,75 @@
+import type { Command } from "commander";
+import { UserError } from "../util/errors.js";
+
+/**
+ * Shared CLI plumbing. Exit codes: 0 ok, 1 internal error (a bug: stack printed), 2 bad input or
+ * usage (message only), 130 interrupted.
+ */
+export const EXIT_OK = 0;
+export const EXIT_BUG = 1;
+export const EXIT_USAGE = 2;
+
+/** Wraps a command action so that user errors print one clear line and set the exit code. */
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      if (e instanceof UserError) {
+        process.stderr.write(`codeneurons: error: ${e.message}\n`);
+        process.exitCode = e.exitCode;
+      } else {
+        process.stderr.write(
+          `codeneurons: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+        );
+        process.exitCode = EXIT_BUG;
+      }
+    }
+  };
+}
+
+/** Writes data as JSON on stdout (for `--json`). */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function parseIntOption(name: string, min = 0): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min)
+      throw new UserError(`--${name}: expected an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+export function parseFloatOption(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new UserError(`--${name}: expected a number, got '${value}'`);
+    return n;
+  };
+}
+
+/** Parses "0,3,5-7" into [0,3,5,6,7]. */
+export function parseIntList(name: string): (value: string) => number[] {
+  return (value: string) => {
+    const out: number[] = [];
+    for (const part of value
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+      if (!m) throw new UserError(`--${name}: expected a list like 0,3,5-7, got '${value}'`);
+      const a = Number(m[1]);
+      const b = m[2] !== undefined ? Number(m[2]) : a;
+      if (b < a) throw new UserError(`--${name}: range ${part} is empty`);
+      for (let i = a; i <= b; i++) out.push(i);
+    }
+    return out;
+  };
+}
+
+/** A registrar adds one command (with its own --help) to the program. */
+export type Register = (program: Command) => void;

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import type { Register } from "./common.js";
+
+// Each command lives in its own file and registers itself here (one line per command).
+const registrars: Register[] = [];
+
+function version(): string {
+  const pkg = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json");
+  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("codeneurons")
+    .description(
+      "Which neurons of a code language model matter, which are redundant, and which code concepts they encode.",
+    )
+    .version(version())
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .exitOverride((err) => {
+      // commander's own usage errors (unknown option, missing argument) exit with 2, help/version with 0.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
+  for (const register of registrars) register(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,19 @@
+/** Tensors as loaded from checkpoints: always converted to float32 (or kept as int64 for ids). */
+export type CheckpointDType = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
+
+export interface LoadedTensor {
+  readonly shape: readonly number[];
+  /** Element data converted to float32 (integer tensors too: they are only buffers like position_ids). */
+  readonly data: Float32Array;
+  /** The dtype stored in the checkpoint, for reporting. */
+  readonly sourceDType: CheckpointDType;
+}
+
+/** Parameter name → tensor. */
+export type TensorMap = Map<string, LoadedTensor>;
+
+export function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}

@@ -1,0 +1,60 @@
+/**
+ * A dense row-major float32 matrix: the currency between stages (activations, probe weights,
+ * correlations). Rows are tokens (or sentences), columns are neurons unless stated otherwise.
+ */
+export interface Matrix {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+export function matrix(rows: number, cols: number, data?: Float32Array): Matrix {
+  const d = data ?? new Float32Array(rows * cols);
+  if (d.length !== rows * cols) {
+    throw new Error(`matrix: data length ${d.length} != ${rows} x ${cols}`);
+  }
+  return { data: d, rows, cols };
+}
+
+/** Copies the given columns (in order) into a new contiguous matrix. */
+export function selectColumns(m: Matrix, columns: ArrayLike<number>): Matrix {
+  const k = columns.length;
+  const out = new Float32Array(m.rows * k);
+  for (let r = 0; r < m.rows; r++) {
+    const src = r * m.cols;
+    const dst = r * k;
+    for (let j = 0; j < k; j++) out[dst + j] = m.data[src + columns[j]];
+  }
+  return { data: out, rows: m.rows, cols: k };
+}
+
+/** Copies the given rows (in order) into a new contiguous matrix. */
+export function selectRows(m: Matrix, rows: ArrayLike<number>): Matrix {
+  const out = new Float32Array(rows.length * m.cols);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    out.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols);
+  }
+  return { data: out, rows: rows.length, cols: m.cols };
+}
+
+/** Column means and (population) standard deviations, in float64. */
+export function columnStats(m: Matrix): { mean: Float64Array; std: Float64Array } {
+  const mean = new Float64Array(m.cols);
+  const sq = new Float64Array(m.cols);
+  for (let r = 0; r < m.rows; r++) {
+    const off = r * m.cols;
+    for (let j = 0; j < m.cols; j++) mean[j] += m.data[off + j];
+  }
+  for (let j = 0; j < m.cols; j++) mean[j] /= Math.max(1, m.rows);
+  for (let r = 0; r < m.rows; r++) {
+    const off = r * m.cols;
+    for (let j = 0; j < m.cols; j++) {
+      const d = m.data[off + j] - mean[j];
+      sq[j] += d * d;
+    }
+  }
+  const std = new Float64Array(m.cols);
+  for (let j = 0; j < m.cols; j++) std[j] = Math.sqrt(sq[j] / Math.max(1, m.rows));
+  return { mean, std };
+}
