@@ -1,0 +1,29 @@
+export { type AnalyzeOptions, analyzeConcepts } from "./analyze.js";
+export {
+  type Concept,
+  conceptFromPattern,
+  conceptFromWords,
+  conceptScanner,
+  conceptsFromClasses,
+  hypergeometricTail,
+  LEXICAL_PATTERNS,
+} from "./concept-neurons.js";
+export { memorySource } from "./memory-source.js";
+export * from "./result.js";
+export {
+  layerDistribution,
+  layersOf,
+  selectByMass,
+  type TopNeurons,
+  topNeuronsPerClass,
+} from "./top-neurons.js";
+export {
+  classMeans,
+  meanStd,
+  summarizeColumn,
+  type TopWordsOptions,
+  topTypes,
+  topWords,
+} from "./top-words.js";
+export type * from "./types.js";
+export { type WordTypes, wordTypes } from "./word-types.js";
