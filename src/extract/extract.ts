@@ -1,0 +1,506 @@
+import { join } from "node:path";
+import {
+  type Aggregation,
+  type SentenceRepresentation,
+  type ShardPlan,
+  type ShardRecord,
+  type Site,
+  STORE_FORMAT,
+  STORE_VERSION,
+  type StoreCounts,
+  type StoreDType,
+  type StoreIndex,
+  type StorePlan,
+  shardsOfPart,
+} from "../store/format.js";
+import { readSentenceInput, type SentenceInput } from "../store/input.js";
+import {
+  finishedShard,
+  openForWriting,
+  type ShardData,
+  writeShard,
+  writeWordsFiles,
+} from "../store/writer.js";
+import { writeJsonAtomic } from "../util/atomic.js";
+import { UserError } from "../util/errors.js";
+import { getOrCreate } from "../util/maps.js";
+import { Progress } from "../util/progress.js";
+import { aggregateSpan } from "./aggregate.js";
+import type { ActivationModel, ForwardOutput, TokenBatch } from "./types.js";
+import { planSentence, type SentencePlan } from "./windows.js";
+
+export interface ExtractOptions {
+  input: string;
+  labels?: string;
+  out: string;
+  /** Hidden-state layers 0..L to keep; default all. */
+  layers?: number[];
+  level?: "word" | "sentence";
+  aggregation?: Aggregation;
+  sentenceRepresentation?: SentenceRepresentation;
+  includeSpecialTokens?: boolean;
+  dtype?: StoreDType;
+  /** Also keep the feed-forward activations of the kept blocks (layers >= 1). */
+  ffn?: boolean;
+  /** Compute only part `index` of `count` (`--shard K/N`). */
+  part?: { index: number; count: number };
+  /** Upper bound on padded tokens per forward batch. */
+  batchTokens?: number;
+  /** Lower the model's sequence limit (e.g. to test windowing). */
+  maxTokens?: number;
+  /** Target size of one shard in bytes. */
+  shardBytes?: number;
+  overwrite?: boolean;
+  /** Re-hash finished shards on resume (slower, catches corrupted files). */
+  verifyResume?: boolean;
+  quiet?: boolean;
+}
+
+export interface ExtractResult {
+  out: string;
+  counts: StoreCounts;
+  shardsComputed: number;
+  shardsReused: number;
+  seconds: number;
+  status: "new" | "resume";
+}
+
+interface LinePlan {
+  line: number;
+  /** Rows this line contributes (words, words + specials, or 1 for a sentence). */
+  rows: number;
+  plan: SentencePlan | null;
+}
+
+/** A window of one line ready to run: its token ids and where each owned word's subwords sit. */
+interface WindowItem {
+  line: number;
+  window: number;
+  ids: number[];
+  /** Word index → [begin, end) sequence positions, for the words this window owns. */
+  spans: { word: number; begin: number; end: number }[];
+  isFirstWindow: boolean;
+  isLastWindow: boolean;
+}
+
+const DEFAULTS = {
+  level: "word" as const,
+  aggregation: "average" as const,
+  sentenceRepresentation: "first" as const,
+  dtype: "float32" as const,
+  batchTokens: 4096,
+  shardBytes: 64 * 1024 * 1024,
+};
+
+function resolveLayers(model: ActivationModel, layers: number[] | undefined): number[] {
+  const all = Array.from({ length: model.numLayers + 1 }, (_, i) => i);
+  if (!layers) return all;
+  for (const l of layers) {
+    if (l < 0 || l > model.numLayers) {
+      throw new UserError(
+        `--layers: layer ${l} does not exist; this model has layers 0..${model.numLayers} (0 = embeddings)`,
+      );
+    }
+  }
+  return [...new Set(layers)].sort((a, b) => a - b);
+}
+
+function tokenizeLines(model: ActivationModel, input: SentenceInput): number[][][] {
+  const cache = [new Map<string, number[]>(), new Map<string, number[]>()];
+  return input.lines.map((words) =>
+    words.map((w, i) => {
+      const c = cache[i === 0 ? 0 : 1];
+      let ids = c.get(w);
+      if (!ids) {
+        ids = model.tokenizer.tokenizeWord(w, i === 0);
+        c.set(w, ids);
+      }
+      return ids;
+    }),
+  );
+}
+
+function planLines(
+  model: ActivationModel,
+  lineIds: number[][][],
+  opts: Required<Pick<ExtractOptions, "level">> & ExtractOptions,
+): LinePlan[] {
+  const tok = model.tokenizer;
+  const maxTokens = Math.min(model.maxTokens, opts.maxTokens ?? Number.POSITIVE_INFINITY);
+  const budget = maxTokens - tok.prefixIds.length - tok.suffixIds.length;
+  const specials = opts.includeSpecialTokens ? tok.prefixIds.length + tok.suffixIds.length : 0;
+  return lineIds.map((ids, line) => {
+    if (ids.length === 0) return { line, rows: 0, plan: null };
+    const plan = planSentence(ids, budget, model.causal);
+    const rows = opts.level === "sentence" ? 1 : ids.length + specials;
+    return { line, rows, plan };
+  });
+}
+
+function planShards(lines: LinePlan[], rowsPerShard: number): ShardPlan[] {
+  const shards: ShardPlan[] = [];
+  let firstLine = 0;
+  let firstRow = 0;
+  let row = 0;
+  for (let i = 0; i < lines.length; i++) {
+    row += lines[i].rows;
+    if (row - firstRow >= rowsPerShard || i === lines.length - 1) {
+      shards.push({ id: shards.length, firstLine, endLine: i + 1, firstRow, endRow: row });
+      firstLine = i + 1;
+      firstRow = row;
+    }
+  }
+  if (shards.length === 0)
+    shards.push({ id: 0, firstLine: 0, endLine: lines.length, firstRow: 0, endRow: 0 });
+  return shards;
+}
+
+function windowItems(model: ActivationModel, lp: LinePlan): WindowItem[] {
+  const plan = lp.plan;
+  if (!plan) return [];
+  const tok = model.tokenizer;
+  return plan.windows.map((w, wi) => {
+    const ids: number[] = [...tok.prefixIds];
+    const spans: WindowItem["spans"] = [];
+    for (let word = w.firstWord; word < w.endWord; word++) {
+      const begin = ids.length;
+      ids.push(...plan.wordIds[word]);
+      if (plan.owner[word] === wi) spans.push({ word, begin, end: ids.length });
+    }
+    ids.push(...tok.suffixIds);
+    return {
+      line: lp.line,
+      window: wi,
+      ids,
+      spans,
+      isFirstWindow: wi === 0,
+      isLastWindow: wi === plan.windows.length - 1,
+    };
+  });
+}
+
+/** Groups items (sorted by length) into batches of at most `batchTokens` padded tokens. */
+function makeBatches(items: WindowItem[], batchTokens: number): WindowItem[][] {
+  const sorted = items
+    .map((it, i) => ({ it, i }))
+    .sort((a, b) => a.it.ids.length - b.it.ids.length || a.i - b.i);
+  const batches: WindowItem[][] = [];
+  let current: WindowItem[] = [];
+  for (const { it } of sorted) {
+    const longest = Math.max(it.ids.length, ...current.map((c) => c.ids.length));
+    if (current.length > 0 && longest * (current.length + 1) > batchTokens) {
+      batches.push(current);
+      current = [];
+    }
+    current.push(it);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+function toTokenBatch(items: WindowItem[], padId: number): TokenBatch {
+  const seq = Math.max(...items.map((i) => i.ids.length));
+  const ids = new Int32Array(items.length * seq).fill(padId);
+  const mask = new Int32Array(items.length * seq);
+  items.forEach((it, b) => {
+    ids.set(it.ids, b * seq);
+    mask.fill(1, b * seq, b * seq + it.ids.length);
+  });
+  return { ids, mask, batch: items.length, seq };
+}
+
+interface Sink {
+  site: Site;
+  layer: number;
+  dim: number;
+  data: Float32Array;
+}
+
+/** Computes one shard's activations. */
+async function computeShard(
+  model: ActivationModel,
+  shard: ShardPlan,
+  lines: LinePlan[],
+  settings: StorePlan["settings"],
+  batchTokens: number,
+  progress: Progress,
+): Promise<ShardData> {
+  const rows = shard.endRow - shard.firstRow;
+  const sinks: Sink[] = [];
+  for (const site of settings.sites) {
+    for (const layer of settings.layers) {
+      if (site === "ffn" && layer === 0) continue;
+      const dim = site === "hidden" ? model.hidden : (model.intermediate ?? 0);
+      sinks.push({ site, layer, dim, data: new Float32Array(rows * dim) });
+    }
+  }
+  // Row of the first word of each line in this shard, relative to the shard.
+  const lineRow = new Map<number, number>();
+  let r = 0;
+  const items: WindowItem[] = [];
+  for (let l = shard.firstLine; l < shard.endLine; l++) {
+    lineRow.set(l, r);
+    r += lines[l].rows;
+    items.push(...windowItems(model, lines[l]));
+  }
+  const sentenceAcc =
+    settings.level === "sentence" ? new SentenceAccumulator(lines, sinks, lineRow, settings) : null;
+  const want = { layers: settings.layers, ffn: settings.sites.includes("ffn") };
+  for (const batch of makeBatches(items, batchTokens)) {
+    const tb = toTokenBatch(batch, model.tokenizer.padId);
+    const out = await model.forward(tb, want);
+    batch.forEach((item, b) => {
+      if (sentenceAcc) sentenceAcc.consume(item, b, tb.seq, out);
+      else
+        consumeWords(model, item, b, tb.seq, out, sinks, lineRow.get(item.line)!, lines[item.line], settings);
+    });
+    progress.tick(batch.reduce((s, it) => s + it.spans.length, 0));
+  }
+  sentenceAcc?.finish();
+  return { rows, blocks: sinks.map((s) => ({ site: s.site, layer: s.layer, dim: s.dim, data: s.data })) };
+}
+
+function blockOf(out: ForwardOutput, sink: Sink): Float32Array {
+  const block = sink.site === "hidden" ? out.hidden.get(sink.layer) : out.ffn?.get(sink.layer);
+  if (!block) throw new Error(`model forward did not return ${sink.site}.${sink.layer}`);
+  return block;
+}
+
+function consumeWords(
+  model: ActivationModel,
+  item: WindowItem,
+  b: number,
+  seq: number,
+  out: ForwardOutput,
+  sinks: Sink[],
+  firstRow: number,
+  lp: LinePlan,
+  settings: StorePlan["settings"],
+): void {
+  const nPrefix = model.tokenizer.prefixIds.length;
+  const nSuffix = model.tokenizer.suffixIds.length;
+  const shift = settings.includeSpecialTokens ? nPrefix : 0;
+  const numWords = lp.plan!.wordIds.length;
+  for (const sink of sinks) {
+    const block = blockOf(out, sink);
+    for (const s of item.spans) {
+      const row = firstRow + shift + s.word;
+      aggregateSpan(block, seq, sink.dim, b, s.begin, s.end, settings.aggregation, sink.data, row * sink.dim);
+    }
+    if (!settings.includeSpecialTokens) continue;
+    if (item.isFirstWindow) {
+      for (let p = 0; p < nPrefix; p++) {
+        aggregateSpan(block, seq, sink.dim, b, p, p + 1, "first", sink.data, (firstRow + p) * sink.dim);
+      }
+    }
+    if (item.isLastWindow) {
+      for (let p = 0; p < nSuffix; p++) {
+        const pos = item.ids.length - nSuffix + p;
+        const row = firstRow + nPrefix + numWords + p;
+        aggregateSpan(block, seq, sink.dim, b, pos, pos + 1, "first", sink.data, row * sink.dim);
+      }
+    }
+  }
+}
+
+/**
+ * Sentence vectors: the first special token of the first window (encoders' [CLS]/<s>), the last
+ * token of the last window (decoders), or the mean of the word vectors across windows.
+ */
+class SentenceAccumulator {
+  private readonly sums = new Map<number, Float64Array[]>();
+
+  constructor(
+    private readonly lines: LinePlan[],
+    private readonly sinks: Sink[],
+    private readonly lineRow: Map<number, number>,
+    private readonly settings: StorePlan["settings"],
+  ) {}
+
+  consume(item: WindowItem, b: number, seq: number, out: ForwardOutput): void {
+    const how = this.settings.sentenceRepresentation;
+    const row = this.lineRow.get(item.line)!;
+    this.sinks.forEach((sink, si) => {
+      const block = blockOf(out, sink);
+      if (how === "first" && item.isFirstWindow) {
+        aggregateSpan(block, seq, sink.dim, b, 0, 1, "first", sink.data, row * sink.dim);
+      } else if (how === "last" && item.isLastWindow) {
+        const pos = item.ids.length - 1;
+        aggregateSpan(block, seq, sink.dim, b, pos, pos + 1, "first", sink.data, row * sink.dim);
+      } else if (how === "mean") {
+        const word = new Float32Array(sink.dim);
+        const acc = getOrCreate(this.sums, item.line, () => this.sinks.map((s) => new Float64Array(s.dim)));
+        for (const s of item.spans) {
+          aggregateSpan(block, seq, sink.dim, b, s.begin, s.end, this.settings.aggregation, word, 0);
+          for (let u = 0; u < sink.dim; u++) acc[si][u] += word[u];
+        }
+      }
+    });
+  }
+
+  finish(): void {
+    if (this.settings.sentenceRepresentation !== "mean") return;
+    for (const [line, acc] of this.sums) {
+      const n = this.lines[line].plan!.wordIds.length;
+      const row = this.lineRow.get(line)!;
+      this.sinks.forEach((sink, si) => {
+        for (let u = 0; u < sink.dim; u++) sink.data[row * sink.dim + u] = acc[si][u] / n;
+      });
+    }
+  }
+}
+
+function countsOf(input: SentenceInput, lines: LinePlan[]): StoreCounts {
+  let windowed = 0;
+  let windows = 0;
+  let truncated = 0;
+  let subwords = 0;
+  for (const lp of lines) {
+    if (!lp.plan) continue;
+    windows += lp.plan.windows.length;
+    if (lp.plan.windows.length > 1) windowed++;
+    truncated += lp.plan.truncatedWords;
+    for (const w of lp.plan.wordIds) subwords += w.length;
+  }
+  return {
+    lines: input.lines.length,
+    sentences: input.lines.length - input.emptyLines,
+    emptyLines: input.emptyLines,
+    rows: lines.reduce((s, l) => s + l.rows, 0),
+    subwords,
+    windowedSentences: windowed,
+    windows,
+    truncatedWords: truncated,
+  };
+}
+
+function storedWords(
+  model: ActivationModel,
+  input: SentenceInput,
+  includeSpecial: boolean,
+): { words: string[][]; labels?: string[][] } {
+  if (!includeSpecial) return { words: input.lines, labels: input.labels };
+  const tok = model.tokenizer;
+  const pre = tok.prefixIds.map((id) => tok.idToToken(id));
+  const post = tok.suffixIds.map((id) => tok.idToToken(id));
+  const words = input.lines.map((l) => (l.length === 0 ? l : [...pre, ...l, ...post]));
+  const labels = input.labels?.map((l) =>
+    l.length === 0 ? l : [...pre.map(() => "SPECIAL"), ...l, ...post.map(() => "SPECIAL")],
+  );
+  return { words, labels };
+}
+
+function validate(model: ActivationModel, opts: ExtractOptions): void {
+  if (opts.level === "sentence" && opts.includeSpecialTokens) {
+    throw new UserError("--include-special applies to word-level extraction only");
+  }
+  if (
+    opts.level === "sentence" &&
+    (opts.sentenceRepresentation ?? "first") === "first" &&
+    model.tokenizer.prefixIds.length === 0
+  ) {
+    throw new UserError(
+      `${model.source} adds no start token ([CLS]/<s>), so there is no first-token sentence vector; use --sentence-repr last (decoders) or mean`,
+    );
+  }
+  if (opts.ffn && model.intermediate === undefined)
+    throw new UserError("this model does not expose feed-forward activations");
+}
+
+/** Extracts word- (or sentence-) level activations of `model` for `opts.input` into a store. */
+export async function extractActivations(
+  model: ActivationModel,
+  opts: ExtractOptions,
+): Promise<ExtractResult> {
+  const started = Date.now();
+  validate(model, opts);
+  const o = { ...DEFAULTS, ...opts };
+  const input = await readSentenceInput(o.input, o.labels);
+  const layers = resolveLayers(model, o.layers);
+  const sites: Site[] = o.ffn ? ["hidden", "ffn"] : ["hidden"];
+  const lines = planLines(model, tokenizeLines(model, input), o);
+  const bytesPerRow =
+    (o.dtype === "float16" ? 2 : 4) *
+    layers.length *
+    (model.hidden + (o.ffn ? (model.intermediate ?? 0) : 0));
+  const shards = planShards(lines, Math.max(1, Math.floor(o.shardBytes / bytesPerRow)));
+  const plan: StorePlan = {
+    format: STORE_FORMAT,
+    version: STORE_VERSION,
+    model: {
+      source: model.source,
+      modelType: model.modelType,
+      numLayers: model.numLayers,
+      hidden: model.hidden,
+      intermediate: model.intermediate,
+      layerNumbering:
+        "0 = embedding output, i = output of transformer block i (as transformers' output_hidden_states)",
+    },
+    settings: {
+      level: o.level,
+      aggregation: o.aggregation,
+      sentenceRepresentation: o.sentenceRepresentation,
+      includeSpecialTokens: o.includeSpecialTokens ?? false,
+      layers,
+      sites,
+      dtype: o.dtype,
+      maxTokens: Math.min(model.maxTokens, o.maxTokens ?? Number.POSITIVE_INFINITY),
+    },
+    input: {
+      file: input.file,
+      sha256: input.sha256,
+      labelsFile: input.labelsFile,
+      labelsSha256: input.labelsSha256,
+    },
+    shards,
+    part: o.part,
+  };
+  const status = await openForWriting(o.out, plan, o.overwrite ?? false);
+  const range = o.part
+    ? shardsOfPart(shards.length, o.part.index, o.part.count)
+    : { begin: 0, end: shards.length };
+  const counts = countsOf(input, lines);
+  const mine = shards.slice(range.begin, range.end);
+  const records: ShardRecord[] = [];
+  const todo: ShardPlan[] = [];
+  for (const s of mine) {
+    const done = await finishedShard(o.out, s, o.verifyResume ?? false);
+    if (done) records.push(done);
+    else todo.push(s);
+  }
+  const unit = o.level === "sentence" ? "sentences" : "words";
+  const wordsTodo = todo.reduce((s, sh) => s + countOwned(lines, sh), 0);
+  const progress = new Progress(`extract ${unit}`, wordsTodo, { quiet: o.quiet, unit });
+  for (const shard of todo) {
+    const data = await computeShard(model, shard, lines, plan.settings, o.batchTokens, progress);
+    records.push(await writeShard(o.out, shard, data, o.dtype));
+  }
+  progress.finish();
+  records.sort((a, b) => a.id - b.id);
+  const { words, labels } = storedWords(model, input, plan.settings.includeSpecialTokens);
+  await writeWordsFiles(o.out, words, labels);
+  const seconds = (Date.now() - started) / 1000;
+  const index: StoreIndex = {
+    ...plan,
+    shards: records,
+    counts,
+    createdAt: new Date().toISOString(),
+    seconds,
+  };
+  await writeJsonAtomic(join(o.out, "index.json"), index);
+  return {
+    out: o.out,
+    counts,
+    shardsComputed: todo.length,
+    shardsReused: mine.length - todo.length,
+    seconds,
+    status,
+  };
+}
+
+/** Progress counts words (sentence-level work also runs over every word). */
+function countOwned(lines: LinePlan[], shard: ShardPlan): number {
+  let n = 0;
+  for (let l = shard.firstLine; l < shard.endLine; l++) n += lines[l].plan?.wordIds.length ?? 0;
+  return n;
+}

@@ -1,0 +1,339 @@
+import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { tempNameFor, writeJsonAtomic } from "../util/atomic.js";
+import { decodeByteLevel } from "../util/bytelevel.js";
+import { InputError, UserError } from "../util/errors.js";
+import { getOrCreate } from "../util/maps.js";
+import { Progress } from "../util/progress.js";
+import {
+  type ShardPlan,
+  type ShardRecord,
+  STORE_FORMAT,
+  STORE_VERSION,
+  type StoreDType,
+  type StoreIndex,
+  type StorePlan,
+} from "./format.js";
+import { readSentenceInput } from "./input.js";
+import type { ActivationStore } from "./reader.js";
+import { openForWriting, writeShard, writeWordsFiles } from "./writer.js";
+
+/**
+ * NeuroX's activation JSON: one JSON object per line (per sentence),
+ *   {"linex_index": i, "features": [{"token": w, "layers": [{"index": l, "values": [...]}, ...]}, ...]}
+ * The paper authors' NeuroX fork writes one file per layer; NeuroX itself writes all layers in one
+ * file. Both import; a file name may carry `@L` to say which layer its values are when the file's
+ * own `index` fields do not (e.g. `codebert-layer5.json@5`).
+ */
+interface NeuroxSentence {
+  tokens: string[];
+  /** layer → [tokens × hidden] */
+  layers: Map<number, Float32Array>;
+}
+
+export interface ImportOptions {
+  inputs: string[];
+  labels?: string;
+  /** A sentence file whose words replace the files' token texts (counts must agree). */
+  words?: string;
+  /**
+   * How the files spell tokens: "raw" as is; "bytelevel" decodes GPT-2/RoBERTa byte-level text
+   * ('Ġ' = leading space, dropped); "auto" (default) decodes when a token starts with 'Ġ'.
+   */
+  tokenFormat?: "raw" | "bytelevel" | "auto";
+  out: string;
+  dtype?: StoreDType;
+  modelType?: string;
+  source?: string;
+  overwrite?: boolean;
+  quiet?: boolean;
+}
+
+function parseInputSpec(spec: string): { file: string; layer?: number } {
+  const m = /^(.*)@(\d+)$/.exec(spec);
+  return m ? { file: m[1], layer: Number(m[2]) } : { file: spec };
+}
+
+function parseFeatureLine(file: string, lineNo: number, text: string, forcedLayer: number | undefined) {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(file, `not valid JSON (${(e as Error).message})`, { line: lineNo });
+  }
+  const o = obj as { linex_index?: unknown; features?: unknown };
+  if (typeof o !== "object" || o === null || !Number.isInteger(o.linex_index)) {
+    throw new InputError(file, "expected an object with an integer linex_index", {
+      line: lineNo,
+      field: "linex_index",
+    });
+  }
+  if (!Array.isArray(o.features))
+    throw new InputError(file, "expected a features list", { line: lineNo, field: "features" });
+  const tokens: string[] = [];
+  const perLayer = new Map<number, number[][]>();
+  o.features.forEach((f: unknown, t: number) => {
+    const feat = f as { token?: unknown; layers?: unknown };
+    const where = { line: lineNo, field: `features[${t}]` };
+    if (typeof feat !== "object" || feat === null || typeof feat.token !== "string")
+      throw new InputError(file, "feature without a token", where);
+    if (!Array.isArray(feat.layers)) throw new InputError(file, "feature without a layers list", where);
+    tokens.push(feat.token);
+    for (const l of feat.layers as unknown[]) {
+      const layer = l as { index?: unknown; values?: unknown };
+      if (
+        typeof layer !== "object" ||
+        layer === null ||
+        !Number.isInteger(layer.index) ||
+        !Array.isArray(layer.values)
+      ) {
+        throw new InputError(file, "layer entry needs an integer index and a values list", where);
+      }
+      if (!layer.values.every((v) => typeof v === "number" && Number.isFinite(v)))
+        throw new InputError(file, "values must be finite numbers", where);
+      const idx = forcedLayer ?? (layer.index as number);
+      getOrCreate(perLayer, idx, () => []).push(layer.values as number[]);
+    }
+  });
+  return { index: o.linex_index as number, tokens, perLayer };
+}
+
+async function readNeuroxFile(
+  spec: string,
+  into: Map<number, NeuroxSentence>,
+  hidden: { value: number },
+): Promise<void> {
+  const { file, layer } = parseInputSpec(spec);
+  const stream = createReadStream(file);
+  stream.on("error", () => {});
+  const rl = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  let lineNo = 0;
+  try {
+    for await (const text of rl) {
+      lineNo++;
+      if (text.trim() === "") continue;
+      const s = parseFeatureLine(file, lineNo, text, layer);
+      const known = into.has(s.index);
+      const sent = getOrCreate(into, s.index, () => ({ tokens: s.tokens, layers: new Map() }));
+      if (known && sent.tokens.join("\u0000") !== s.tokens.join("\u0000")) {
+        throw new InputError(file, `sentence ${s.index} has other tokens than in an earlier file`, {
+          line: lineNo,
+        });
+      }
+      for (const [l, rows] of s.perLayer) {
+        if (rows.length !== s.tokens.length)
+          throw new InputError(file, `layer ${l} has ${rows.length} vectors for ${s.tokens.length} tokens`, {
+            line: lineNo,
+          });
+        const dim = rows[0]?.length ?? hidden.value;
+        if (hidden.value < 0) hidden.value = dim;
+        const block = new Float32Array(rows.length * hidden.value);
+        rows.forEach((r, t) => {
+          if (r.length !== hidden.value)
+            throw new InputError(file, `vector of length ${r.length}, expected ${hidden.value}`, {
+              line: lineNo,
+            });
+          block.set(r, t * hidden.value);
+        });
+        sent.layers.set(l, block);
+      }
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Imports NeuroX activation JSON into a codeneurons store. */
+export async function importNeuroxJson(opts: ImportOptions): Promise<StoreIndex> {
+  const started = Date.now();
+  if (opts.inputs.length === 0) throw new UserError("import: give at least one --input file");
+  const sentences = new Map<number, NeuroxSentence>();
+  const hidden = { value: -1 };
+  for (const spec of opts.inputs) await readNeuroxFile(spec, sentences, hidden);
+  const indices = [...sentences.keys()].sort((a, b) => a - b);
+  if (indices.length === 0) throw new InputError(opts.inputs[0], "holds no sentences");
+  indices.forEach((idx, i) => {
+    if (idx !== i)
+      throw new InputError(
+        opts.inputs[0],
+        `linex_index values must be 0..${indices.length - 1}; ${i} is missing`,
+      );
+  });
+  const layerSet = new Set<number>();
+  for (const s of sentences.values()) for (const l of s.layers.keys()) layerSet.add(l);
+  const layers = [...layerSet].sort((a, b) => a - b);
+  for (const [idx, s] of sentences) {
+    for (const l of layers)
+      if (!s.layers.has(l)) throw new InputError(opts.inputs[0], `sentence ${idx} lacks layer ${l}`);
+  }
+  const words = await wordsOf(
+    opts,
+    indices.map((i) => sentences.get(i)!.tokens),
+  );
+  let labels: string[][] | undefined;
+  if (opts.labels) {
+    const lab = await readSentenceInput(opts.labels);
+    if (lab.lines.length !== words.length) {
+      throw new InputError(
+        opts.labels,
+        `has ${lab.lines.length} lines but the activations hold ${words.length} sentences`,
+      );
+    }
+    lab.lines.forEach((l, i) => {
+      if (l.length !== words[i].length) {
+        throw new InputError(
+          opts.labels!,
+          `line has ${l.length} labels but sentence ${i} has ${words[i].length} tokens`,
+          { line: i + 1 },
+        );
+      }
+    });
+    labels = lab.lines;
+  }
+  const dtype = opts.dtype ?? "float32";
+  const rows = words.reduce((s, w) => s + w.length, 0);
+  const shard: ShardPlan = { id: 0, firstLine: 0, endLine: words.length, firstRow: 0, endRow: rows };
+  const plan: StorePlan = {
+    format: STORE_FORMAT,
+    version: STORE_VERSION,
+    model: {
+      source: opts.source ?? `neurox-json:${opts.inputs.join(",")}`,
+      modelType: opts.modelType ?? "unknown",
+      numLayers: Math.max(...layers),
+      hidden: hidden.value,
+      layerNumbering: "as in the imported NeuroX file",
+    },
+    settings: {
+      level: "word",
+      aggregation: "average",
+      sentenceRepresentation: "first",
+      includeSpecialTokens: false,
+      layers,
+      sites: ["hidden"],
+      dtype,
+      maxTokens: 0,
+    },
+    input: { file: opts.inputs.join(","), sha256: "", labelsFile: opts.labels },
+    shards: [shard],
+  };
+  await openForWriting(opts.out, plan, opts.overwrite ?? false);
+  const blocks = layers.map((layer) => {
+    const data = new Float32Array(rows * hidden.value);
+    let r = 0;
+    for (const i of indices) {
+      const b = sentences.get(i)!.layers.get(layer)!;
+      data.set(b, r * hidden.value);
+      r += b.length / hidden.value;
+    }
+    return { site: "hidden" as const, layer, dim: hidden.value, data };
+  });
+  const record: ShardRecord = await writeShard(opts.out, shard, { rows, blocks }, dtype);
+  await writeWordsFiles(opts.out, words, labels);
+  const index: StoreIndex = {
+    ...plan,
+    shards: [record],
+    counts: {
+      lines: words.length,
+      sentences: words.length,
+      emptyLines: 0,
+      rows,
+      subwords: 0,
+      windowedSentences: 0,
+      windows: words.length,
+      truncatedWords: 0,
+    },
+    createdAt: new Date().toISOString(),
+    seconds: (Date.now() - started) / 1000,
+  };
+  await writeJsonAtomic(join(opts.out, "index.json"), index);
+  return index;
+}
+
+async function wordsOf(opts: ImportOptions, tokens: string[][]): Promise<string[][]> {
+  if (opts.words) {
+    const given = await readSentenceInput(opts.words);
+    if (given.lines.length !== tokens.length) {
+      throw new InputError(
+        opts.words,
+        `has ${given.lines.length} lines but the activations hold ${tokens.length} sentences`,
+      );
+    }
+    given.lines.forEach((l, i) => {
+      if (l.length !== tokens[i].length) {
+        throw new InputError(
+          opts.words!,
+          `line has ${l.length} words but sentence ${i} has ${tokens[i].length} tokens`,
+          { line: i + 1 },
+        );
+      }
+    });
+    return given.lines;
+  }
+  const format = opts.tokenFormat ?? "auto";
+  const decode =
+    format === "bytelevel" || (format === "auto" && tokens.some((s) => s.some((t) => t.startsWith("Ġ"))));
+  if (!decode) return tokens;
+  return tokens.map((s) =>
+    s.map((t) => {
+      const text = decodeByteLevel(t);
+      // Tokens outside the byte-level alphabet are kept as written.
+      return text === null ? t : text.trim() || t;
+    }),
+  );
+}
+
+/** NeuroX writes values rounded to 8 decimals. */
+function round8(x: number): number {
+  return Math.round(x * 1e8) / 1e8;
+}
+
+/** Exports a word-level store (chosen layers) as NeuroX activation JSON lines. Atomic. */
+export async function exportNeuroxJson(
+  store: ActivationStore,
+  out: string,
+  opts: { layers?: number[]; quiet?: boolean } = {},
+): Promise<number> {
+  if (store.meta.level !== "word")
+    throw new UserError("export: NeuroX JSON holds word-level activations; this store is sentence-level");
+  const layers = opts.layers ?? store.meta.layers;
+  const hidden = store.meta.hidden;
+  await mkdir(join(out, ".."), { recursive: true });
+  const tmp = tempNameFor(out);
+  const stream = createWriteStream(tmp);
+  const progress = new Progress("export sentences", store.numLines, { quiet: opts.quiet });
+  let index = 0;
+  try {
+    for (let s = 0; s < store.numLines; s++) {
+      const words = store.words(s);
+      progress.tick();
+      if (words.length === 0) continue;
+      const rows = Int32Array.from(words, (_, w) => store.row(s, w));
+      const m = await store.readRows(rows, { layers });
+      const features = words.map((token, t) => ({
+        token,
+        layers: layers.map((l, li) => ({
+          index: l,
+          values: Array.from(
+            m.data.subarray(t * m.cols + li * hidden, t * m.cols + (li + 1) * hidden),
+            round8,
+          ),
+        })),
+      }));
+      if (!stream.write(`${JSON.stringify({ linex_index: index++, features })}\n`))
+        await once(stream, "drain");
+    }
+    stream.end();
+    await once(stream, "finish");
+  } catch (e) {
+    stream.destroy();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await rename(tmp, out);
+  progress.finish();
+  return index;
+}

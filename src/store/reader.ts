@@ -1,0 +1,300 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { SafetensorsFile } from "../model/weights/safetensors.js";
+import { InputError } from "../util/errors.js";
+import { halfArrayToFloat32 } from "../util/half.js";
+import { getOrCreate } from "../util/maps.js";
+import { type Matrix, matrix } from "../util/matrix.js";
+import { neuronName } from "../util/neurons.js";
+import {
+  type ShardRecord,
+  type Site,
+  STORE_FORMAT,
+  type StoreIndex,
+  shardFileName,
+  tensorName,
+} from "./format.js";
+
+export interface StoreMeta {
+  model: string;
+  modelType: string;
+  layers: number[];
+  hidden: number;
+  intermediate?: number;
+  sites: Site[];
+  dtype: "float16" | "float32";
+  level: "word" | "sentence";
+  numSentences: number;
+  numLines: number;
+  numRows: number;
+  aggregation: string;
+}
+
+export interface ReadOptions {
+  /** Model layer numbers; default all stored layers. Ignored when `neurons` is given. */
+  layers?: number[];
+  /** Global neuron ids (layer × dim + unit) in the wanted column order. */
+  neurons?: ArrayLike<number>;
+  /** Which activation site; default "hidden". */
+  site?: Site;
+}
+
+/**
+ * Read access to an activation store. Rows are words (or sentences for sentence-level stores) in
+ * input order; columns are neurons, numbered layer-major as in DESIGN.md. Only the bytes of the
+ * requested shards and layers are read.
+ */
+export class ActivationStore {
+  readonly meta: StoreMeta;
+  private readonly lineWords: string[][];
+  private readonly lineLabels?: string[][];
+  /** lineOffset[i] = first global row of input line i; lineOffset[numLines] = numRows. */
+  private readonly lineOffset: Int32Array;
+  private readonly shardFiles = new Map<number, SafetensorsFile>();
+
+  private constructor(
+    readonly dir: string,
+    readonly index: StoreIndex,
+    words: string[][],
+    labels: string[][] | undefined,
+  ) {
+    this.lineWords = words;
+    this.lineLabels = labels;
+    const sentenceLevel = index.settings.level === "sentence";
+    this.lineOffset = new Int32Array(words.length + 1);
+    for (let i = 0; i < words.length; i++) {
+      const rows = sentenceLevel ? (words[i].length > 0 ? 1 : 0) : words[i].length;
+      this.lineOffset[i + 1] = this.lineOffset[i] + rows;
+    }
+    this.meta = {
+      model: index.model.source,
+      modelType: index.model.modelType,
+      layers: index.settings.layers,
+      hidden: index.model.hidden,
+      intermediate: index.model.intermediate,
+      sites: index.settings.sites,
+      dtype: index.settings.dtype,
+      level: index.settings.level,
+      numSentences: index.counts.sentences,
+      numLines: words.length,
+      numRows: index.counts.rows,
+      aggregation: sentenceLevel ? index.settings.sentenceRepresentation : index.settings.aggregation,
+    };
+    if (this.lineOffset[words.length] !== index.counts.rows) {
+      throw new InputError(
+        join(dir, "words.txt"),
+        `holds ${this.lineOffset[words.length]} rows, index.json says ${index.counts.rows}`,
+      );
+    }
+  }
+
+  static async open(dir: string): Promise<ActivationStore> {
+    const indexPath = join(dir, "index.json");
+    if (!existsSync(indexPath)) {
+      const why = existsSync(join(dir, "plan.json"))
+        ? "the store is incomplete (extraction was interrupted or is running); rerun the same extract command to resume"
+        : "not an activation store (no index.json)";
+      throw new InputError(dir, why);
+    }
+    let index: StoreIndex;
+    try {
+      index = JSON.parse(await readFile(indexPath, "utf8")) as StoreIndex;
+    } catch (e) {
+      throw new InputError(indexPath, `not valid JSON (${(e as Error).message})`);
+    }
+    if (index.format !== STORE_FORMAT)
+      throw new InputError(indexPath, `format is '${index.format}', expected '${STORE_FORMAT}'`, {
+        field: "format",
+      });
+    if (index.part) {
+      throw new InputError(
+        indexPath,
+        `this is part ${index.part.index + 1}/${index.part.count} of a sharded extraction; join the parts with 'codeneurons merge'`,
+      );
+    }
+    const words = (await readFile(join(dir, "words.txt"), "utf8")).split("\n");
+    words.pop();
+    const lines = words.map((l) => (l === "" ? [] : l.split(" ")));
+    let labels: string[][] | undefined;
+    if (existsSync(join(dir, "labels.txt"))) {
+      const raw = (await readFile(join(dir, "labels.txt"), "utf8")).split("\n");
+      raw.pop();
+      labels = raw.map((l) => (l === "" ? [] : l.split(" ")));
+    }
+    return new ActivationStore(dir, index, lines, labels);
+  }
+
+  /** Global row of word `word` of input line `sentence` (both 0-based). */
+  row(sentence: number, word: number): number {
+    const words = this.lineWords[sentence];
+    if (words === undefined)
+      throw new RangeError(`sentence ${sentence} out of range (0..${this.lineWords.length - 1})`);
+    if (this.meta.level === "sentence") {
+      if (words.length === 0) throw new RangeError(`sentence ${sentence} is empty and has no row`);
+      return this.lineOffset[sentence];
+    }
+    if (word < 0 || word >= words.length)
+      throw new RangeError(`word ${word} out of range in sentence ${sentence} (${words.length} words)`);
+    return this.lineOffset[sentence] + word;
+  }
+
+  words(sentence: number): string[] {
+    return this.lineWords[sentence] ?? [];
+  }
+
+  labels(sentence: number): string[] | undefined {
+    return this.lineLabels?.[sentence];
+  }
+
+  get hasLabels(): boolean {
+    return this.lineLabels !== undefined;
+  }
+
+  /** Number of input lines (including empty ones). */
+  get numLines(): number {
+    return this.lineWords.length;
+  }
+
+  /** The input line and word position of a global row. */
+  locate(row: number): { sentence: number; word: number } {
+    let lo = 0;
+    let hi = this.lineWords.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineOffset[mid] <= row) lo = mid;
+      else hi = mid - 1;
+    }
+    return { sentence: lo, word: row - this.lineOffset[lo] };
+  }
+
+  /** Word text of every row, in row order. */
+  allTokens(): string[] {
+    const out: string[] = [];
+    for (const words of this.lineWords) {
+      if (this.meta.level === "sentence") {
+        if (words.length > 0) out.push(words.join(" "));
+      } else out.push(...words);
+    }
+    return out;
+  }
+
+  dimOf(site: Site): number {
+    if (site === "hidden") return this.meta.hidden;
+    if (this.meta.intermediate === undefined || !this.meta.sites.includes("ffn")) {
+      throw new InputError(this.dir, "this store has no feed-forward (ffn) activations; extract with --ffn");
+    }
+    return this.meta.intermediate;
+  }
+
+  /** Resolves ReadOptions to (layer, unit) pairs per output column. */
+  private columns(opts: ReadOptions): { layer: number; unit: number }[] {
+    const site = opts.site ?? "hidden";
+    const dim = this.dimOf(site);
+    if (opts.neurons) {
+      const cols: { layer: number; unit: number }[] = [];
+      for (let j = 0; j < opts.neurons.length; j++) {
+        const id = opts.neurons[j];
+        const layer = Math.floor(id / dim);
+        if (!this.meta.layers.includes(layer)) {
+          throw new InputError(
+            this.dir,
+            `neuron ${id} (${neuronName(id, dim)}) is in layer ${layer}, which the store does not hold (layers ${this.meta.layers.join(",")})`,
+          );
+        }
+        cols.push({ layer, unit: id % dim });
+      }
+      return cols;
+    }
+    const layers = opts.layers ?? this.meta.layers;
+    for (const l of layers) {
+      if (!this.meta.layers.includes(l))
+        throw new InputError(
+          this.dir,
+          `layer ${l} is not in the store (layers ${this.meta.layers.join(",")})`,
+        );
+    }
+    const cols: { layer: number; unit: number }[] = [];
+    for (const layer of layers) for (let u = 0; u < dim; u++) cols.push({ layer, unit: u });
+    return cols;
+  }
+
+  private shardOf(row: number): ShardRecord {
+    const shards = this.index.shards;
+    let lo = 0;
+    let hi = shards.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (shards[mid].firstRow <= row) lo = mid;
+      else hi = mid - 1;
+    }
+    return shards[lo];
+  }
+
+  private file(shard: ShardRecord): SafetensorsFile {
+    let f = this.shardFiles.get(shard.id);
+    if (!f) {
+      f = SafetensorsFile.open(join(this.dir, shardFileName(shard.id)));
+      this.shardFiles.set(shard.id, f);
+    }
+    return f;
+  }
+
+  /** Reads a whole [rows × dim] block of one shard as float32. */
+  private readBlock(shard: ShardRecord, site: Site, layer: number): Float32Array {
+    const f = this.file(shard);
+    const name = tensorName(site, layer);
+    const bytes = f.readBytes(name);
+    const entry = f.entry(name);
+    const aligned = new Uint8Array(bytes.length);
+    aligned.set(bytes);
+    return entry.dtype === "F16"
+      ? halfArrayToFloat32(new Uint16Array(aligned.buffer))
+      : new Float32Array(aligned.buffer);
+  }
+
+  /** rows × columns float32 matrix for the given global rows (any order, repeats allowed). */
+  async readRows(rows: ArrayLike<number>, opts: ReadOptions = {}): Promise<Matrix> {
+    const site = opts.site ?? "hidden";
+    const dim = this.dimOf(site);
+    const cols = this.columns(opts);
+    const out = matrix(rows.length, cols.length);
+    // Group requested rows by shard, then read each needed layer of a shard once.
+    const byShard = new Map<number, number[]>();
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (!Number.isInteger(r) || r < 0 || r >= this.meta.numRows)
+        throw new RangeError(`row ${r} out of range (0..${this.meta.numRows - 1})`);
+      getOrCreate(byShard, this.shardOf(r).id, () => []).push(i);
+    }
+    const colsByLayer = new Map<number, { col: number; unit: number }[]>();
+    cols.forEach((c, col) => {
+      getOrCreate(colsByLayer, c.layer, () => []).push({ col, unit: c.unit });
+    });
+    for (const [shardId, outRows] of byShard) {
+      const shard = this.index.shards[shardId];
+      for (const [layer, layerCols] of colsByLayer) {
+        const block = this.readBlock(shard, site, layer);
+        for (const i of outRows) {
+          const src = (rows[i] - shard.firstRow) * dim;
+          const dst = i * cols.length;
+          for (const { col, unit } of layerCols) out.data[dst + col] = block[src + unit];
+        }
+      }
+    }
+    return out;
+  }
+
+  /** All rows. */
+  async readAll(opts: ReadOptions = {}): Promise<Matrix> {
+    return this.readRows(
+      Int32Array.from({ length: this.meta.numRows }, (_, i) => i),
+      opts,
+    );
+  }
+
+  close(): void {
+    for (const f of this.shardFiles.values()) f.close();
+    this.shardFiles.clear();
+  }
+}

@@ -1,0 +1,158 @@
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  ActivationStore,
+  openForWriting,
+  type ShardPlan,
+  STORE_FORMAT,
+  type StoreIndex,
+  type StorePlan,
+  writeShard,
+  writeWordsFiles,
+} from "../../src/store/index.js";
+import { readSentenceInput } from "../../src/store/input.js";
+import { writeJsonAtomic } from "../../src/util/atomic.js";
+import { InputError } from "../../src/util/errors.js";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "cn-store-"));
+
+/** A store of 3 lines (one empty) over layers 0 and 2 of hidden size 3, value = f(row, layer, unit). */
+async function makeStore(dtype: "float16" | "float32", shardsSplit: boolean): Promise<string> {
+  const dir = join(tmp(), "s");
+  const words = [["a", "b"], [], ["c", "d", "e"]];
+  const value = (row: number, layer: number, unit: number) => row * 100 + layer * 10 + unit + 0.25;
+  const shards: ShardPlan[] = shardsSplit
+    ? [
+        { id: 0, firstLine: 0, endLine: 2, firstRow: 0, endRow: 2 },
+        { id: 1, firstLine: 2, endLine: 3, firstRow: 2, endRow: 5 },
+      ]
+    : [{ id: 0, firstLine: 0, endLine: 3, firstRow: 0, endRow: 5 }];
+  const plan: StorePlan = {
+    format: STORE_FORMAT,
+    version: 1,
+    model: { source: "test", modelType: "bert", numLayers: 2, hidden: 3, layerNumbering: "" },
+    settings: {
+      level: "word",
+      aggregation: "average",
+      sentenceRepresentation: "first",
+      includeSpecialTokens: false,
+      layers: [0, 2],
+      sites: ["hidden"],
+      dtype,
+      maxTokens: 512,
+    },
+    input: { file: "x", sha256: "" },
+    shards,
+  };
+  expect(await openForWriting(dir, plan, false)).toBe("new");
+  const records = [];
+  for (const s of shards) {
+    const rows = s.endRow - s.firstRow;
+    const blocks = [0, 2].map((layer) => {
+      const data = new Float32Array(rows * 3);
+      for (let r = 0; r < rows; r++)
+        for (let u = 0; u < 3; u++) data[r * 3 + u] = value(s.firstRow + r, layer, u);
+      return { site: "hidden" as const, layer, dim: 3, data };
+    });
+    records.push(await writeShard(dir, s, { rows, blocks }, dtype));
+  }
+  await writeWordsFiles(dir, words, [["X", "Y"], [], ["Z", "Z", "Z"]]);
+  const index: StoreIndex = {
+    ...plan,
+    shards: records,
+    counts: {
+      lines: 3,
+      sentences: 2,
+      emptyLines: 1,
+      rows: 5,
+      subwords: 5,
+      windowedSentences: 0,
+      windows: 2,
+      truncatedWords: 0,
+    },
+    createdAt: "",
+    seconds: 0,
+  };
+  await writeJsonAtomic(join(dir, "index.json"), index);
+  return dir;
+}
+
+describe("activation store", () => {
+  for (const dtype of ["float32", "float16"] as const) {
+    for (const split of [false, true]) {
+      it(`reads any rows and neurons back (${dtype}, ${split ? "2 shards" : "1 shard"})`, async () => {
+        const store = await ActivationStore.open(await makeStore(dtype, split));
+        expect(store.meta.layers).toEqual([0, 2]);
+        expect(store.row(2, 1)).toBe(3);
+        expect(() => store.row(1, 0)).toThrow(/out of range/);
+        expect(store.locate(3)).toEqual({ sentence: 2, word: 1 });
+        expect(store.labels(2)).toEqual(["Z", "Z", "Z"]);
+        // Rows out of order and repeated; neuron ids are global: layer 2 unit 1 = 2*3+1 = 7.
+        const m = await store.readRows([4, 0, 4], { neurons: [7, 0] });
+        expect([m.rows, m.cols]).toEqual([3, 2]);
+        // float16 holds these values (< 512, quarter steps) exactly.
+        expect(Array.from(m.data)).toEqual([421.25, 400.25, 21.25, 0.25, 421.25, 400.25]);
+        const all = await store.readAll({ layers: [2] });
+        expect([all.rows, all.cols]).toEqual([5, 3]);
+        expect(all.data[4 * 3 + 2]).toBe(422.25);
+        await expect(store.readRows([0], { layers: [1] })).rejects.toThrow(/layer 1 is not in the store/);
+        await expect(store.readRows([9])).rejects.toThrow(/out of range/);
+        store.close();
+      });
+    }
+  }
+
+  it("refuses an incomplete store and an overwrite of another store", async () => {
+    const dir = await makeStore("float32", true);
+    const plan = JSON.parse(
+      (await import("node:fs")).readFileSync(join(dir, "plan.json"), "utf8"),
+    ) as StorePlan;
+    // Same plan: resumes (and drops index.json so the store reads as incomplete until finished).
+    expect(await openForWriting(dir, plan, false)).toBe("resume");
+    expect(existsSync(join(dir, "index.json"))).toBe(false);
+    await expect(ActivationStore.open(dir)).rejects.toThrow(/incomplete/);
+    const other = { ...plan, settings: { ...plan.settings, dtype: "float16" as const } };
+    await expect(openForWriting(dir, other, false)).rejects.toThrow(/other settings/);
+  });
+
+  it("removes temp files of an interrupted run on resume", async () => {
+    const dir = await makeStore("float32", true);
+    writeFileSync(join(dir, "shards", "00001.safetensors.tmp-1-abcd"), "partial");
+    const plan = JSON.parse(
+      (await import("node:fs")).readFileSync(join(dir, "plan.json"), "utf8"),
+    ) as StorePlan;
+    await openForWriting(dir, plan, false);
+    expect(readdirSync(join(dir, "shards")).some((n) => n.includes(".tmp-"))).toBe(false);
+  });
+});
+
+describe("sentence input", () => {
+  it("handles CRLF, tabs, non-ASCII and empty lines", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "in.txt"), "a\tb  c\r\n\r\nnaïve 字 🙂\n");
+    const input = await readSentenceInput(join(dir, "in.txt"));
+    expect(input.lines).toEqual([["a", "b", "c"], [], ["naïve", "字", "🙂"]]);
+    expect(input.emptyLines).toBe(1);
+  });
+
+  it("names the line of a token/label count mismatch", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "in.txt"), "a b\nc d e\n");
+    writeFileSync(join(dir, "in.label"), "X Y\nZ Z\n");
+    const err = await readSentenceInput(join(dir, "in.txt"), join(dir, "in.label")).catch((e) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/in\.label:2: line has 2 labels but line 2 of .*in\.txt has 3 words/);
+    writeFileSync(join(dir, "short.label"), "X Y\n");
+    await expect(readSentenceInput(join(dir, "in.txt"), join(dir, "short.label"))).rejects.toThrow(
+      /has 1 lines but/,
+    );
+  });
+
+  it("rejects invalid UTF-8 naming the file", async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, "bad.txt"), Buffer.from([0x61, 0xff, 0x62]));
+    await expect(readSentenceInput(join(dir, "bad.txt"))).rejects.toThrow(/bad\.txt: not valid UTF-8/);
+  });
+});
