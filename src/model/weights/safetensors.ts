@@ -1,7 +1,14 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { InputError } from "../../util/errors.js";
 import { bfloat16ArrayToFloat32, halfArrayToFloat32 } from "../../util/half.js";
-import { type CheckpointDType, elementCount, type LoadedTensor, type TensorMap } from "./tensor.js";
+import {
+  type CheckpointDType,
+  type CheckpointReader,
+  elementCount,
+  type LoadedTensor,
+  type TensorInfo,
+  type TensorMap,
+} from "./tensor.js";
 
 /**
  * The safetensors format (huggingface/safetensors): u64 little-endian header length N, N bytes of JSON
@@ -81,7 +88,8 @@ function parseEntry(file: string, name: string, raw: unknown, dataSize: number):
   const bad = (why: string) => new InputError(file, `tensor '${name}': ${why}`, { field: name });
   if (typeof raw !== "object" || raw === null) throw bad("entry is not an object");
   const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-  if (typeof e.dtype !== "string" || !(e.dtype in BYTES)) throw bad(`unsupported dtype ${String(e.dtype)}`);
+  if (typeof e.dtype !== "string" || !Object.hasOwn(BYTES, e.dtype))
+    throw bad(`unsupported dtype ${String(e.dtype)}`);
   if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw bad("shape must be a list of non-negative integers");
   }
@@ -132,7 +140,7 @@ export function bytesToFloat32(bytes: Uint8Array, dtype: CheckpointDType): Float
 }
 
 /** Random-access reader: reads the header once, then any tensor (or byte range of one) on demand. */
-export class SafetensorsFile {
+export class SafetensorsFile implements CheckpointReader {
   readonly header: SafetensorsHeader;
   private fd: number;
 
@@ -181,6 +189,11 @@ export class SafetensorsFile {
     const e = this.header.entries.get(name);
     if (!e) throw new InputError(this.path, `no tensor named '${name}'`, { field: name });
     return e;
+  }
+
+  info(name: string): TensorInfo {
+    const e = this.entry(name);
+    return { shape: e.shape, dtype: e.dtype };
   }
 
   /** Raw bytes [begin, end) of a tensor's data (relative to the tensor start). */

@@ -17,3 +17,24 @@ export function elementCount(shape: readonly number[]): number {
   for (const d of shape) n *= d;
   return n;
 }
+
+/** What a checkpoint says about a tensor before its data is read. */
+export interface TensorInfo {
+  readonly shape: readonly number[];
+  readonly dtype: CheckpointDType;
+}
+
+/**
+ * Random access to the tensors of one checkpoint file (or of a sharded set): names and shapes first,
+ * data on demand, so that a graph builder can convert one tensor at a time.
+ */
+export interface CheckpointReader {
+  /** The file (or index file) the tensors come from, for messages. */
+  readonly path: string;
+  names(): string[];
+  info(name: string): TensorInfo;
+  read(name: string): LoadedTensor;
+  /** Every tensor, in `names()` order (storages shared by several tensors are read once). */
+  readAll(): TensorMap;
+  close(): void;
+}
