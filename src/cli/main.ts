@@ -4,9 +4,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import type { Register } from "./common.js";
+import { registerStoreCommands } from "./store-commands.js";
 
 // Each command lives in its own file and registers itself here (one line per command).
-const registrars: Register[] = [];
+const registrars: Register[] = [registerStoreCommands];
 
 function version(): string {
   const pkg = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json");
