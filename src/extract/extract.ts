@@ -46,6 +46,11 @@ export interface ExtractOptions {
   part?: { index: number; count: number };
   /** Upper bound on padded tokens per forward batch. */
   batchTokens?: number;
+  /**
+   * Extract only these input lines (0-based), e.g. the sentences a task uses; the others are kept
+   * as empty lines so that line numbers stay valid references.
+   */
+  onlyLines?: ReadonlySet<number>;
   /** Lower the model's sequence limit (e.g. to test windowing). */
   maxTokens?: number;
   /** Target size of one shard in bytes. */
@@ -105,10 +110,10 @@ function resolveLayers(model: ActivationModel, layers: number[] | undefined): nu
   return [...new Set(layers)].sort((a, b) => a - b);
 }
 
-function tokenizeLines(model: ActivationModel, input: SentenceInput): number[][][] {
+function tokenizeLines(model: ActivationModel, input: SentenceInput, only?: ReadonlySet<number>): number[][][] {
   const cache = [new Map<string, number[]>(), new Map<string, number[]>()];
-  return input.lines.map((words) =>
-    words.map((w, i) => {
+  return input.lines.map((words, line) =>
+    (only && !only.has(line) ? [] : words).map((w, i) => {
       const c = cache[i === 0 ? 0 : 1];
       let ids = c.get(w);
       if (!ids) {
@@ -130,7 +135,7 @@ function planLines(
   const budget = maxTokens - tok.prefixIds.length - tok.suffixIds.length;
   const specials = opts.includeSpecialTokens ? tok.prefixIds.length + tok.suffixIds.length : 0;
   return lineIds.map((ids, line) => {
-    if (ids.length === 0) return { line, rows: 0, plan: null };
+    if (ids.length === 0 || (opts.onlyLines && !opts.onlyLines.has(line))) return { line, rows: 0, plan: null };
     const plan = planSentence(ids, budget, model.causal);
     const rows = opts.level === "sentence" ? 1 : ids.length + specials;
     return { line, rows, plan };
@@ -350,7 +355,7 @@ class SentenceAccumulator {
   }
 }
 
-function countsOf(input: SentenceInput, lines: LinePlan[]): StoreCounts {
+function countsOf(lines: LinePlan[]): StoreCounts {
   let windowed = 0;
   let windows = 0;
   let truncated = 0;
@@ -362,10 +367,11 @@ function countsOf(input: SentenceInput, lines: LinePlan[]): StoreCounts {
     truncated += lp.plan.truncatedWords;
     for (const w of lp.plan.wordIds) subwords += w.length;
   }
+  const sentences = lines.filter((l) => l.plan !== null).length;
   return {
-    lines: input.lines.length,
-    sentences: input.lines.length - input.emptyLines,
-    emptyLines: input.emptyLines,
+    lines: lines.length,
+    sentences,
+    emptyLines: lines.length - sentences,
     rows: lines.reduce((s, l) => s + l.rows, 0),
     subwords,
     windowedSentences: windowed,
@@ -388,6 +394,16 @@ function storedWords(
     l.length === 0 ? l : [...pre.map(() => "SPECIAL"), ...l, ...post.map(() => "SPECIAL")],
   );
   return { words, labels };
+}
+
+/** The input with the lines that were not extracted blanked, so that words.txt matches the rows. */
+function keepOnly(input: SentenceInput, lines: LinePlan[]): SentenceInput {
+  const blank = (i: number) => lines[i].plan === null;
+  return {
+    ...input,
+    lines: input.lines.map((l, i) => (blank(i) ? [] : l)),
+    labels: input.labels?.map((l, i) => (blank(i) ? [] : l)),
+  };
 }
 
 function validate(model: ActivationModel, opts: ExtractOptions): void {
@@ -418,7 +434,7 @@ export async function extractActivations(
   const input = await readSentenceInput(o.input, o.labels);
   const layers = resolveLayers(model, o.layers);
   const sites: Site[] = o.ffn ? ["hidden", "ffn"] : ["hidden"];
-  const lines = planLines(model, tokenizeLines(model, input), o);
+  const lines = planLines(model, tokenizeLines(model, input, o.onlyLines), o);
   const bytesPerRow =
     (o.dtype === "float16" ? 2 : 4) *
     layers.length *
@@ -459,7 +475,7 @@ export async function extractActivations(
   const range = o.part
     ? shardsOfPart(shards.length, o.part.index, o.part.count)
     : { begin: 0, end: shards.length };
-  const counts = countsOf(input, lines);
+  const counts = countsOf(lines);
   const mine = shards.slice(range.begin, range.end);
   const records: ShardRecord[] = [];
   const todo: ShardPlan[] = [];
@@ -477,7 +493,7 @@ export async function extractActivations(
   }
   progress.finish();
   records.sort((a, b) => a.id - b.id);
-  const { words, labels } = storedWords(model, input, plan.settings.includeSpecialTokens);
+  const { words, labels } = storedWords(model, keepOnly(input, lines), plan.settings.includeSpecialTokens);
   await writeWordsFiles(o.out, words, labels);
   const seconds = (Date.now() - started) / 1000;
   const index: StoreIndex = {
