@@ -1,0 +1,192 @@
+import type { Matrix } from "../util/matrix.js";
+import { Progress } from "../util/progress.js";
+import { matmulTransB } from "./products.js";
+
+/**
+ * Pearson correlation of all columns (neurons) of X over its rows (tokens). The columns are centred
+ * and scaled in float64 (centring before the product matters in float32: raw activations have large
+ * means, and Xᵀ·X − n·μμᵀ would cancel catastrophically), rounded to float32 and multiplied on
+ * onnxruntime. The result is symmetric, so only the upper block triangle is computed: row block I
+ * times the columns I…n−1, which halves the flops.
+ *
+ * A column with zero variance correlates 0 with every other column (distance 1), as NeuroX's
+ * `np.nan_to_num(np.corrcoef(...))` makes it.
+ */
+
+export interface CorrelationOptions {
+  /** Rows of the correlation matrix computed per onnxruntime call (default 1024). */
+  blockSize?: number;
+  /** Show progress (default true; CODENEURONS_QUIET=1 silences it). */
+  progress?: boolean;
+}
+
+/** Condensed distances in scipy's layout: entry (i, j), i < j, at condensedIndex(n, i, j). */
+export interface CondensedDistances {
+  readonly n: number;
+  readonly data: Float64Array;
+}
+
+export interface CorrelationDistances extends CondensedDistances {
+  /** Columns with zero variance over the rows (their correlation with anything is 0). */
+  readonly constantColumns: number[];
+}
+
+/** Number of entries of the condensed form of an n × n symmetric matrix: n(n−1)/2. */
+export function condensedLength(n: number): number {
+  return (n * (n - 1)) / 2;
+}
+
+/** Index of (i, j), i ≠ j, in the condensed vector (scipy's `condensed_index`). */
+export function condensedIndex(n: number, i: number, j: number): number {
+  if (i === j) throw new Error(`condensedIndex: i = j = ${i} has no entry`);
+  const a = Math.min(i, j);
+  const b = Math.max(i, j);
+  return n * a - (a * (a + 1)) / 2 + (b - a - 1);
+}
+
+interface Standardized {
+  /** n × rows, row-major: row j is column j of X centred and scaled to unit Euclidean norm. */
+  readonly zt: Float32Array;
+  readonly constantColumns: number[];
+}
+
+/** Column means and inverse norms of the centred columns, in float64. */
+function columnScales(x: Matrix): { mean: Float64Array; inv: Float64Array; constant: number[] } {
+  const { rows, cols, data } = x;
+  const mean = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    for (let j = 0; j < cols; j++) mean[j] += data[off + j];
+  }
+  for (let j = 0; j < cols; j++) mean[j] /= rows;
+  const sq = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const d = data[off + j] - mean[j];
+      sq[j] += d * d;
+    }
+  }
+  const inv = new Float64Array(cols);
+  const constant: number[] = [];
+  for (let j = 0; j < cols; j++) {
+    // A column whose centred norm is 0 (or denormal-small) carries no correlation information.
+    if (sq[j] > 0 && Number.isFinite(1 / Math.sqrt(sq[j]))) inv[j] = 1 / Math.sqrt(sq[j]);
+    else constant.push(j);
+  }
+  return { mean, inv, constant };
+}
+
+/** The standardised columns of X, transposed (tiled so that both sides stay in cache). */
+export function standardizeColumnsT(x: Matrix): Standardized {
+  const { rows, cols, data } = x;
+  if (rows < 2) throw new Error(`correlation needs at least 2 rows (tokens), got ${rows}`);
+  const { mean, inv, constant } = columnScales(x);
+  const zt = new Float32Array(rows * cols);
+  const tile = 64;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(rows, r0 + tile);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(cols, c0 + tile);
+      for (let r = r0; r < r1; r++) {
+        const off = r * cols;
+        for (let j = c0; j < c1; j++) zt[j * rows + r] = (data[off + j] - mean[j]) * inv[j];
+      }
+    }
+  }
+  return { zt, constantColumns: constant };
+}
+
+/**
+ * Calls `visit(i0, block)` for consecutive row blocks of the upper triangle: `block` holds rows
+ * i0…i0+b−1 of the correlation matrix restricted to columns i0…n−1 (row-major, width n − i0).
+ * The next block's product runs on onnxruntime while `visit` consumes the current one.
+ */
+async function forEachUpperBlock(
+  std: Standardized,
+  n: number,
+  rows: number,
+  opts: CorrelationOptions,
+  visit: (i0: number, b: number, width: number, block: Float32Array) => void,
+): Promise<void> {
+  const bs = Math.max(1, Math.floor(opts.blockSize ?? 1024));
+  const starts: number[] = [];
+  for (let i0 = 0; i0 < n; i0 += bs) starts.push(i0);
+  const progress = new Progress("correlation", condensedLength(n) + n, {
+    quiet: opts.progress === false ? true : undefined,
+    unit: "pairs",
+  });
+  const product = (i0: number) => {
+    const b = Math.min(bs, n - i0);
+    const a = { data: std.zt.subarray(i0 * rows, (i0 + b) * rows), rows: b, cols: rows };
+    const rest = { data: std.zt.subarray(i0 * rows), rows: n - i0, cols: rows };
+    return matmulTransB(a, rest);
+  };
+  let pending = product(starts[0]);
+  let done = 0;
+  for (let k = 0; k < starts.length; k++) {
+    const block = await pending;
+    if (k + 1 < starts.length) pending = product(starts[k + 1]);
+    const i0 = starts[k];
+    visit(i0, block.rows, block.cols, block.data);
+    done += block.rows * block.cols - (block.rows * (block.rows - 1)) / 2;
+    progress.update(done);
+  }
+  progress.finish();
+}
+
+function clampCorrelation(v: number): number {
+  return Math.min(1, Math.max(-1, v));
+}
+
+/**
+ * Distances 1 − |r| (or 1 − r with `absolute: false`) between all columns of X, in scipy's condensed
+ * layout and float64, ready for `averageLinkage`. Memory: 8·n(n−1)/2 bytes plus a float32 copy of X.
+ */
+export async function correlationDistances(
+  x: Matrix,
+  opts: CorrelationOptions & { absolute?: boolean } = {},
+): Promise<CorrelationDistances> {
+  const n = x.cols;
+  const absolute = opts.absolute ?? true;
+  const out = new Float64Array(condensedLength(n));
+  if (n < 2) return { n, data: out, constantColumns: n === 1 ? standardizeColumnsT(x).constantColumns : [] };
+  const std = standardizeColumnsT(x);
+  await forEachUpperBlock(std, n, x.rows, opts, (i0, b, width, block) => {
+    for (let r = 0; r < b; r++) {
+      const i = i0 + r;
+      // Row i of the condensed vector starts at condensedIndex(n, i, i + 1).
+      let k = n * i - (i * (i + 1)) / 2;
+      const off = r * width;
+      for (let c = r + 1; c < width; c++) {
+        const v = clampCorrelation(block[off + c]);
+        out[k++] = 1 - (absolute ? Math.abs(v) : v);
+      }
+    }
+  });
+  return { n, data: out, constantColumns: std.constantColumns };
+}
+
+/**
+ * The full n × n correlation matrix (row-major, float64, diagonal 1 except for constant columns,
+ * whose diagonal is 0). For small n: it holds n² numbers.
+ */
+export async function correlationMatrix(x: Matrix, opts: CorrelationOptions = {}): Promise<Float64Array> {
+  const n = x.cols;
+  const out = new Float64Array(n * n);
+  const std = standardizeColumnsT(x);
+  const constant = new Set(std.constantColumns);
+  await forEachUpperBlock(std, n, x.rows, opts, (i0, b, width, block) => {
+    for (let r = 0; r < b; r++) {
+      const i = i0 + r;
+      out[i * n + i] = constant.has(i) ? 0 : 1;
+      for (let c = r + 1; c < width; c++) {
+        const j = i0 + c;
+        const v = clampCorrelation(block[r * width + c]);
+        out[i * n + j] = v;
+        out[j * n + i] = v;
+      }
+    }
+  });
+  return out;
+}

@@ -1,0 +1,269 @@
+import { type CondensedDistances, condensedLength } from "../linalg/correlation.js";
+
+/**
+ * Average-linkage (UPGMA) hierarchical clustering by the nearest-neighbour chain algorithm, O(n²)
+ * time and no memory beyond the condensed distances. It reproduces scipy's
+ * `linkage(y, 'average')` (scipy.cluster._hierarchy.nn_chain) bit for bit, ties included:
+ * - the chain starts at the lowest-numbered live cluster;
+ * - a cluster's nearest neighbour is the first live cluster, in index order, with the strictly
+ *   smallest distance, except that the chain's previous element wins ties (this prevents cycles);
+ * - merging x < y keeps the new cluster in slot y and updates d(i, y) = (nx·d(i,x) + ny·d(i,y)) /
+ *   (nx + ny) in float64, with exactly that operation order;
+ * - merges are then stably sorted by height and relabelled with a union-find (scipy's `label`).
+ */
+
+/** scipy's linkage matrix Z, one array per column: merge k joins `left[k]` and `right[k]`. */
+export interface LinkageTree {
+  /** Number of leaves (observations). */
+  readonly n: number;
+  /** Smaller child id (leaves 0…n−1, merge k makes node n+k). */
+  readonly left: Int32Array;
+  readonly right: Int32Array;
+  /** Distance between the two children when they were merged. */
+  readonly height: Float64Array;
+  /** Number of leaves under the new node. */
+  readonly size: Int32Array;
+}
+
+export interface LinkageOptions {
+  /** Work in the given distance array instead of a copy (it is destroyed). Default false. */
+  overwrite?: boolean;
+}
+
+/** Live clusters in increasing index order, with O(1) removal. */
+class LiveList {
+  readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  head = 0;
+
+  constructor(n: number) {
+    this.next = new Int32Array(n);
+    this.prev = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      this.next[i] = i + 1 < n ? i + 1 : -1;
+      this.prev[i] = i - 1;
+    }
+  }
+
+  remove(i: number): void {
+    const p = this.prev[i];
+    const q = this.next[i];
+    if (p >= 0) this.next[p] = q;
+    else this.head = q;
+    if (q >= 0) this.prev[q] = p;
+  }
+}
+
+function validate(d: Float64Array, n: number): void {
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`averageLinkage: need at least one observation, got ${n}`);
+  if (d.length !== condensedLength(n)) {
+    throw new Error(`averageLinkage: condensed length ${d.length} != n(n-1)/2 = ${condensedLength(n)}`);
+  }
+  for (let k = 0; k < d.length; k++) {
+    if (!Number.isFinite(d[k])) throw new Error(`averageLinkage: distance #${k} is not finite (${d[k]})`);
+  }
+}
+
+/** Row starts: the entry (i, j), i < j, lives at rowBase[i] + j. */
+function rowBases(n: number): Float64Array {
+  const base = new Float64Array(n);
+  for (let i = 0; i < n; i++) base[i] = n * i - (i * (i + 1)) / 2 - i - 1;
+  return base;
+}
+
+interface RawMerges {
+  x: Int32Array;
+  y: Int32Array;
+  height: Float64Array;
+}
+
+/** The nearest-neighbour chain proper; merges in the order found, slots not yet relabelled. */
+function nnChain(D: Float64Array, n: number): RawMerges {
+  const base = rowBases(n);
+  const size = new Int32Array(n).fill(1);
+  const live = new LiveList(n);
+  const next = live.next;
+  const chain = new Int32Array(n);
+  const mx = new Int32Array(n - 1);
+  const my = new Int32Array(n - 1);
+  const mh = new Float64Array(n - 1);
+  let chainLength = 0;
+  let y = 0;
+  for (let k = 0; k < n - 1; k++) {
+    if (chainLength === 0) {
+      chain[0] = live.head;
+      chainLength = 1;
+    }
+    let x: number;
+    let currentMin: number;
+    for (;;) {
+      x = chain[chainLength - 1];
+      if (chainLength > 1) {
+        y = chain[chainLength - 2];
+        currentMin = x < y ? D[base[x] + y] : D[base[y] + x];
+      } else {
+        currentMin = Number.POSITIVE_INFINITY;
+      }
+      let i = live.head;
+      for (; i !== -1 && i < x; i = next[i]) {
+        const d = D[base[i] + x];
+        if (d < currentMin) {
+          currentMin = d;
+          y = i;
+        }
+      }
+      if (i === x) i = next[i];
+      const bx = base[x];
+      for (; i !== -1; i = next[i]) {
+        const d = D[bx + i];
+        if (d < currentMin) {
+          currentMin = d;
+          y = i;
+        }
+      }
+      if (chainLength > 1 && y === chain[chainLength - 2]) break;
+      chain[chainLength++] = y;
+    }
+    chainLength -= 2;
+    if (x > y) {
+      const t = x;
+      x = y;
+      y = t;
+    }
+    const nx = size[x];
+    const ny = size[y];
+    mx[k] = x;
+    my[k] = y;
+    mh[k] = currentMin;
+    size[x] = 0;
+    live.remove(x);
+    size[y] = nx + ny;
+    updateDistances(D, base, next, live.head, x, y, nx, ny);
+  }
+  return { x: mx, y: my, height: mh };
+}
+
+/** d(i, y) ← (nx·d(i,x) + ny·d(i,y)) / (nx+ny) for every live i ≠ y (x is already gone). */
+function updateDistances(
+  D: Float64Array,
+  base: Float64Array,
+  next: Int32Array,
+  head: number,
+  x: number,
+  y: number,
+  nx: number,
+  ny: number,
+): void {
+  const total = nx + ny;
+  let i = head;
+  for (; i !== -1 && i < x; i = next[i]) {
+    const b = base[i];
+    D[b + y] = (nx * D[b + x] + ny * D[b + y]) / total;
+  }
+  const bx = base[x];
+  for (; i !== -1 && i < y; i = next[i]) {
+    const iy = base[i] + y;
+    D[iy] = (nx * D[bx + i] + ny * D[iy]) / total;
+  }
+  if (i === y) i = next[i];
+  const by = base[y];
+  for (; i !== -1; i = next[i]) {
+    D[by + i] = (nx * D[bx + i] + ny * D[by + i]) / total;
+  }
+}
+
+/** Stable sort by height, then union-find relabelling (scipy's `label`). */
+function relabel(raw: RawMerges, n: number): LinkageTree {
+  const m = n - 1;
+  const order = Array.from({ length: m }, (_, k) => k);
+  order.sort((a, b) => raw.height[a] - raw.height[b] || a - b);
+  const parent = new Int32Array(2 * n - 1);
+  for (let i = 0; i < parent.length; i++) parent[i] = i;
+  const ufSize = new Int32Array(2 * n - 1).fill(1);
+  const find = (v: number): number => {
+    let root = v;
+    while (parent[root] !== root) root = parent[root];
+    while (parent[v] !== root) {
+      const up = parent[v];
+      parent[v] = root;
+      v = up;
+    }
+    return root;
+  };
+  const left = new Int32Array(m);
+  const right = new Int32Array(m);
+  const height = new Float64Array(m);
+  const size = new Int32Array(m);
+  for (let k = 0; k < m; k++) {
+    const src = order[k];
+    const rx = find(raw.x[src]);
+    const ry = find(raw.y[src]);
+    left[k] = Math.min(rx, ry);
+    right[k] = Math.max(rx, ry);
+    height[k] = raw.height[src];
+    const label = n + k;
+    parent[rx] = label;
+    parent[ry] = label;
+    ufSize[label] = ufSize[rx] + ufSize[ry];
+    size[k] = ufSize[label];
+  }
+  return { n, left, right, height, size };
+}
+
+/**
+ * scipy `linkage(condensed, method='average')` for n observations. Distances must be finite.
+ * Without `overwrite`, the input is left untouched (a copy is made: 8·n(n−1)/2 bytes).
+ */
+export function averageLinkage(
+  distances: Float64Array | CondensedDistances,
+  n?: number,
+  opts: LinkageOptions = {},
+): LinkageTree {
+  const data = distances instanceof Float64Array ? distances : distances.data;
+  const count = n ?? (distances instanceof Float64Array ? inferN(data.length) : distances.n);
+  validate(data, count);
+  if (count === 1) return emptyTree(1);
+  const D = opts.overwrite ? data : data.slice();
+  return relabel(nnChain(D, count), count);
+}
+
+function emptyTree(n: number): LinkageTree {
+  return {
+    n,
+    left: new Int32Array(0),
+    right: new Int32Array(0),
+    height: new Float64Array(0),
+    size: new Int32Array(0),
+  };
+}
+
+/** n from a condensed length n(n−1)/2. */
+export function inferN(length: number): number {
+  const n = Math.round((1 + Math.sqrt(1 + 8 * length)) / 2);
+  if (condensedLength(n) !== length) throw new Error(`${length} is not a condensed length n(n-1)/2`);
+  return n;
+}
+
+/** The tree as scipy's Z matrix rows [left, right, height, size]. */
+export function linkageMatrix(tree: LinkageTree): number[][] {
+  return Array.from(tree.height, (h, k) => [tree.left[k], tree.right[k], h, tree.size[k]]);
+}
+
+/** Reads a Z matrix (rows [left, right, height, size]) back into a tree, checking its shape. */
+export function treeFromLinkageMatrix(z: readonly (readonly number[])[], n: number): LinkageTree {
+  if (z.length !== Math.max(0, n - 1))
+    throw new Error(`linkage matrix has ${z.length} rows, expected ${n - 1}`);
+  const tree = {
+    n,
+    left: Int32Array.from(z, (r) => r[0]),
+    right: Int32Array.from(z, (r) => r[1]),
+    height: Float64Array.from(z, (r) => r[2]),
+    size: Int32Array.from(z, (r) => r[3]),
+  };
+  for (let k = 0; k < z.length; k++) {
+    const ok = z[k].length === 4 && tree.left[k] < n + k && tree.right[k] < n + k && tree.left[k] >= 0;
+    if (!ok) throw new Error(`linkage matrix row ${k} is not a valid merge: ${JSON.stringify(z[k])}`);
+  }
+  return tree;
+}

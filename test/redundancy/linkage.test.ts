@@ -1,0 +1,78 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { condensedLength } from "../../src/linalg/correlation.js";
+import { clusterMembers, cutTree, maxHeights } from "../../src/redundancy/cut.js";
+import {
+  averageLinkage,
+  inferN,
+  linkageMatrix,
+  treeFromLinkageMatrix,
+} from "../../src/redundancy/linkage.js";
+
+const FIXTURES = join(import.meta.dirname, "..", "fixtures", "redundancy");
+
+interface Case {
+  n: number;
+  dtype: "float32" | "uint8";
+  scale: number;
+  thresholds: number[];
+  Z: [number, number, number, number][];
+  labels: number[][];
+}
+
+function load(name: string): { doc: Case; y: Float64Array } {
+  const doc = JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), "utf8")) as Case;
+  const raw = readFileSync(join(FIXTURES, `${name}.bin`));
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength).slice();
+  const y =
+    doc.dtype === "float32"
+      ? Float64Array.from(new Float32Array(bytes.buffer))
+      : Float64Array.from(bytes, (k) => k * doc.scale);
+  expect(y.length).toBe(condensedLength(doc.n));
+  return { doc, y };
+}
+
+const CASES = ["grouped240", "duplicates120", "blocks96", "quantised150", "ties24", "equal9", "pair2"];
+
+describe("averageLinkage + cutTree = scipy linkage('average') + fcluster('distance')", () => {
+  for (const name of CASES) {
+    it(`${name}: same Z (merge order, children, exact heights, sizes) and same flat clusters`, () => {
+      const { doc, y } = load(name);
+      const copy = y.slice();
+      const tree = averageLinkage(y, doc.n);
+      // Exact equality, no tolerance: the same float64 operations in the same order as scipy.
+      expect(linkageMatrix(tree)).toEqual(doc.Z);
+      expect(y).toEqual(copy); // the input is not modified without `overwrite`
+      const md = maxHeights(tree);
+      doc.thresholds.forEach((t, k) => {
+        expect(Array.from(cutTree(tree, t, md)), `t=${t}`).toEqual(doc.labels[k]);
+      });
+    });
+  }
+
+  it("overwrite works in place and gives the same tree", () => {
+    const { doc, y } = load("quantised150");
+    const tree = averageLinkage(y, doc.n, { overwrite: true });
+    expect(linkageMatrix(tree)).toEqual(doc.Z);
+  });
+
+  it("a tree read back from its Z matrix cuts the same way", () => {
+    const { doc, y } = load("ties24");
+    const tree = treeFromLinkageMatrix(linkageMatrix(averageLinkage(y)), doc.n);
+    expect(Array.from(cutTree(tree, 0.5))).toEqual(doc.labels[doc.thresholds.indexOf(0.5)]);
+  });
+
+  it("clusterMembers lists members per cluster in increasing order", () => {
+    expect(clusterMembers(Int32Array.from([2, 1, 2, 3, 1]))).toEqual([[1, 4], [0, 2], [3]]);
+  });
+
+  it("one observation is one cluster; bad input is refused", () => {
+    const tree = averageLinkage(new Float64Array(0), 1);
+    expect(Array.from(cutTree(tree, 0.5))).toEqual([1]);
+    expect(() => averageLinkage(new Float64Array(3), 4)).toThrow(/condensed length/);
+    expect(() => averageLinkage(Float64Array.from([0.1, Number.NaN, 0.3]), 3)).toThrow(/not finite/);
+    expect(inferN(45)).toBe(10);
+    expect(() => inferN(44)).toThrow(/condensed/);
+  });
+});
