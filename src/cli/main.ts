@@ -4,10 +4,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import type { Register } from "./common.js";
+import { register as registerLabel } from "./label.js";
 import { registerStoreCommands } from "./store-commands.js";
 
 // Each command lives in its own file and registers itself here (one line per command).
-const registrars: Register[] = [registerStoreCommands];
+const registrars: Register[] = [registerLabel, registerStoreCommands];
 
 function version(): string {
   const pkg = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json");

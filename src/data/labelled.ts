@@ -22,6 +22,8 @@ export interface LabelResult extends LabelledCorpus {
   sourceLines: number[];
   skipped: SkippedLine[];
   anomalies: Anomaly[];
+  /** For JSON / JSONL inputs: the record (0-based) each sentence came from. */
+  records?: number[];
 }
 
 /** How source files are cut into sentences: one per source line with tokens (default), or one per file. */
