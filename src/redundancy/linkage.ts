@@ -1,4 +1,5 @@
 import { type CondensedDistances, condensedLength } from "../linalg/correlation.js";
+import { Progress } from "../util/progress.js";
 
 /**
  * Average-linkage (UPGMA) hierarchical clustering by the nearest-neighbour chain algorithm, O(n²)
@@ -28,6 +29,8 @@ export interface LinkageTree {
 export interface LinkageOptions {
   /** Work in the given distance array instead of a copy (it is destroyed). Default false. */
   overwrite?: boolean;
+  /** Show progress (default false: a library call stays quiet unless asked). */
+  progress?: boolean;
 }
 
 /** Live clusters in increasing index order, with O(1) removal. */
@@ -79,7 +82,7 @@ interface RawMerges {
 }
 
 /** The nearest-neighbour chain proper; merges in the order found, slots not yet relabelled. */
-function nnChain(D: Float64Array, n: number): RawMerges {
+function nnChain(D: Float64Array, n: number, progress?: Progress): RawMerges {
   const base = rowBases(n);
   const size = new Int32Array(n).fill(1);
   const live = new LiveList(n);
@@ -140,7 +143,9 @@ function nnChain(D: Float64Array, n: number): RawMerges {
     live.remove(x);
     size[y] = nx + ny;
     updateDistances(D, base, next, live.head, x, y, nx, ny);
+    if ((k & 255) === 0) progress?.update(k);
   }
+  progress?.finish();
   return { x: mx, y: my, height: mh };
 }
 
@@ -225,7 +230,8 @@ export function averageLinkage(
   validate(data, count);
   if (count === 1) return emptyTree(1);
   const D = opts.overwrite ? data : data.slice();
-  return relabel(nnChain(D, count), count);
+  const progress = opts.progress ? new Progress("average linkage", count - 1, { unit: "merges" }) : undefined;
+  return relabel(nnChain(D, count, progress), count);
 }
 
 function emptyTree(n: number): LinkageTree {
@@ -250,20 +256,42 @@ export function linkageMatrix(tree: LinkageTree): number[][] {
   return Array.from(tree.height, (h, k) => [tree.left[k], tree.right[k], h, tree.size[k]]);
 }
 
-/** Reads a Z matrix (rows [left, right, height, size]) back into a tree, checking its shape. */
+/**
+ * Reads a Z matrix (rows [left, right, height, size], e.g. from a results JSON) back into a tree.
+ * Checks what cutting relies on: integer children that exist and are used once, finite heights and
+ * consistent sizes.
+ */
 export function treeFromLinkageMatrix(z: readonly (readonly number[])[], n: number): LinkageTree {
-  if (z.length !== Math.max(0, n - 1))
-    throw new Error(`linkage matrix has ${z.length} rows, expected ${n - 1}`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`linkage matrix: bad number of observations ${n}`);
+  if (!Array.isArray(z) || z.length !== n - 1) {
+    throw new Error(`linkage matrix has ${Array.isArray(z) ? z.length : "no"} rows, expected ${n - 1}`);
+  }
   const tree = {
     n,
-    left: Int32Array.from(z, (r) => r[0]),
-    right: Int32Array.from(z, (r) => r[1]),
-    height: Float64Array.from(z, (r) => r[2]),
-    size: Int32Array.from(z, (r) => r[3]),
+    left: new Int32Array(n - 1),
+    right: new Int32Array(n - 1),
+    height: new Float64Array(n - 1),
+    size: new Int32Array(n - 1),
   };
-  for (let k = 0; k < z.length; k++) {
-    const ok = z[k].length === 4 && tree.left[k] < n + k && tree.right[k] < n + k && tree.left[k] >= 0;
-    if (!ok) throw new Error(`linkage matrix row ${k} is not a valid merge: ${JSON.stringify(z[k])}`);
+  const used = new Uint8Array(2 * n - 1);
+  const sizeOf = (id: number) => (id < n ? 1 : tree.size[id - n]);
+  for (let k = 0; k < n - 1; k++) {
+    const row = z[k];
+    const bad = (why: string) => new Error(`linkage matrix row ${k} ${JSON.stringify(row)}: ${why}`);
+    if (!Array.isArray(row) || row.length !== 4) throw bad("expected [left, right, height, size]");
+    const [l, r, h, s] = row;
+    for (const id of [l, r]) {
+      if (!Number.isInteger(id) || id < 0 || id >= n + k)
+        throw bad(`child ${id} is not a node made before it`);
+      if (used[id]) throw bad(`node ${id} is merged twice`);
+      used[id] = 1;
+    }
+    if (typeof h !== "number" || !Number.isFinite(h)) throw bad("height is not a finite number");
+    if (s !== sizeOf(l) + sizeOf(r)) throw bad(`size ${s} != ${sizeOf(l)} + ${sizeOf(r)}`);
+    tree.left[k] = Math.min(l, r);
+    tree.right[k] = Math.max(l, r);
+    tree.height[k] = h;
+    tree.size[k] = s;
   }
   return tree;
 }

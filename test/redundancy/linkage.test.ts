@@ -76,3 +76,52 @@ describe("averageLinkage + cutTree = scipy linkage('average') + fcluster('distan
     expect(() => inferN(44)).toThrow(/condensed/);
   });
 });
+
+describe("treeFromLinkageMatrix on damaged input", () => {
+  it("random mutations and truncations give a clean Error or a valid tree, never a crash", () => {
+    const { doc, y } = load("ties24");
+    const z = linkageMatrix(averageLinkage(y));
+    let seed = 12345;
+    const rand = (k: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % k;
+    };
+    const junk: unknown[] = [
+      -1,
+      0,
+      1,
+      23,
+      24,
+      46,
+      47,
+      1e9,
+      0.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      "3",
+      null,
+    ];
+    let rejected = 0;
+    for (let trial = 0; trial < 500; trial++) {
+      const m: unknown[][] = z.map((r) => [...r]);
+      const edits = 1 + rand(3);
+      for (let e = 0; e < edits; e++) {
+        const what = rand(4);
+        if (what === 0) m.length = rand(m.length);
+        else if (what === 1 && m.length > 0) m[rand(m.length)][rand(4)] = junk[rand(junk.length)];
+        else if (what === 2 && m.length > 0) m[rand(m.length)].length = rand(4);
+        else if (m.length > 1) m[rand(m.length)] = m[rand(m.length)];
+      }
+      try {
+        const tree = treeFromLinkageMatrix(m as number[][], doc.n);
+        const labels = cutTree(tree, 0.5);
+        expect(labels.every((c) => c >= 1 && c <= doc.n)).toBe(true);
+      } catch (e) {
+        expect(e).toBeInstanceOf(Error);
+        expect((e as Error).message).toMatch(/linkage matrix/);
+        rejected++;
+      }
+    }
+    expect(rejected).toBeGreaterThan(400);
+  });
+});

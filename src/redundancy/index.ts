@@ -1,0 +1,29 @@
+/** Task-agnostic redundancy analysis: layer similarity (CKA) and neuron correlation clustering. */
+export {
+  type CKAOptions,
+  type LayerSimilarity,
+  linearCKA,
+  linearCKAFromBatches,
+  sampleBatches,
+} from "./cka.js";
+export {
+  type ClusterGroup,
+  type ClusterOptions,
+  clusteringMemoryBytes,
+  clusterNeurons,
+  DEFAULT_THRESHOLDS,
+  defaultMaxMemoryBytes,
+  MAX_CONDENSED_NEURONS,
+  type NeuronClusters,
+  type ThresholdClusters,
+} from "./cluster.js";
+export { clusterMembers, cutTree, maxHeights } from "./cut.js";
+export {
+  averageLinkage,
+  inferN,
+  type LinkageOptions,
+  type LinkageTree,
+  linkageMatrix,
+  treeFromLinkageMatrix,
+} from "./linkage.js";
+export { medoidRepresentatives, type RepresentativeRule, randomRepresentatives } from "./representatives.js";

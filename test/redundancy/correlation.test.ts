@@ -1,0 +1,82 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  condensedIndex,
+  condensedLength,
+  correlationDistances,
+  correlationMatrix,
+} from "../../src/linalg/correlation.js";
+import { matrix } from "../../src/util/matrix.js";
+
+const FIXTURES = join(import.meta.dirname, "..", "fixtures", "redundancy");
+
+function loadCorr() {
+  const doc = JSON.parse(readFileSync(join(FIXTURES, "corr.json"), "utf8")) as {
+    rows: number;
+    cols: number;
+    corr: number[];
+  };
+  const raw = readFileSync(join(FIXTURES, "corr.f32"));
+  const data = new Float32Array(new Uint8Array(raw).buffer);
+  return { doc, x: matrix(doc.rows, doc.cols, data) };
+}
+
+// Our correlation rounds the standardised columns to float32 and multiplies in float32 (onnxruntime),
+// numpy.corrcoef works in float64: over 300 tokens the difference is a few float32 ulps of 1 (seen:
+// 6.6e-7). The fixture's columns have means up to ±100 (relative to unit spread): the uncentred
+// float32 route Xᵀ·X − n·μμᵀ misses this bound (seen: 9.4e-5), centring in float64 first keeps it.
+const TOL = 2e-6;
+
+describe("correlation on onnxruntime vs numpy.corrcoef", () => {
+  it("full matrix, with several block sizes (upper block triangle + mirror)", async () => {
+    const { doc, x } = loadCorr();
+    for (const blockSize of [1, 7, 16, 1024]) {
+      const c = await correlationMatrix(x, { blockSize, progress: false });
+      let worst = 0;
+      for (let i = 0; i < doc.cols; i++) {
+        for (let j = 0; j < doc.cols; j++) {
+          if (i === j) continue;
+          worst = Math.max(worst, Math.abs(c[i * doc.cols + j] - doc.corr[i * doc.cols + j]));
+        }
+      }
+      expect(worst, `blockSize ${blockSize}`).toBeLessThan(TOL);
+    }
+  });
+
+  it("condensed distances 1 − |r| and 1 − r; constant columns are reported and get r = 0", async () => {
+    const { doc, x } = loadCorr();
+    const n = doc.cols;
+    const abs = await correlationDistances(x, { blockSize: 5, progress: false });
+    const signed = await correlationDistances(x, { blockSize: 5, progress: false, absolute: false });
+    expect(abs.data.length).toBe(condensedLength(n));
+    expect(abs.constantColumns).toEqual([5]);
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const r = doc.corr[i * n + j];
+        const k = condensedIndex(n, i, j);
+        expect(Math.abs(abs.data[k] - (1 - Math.abs(r)))).toBeLessThan(TOL);
+        expect(Math.abs(signed.data[k] - (1 - r))).toBeLessThan(TOL);
+        expect(abs.data[k]).toBeGreaterThanOrEqual(0); // |r| is clipped to 1
+      }
+    }
+    // Column 17 duplicates column 3 and 30 negates 9: distance ≈ 0 within float32 rounding.
+    expect(abs.data[condensedIndex(n, 3, 17)]).toBeLessThan(TOL);
+    expect(abs.data[condensedIndex(n, 9, 30)]).toBeLessThan(TOL);
+    expect(signed.data[condensedIndex(n, 9, 30)]).toBeGreaterThan(2 - TOL);
+    expect(abs.data[condensedIndex(n, 4, 5)]).toBe(1);
+  });
+
+  it("condensedIndex follows scipy's layout and refuses the diagonal", () => {
+    const n = 5;
+    const seen: number[] = [];
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) seen.push(condensedIndex(n, i, j));
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(condensedIndex(n, 3, 1)).toBe(condensedIndex(n, 1, 3));
+    expect(() => condensedIndex(n, 2, 2)).toThrow();
+  });
+
+  it("needs two tokens", async () => {
+    await expect(correlationDistances(matrix(1, 3), { progress: false })).rejects.toThrow(/2 rows/);
+  });
+});
