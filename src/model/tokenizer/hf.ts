@@ -1,0 +1,215 @@
+import { join } from "node:path";
+import { Tokenizer } from "@huggingface/tokenizers";
+import { InputError } from "../../util/errors.js";
+import { field, readJsonFile } from "./json.js";
+import type { TokenizerSettings } from "./settings.js";
+import { SPECIAL_ROLES, type SpecialRole, type WordTokenizer } from "./types.js";
+
+/**
+ * tokenizer.json through @huggingface/tokenizers (normalizer, pre-tokenizer, model and added tokens as
+ * the file says). A word inside a sentence is tokenized after a context word ("a <word>") and the
+ * context's ids are removed: this reproduces the leading space exactly as the sentence has it, whatever
+ * the tokenizer does with spaces (GPT-2's "Ġ", SentencePiece's "▁" prepended by a normalizer, BERT's
+ * whitespace splitting).
+ */
+
+const CONTEXT = "a";
+
+/** Strings tried for a role when the configuration names none (only if the tokenizer has them). */
+const WELL_KNOWN: Record<SpecialRole, string[]> = {
+  cls: ["[CLS]", "<cls>"],
+  sep: ["[SEP]", "<sep>"],
+  bos: ["<s>", "<|begin_of_text|>", "<bos>", "<|endoftext|>"],
+  eos: ["</s>", "<|end_of_text|>", "<eos>", "<|endoftext|>"],
+  pad: ["[PAD]", "<pad>", "<|pad|>"],
+  unk: ["[UNK]", "<unk>"],
+  mask: ["[MASK]", "<mask>"],
+};
+
+interface Wrapping {
+  prefix: number[];
+  suffix: number[];
+  /** Tokens the post-processor names as cls / sep (Bert/RobertaProcessing). */
+  cls?: number;
+  sep?: number;
+}
+
+export class HfJsonTokenizer implements WordTokenizer {
+  readonly kind = "tokenizer.json" as const;
+  readonly prefixIds: readonly number[];
+  readonly suffixIds: readonly number[];
+  readonly padId: number;
+  readonly unkId: number | null;
+  readonly specialTokens: Readonly<Partial<Record<SpecialRole, number>>>;
+  readonly vocabSize: number;
+  readonly maxLength: number | null;
+  private readonly contextIds: number[];
+  private readonly cache = new Map<string, number[]>();
+  private readonly tokens: Map<number, string>;
+
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    json: Record<string, unknown>,
+    settings: TokenizerSettings,
+    private readonly path: string,
+  ) {
+    const vocab = tokenizer.get_vocab(true);
+    this.tokens = new Map([...vocab].map(([t, id]) => [id, t]));
+    let size = 0;
+    for (const id of vocab.values()) size = Math.max(size, id + 1);
+    this.vocabSize = size;
+    const wrap = wrapping(field(json, "post_processor"), path);
+    this.prefixIds = wrap.prefix;
+    this.suffixIds = wrap.suffix;
+    this.specialTokens = this.resolveSpecial(settings, wrap, json);
+    const modelUnk = field(field(json, "model"), "unk_token");
+    this.unkId =
+      this.specialTokens.unk ??
+      (typeof modelUnk === "string" ? (tokenizer.token_to_id(modelUnk) ?? null) : null);
+    this.padId = this.specialTokens.pad ?? this.specialTokens.eos ?? this.unkId ?? 0;
+    this.maxLength = settings.maxLength;
+    this.contextIds = this.encode(CONTEXT);
+  }
+
+  static load(dir: string, settings: TokenizerSettings): HfJsonTokenizer {
+    const path = join(dir, "tokenizer.json");
+    const json = readJsonFile(path);
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      throw new InputError(path, "must hold a JSON object");
+    }
+    const obj = { ...(json as Record<string, unknown>) };
+    if (typeof obj.model !== "object" || obj.model === null)
+      throw new InputError(path, "has no model", { field: "model" });
+    for (const key of ["normalizer", "pre_tokenizer", "post_processor", "decoder"]) obj[key] ??= null;
+    obj.added_tokens ??= [];
+    if (!Array.isArray(obj.added_tokens))
+      throw new InputError(path, "must be a list", { field: "added_tokens" });
+    try {
+      return new HfJsonTokenizer(new Tokenizer(obj, settings.rawConfig), obj, settings, path);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      throw new InputError(path, `cannot be used: ${(e as Error).message}`);
+    }
+  }
+
+  tokenizeWord(word: string, isFirst: boolean): number[] {
+    const key = (isFirst ? "\u0001" : "\u0000") + word;
+    const cached = this.cache.get(key);
+    if (cached) return cached.slice();
+    let ids: number[];
+    if (isFirst) ids = this.encode(word);
+    else {
+      const withContext = this.encode(`${CONTEXT} ${word}`);
+      const ctx = this.contextIds;
+      const starts = ctx.every((id, i) => withContext[i] === id);
+      ids = starts ? withContext.slice(ctx.length) : this.encode(` ${word}`);
+    }
+    if (this.cache.size > 200_000) this.cache.clear();
+    this.cache.set(key, ids);
+    return ids.slice();
+  }
+
+  idToToken(id: number): string {
+    return this.tokens.get(id) ?? "";
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.tokenizer.token_to_id(token);
+  }
+
+  private encode(text: string): number[] {
+    try {
+      return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    } catch (e) {
+      // A tokenizer.json that @huggingface/tokenizers accepts but cannot apply is still a bad input file.
+      throw new InputError(
+        this.path,
+        `cannot tokenize ${JSON.stringify(text.slice(0, 40))}: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  private resolveSpecial(
+    settings: TokenizerSettings,
+    wrap: Wrapping,
+    json: Record<string, unknown>,
+  ): Partial<Record<SpecialRole, number>> {
+    const out: Partial<Record<SpecialRole, number>> = {};
+    const modelUnk = field(field(json, "model"), "unk_token");
+    for (const role of SPECIAL_ROLES) {
+      const configured = settings.special[role]?.content;
+      let id = configured === undefined ? undefined : this.tokenizer.token_to_id(configured);
+      if (id === undefined && role === "cls") id = wrap.cls;
+      if (id === undefined && role === "sep") id = wrap.sep;
+      if (id === undefined && role === "unk" && typeof modelUnk === "string")
+        id = this.tokenizer.token_to_id(modelUnk);
+      for (const candidate of configured === undefined ? WELL_KNOWN[role] : []) {
+        if (id !== undefined) break;
+        id = this.tokenizer.token_to_id(candidate);
+      }
+      if (id !== undefined) out[role] = id;
+    }
+    return out;
+  }
+}
+
+/** The tokens a post-processor puts around a single sequence. */
+export function wrapping(pp: unknown, path: string): Wrapping {
+  if (pp === null || pp === undefined) return { prefix: [], suffix: [] };
+  const type = field(pp, "type");
+  const bad = (why: string) => new InputError(path, `post_processor: ${why}`, { field: "post_processor" });
+  switch (type) {
+    case "BertProcessing":
+    case "RobertaProcessing": {
+      const cls = pairId(field(pp, "cls"));
+      const sep = pairId(field(pp, "sep"));
+      if (cls === undefined || sep === undefined) throw bad("cls and sep must be [token, id]");
+      return { prefix: [cls], suffix: [sep], cls, sep };
+    }
+    case "TemplateProcessing":
+      return template(pp, bad);
+    case "ByteLevel":
+      return { prefix: [], suffix: [] };
+    case "Sequence": {
+      const processors = field(pp, "processors");
+      if (!Array.isArray(processors)) throw bad("Sequence without processors");
+      // Later processors wrap the output of earlier ones.
+      const out: Wrapping = { prefix: [], suffix: [] };
+      for (const p of processors) {
+        const w = wrapping(p, path);
+        out.prefix = [...w.prefix, ...out.prefix];
+        out.suffix = [...out.suffix, ...w.suffix];
+        out.cls ??= w.cls;
+        out.sep ??= w.sep;
+      }
+      return out;
+    }
+    default:
+      throw bad(`unsupported type ${JSON.stringify(type)}`);
+  }
+}
+
+function pairId(v: unknown): number | undefined {
+  return Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[1]) ? (v[1] as number) : undefined;
+}
+
+function template(pp: unknown, bad: (why: string) => InputError): Wrapping {
+  const single = field(pp, "single");
+  const specials = field(pp, "special_tokens");
+  if (!Array.isArray(single)) throw bad("TemplateProcessing without a 'single' template");
+  const out: Wrapping = { prefix: [], suffix: [] };
+  let seenSequence = false;
+  for (const item of single) {
+    if (field(item, "Sequence") !== null) {
+      seenSequence = true;
+      continue;
+    }
+    const name = field(field(item, "SpecialToken"), "id");
+    const ids = field(field(specials, String(name)), "ids");
+    if (typeof name !== "string" || !Array.isArray(ids) || !ids.every((i) => Number.isSafeInteger(i))) {
+      throw bad(`template token ${JSON.stringify(name)} has no ids in special_tokens`);
+    }
+    (seenSequence ? out.suffix : out.prefix).push(...(ids as number[]));
+  }
+  return out;
+}
