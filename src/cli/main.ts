@@ -4,11 +4,22 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import type { Register } from "./common.js";
+import { register as registerConcepts } from "./concepts.js";
 import { register as registerLabel } from "./label.js";
+import { register as registerReport } from "./report.js";
+import { register as registerServe } from "./serve.js";
 import { registerStoreCommands } from "./store-commands.js";
+import { register as registerTask } from "./task.js";
 
 // Each command lives in its own file and registers itself here (one line per command).
-const registrars: Register[] = [registerLabel, registerStoreCommands];
+const registrars: Register[] = [
+  registerLabel,
+  registerTask,
+  registerStoreCommands,
+  registerConcepts,
+  registerReport,
+  registerServe,
+];
 
 function version(): string {
   const pkg = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "package.json");

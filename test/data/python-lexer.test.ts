@@ -8,6 +8,7 @@ import {
   tokenizePython,
 } from "../../src/data/python/lexer.js";
 import { Rng } from "../../src/util/rng.js";
+import { sharedData } from "./shared.js";
 
 // Produced by scripts/reference/python_tokenize_reference.py with CPython 3.11's tokenize module.
 type Row = [type: string, exact: string, text: string, line: number];
@@ -24,7 +25,7 @@ const fixture = JSON.parse(
   cosqa: (Case & { idx: string })[];
   edge: (Case & { source: string })[];
 };
-const cosqa = JSON.parse(readFileSync("/work/shared/data/cosqa/cosqa-dev.json", "utf8")) as {
+const cosqa = JSON.parse(readFileSync(sharedData("cosqa/cosqa-dev.json"), "utf8")) as {
   idx: string;
   code: string;
 }[];

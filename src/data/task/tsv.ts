@@ -1,0 +1,152 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../util/atomic.js";
+import { InputError } from "../../util/errors.js";
+import { decodeToken, encodeToken, hasBlank } from "../escape.js";
+import { readText, splitLines } from "../io.js";
+import { SPLITS, type SplitName } from "./select.js";
+
+/**
+ * Task split files: `DIR/{train,valid,test}.tsv`, a header `sentence\tword\ttoken\tlabel`, then one
+ * selected token per row: its 0-based line in the split's `.in` file, its 0-based position in that
+ * line, the token (escaped as in `.in` files, see escape.ts) and its label. Readers return decoded
+ * tokens.
+ */
+export const TSV_HEADER = "sentence\tword\ttoken\tlabel";
+
+/** One split of a task, column-wise. */
+export interface TaskSplit {
+  sentence: Int32Array;
+  word: Int32Array;
+  token: string[];
+  label: string[];
+}
+
+export interface TaskRow {
+  sentence: number;
+  word: number;
+  token: string;
+  label: string;
+}
+
+export function formatTaskTsv(rows: readonly TaskRow[]): string {
+  const lines = [TSV_HEADER];
+  for (const r of rows) {
+    if (r.label.length === 0 || hasBlank(r.label)) throw new Error(`task row: bad label '${r.label}'`);
+    lines.push(`${r.sentence}\t${r.word}\t${encodeToken(r.token)}\t${r.label}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export async function writeTaskTsv(path: string, rows: readonly TaskRow[]): Promise<void> {
+  await writeFileAtomic(path, formatTaskTsv(rows));
+}
+
+const INT = /^(0|[1-9][0-9]{0,9})$/;
+
+function parseIndex(text: string, file: string, line: number, field: string): number {
+  const n = INT.test(text) ? Number(text) : Number.NaN;
+  if (!(n <= 0x7fffffff))
+    throw new InputError(file, `'${text}' is not a non-negative integer`, { line, field });
+  return n;
+}
+
+/** Parses task TSV text; every malformed row is an InputError naming the line and column. */
+export function parseTaskTsv(text: string, file: string): TaskSplit {
+  const lines = splitLines(text);
+  if (lines.length === 0 || lines[0] !== TSV_HEADER)
+    throw new InputError(file, `expected the header '${TSV_HEADER.replaceAll("\t", "\\t")}'`, { line: 1 });
+  const n = lines.length - 1;
+  const out: TaskSplit = {
+    sentence: new Int32Array(n),
+    word: new Int32Array(n),
+    token: new Array(n),
+    label: new Array(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const lineNo = i + 2;
+    const cols = lines[i + 1].split("\t");
+    if (cols.length !== 4)
+      throw new InputError(file, `expected 4 tab-separated columns, found ${cols.length}`, { line: lineNo });
+    out.sentence[i] = parseIndex(cols[0], file, lineNo, "sentence");
+    out.word[i] = parseIndex(cols[1], file, lineNo, "word");
+    const token = decodeToken(cols[2]);
+    if (token === undefined)
+      throw new InputError(file, `'${cols[2]}' is not a valid escaped token`, {
+        line: lineNo,
+        field: "token",
+      });
+    out.token[i] = token;
+    if (cols[3].length === 0 || hasBlank(cols[3]))
+      throw new InputError(file, `bad label '${cols[3]}'`, { line: lineNo, field: "label" });
+    out.label[i] = cols[3];
+  }
+  return out;
+}
+
+export async function readTaskSplit(path: string): Promise<TaskSplit> {
+  return parseTaskTsv(await readText(path), path);
+}
+
+export interface Task {
+  dir: string;
+  train: TaskSplit;
+  valid: TaskSplit;
+  test: TaskSplit;
+  /** The task's summary.json, when present. */
+  summary?: unknown;
+}
+
+/**
+ * Reads a task directory (as written by `codeneurons task …`): the three splits, or with
+ * `control: true` the control task's splits from DIR/control.
+ */
+export async function readTask(dir: string, opts: { control?: boolean } = {}): Promise<Task> {
+  const base = opts.control ? join(dir, "control") : dir;
+  const [train, valid, test] = await Promise.all(SPLITS.map((s) => readTaskSplit(join(base, `${s}.tsv`))));
+  const summaryPath = join(dir, "summary.json");
+  let summary: unknown;
+  if (existsSync(summaryPath)) {
+    try {
+      summary = JSON.parse(await readText(summaryPath));
+    } catch (e) {
+      throw new InputError(summaryPath, `not valid JSON (${(e as Error).message})`);
+    }
+  }
+  return { dir, train, valid, test, summary };
+}
+
+/** Rows of a split as objects. */
+export function taskRows(split: TaskSplit): TaskRow[] {
+  return split.token.map((token, i) => ({
+    sentence: split.sentence[i],
+    word: split.word[i],
+    token,
+    label: split.label[i],
+  }));
+}
+
+/**
+ * Checks that every row points at its token in the split's sentences (the `.in` file it was built
+ * from); throws an InputError naming the TSV line of the first mismatch.
+ */
+export function checkTaskAgainstSentences(
+  split: TaskSplit,
+  sentences: readonly (readonly string[])[],
+  file: string,
+): void {
+  for (let i = 0; i < split.token.length; i++) {
+    const s = sentences[split.sentence[i]];
+    const w = s?.[split.word[i]];
+    if (w !== split.token[i])
+      throw new InputError(
+        file,
+        w === undefined
+          ? `sentence ${split.sentence[i]} word ${split.word[i]} does not exist`
+          : `token '${split.token[i]}' but the sentence has '${w}' there`,
+        { line: i + 2 },
+      );
+  }
+}
+
+export type { SplitName };
