@@ -78,12 +78,20 @@ export class GraphBuilder {
   private readonly outputs: ValueSpec[] = [];
   private readonly initializers: { name: string; value: TensorValue }[] = [];
   private readonly names = new Set<string>();
+  /** Names handed out by `fresh` that no node or input has produced yet (they may be claimed once). */
+  private readonly unclaimed = new Set<string>();
   private counter = 0;
 
   constructor(readonly name: string) {}
 
-  /** A fresh value name with a readable prefix. */
+  /** A fresh value name with a readable prefix, for a node's `outputs` (usable once). */
   fresh(prefix: string): string {
+    const n = this.unique(prefix);
+    this.unclaimed.add(n);
+    return n;
+  }
+
+  private unique(prefix: string): string {
     let n = `${prefix}_${this.counter++}`;
     while (this.names.has(n)) n = `${prefix}_${this.counter++}`;
     this.names.add(n);
@@ -91,6 +99,7 @@ export class GraphBuilder {
   }
 
   private claim(name: string): string {
+    if (this.unclaimed.delete(name)) return name;
     if (this.names.has(name)) throw new Error(`GraphBuilder: duplicate value name '${name}'`);
     this.names.add(name);
     return name;
@@ -113,7 +122,7 @@ export class GraphBuilder {
 
   /** A constant tensor as an initializer with a fresh name. */
   constant(prefix: string, value: TensorValue): string {
-    const name = this.fresh(prefix);
+    const name = this.unique(prefix);
     this.initializers.push({ name, value });
     return name;
   }
@@ -133,10 +142,11 @@ export class GraphBuilder {
     attrs: Record<string, AttrInput> = {},
     opts: { outputs?: number | string[]; domain?: string; name?: string } = {},
   ): string[] {
+    // An empty name leaves an optional output out (ONNX's convention).
     const outs =
       typeof opts.outputs === "object"
-        ? opts.outputs.map((o) => this.claim(o))
-        : Array.from({ length: opts.outputs ?? 1 }, () => this.fresh(opType.toLowerCase()));
+        ? opts.outputs.map((o) => (o === "" ? o : this.claim(o)))
+        : Array.from({ length: opts.outputs ?? 1 }, () => this.unique(opType.toLowerCase()));
     const attrValues: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(attrs)) attrValues[k] = toAttr(v);
     this.nodes.push({
@@ -145,7 +155,7 @@ export class GraphBuilder {
       outputs: outs,
       attrs: attrValues,
       domain: opts.domain ?? "",
-      name: opts.name ?? this.fresh(`n_${opType}`),
+      name: opts.name ?? this.unique(`n_${opType}`),
     });
     return outs;
   }
@@ -160,14 +170,49 @@ export class GraphBuilder {
     return this.op(opType, inputs, attrs, name ? { outputs: [name] } : {})[0];
   }
 
+  /** Bytes of all initializers (a ModelProto, being one protobuf message, must stay under 2 GiB). */
+  initializerBytes(): number {
+    return this.initializers.reduce((s, i) => s + i.value.data.byteLength, 0);
+  }
+
   /** Serialises to ModelProto bytes. */
-  toModel(
-    opts: { opset?: number; extraOpsets?: Record<string, number>; producer?: string } = {},
-  ): Uint8Array {
+  toModel(opts: ModelOptions = {}): Uint8Array {
+    return this.encode(opts, () => null);
+  }
+
+  /**
+   * Serialises with every initializer of at least `minBytes` stored outside the model, in one data
+   * file that the model names as `location` (relative to the model file, as ONNX external data is).
+   * Returns the model bytes and the data file's contents as chunks (tensors at 4 KiB-aligned offsets,
+   * which lets onnxruntime map them from disk). Lifts the 2 GiB protobuf limit for large checkpoints.
+   */
+  toModelWithExternalData(
+    location: string,
+    opts: ModelOptions & { minBytes?: number } = {},
+  ): { model: Uint8Array; data: Uint8Array[] } {
+    const data: Uint8Array[] = [];
+    let offset = 0;
+    const model = this.encode(opts, (value) => {
+      const bytes = new Uint8Array(value.data.buffer, value.data.byteOffset, value.data.byteLength);
+      if (bytes.length < (opts.minBytes ?? 1024)) return null;
+      const pad = (4096 - (offset % 4096)) % 4096;
+      if (pad > 0) data.push(new Uint8Array(pad));
+      offset += pad;
+      data.push(bytes);
+      const ref = { location, offset, length: bytes.length };
+      offset += bytes.length;
+      return ref;
+    });
+    return { model, data };
+  }
+
+  private encode(opts: ModelOptions, external: (value: TensorValue) => ExternalRef | null): Uint8Array {
     const graph = new ProtoMessage();
     for (const n of this.nodes) graph.message(1, encodeNode(n));
     graph.string(2, this.name);
-    for (const init of this.initializers) graph.message(5, encodeTensor(init.name, init.value));
+    for (const init of this.initializers) {
+      graph.message(5, encodeTensor(init.name, init.value, external(init.value)));
+    }
     for (const i of this.inputs) graph.message(11, encodeValueInfo(i));
     for (const o of this.outputs) graph.message(12, encodeValueInfo(o));
 
@@ -182,6 +227,18 @@ export class GraphBuilder {
     }
     return model.toBytes();
   }
+}
+
+export interface ModelOptions {
+  opset?: number;
+  extraOpsets?: Record<string, number>;
+  producer?: string;
+}
+
+interface ExternalRef {
+  location: string;
+  offset: number;
+  length: number;
 }
 
 export function tensorOf(dtype: DType, dims: readonly number[], values: readonly number[]): TensorValue {
@@ -202,12 +259,20 @@ export function tensorOf(dtype: DType, dims: readonly number[], values: readonly
   }
 }
 
-function encodeTensor(name: string, t: TensorValue): ProtoMessage {
+function encodeTensor(name: string, t: TensorValue, external: ExternalRef | null = null): ProtoMessage {
   const m = new ProtoMessage();
   for (const d of t.dims) m.varint(1, d);
   m.varint(2, ONNX_DTYPE[t.dtype]);
   m.string(8, name);
-  m.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  if (external) {
+    // external_data (13): key/value entries; data_location (14) = EXTERNAL.
+    for (const [k, v] of Object.entries(external)) {
+      m.message(13, new ProtoMessage().string(1, k).string(2, String(v)));
+    }
+    m.varint(14, 1);
+  } else {
+    m.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
   return m;
 }
 

@@ -1,0 +1,75 @@
+import { GraphBuilder } from "../../onnx/graph.js";
+import type { ModelConfig } from "../config.js";
+import type { TensorMap } from "../weights/tensor.js";
+import { buildEncoder, ENCODER_PREFIXES, ENCODER_PROBE } from "./encoder.js";
+import { buildGpt2, GPT2_PREFIXES, GPT2_PROBE } from "./gpt2.js";
+import { type GraphOptions, type GraphOutput, planGraph } from "./plan.js";
+import { CheckpointParams, type TensorSource } from "./weights.js";
+
+export type { GraphOptions, GraphOutput } from "./plan.js";
+export type { TensorSource } from "./weights.js";
+
+export type GraphInputName = "input_ids" | "attention_mask" | "position_ids" | "token_type_ids";
+
+/** A transformer forward pass as an ONNX graph, not yet serialised (the runner picks inline or external data). */
+export interface TransformerGraph {
+  readonly builder: GraphBuilder;
+  readonly inputs: readonly GraphInputName[];
+  readonly outputs: readonly GraphOutput[];
+  /** Opsets to declare when serialising. */
+  readonly opsets: { opset: number; extraOpsets: Record<string, number> };
+  /** Checkpoint tensors the graph did not use (heads, poolers, buffers), for logging. */
+  readonly unusedTensors: readonly string[];
+}
+
+/**
+ * Builds the forward pass of `cfg`'s architecture with the checkpoint's parameters. Inputs are
+ * int64 [batch, sequence]: input_ids, attention_mask (1 = token, 0 = padding), position_ids, and
+ * token_type_ids when the model has more than one token type. Outputs are float32: hidden_i
+ * [batch, sequence, hidden] and intermediate_i [batch, sequence, intermediate].
+ *
+ * @param source names the checkpoint in error messages (missing tensors, shape mismatches).
+ */
+export function buildTransformerGraph(
+  cfg: ModelConfig,
+  weights: TensorMap | TensorSource,
+  source: string,
+  opts: GraphOptions = {},
+): TransformerGraph {
+  const plan = planGraph(cfg, opts);
+  const g = new GraphBuilder(`codeneurons_${cfg.modelType}`);
+  let values: Map<string, string>;
+  if (cfg.modelType === "gpt2") {
+    const params = new CheckpointParams(weights, source, GPT2_PREFIXES, GPT2_PROBE);
+    values = buildGpt2(g, cfg, params, plan);
+    return finish(g, cfg, plan.outputs, values, params, plan.fused);
+  }
+  const params = new CheckpointParams(weights, source, ENCODER_PREFIXES, ENCODER_PROBE);
+  values = buildEncoder(g, cfg, params, plan);
+  return finish(g, cfg, plan.outputs, values, params, plan.fused);
+}
+
+function finish(
+  g: GraphBuilder,
+  cfg: ModelConfig,
+  outputs: readonly GraphOutput[],
+  values: Map<string, string>,
+  params: CheckpointParams,
+  fused: boolean,
+): TransformerGraph {
+  for (const o of outputs) {
+    const value = values.get(o.name);
+    if (!value) throw new Error(`graph builder: output ${o.name} was planned but not built`);
+    g.op("Identity", [value], {}, { outputs: [o.name] });
+    g.output(o.name, "float32", ["batch", "sequence", o.width]);
+  }
+  const inputs: GraphInputName[] = ["input_ids", "attention_mask", "position_ids"];
+  if (cfg.modelType !== "gpt2" && cfg.typeVocabSize > 1) inputs.push("token_type_ids");
+  return {
+    builder: g,
+    inputs,
+    outputs,
+    opsets: { opset: 17, extraOpsets: fused ? { "com.microsoft": 1 } : {} },
+    unusedTensors: params.unused(),
+  };
+}

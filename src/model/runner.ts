@@ -1,0 +1,217 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSession, ort } from "../linalg/runtime.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { UserError } from "../util/errors.js";
+import {
+  buildTransformerGraph,
+  type GraphInputName,
+  type GraphOptions,
+  type TensorSource,
+} from "./arch/index.js";
+import type { GraphOutput } from "./arch/plan.js";
+import type { ModelConfig } from "./config.js";
+import type { TensorMap } from "./weights/tensor.js";
+
+/**
+ * Runs a transformer checkpoint on onnxruntime: one session per model, reused for every batch, on all
+ * cores (CODENEURONS_THREADS) and the execution provider CODENEURONS_EP names (CPU by default).
+ */
+export interface RunnerOptions extends GraphOptions {
+  /** Names the checkpoint in error messages; default "<model_type> checkpoint". */
+  source?: string;
+  /** onnxruntime threads; default CODENEURONS_THREADS or all cores. */
+  threads?: number;
+  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /**
+   * Where the graph's weights live while the session is created. "auto" (default): inside the model
+   * bytes unless they exceed ~1.9 GB (protobuf's 2 GiB message limit), else in a temporary
+   * `model.onnx` + `model.onnx.data` pair that is deleted on release(). "always" forces the files.
+   */
+  externalData?: "auto" | "always";
+  /** Directory for those files; default the OS temp dir. */
+  tempDir?: string;
+}
+
+type IntArray = ArrayLike<number> | BigInt64Array;
+
+export interface RunInput {
+  batch: number;
+  seq: number;
+  /** Token ids, row-major [batch, seq]. */
+  inputIds: IntArray;
+  /** 1 for tokens, 0 for padding; default all ones. Padding goes on the right. */
+  attentionMask?: IntArray;
+  /** Segment ids for models with several token types; default zeros. */
+  tokenTypeIds?: IntArray;
+}
+
+export interface RunOutput {
+  /** Hidden states [batch, seq, hidden] by layer (0 = embeddings), for the layers the runner emits. */
+  hidden: ReadonlyMap<number, Float32Array>;
+  /** Feed-forward activations [batch, seq, intermediate] by block (1 … L), when asked for. */
+  intermediate: ReadonlyMap<number, Float32Array>;
+}
+
+/** Above this many initializer bytes the graph goes to disk with external data. */
+const INLINE_LIMIT = 1.9e9;
+
+export class TransformerRunner {
+  private constructor(
+    readonly config: ModelConfig,
+    readonly outputs: readonly GraphOutput[],
+    private readonly inputNames: readonly GraphInputName[],
+    private readonly session: ort.InferenceSession,
+    /** Checkpoint tensors the graph did not need (LM heads, poolers, buffers). */
+    readonly unusedTensors: readonly string[],
+    private readonly tempFiles: string | null,
+  ) {}
+
+  static async create(
+    config: ModelConfig,
+    weights: TensorMap | TensorSource,
+    opts: RunnerOptions = {},
+  ): Promise<TransformerRunner> {
+    const source = opts.source ?? `${config.modelType} checkpoint`;
+    const graph = buildTransformerGraph(config, weights, source, opts);
+    const sessionOpts: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
+      ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+    };
+    const external = opts.externalData === "always" || graph.builder.initializerBytes() > INLINE_LIMIT;
+    let tempFiles: string | null = null;
+    let session: ort.InferenceSession;
+    if (external) {
+      tempFiles = mkdtempSync(join(opts.tempDir ?? tmpdir(), "codeneurons-graph-"));
+      try {
+        const { model, data } = graph.builder.toModelWithExternalData("model.onnx.data", graph.opsets);
+        await writeFileAtomic(join(tempFiles, "model.onnx.data"), data);
+        await writeFileAtomic(join(tempFiles, "model.onnx"), model);
+        session = await createSession(join(tempFiles, "model.onnx"), sessionOpts);
+      } catch (e) {
+        rmSync(tempFiles, { recursive: true, force: true });
+        throw e;
+      }
+    } else {
+      session = await createSession(graph.builder.toModel(graph.opsets), sessionOpts);
+    }
+    return new TransformerRunner(
+      config,
+      graph.outputs,
+      graph.inputs,
+      session,
+      graph.unusedTensors,
+      tempFiles,
+    );
+  }
+
+  /** Layers whose hidden states `run` returns. */
+  get layers(): number[] {
+    return this.outputs.filter((o) => o.kind === "hidden").map((o) => o.layer);
+  }
+
+  get intermediateLayers(): number[] {
+    return this.outputs.filter((o) => o.kind === "intermediate").map((o) => o.layer);
+  }
+
+  async run(input: RunInput): Promise<RunOutput> {
+    const feeds = this.feeds(input);
+    const results = await this.session.run(feeds);
+    const hidden = new Map<number, Float32Array>();
+    const intermediate = new Map<number, Float32Array>();
+    for (const o of this.outputs) {
+      const t = results[o.name];
+      if (t?.type !== "float32") throw new Error(`onnxruntime returned no float32 '${o.name}'`);
+      (o.kind === "hidden" ? hidden : intermediate).set(o.layer, t.data as Float32Array);
+    }
+    return { hidden, intermediate };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    if (this.tempFiles) rmSync(this.tempFiles, { recursive: true, force: true });
+  }
+
+  private feeds(input: RunInput): Record<string, ort.Tensor> {
+    const cfg = this.config;
+    const { batch, seq } = input;
+    if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(seq) || seq < 1) {
+      throw new UserError(`run: batch and seq must be positive integers (got ${batch} × ${seq})`);
+    }
+    if (seq > cfg.maxSequenceLength) {
+      throw new UserError(
+        `run: sequence of ${seq} tokens is longer than the model's ${cfg.maxSequenceLength} positions`,
+      );
+    }
+    const n = batch * seq;
+    const ids = toInt64(input.inputIds, n, "inputIds");
+    checkRange(ids, 0, cfg.vocabSize, seq, "token id", "the vocabulary");
+    const mask = input.attentionMask ? toInt64(input.attentionMask, n, "attentionMask") : ones(n);
+    checkRange(mask, 0, 2, seq, "attention mask value", "{0, 1}");
+    const dims = [batch, seq];
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor("int64", ids, dims),
+      attention_mask: new ort.Tensor("int64", mask, dims),
+      position_ids: new ort.Tensor("int64", positionIds(cfg, ids, batch, seq), dims),
+    };
+    if (this.inputNames.includes("token_type_ids")) {
+      const types = input.tokenTypeIds
+        ? toInt64(input.tokenTypeIds, n, "tokenTypeIds")
+        : new BigInt64Array(n);
+      checkRange(types, 0, cfg.typeVocabSize, seq, "token type id", "the token types");
+      feeds.token_type_ids = new ort.Tensor("int64", types, dims);
+    }
+    return feeds;
+  }
+}
+
+/**
+ * Position ids as transformers computes them when none are given: RoBERTa numbers non-padding tokens
+ * from padding_idx + 1 and gives padding tokens padding_idx (create_position_ids_from_input_ids);
+ * BERT and GPT-2 use 0 … seq − 1.
+ */
+export function positionIds(cfg: ModelConfig, ids: BigInt64Array, batch: number, seq: number): BigInt64Array {
+  const out = new BigInt64Array(batch * seq);
+  if (cfg.modelType === "roberta") {
+    const pad = BigInt(cfg.padTokenId ?? 1);
+    for (let b = 0; b < batch; b++) {
+      let count = 0n;
+      for (let s = 0; s < seq; s++) {
+        const i = b * seq + s;
+        if (ids[i] === pad) out[i] = pad;
+        else out[i] = pad + ++count;
+      }
+    }
+    return out;
+  }
+  for (let i = 0; i < out.length; i++) out[i] = BigInt(i % seq);
+  return out;
+}
+
+function toInt64(values: IntArray, n: number, what: string): BigInt64Array {
+  if (values.length !== n) throw new UserError(`run: ${what} has ${values.length} values, expected ${n}`);
+  if (values instanceof BigInt64Array) return values;
+  const out = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v)) throw new UserError(`run: ${what}[${i}] = ${v} is not an integer`);
+    out[i] = BigInt(v);
+  }
+  return out;
+}
+
+function checkRange(values: BigInt64Array, lo: number, hi: number, seq: number, what: string, range: string) {
+  const l = BigInt(lo);
+  const h = BigInt(hi);
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] < l || values[i] >= h) {
+      const where = `[${Math.floor(i / seq)}, ${i % seq}]`;
+      throw new UserError(`run: ${what} ${values[i]} at ${where} is outside ${range} (${lo} … ${hi - 1})`);
+    }
+  }
+}
+
+function ones(n: number): BigInt64Array {
+  return new BigInt64Array(n).fill(1n);
+}

@@ -1,0 +1,66 @@
+"""PyTorch baselines for test/model/arch/bench-forward.ts (timing only; never run by tests or CI).
+
+Times a BERT-base-sized random encoder (12 layers, 768 hidden, 12 heads, 3072 intermediate) on
+batch × seq token ids with all hidden states kept, two ways, in torch.inference_mode:
+  eager       scripts/reference/hf_models.BertModel (transformers' modeling_bert maths, layer by layer)
+  transformer nn.TransformerEncoderLayer stack (PyTorch's fused fast path), every layer's output kept
+Prints one JSON line: {"eager": [seconds...], "transformer": [seconds...], "threads": n}.
+Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (see DESIGN.md, Benchmarks).
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "reference"))
+import hf_models  # noqa: E402
+
+
+def timed(fn, repeats):
+    fn()  # warm-up
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main():
+    batch, seq, threads, repeats = (int(a) for a in sys.argv[1:5])
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = {"model_type": "bert", "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
+           "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512,
+           "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu"}
+    ids = torch.randint(5, cfg["vocab_size"], (batch, seq))
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    eager = hf_models.BertModel(cfg).eval()
+    layers = nn.ModuleList([
+        nn.TransformerEncoderLayer(768, 12, 3072, dropout=0.0, activation="gelu", batch_first=True,
+                                   layer_norm_eps=1e-12) for _ in range(12)]).eval()
+    emb = eager.embeddings
+    pad = mask == 0
+
+    def run_eager():
+        hidden, _ = eager(ids, mask)
+        return [h.numpy() for h in hidden]
+
+    def run_transformer():
+        x = emb(ids, torch.arange(seq).expand(batch, seq), torch.zeros_like(ids))
+        hidden = [x]
+        for layer in layers:
+            x = layer(x, src_key_padding_mask=pad)
+            hidden.append(x)
+        return [h.numpy() for h in hidden]
+
+    with torch.inference_mode():
+        result = {"eager": timed(run_eager, repeats), "transformer": timed(run_transformer, repeats), "threads": threads}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
