@@ -7,7 +7,7 @@ strings, one fires on keywords) plus noise neurons, random probe weights, and th
   - per-neuron mean / population std, top word types by mean z (positive, negative) and by mean |z|
     (NeuroX get_top_words, normalised by the best score), class means,
   - hypergeometric upper tails (scipy.stats.hypergeom.sf),
-  - the concept scan (most significant concept among the top-k word types per direction).
+  - the concept scan (most significant concept among the top min(k, size) word types per direction).
 Ties are broken the way the TypeScript does: lower index / first-seen word type first (stable sorts).
 
     /usr/bin/python3 scripts/reference/concepts_reference.py test/concepts/fixtures/reference.json
@@ -104,16 +104,20 @@ def neuron_summary(col, types, type_of, labels):
 
 
 def concept_scan(type_z, type_label, k):
+    """Per concept, compare its min(k, size) best types; keep the smallest p-value (ties: higher purity)."""
     n = len(type_label)
     base = [sum(1 for l in type_label if l == c) for c in range(len(CLASSES))]
     best = None
     for direction, scores in (("positive", type_z), ("negative", -type_z)):
         top = top_types(scores, k)
         for c in range(len(CLASSES)):
-            hits = sum(1 for t in top if type_label[t] == c)
-            p = float(hypergeom.sf(hits - 1, n, base[c], k))
-            if best is None or p < best["pValue"] or (p == best["pValue"] and hits > best["hits"]):
-                best = {"concept": CLASSES[c], "direction": direction, "hits": hits, "pValue": p}
+            m = min(k, base[c])
+            if m == 0:
+                continue
+            hits = sum(1 for t in top[:m] if type_label[t] == c)
+            p = float(hypergeom.sf(hits - 1, n, base[c], m))
+            if best is None or p < best["pValue"] or (p == best["pValue"] and hits / m > best["hits"] / best["drawn"]):
+                best = {"concept": CLASSES[c], "direction": direction, "hits": hits, "drawn": m, "pValue": p}
     return best
 
 

@@ -190,9 +190,9 @@ class NeuronContext {
     if (this.scanner.concepts.length === 0 || summary.std === 0) return null;
     const scan = this.scanner.scan(summary);
     if (!scan) return null;
-    const k = this.scanner.k;
+    const k = scan.drawn;
     const purity = scan.hits / k;
-    const pValue = this.scanner.pValue(scan.concept, scan.hits);
+    const pValue = scan.pValue;
     if (purity < this.opts.minPurity || pValue * this.tests > this.opts.alpha) return null;
     const baseRate = this.scanner.baseCounts[scan.concept] / this.scanner.eligibleTypes;
     const hidden = this.source.hidden;
@@ -207,7 +207,7 @@ class NeuronContext {
       lift: purity / baseRate,
       pValue,
       topK: k,
-      words: scan.words.map((t) => this.types.types[t]),
+      words: scan.words.slice(0, k).map((t) => this.types.types[t]),
     };
   }
 

@@ -52,6 +52,10 @@ export interface ConceptScan {
   concept: number;
   direction: "positive" | "negative";
   hits: number;
+  /** Word types drawn for this concept: min(k, the concept's size). */
+  drawn: number;
+  pValue: number;
+  /** The neuron's top-k word types in this direction, best first. */
   words: number[];
 }
 
@@ -61,12 +65,20 @@ export interface ConceptScanner {
   /** Member counts among eligible types, per concept. */
   readonly baseCounts: number[];
   readonly k: number;
-  /** The best (concept, direction) of one neuron: most concept members among its top-k word types. */
+  /** The most significant (concept, direction) of one neuron. */
   scan(summary: ColumnSummary): ConceptScan | null;
-  /** Upper tail P(X >= hits) for a concept: hypergeometric over the eligible types. */
+  /** Upper tail P(X >= hits) when drawing min(k, size) types: hypergeometric over the eligible types. */
   pValue(concept: number, hits: number): number;
+  /** How many of the top types are compared with a concept: min(k, its size). */
+  drawnFor(concept: number): number;
 }
 
+/**
+ * Purity of a concept is measured on the top min(k, K) word types, K the concept's size, so that a
+ * concept with few word types (NUMBER in a small corpus holds "0" and "1") can still be pure: a
+ * neuron whose top two types are exactly those two numbers is a number neuron. The hypergeometric
+ * test (and its Bonferroni correction by the caller) keeps tiny concepts from passing by chance.
+ */
 export function conceptScanner(
   types: WordTypes,
   concepts: Concept[],
@@ -85,28 +97,33 @@ export function conceptScanner(
   }
   const kk = Math.min(k, n);
   const logFact = logFactorials(n);
+  const drawnFor = (concept: number): number => Math.min(kk, baseCounts[concept]);
   const pValue = (concept: number, hits: number): number =>
-    hypergeometricTail(logFact, n, baseCounts[concept], kk, hits);
+    hypergeometricTail(logFact, n, baseCounts[concept], drawnFor(concept), hits);
   // The most significant (concept, direction) wins, not the most hits: a concept holding most word
   // types (IDENT in raw code) would otherwise win every neuron.
   const scan = (summary: ColumnSummary): ConceptScan | null => {
     let best: ConceptScan | null = null;
-    let bestP = 2;
     for (const direction of ["positive", "negative"] as const) {
       const words = topTypes(types.types.length, directedScores(summary, direction), kk, eligible);
       concepts.forEach((c, ci) => {
+        const drawn = drawnFor(ci);
+        if (drawn === 0) return;
         let hits = 0;
-        for (const t of words) hits += c.members[t];
+        for (let i = 0; i < drawn && i < words.length; i++) hits += c.members[words[i]];
         const p = pValue(ci, hits);
-        if (p < bestP || (p === bestP && best !== null && hits > best.hits)) {
-          best = { concept: ci, direction, hits, words };
-          bestP = p;
+        if (
+          best === null ||
+          p < best.pValue ||
+          (p === best.pValue && hits / drawn > best.hits / best.drawn)
+        ) {
+          best = { concept: ci, direction, hits, drawn, pValue: p, words };
         }
       });
     }
     return best;
   };
-  return { concepts, eligibleTypes: n, baseCounts, k: kk, scan, pValue };
+  return { concepts, eligibleTypes: n, baseCounts, k: kk, scan, pValue, drawnFor };
 }
 
 function logFactorials(n: number): Float64Array {

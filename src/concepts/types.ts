@@ -84,7 +84,7 @@ export interface ConceptMatch {
   layer: number;
   concept: string;
   direction: "positive" | "negative";
-  /** Share of the top-k word types that belong to the concept. */
+  /** Share of the top `topK` word types that belong to the concept. */
   purity: number;
   /** Share of all eligible word types that belong to the concept (what a random neuron would get). */
   baseRate: number;
@@ -92,8 +92,9 @@ export interface ConceptMatch {
   lift: number;
   /** Hypergeometric P(at least this many concept types among k drawn at random), uncorrected. */
   pValue: number;
+  /** Word types compared: min(k, the concept's number of word types). */
   topK: number;
-  /** The top-k words, best first. */
+  /** The neuron's top `topK` words in `direction`, best first. */
   words: string[];
 }
 

@@ -26,7 +26,7 @@ export interface ReferenceFixture {
       abs: [string, number, number][];
       classMeans: number[];
     }[];
-    conceptScanK6: { concept: string; direction: string; hits: number; pValue: number }[];
+    conceptScanK6: { concept: string; direction: string; hits: number; drawn: number; pValue: number }[];
     hypergeomTails: [number, number, number, number, number][];
   };
 }

@@ -1,0 +1,536 @@
+import type { TopLevelSpec } from "vega-lite";
+import { MONO, ORDERING_COLOURS, PALETTE, THEME } from "./theme.js";
+import type {
+  CkaMatrix,
+  ConceptNeuronCounts,
+  LayerAccuracy,
+  LayerDistribution,
+  NeuronCurves,
+  NeuronHeatmap,
+  RedundancySummary,
+} from "./types.js";
+
+/**
+ * Vega-Lite specs, one per figure. Each takes one ReportData section and returns a complete spec with
+ * inline data, so that a figure can be re-rendered or edited on its own.
+ */
+const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
+const pct = (x: number): number => Math.round(x * 10000) / 100;
+
+/** A legend of line samples under the plot, wide enough for full series names. */
+const LINE_LEGEND = {
+  orient: "bottom" as const,
+  direction: "horizontal" as const,
+  symbolType: "stroke",
+  symbolStrokeWidth: 2.5,
+  symbolSize: 260,
+  labelLimit: 320,
+  columnPadding: 24,
+};
+
+function base(title: string, subtitle?: string): Pick<TopLevelSpec, "$schema" | "config" | "title"> {
+  return { $schema: SCHEMA, config: THEME, title: subtitle ? { text: title, subtitle } : title };
+}
+
+/** Lower edge of an accuracy axis in %: a round number a little below the lowest value. */
+function accuracyFloor(values: number[]): number {
+  const lo = Math.min(...values.map(pct));
+  return Math.max(0, Math.floor((lo - 2) / 10) * 10);
+}
+
+export function layerAccuracySpec(data: LayerAccuracy): TopLevelSpec {
+  const series: { layer: number; series: string; accuracy: number }[] = [];
+  const add = (name: string, values: (number | null)[] | undefined) => {
+    values?.forEach((v, i) => {
+      if (v !== null) series.push({ layer: data.layers[i], series: name, accuracy: pct(v) });
+    });
+  };
+  add("Single layer", data.independent);
+  add("Layers 0 … i (incremental)", data.incremental);
+  add("Control task (single layer)", data.control);
+  const all = [...data.independent, ...(data.incremental ?? []), ...(data.control ?? []), data.oracle ?? 1];
+  const y = {
+    field: "accuracy",
+    type: "quantitative" as const,
+    title: "Test accuracy (%)",
+    scale: { domain: [accuracyFloor(all.filter((v): v is number => v !== null)), 100] },
+  };
+  const lines = {
+    data: { values: series },
+    mark: { type: "line" as const, point: true },
+    encoding: {
+      x: {
+        field: "layer",
+        type: "quantitative" as const,
+        title: "Layer (0 = embeddings)",
+        axis: { values: data.layers, format: "d" },
+        scale: { domain: [Math.min(...data.layers), Math.max(...data.layers)] },
+      },
+      y,
+      color: {
+        field: "series",
+        type: "nominal" as const,
+        title: null,
+        sort: ["Single layer", "Layers 0 … i (incremental)", "Control task (single layer)"],
+        legend: LINE_LEGEND,
+      },
+      strokeDash: {
+        field: "series",
+        type: "nominal" as const,
+        title: null,
+        legend: LINE_LEGEND,
+        scale: {
+          domain: ["Single layer", "Layers 0 … i (incremental)", "Control task (single layer)"],
+          range: [
+            [1, 0],
+            [1, 0],
+            [5, 3],
+          ],
+        },
+      },
+      tooltip: [
+        { field: "series", type: "nominal" as const },
+        { field: "layer", type: "quantitative" as const },
+        { field: "accuracy", type: "quantitative" as const, format: ".2f" },
+      ],
+    },
+  };
+  return {
+    ...base("Probe accuracy per layer", "Word-level probes on each layer alone and on all layers up to it"),
+    width: 520,
+    height: 300,
+    layer: data.oracle === undefined ? [lines] : [lines, ...oracleRule(data.oracle)],
+  } as TopLevelSpec;
+}
+
+function oracleRule(oracle: number) {
+  const datum = { y: pct(oracle), label: `Oracle (all neurons): ${pct(oracle).toFixed(1)}%` };
+  return [
+    {
+      data: { values: [datum] },
+      mark: { type: "rule" as const, strokeDash: [4, 4], color: "#374151", strokeWidth: 1.2 },
+      encoding: { y: { field: "y", type: "quantitative" as const } },
+    },
+    {
+      data: { values: [datum] },
+      // Top left: curves start low on the left, so the label rarely collides with them.
+      mark: {
+        type: "text" as const,
+        align: "left" as const,
+        dy: -7,
+        x: 6,
+        fontSize: 11,
+        color: "#374151",
+      },
+      encoding: { y: { field: "y", type: "quantitative" as const }, text: { field: "label" } },
+    },
+  ];
+}
+
+export function ckaSpec(data: CkaMatrix): TopLevelSpec {
+  const n = data.layers.length;
+  const cell = Math.max(18, Math.min(40, Math.floor(440 / n)));
+  const values = data.layers.flatMap((a, i) => data.layers.map((b, j) => ({ a, b, cka: data.matrix[i][j] })));
+  const axis = { title: "Layer", labelAngle: 0 };
+  const layers = [
+    {
+      mark: { type: "rect" as const, stroke: "white", strokeWidth: 1 },
+      encoding: {
+        color: {
+          field: "cka",
+          type: "quantitative" as const,
+          title: "Linear CKA",
+          scale: { scheme: "viridis", domain: [0, 1] },
+          legend: { gradientLength: Math.max(120, cell * n - 20) },
+        },
+        tooltip: [
+          { field: "a", type: "ordinal" as const, title: "layer" },
+          { field: "b", type: "ordinal" as const, title: "layer" },
+          { field: "cka", type: "quantitative" as const, format: ".3f" },
+        ],
+      },
+    },
+    ...(n <= 16
+      ? [
+          {
+            mark: { type: "text" as const, fontSize: cell >= 30 ? 10 : 8 },
+            encoding: {
+              text: { field: "cka", type: "quantitative" as const, format: ".2f" },
+              color: { condition: { test: "datum.cka < 0.55", value: "white" }, value: "#111827" },
+            },
+          },
+        ]
+      : []),
+  ];
+  return {
+    ...base(
+      "Layer similarity (linear CKA)",
+      "1 = the two layers represent the tokens identically (up to rotation and scale)",
+    ),
+    data: { values },
+    width: cell * n,
+    height: cell * n,
+    encoding: {
+      x: { field: "a", type: "ordinal" as const, sort: data.layers, axis: { ...axis, orient: "bottom" } },
+      y: { field: "b", type: "ordinal" as const, sort: data.layers, axis },
+    },
+    layer: layers,
+  } as TopLevelSpec;
+}
+
+export function neuronCurvesSpec(data: NeuronCurves): TopLevelSpec {
+  const values = data.orderings.flatMap((o) =>
+    o.points.map((p) => ({ ordering: o.name, neurons: p.neurons, accuracy: pct(p.accuracy) })),
+  );
+  const names = data.orderings.map((o) => o.name);
+  const colours = names.map((name, i) => ORDERING_COLOURS[name] ?? PALETTE[(i + 3) % PALETTE.length]);
+  const all = [...data.orderings.flatMap((o) => o.points.map((p) => p.accuracy)), data.oracle ?? 1];
+  const lines = {
+    data: { values },
+    mark: { type: "line" as const, point: true },
+    encoding: {
+      x: {
+        field: "neurons",
+        type: "quantitative" as const,
+        title: `Neurons kept (log scale, of ${data.totalNeurons.toLocaleString("en-US")})`,
+        scale: { type: "log" as const },
+        axis: { format: "~s" },
+      },
+      y: {
+        field: "accuracy",
+        type: "quantitative" as const,
+        title: "Test accuracy (%)",
+        scale: { domain: [accuracyFloor(all), 100] },
+      },
+      color: {
+        field: "ordering",
+        type: "nominal" as const,
+        title: "Neuron ordering",
+        scale: { domain: names, range: colours },
+        legend: { ...LINE_LEGEND, title: "Neuron ordering" },
+      },
+      tooltip: [
+        { field: "ordering", type: "nominal" as const },
+        { field: "neurons", type: "quantitative" as const },
+        { field: "accuracy", type: "quantitative" as const, format: ".2f" },
+      ],
+    },
+  };
+  return {
+    ...base("Accuracy against number of neurons", "Probes retrained on the top-n neurons of each ordering"),
+    width: 520,
+    height: 300,
+    layer: data.oracle === undefined ? [lines] : [lines, ...oracleRule(data.oracle)],
+  } as TopLevelSpec;
+}
+
+export function redundancySpec(data: RedundancySummary): TopLevelSpec {
+  const values = data.steps.map((s, i) => ({
+    order: i,
+    step: s.step,
+    neurons: Math.max(1, s.neurons),
+    accuracy: pct(s.accuracy),
+    reduction: s.reduction,
+    label:
+      s.reduction > 0
+        ? `${s.neurons.toLocaleString("en-US")} (−${s.reduction.toFixed(1)}%)`
+        : `${s.neurons.toLocaleString("en-US")} (all)`,
+  }));
+  const order = data.steps.map((s) => s.step);
+  const y = {
+    field: "step",
+    type: "nominal" as const,
+    sort: order,
+    title: null,
+    axis: { labelFontSize: 12 },
+  };
+  const height = Math.max(120, 30 * values.length);
+  const accuracies = data.steps.map((s) => s.accuracy);
+  return {
+    ...base(
+      "Redundancy: neurons kept per step",
+      `Out of ${data.totalNeurons.toLocaleString("en-US")} neurons`,
+    ),
+    data: { values },
+    hconcat: [
+      {
+        width: 380,
+        height,
+        layer: [
+          {
+            mark: { type: "bar" as const, color: "#0072B2", height: { band: 0.7 } },
+            encoding: {
+              y,
+              x: {
+                field: "neurons",
+                type: "quantitative" as const,
+                title: "Neurons kept (log scale)",
+                scale: { type: "log" as const, domain: [1, data.totalNeurons * 3], nice: false },
+                axis: { format: "~s" },
+              },
+              // Bars on a log scale need an explicit base: 1 neuron.
+              x2: { datum: 1 },
+            },
+          },
+          {
+            mark: { type: "text" as const, align: "left" as const, dx: 4, fontSize: 11, color: "#374151" },
+            encoding: { y, x: { field: "neurons", type: "quantitative" as const }, text: { field: "label" } },
+          },
+        ],
+      },
+      {
+        width: 200,
+        height,
+        mark: { type: "point" as const, filled: true, size: 70, color: "#D55E00" },
+        encoding: {
+          y: { ...y, axis: null },
+          x: {
+            field: "accuracy",
+            type: "quantitative" as const,
+            title: "Test accuracy (%)",
+            scale: { domain: [accuracyFloor(accuracies), 100] },
+          },
+          tooltip: [
+            { field: "step", type: "nominal" as const },
+            { field: "accuracy", type: "quantitative" as const, format: ".2f" },
+          ],
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/** Stacked bars of counts per layer, one colour per group (class or concept). */
+function countsPerLayerSpec(
+  title: string,
+  subtitle: string,
+  layers: number[],
+  groups: { name: string; counts: number[] }[],
+  groupTitle: string,
+  yTitle: string,
+  colours?: Map<string, string>,
+): TopLevelSpec {
+  const values = groups.flatMap((g) =>
+    g.counts.map((count, i) => ({ layer: layers[i], group: g.name, count })),
+  );
+  return {
+    ...base(title, subtitle),
+    data: { values },
+    width: Math.max(300, Math.min(560, 40 * layers.length)),
+    height: 260,
+    mark: { type: "bar", width: { band: 0.8 } },
+    encoding: {
+      x: {
+        field: "layer",
+        type: "ordinal",
+        sort: layers,
+        title: "Layer (0 = embeddings)",
+        axis: { labelAngle: 0 },
+      },
+      y: {
+        field: "count",
+        type: "quantitative",
+        title: yTitle,
+        stack: "zero",
+        axis: { format: "d", tickMinStep: 1 },
+      },
+      color: {
+        field: "group",
+        type: "nominal",
+        title: groupTitle,
+        sort: groups.map((g) => g.name),
+        scale: colours ? { domain: [...colours.keys()], range: [...colours.values()] } : undefined,
+      },
+      order: { field: "group" },
+      tooltip: [
+        { field: "group", type: "nominal", title: groupTitle },
+        { field: "layer", type: "ordinal" },
+        { field: "count", type: "quantitative" },
+      ],
+    },
+  } as TopLevelSpec;
+}
+
+/**
+ * One colour per class or concept name across figures, so that NUMBER is the same colour in the layer
+ * distribution and in the concept-neuron plot. `lex:NUMBER` shares NUMBER's colour family by name order.
+ */
+export function groupColours(names: Iterable<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of names) if (!out.has(name)) out.set(name, PALETTE[out.size % PALETTE.length]);
+  return out;
+}
+
+export function layerDistributionSpec(data: LayerDistribution, colours?: Map<string, string>): TopLevelSpec {
+  return countsPerLayerSpec(
+    "Where the top neurons are",
+    data.description ?? "Top neurons of each class per layer",
+    data.layers,
+    data.classes,
+    "Class",
+    "Top neurons (count)",
+    colours,
+  );
+}
+
+export function conceptNeuronsSpec(data: ConceptNeuronCounts, colours?: Map<string, string>): TopLevelSpec {
+  return countsPerLayerSpec(
+    "Concept neurons per layer",
+    "Neurons whose top words belong mostly to one concept",
+    data.layers,
+    data.concepts.map((c) => ({ name: c.name, counts: c.byLayer })),
+    "Concept",
+    "Concept neurons (count)",
+    colours,
+  );
+}
+
+/** Layout constants of the code heatmap, in pixels. */
+const CODE = {
+  font: 12,
+  char: 7.23,
+  pad: 4,
+  gap: 2,
+  row: 22,
+  blockGap: 12,
+  label: 86,
+  sentence: 52,
+  maxX: 940,
+};
+
+export interface TokenCell {
+  neuron: string;
+  sentence: number;
+  word: string;
+  raw: number;
+  value: number;
+  x: number;
+  x2: number;
+  y: number;
+  y2: number;
+}
+
+/**
+ * Lays a heatmap's words out like code: one row per (neuron, line), words left to right in a monospace
+ * font, each in a box coloured by its activation scaled to the neuron's largest |activation| on the
+ * shown lines. Long lines end in "…".
+ */
+export function layoutCodeHeatmap(data: NeuronHeatmap): {
+  cells: TokenCell[];
+  labels: { text: string; x: number; y: number; kind: "neuron" | "line" }[];
+  width: number;
+  height: number;
+} {
+  const cells: TokenCell[] = [];
+  const labels: { text: string; x: number; y: number; kind: "neuron" | "line" }[] = [];
+  let y = 0;
+  let width = 0;
+  data.neurons.forEach((neuron, n) => {
+    const maxAbs = Math.max(1e-12, ...data.lines.flatMap((l) => l.activations[n].map(Math.abs)));
+    data.lines.forEach((line, li) => {
+      if (li === 0) labels.push({ text: neuron.name, x: 0, y: y + CODE.row / 2, kind: "neuron" });
+      labels.push({ text: `#${line.sentence}`, x: CODE.label, y: y + CODE.row / 2, kind: "line" });
+      let x = CODE.label + CODE.sentence;
+      for (let w = 0; w < line.words.length; w++) {
+        const text = line.words[w];
+        const boxW = Math.max(1, text.length) * CODE.char + 2 * CODE.pad;
+        if (x + boxW > CODE.maxX) {
+          labels.push({ text: "…", x: x + 2, y: y + CODE.row / 2, kind: "line" });
+          x += 14;
+          break;
+        }
+        const raw = line.activations[n][w];
+        cells.push({
+          neuron: neuron.name,
+          sentence: line.sentence,
+          word: text,
+          raw,
+          value: raw / maxAbs,
+          x,
+          x2: x + boxW,
+          y: y + 2,
+          y2: y + CODE.row - 2,
+        });
+        x += boxW + CODE.gap;
+      }
+      width = Math.max(width, x);
+      y += CODE.row;
+    });
+    y += CODE.blockGap;
+  });
+  return { cells, labels, width: Math.ceil(width), height: Math.max(CODE.row, y - CODE.blockGap) };
+}
+
+export function codeHeatmapSpec(data: NeuronHeatmap): TopLevelSpec {
+  const { cells, labels, width, height } = layoutCodeHeatmap(data);
+  const px = (field: string) => ({ field, type: "quantitative" as const, scale: null, axis: null });
+  return {
+    ...base(
+      `${data.class}: top neurons over code`,
+      "One row per neuron and code line · red = positive, blue = negative",
+    ),
+    width,
+    height,
+    layer: [
+      {
+        data: { values: cells },
+        mark: { type: "rect", cornerRadius: 3 },
+        encoding: {
+          x: px("x"),
+          x2: { field: "x2" },
+          y: px("y"),
+          y2: { field: "y2" },
+          color: {
+            field: "value",
+            type: "quantitative",
+            title: "Activation ÷ the neuron's largest |activation| on these lines",
+            scale: { scheme: "redblue", reverse: true, domain: [-1, 1] },
+            legend: { orient: "bottom", direction: "horizontal", gradientLength: 220, titleLimit: 600 },
+          },
+          tooltip: [
+            { field: "neuron", type: "nominal" },
+            { field: "word", type: "nominal" },
+            { field: "raw", type: "quantitative", title: "activation", format: ".3f" },
+          ],
+        },
+      },
+      {
+        data: { values: cells.map((c) => ({ ...c, cx: (c.x + c.x2) / 2, cy: (c.y + c.y2) / 2 })) },
+        mark: { type: "text", font: MONO, fontSize: CODE.font, baseline: "middle", align: "center" },
+        encoding: {
+          x: px("cx"),
+          y: px("cy"),
+          text: { field: "word" },
+          color: { condition: { test: "abs(datum.value) > 0.62", value: "white" }, value: "#111827" },
+        },
+      },
+      labelLayer(
+        labels.filter((l) => l.kind === "neuron"),
+        { fontWeight: "bold", color: "#111827" },
+      ),
+      labelLayer(
+        labels.filter((l) => l.kind === "line"),
+        { fontWeight: "normal", color: "#9ca3af" },
+      ),
+    ],
+  } as TopLevelSpec;
+}
+
+function labelLayer(
+  values: { text: string; x: number; y: number }[],
+  style: { fontWeight: string; color: string },
+) {
+  const px = (field: string) => ({ field, type: "quantitative" as const, scale: null, axis: null });
+  return {
+    data: { values },
+    mark: {
+      type: "text" as const,
+      baseline: "middle" as const,
+      align: "left" as const,
+      fontSize: 11,
+      font: MONO,
+      ...style,
+    },
+    encoding: { x: px("x"), y: px("y"), text: { field: "text" } },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * ReportData: everything the report shows, as plain JSON (<results-dir>/report-data.json). The report
+ * is "declarative spec in, picture out": this file is the only input of `codeneurons report`, and each
+ * section is optional so that a partial run still gives a partial report. Accuracies are fractions in
+ * [0, 1]; the report shows them as percentages. Layers are model layer numbers (0 = embeddings).
+ */
+export const REPORT_SCHEMA = "codeneurons.report-data";
+export const REPORT_VERSION = 1;
+
+export interface ReportData {
+  schema: typeof REPORT_SCHEMA;
+  version: typeof REPORT_VERSION;
+  /** Shown as the page title; default "<model> · <task>". */
+  title?: string;
+  model: string;
+  task: string;
+  /** ISO date of the run. */
+  createdAt?: string;
+  /** Free-text lines shown under the title (settings, seeds, data sizes). */
+  notes?: string[];
+  layerAccuracy?: LayerAccuracy;
+  cka?: CkaMatrix;
+  neuronCurves?: NeuronCurves;
+  redundancy?: RedundancySummary;
+  layerDistribution?: LayerDistribution;
+  conceptNeurons?: ConceptNeuronCounts;
+  heatmaps?: NeuronHeatmap[];
+}
+
+export interface LayerAccuracy {
+  layers: number[];
+  /** Test accuracy of a probe on layer i alone. */
+  independent: number[];
+  /** Test accuracy of a probe on layers 0..i (null where not run). */
+  incremental?: (number | null)[];
+  /** Control-task accuracy of the per-layer probes (selectivity = independent − control). */
+  control?: (number | null)[];
+  /** Accuracy of the probe on all layers. */
+  oracle?: number;
+}
+
+export interface CkaMatrix {
+  layers: number[];
+  /** matrix[i][j] = linear CKA between layers[i] and layers[j], in [0, 1]. */
+  matrix: number[][];
+}
+
+export interface NeuronCurves {
+  /** Neurons the orderings rank (all neurons of the probed layers). */
+  totalNeurons: number;
+  oracle?: number;
+  /** One curve per ordering, e.g. "LCA", "Probeless", "Random". */
+  orderings: { name: string; points: { neurons: number; accuracy: number }[] }[];
+}
+
+export interface RedundancySummary {
+  totalNeurons: number;
+  /** In display order: Oracle, LS, LS+CC+LCA, CC, LCA, Probeless, Control, … */
+  steps: RedundancyStep[];
+}
+
+export interface RedundancyStep {
+  step: string;
+  neurons: number;
+  accuracy: number;
+  /** Percentage of neurons removed relative to `totalNeurons` (0–100). */
+  reduction: number;
+  /** Layers kept, when the step selects layers. */
+  layers?: number[];
+  /** e.g. "δ = 0.01, t = 0.3". */
+  detail?: string;
+}
+
+export interface LayerDistribution {
+  layers: number[];
+  /** counts[i] = top neurons of the class in layers[i]. */
+  classes: { name: string; counts: number[] }[];
+  /** e.g. "LCA top neurons at 5% weight mass". */
+  description?: string;
+}
+
+export interface ConceptNeuronCounts {
+  layers: number[];
+  concepts: { name: string; byLayer: number[] }[];
+}
+
+/** A class's top neurons and their activations over some code lines (concepts.json `heatmaps`). */
+export interface NeuronHeatmap {
+  class: string;
+  neurons: { id: number; name: string }[];
+  lines: { sentence: number; words: string[]; activations: number[][] }[];
+}

@@ -1,0 +1,510 @@
+/**
+ * The explorer in the browser: hash routes (#/layer/5, #/class/NUMBER, #/concept/STRING,
+ * #/neuron/43, #/search/<token>, #/compare/43/69) over the JSON API. Every text from the corpus goes
+ * into the page through textContent, never as HTML: code tokens can hold anything.
+ */
+import type {
+  CompareResponse,
+  LineView,
+  MetaResponse,
+  NeuronChip,
+  NeuronResponse,
+  NeuronsResponse,
+  SearchResponse,
+  WordScore,
+} from "../api-types.js";
+
+type Child = Node | string | null | undefined | false;
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    // Through the CSSOM: the page's Content-Security-Policy forbids style attributes.
+    if (k === "style") node.style.cssText = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(c);
+  return node;
+}
+
+function svgEl(tag: string, attrs: Record<string, string | number>): SVGElement {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+function byId<T extends HTMLElement = HTMLElement>(id: string): T {
+  return document.getElementById(id) as T;
+}
+
+async function getJson<T>(path: string): Promise<T> {
+  const res = await fetch(path);
+  const body = (await res.json()) as T & { error?: string };
+  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  return body;
+}
+
+function toast(message: string): void {
+  const t = byId("toast");
+  t.textContent = message;
+  t.hidden = false;
+  setTimeout(() => {
+    t.hidden = true;
+  }, 4000);
+}
+
+const fmt = (x: number | null, digits = 3): string => (x === null ? "–" : x.toFixed(digits));
+
+/** Diverging colour for v in [-1, 1]: blue (negative) – near white – red (positive). */
+function colour(v: number): string {
+  const t = Math.min(1, Math.abs(v));
+  const [r, g, b] = v >= 0 ? [178, 24, 43] : [33, 102, 172];
+  const mix = (c: number, w: number) => Math.round(w + (c - w) * t);
+  return `rgb(${mix(r, 247)}, ${mix(g, 247)}, ${mix(b, 247)})`;
+}
+
+let meta: MetaResponse;
+let currentList = "";
+
+async function init(): Promise<void> {
+  meta = await getJson<MetaResponse>("/api/meta");
+  byId("model").textContent = `${meta.model} · ${meta.layers.length} layers × ${meta.hidden} units`;
+  byId("corpus").textContent =
+    `${meta.rows.toLocaleString()} words from ${meta.sentences.toLocaleString()} lines${
+      meta.sampled ? " (a sample of the store)" : ""
+    }${meta.hasStore ? "" : " · no activation store: search and compare are off"}`;
+  if (meta.report) {
+    const link = byId<HTMLAnchorElement>("report-link");
+    link.href = `/files/${meta.report}`;
+    link.hidden = false;
+  }
+  fillSidebar();
+  byId<HTMLFormElement>("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const token = byId<HTMLInputElement>("search").value.trim();
+    if (token) location.hash = `#/search/${encodeURIComponent(token)}`;
+  });
+  byId<HTMLFormElement>("compare-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const a = byId<HTMLInputElement>("cmp-a").value.trim();
+    const b = byId<HTMLInputElement>("cmp-b").value.trim();
+    if (a && b) location.hash = `#/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
+  });
+  window.addEventListener("hashchange", () => void route());
+  await route();
+}
+
+function fillSidebar(): void {
+  const layers = byId("layers");
+  for (const l of meta.layers) {
+    layers.append(
+      el(
+        "button",
+        { class: "pill", "data-layer": String(l), type: "button", title: `layer ${l}` },
+        String(l),
+      ),
+    );
+  }
+  layers.addEventListener("click", (e) => {
+    const b = (e.target as HTMLElement).closest("button");
+    if (b) location.hash = `#/layer/${b.dataset.layer}`;
+  });
+  const classes = byId("classes");
+  for (const [cls, n] of Object.entries(meta.topNeurons)) {
+    classes.append(listItem(cls, n, `#/class/${encodeURIComponent(cls)}`, "class"));
+  }
+  if (Object.keys(meta.topNeurons).length === 0)
+    classes.append(el("span", { class: "muted" }, "no concepts.json"));
+  const concepts = byId("concepts");
+  for (const c of meta.concepts)
+    concepts.append(listItem(c.name, c.count, `#/concept/${encodeURIComponent(c.name)}`, "concept"));
+  if (meta.concepts.length === 0) concepts.append(el("span", { class: "muted" }, "none"));
+}
+
+function listItem(name: string, n: number, hash: string, kind: string): HTMLElement {
+  const b = el(
+    "button",
+    { class: n === 0 ? "item zero" : "item", type: "button", [`data-${kind}`]: name },
+    el("span", {}, name),
+    el("span", { class: "n" }, String(n)),
+  );
+  b.addEventListener("click", () => {
+    location.hash = hash;
+  });
+  return b;
+}
+
+function markActive(selector: string, attr: string, value: string | null): void {
+  for (const node of Array.from(document.querySelectorAll<HTMLElement>(selector))) {
+    node.classList.toggle("active", value !== null && node.getAttribute(attr) === value);
+  }
+}
+
+async function route(): Promise<void> {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  try {
+    if (parts[0] === "layer") await showList(`layer=${encodeURIComponent(parts[1])}`, "layer", parts[1]);
+    else if (parts[0] === "class") await showList(`class=${encodeURIComponent(parts[1])}`, "class", parts[1]);
+    else if (parts[0] === "concept")
+      await showList(`concept=${encodeURIComponent(parts[1])}`, "concept", parts[1]);
+    else if (parts[0] === "neuron") await showNeuron(parts[1]);
+    else if (parts[0] === "search") await showSearch(parts.slice(1).join("/"));
+    else if (parts[0] === "compare") await showCompare(parts[1], parts[2]);
+  } catch (e) {
+    toast(e instanceof Error ? e.message : String(e));
+  }
+}
+
+async function showList(query: string, kind: string, value: string): Promise<void> {
+  markActive(".pill", "data-layer", kind === "layer" ? value : null);
+  markActive(".item[data-class]", "data-class", kind === "class" ? value : null);
+  markActive(".item[data-concept]", "data-concept", kind === "concept" ? value : null);
+  if (currentList === query) return;
+  const list = await getJson<NeuronsResponse>(`/api/neurons?${query}`);
+  currentList = query;
+  byId("list-title").textContent =
+    `${list.title} · ${list.neurons.length} neuron${list.neurons.length === 1 ? "" : "s"}`;
+  const box = byId("neuron-list");
+  box.replaceChildren(...list.neurons.map(chip));
+}
+
+function chip(n: NeuronChip): HTMLElement {
+  const classes = ["chip", n.topFor.length ? "top" : "", n.concept ? "concept" : ""]
+    .filter(Boolean)
+    .join(" ");
+  const tags = [...n.topFor.map((c) => `top for ${c}`), n.concept ? `${n.concept} neuron` : ""]
+    .filter(Boolean)
+    .join(", ");
+  const b = el(
+    "button",
+    { class: classes, type: "button", "data-neuron": String(n.id), title: tags || n.name },
+    n.name,
+    n.score !== null ? el("span", { class: "score" }, n.score.toFixed(2)) : null,
+  );
+  b.addEventListener("click", () => {
+    location.hash = `#/neuron/${n.id}`;
+  });
+  return b;
+}
+
+async function showNeuron(id: string): Promise<void> {
+  const n = await getJson<NeuronResponse>(`/api/neuron/${encodeURIComponent(id)}`);
+  for (const c of Array.from(document.querySelectorAll<HTMLElement>(".chip"))) {
+    c.classList.toggle("selected", c.dataset.neuron === String(n.id));
+  }
+  const detail = byId("detail");
+  detail.replaceChildren(
+    el(
+      "h2",
+      {},
+      el("span", { class: "id", "data-testid": "neuron-name" }, n.name),
+      el("span", { class: "muted" }, `neuron #${n.id}`),
+    ),
+    badges(n),
+    el(
+      "div",
+      { class: "stats" },
+      `mean ${fmt(n.mean)} · std ${fmt(n.std)}${n.weights ? ` · probe weights: ${weightsText(n.weights)}` : ""}`,
+    ),
+    el(
+      "div",
+      { class: "grid2" },
+      el(
+        "div",
+        {},
+        el("h4", {}, "Fires on (highest mean z)"),
+        wordsTable(n.topWords.positive, "pos", "top-words"),
+      ),
+      el(
+        "div",
+        {},
+        el("h4", {}, "Silent on (lowest mean z)"),
+        wordsTable(n.topWords.negative, "neg", "bottom-words"),
+      ),
+    ),
+    el("div", { class: "classes-box" }, el("h4", {}, "Mean activation per class"), classBars(n)),
+    el("h4", {}, "Activations over code"),
+    linesView(n.lines, [n.name]),
+    legend(),
+  );
+}
+
+function badges(n: NeuronResponse): HTMLElement {
+  return el(
+    "div",
+    {},
+    n.concept
+      ? el(
+          "span",
+          { class: "badge concept", "data-testid": "concept-badge" },
+          `${n.concept.name} neuron · purity ${n.concept.purity.toFixed(2)} · ${n.concept.direction}`,
+        )
+      : null,
+    ...n.topFor.map((c) => el("span", { class: "badge top" }, `top neuron of ${c}`)),
+    el("span", { class: "badge" }, `layer ${n.layer}`),
+  );
+}
+
+function weightsText(w: Record<string, number>): string {
+  return Object.entries(w)
+    .map(([k, v]) => `${k} ${v >= 0 ? "+" : ""}${v.toFixed(2)}`)
+    .join(", ");
+}
+
+function wordsTable(words: WordScore[], kind: "pos" | "neg", testid: string): HTMLElement {
+  const max = Math.max(1e-9, ...words.map((w) => Math.abs(w.score)));
+  const rows = words.map((w) =>
+    el(
+      "tr",
+      { "data-word": w.word },
+      el(
+        "td",
+        {
+          class: "w",
+          title: w.examples
+            .map((e) => `line ${e.sentence}, word ${e.position}: ${e.activation.toFixed(3)}`)
+            .join("\n"),
+        },
+        w.word,
+      ),
+      el(
+        "td",
+        { class: "bar-cell" },
+        el("div", { class: `hbar ${kind}`, style: `width:${Math.round((100 * Math.abs(w.score)) / max)}%` }),
+      ),
+      el("td", { class: "num" }, `z ${w.score.toFixed(2)}`),
+      el("td", { class: "num" }, `×${w.count}`),
+      el("td", { class: "lbl" }, w.label ?? ""),
+    ),
+  );
+  const cols = el(
+    "colgroup",
+    {},
+    ...["c-w", "c-bar", "c-z", "c-n", "c-l"].map((c) => el("col", { class: c })),
+  );
+  return el("table", { class: "words", "data-testid": testid }, cols, el("tbody", {}, ...rows));
+}
+
+function classBars(n: NeuronResponse): HTMLElement {
+  const max = Math.max(1e-9, ...n.classMeans.map((c) => Math.abs(c.mean ?? 0)));
+  return el(
+    "div",
+    { class: "classbars", "data-testid": "class-means" },
+    ...n.classMeans.map((c) => {
+      const v = c.mean ?? 0;
+      const w = (50 * Math.abs(v)) / max;
+      const style =
+        v >= 0 ? `left:50%;width:${w}%;background:#b2182b` : `left:${50 - w}%;width:${w}%;background:#2166ac`;
+      return el(
+        "div",
+        { class: "row" },
+        el("span", {}, c.class),
+        el("div", { class: "track" }, el("div", { class: "zero" }), el("div", { class: "fill", style })),
+        el("span", { class: "num" }, c.mean === null ? "–" : c.mean.toFixed(3)),
+      );
+    }),
+  );
+}
+
+/** Code lines with one coloured row per neuron; colours scale with each neuron's largest |activation| here. */
+function linesView(lines: LineView[], names: string[]): HTMLElement {
+  const maxAbs = names.map((_, n) => Math.max(1e-9, ...lines.flatMap((l) => l.activations[n].map(Math.abs))));
+  const box = el("div", { class: "lines", "data-testid": "lines" });
+  for (const line of lines) {
+    names.forEach((name, n) => {
+      const toks = line.words.map((w, i) => {
+        const a = line.activations[n][i];
+        const v = a / maxAbs[n];
+        return el(
+          "span",
+          {
+            class: "tok",
+            style: `background:${colour(v)};color:${Math.abs(v) > 0.6 ? "#fff" : "#111827"}`,
+            title: `${w}: ${a.toFixed(3)}`,
+            "data-activation": String(a),
+          },
+          w,
+        );
+      });
+      const label = el(
+        "div",
+        { class: "sid" },
+        names.length > 1 ? el("span", { class: "who" }, name) : null,
+        `#${line.sentence}`,
+      );
+      box.append(
+        el(
+          "div",
+          { class: "line", "data-sentence": String(line.sentence) },
+          label,
+          el("div", { class: "code" }, ...toks),
+        ),
+      );
+    });
+  }
+  if (lines.length === 0) box.append(el("span", { class: "muted" }, "no lines"));
+  return box;
+}
+
+function legend(): HTMLElement {
+  return el(
+    "div",
+    { class: "legend" },
+    "negative",
+    el("span", { class: "ramp" }),
+    "positive · each neuron scaled to its largest |activation| on these lines; hover a word for its value",
+  );
+}
+
+async function showSearch(token: string): Promise<void> {
+  byId<HTMLInputElement>("search").value = token;
+  const r = await getJson<SearchResponse>(`/api/search?token=${encodeURIComponent(token)}`);
+  const detail = byId("detail");
+  if (r.occurrences === 0) {
+    detail.replaceChildren(
+      el("h2", {}, "No occurrence of ", el("code", {}, token)),
+      r.suggestions.length
+        ? el("p", {}, "Words that start like it: ", ...r.suggestions.flatMap((s) => [searchLink(s), " "]))
+        : el("p", { class: "muted" }, "No word starts like it either."),
+    );
+    return;
+  }
+  const max = Math.max(1e-9, ...r.neurons.map((n) => Math.abs(n.z)));
+  const rows = r.neurons.map((n, i) => {
+    const tr = el(
+      "tr",
+      { class: "clickable", "data-neuron": String(n.id) },
+      el("td", { class: "num" }, String(i + 1)),
+      el("td", { class: "w" }, n.name),
+      el("td", {}, `layer ${n.layer}`),
+      el(
+        "td",
+        { class: "bar-cell" },
+        el("div", { class: "hbar pos", style: `width:${Math.round((120 * Math.max(0, n.z)) / max)}px` }),
+      ),
+      el("td", { class: "num" }, `z ${n.z.toFixed(2)}`),
+      el("td", { class: "num" }, `mean ${n.mean.toFixed(3)}`),
+    );
+    tr.addEventListener("click", () => {
+      location.hash = `#/neuron/${n.id}`;
+    });
+    return tr;
+  });
+  detail.replaceChildren(
+    el("h2", {}, "Neurons that fire most on ", el("code", { "data-testid": "search-token" }, token)),
+    el(
+      "p",
+      { class: "stats" },
+      `${r.occurrences} occurrence${r.occurrences === 1 ? "" : "s"} · z = (mean activation on the token − neuron mean) / neuron std`,
+    ),
+    el(
+      "table",
+      { class: "results", "data-testid": "search-results" },
+      el(
+        "thead",
+        {},
+        el("tr", {}, ...["#", "neuron", "layer", "", "z", "activation"].map((h) => el("th", {}, h))),
+      ),
+      el("tbody", {}, ...rows),
+    ),
+  );
+}
+
+function searchLink(word: string): HTMLElement {
+  const a = el("a", { href: `#/search/${encodeURIComponent(word)}` }, el("code", {}, word));
+  return a;
+}
+
+async function showCompare(a: string, b: string): Promise<void> {
+  byId<HTMLInputElement>("cmp-a").value = a;
+  byId<HTMLInputElement>("cmp-b").value = b;
+  const r = await getJson<CompareResponse>(
+    `/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`,
+  );
+  const detail = byId("detail");
+  detail.replaceChildren(
+    el(
+      "h2",
+      {},
+      "Compare ",
+      el("span", { class: "id" }, r.a.name),
+      " and ",
+      el("span", { class: "id" }, r.b.name),
+    ),
+    el(
+      "div",
+      { class: "grid3" },
+      el(
+        "div",
+        {},
+        el("h4", {}, "Correlation over all words"),
+        el(
+          "div",
+          { class: "corr", "data-testid": "correlation" },
+          r.correlation === null ? "–" : r.correlation.toFixed(3),
+        ),
+        scatterPlot(r),
+      ),
+      el(
+        "div",
+        {},
+        el("h4", {}, `${r.a.name} fires on`),
+        wordsTable(r.a.topWords.positive.slice(0, 10), "pos", "top-words-a"),
+      ),
+      el(
+        "div",
+        {},
+        el("h4", {}, `${r.b.name} fires on`),
+        wordsTable(r.b.topWords.positive.slice(0, 10), "pos", "top-words-b"),
+      ),
+    ),
+    el("h4", {}, "Both over code (lines where they are most active)"),
+    linesView(r.lines, [r.a.name, r.b.name]),
+    legend(),
+  );
+}
+
+function scatterPlot(r: CompareResponse): SVGElement {
+  const size = 260;
+  const pad = 28;
+  const xs = r.scatter.map((p) => p[0]);
+  const ys = r.scatter.map((p) => p[1]);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const sx = (x: number) => pad + ((x - x0) / (x1 - x0 || 1)) * (size - 2 * pad);
+  const sy = (y: number) => size - pad - ((y - y0) / (y1 - y0 || 1)) * (size - 2 * pad);
+  const svg = svgEl("svg", {
+    width: size,
+    height: size,
+    class: "scatter",
+    "data-testid": "scatter",
+    role: "img",
+  });
+  svg.append(svgEl("line", { x1: pad, y1: size - pad, x2: size - pad, y2: size - pad, stroke: "#9ca3af" }));
+  svg.append(svgEl("line", { x1: pad, y1: pad, x2: pad, y2: size - pad, stroke: "#9ca3af" }));
+  for (const [x, y] of r.scatter) {
+    svg.append(
+      svgEl("circle", {
+        cx: sx(x).toFixed(1),
+        cy: sy(y).toFixed(1),
+        r: 2,
+        fill: "#0072B2",
+        "fill-opacity": 0.35,
+      }),
+    );
+  }
+  const label = (text: string, attrs: Record<string, string | number>) => {
+    const t = svgEl("text", { "font-size": 11, fill: "#6b7280", ...attrs });
+    t.textContent = text;
+    svg.append(t);
+  };
+  label(r.a.name, { x: size / 2, y: size - 8, "text-anchor": "middle" });
+  label(r.b.name, { x: 12, y: size / 2, transform: `rotate(-90 12 ${size / 2})`, "text-anchor": "middle" });
+  return svg;
+}
+
+void init().catch((e: unknown) => toast(e instanceof Error ? e.message : String(e)));
