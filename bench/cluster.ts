@@ -1,0 +1,301 @@
+/**
+ * `npm run bench:cluster`: correlation + average-linkage clustering of 9,984 neurons over 12,000 tokens,
+ * cut at t = 0.1 … 0.9 with one random representative per cluster, against NeuroX's way (numpy.corrcoef
+ * + scipy linkage('average') + fcluster) on the same data, in the same run. Each side runs in its own
+ * process so that its peak RSS is its own (both include the 480 MB activation matrix).
+ *
+ * Options (environment): BENCH_RUNS (default 3) timed runs per side; BENCH_TOKENS / BENCH_NEURONS to
+ * shrink the problem for a quick look. The synthetic activations are written once under bench/work/.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { condensedLength, correlationDistances } from "../src/linalg/correlation.js";
+import { matmul } from "../src/linalg/products.js";
+import { threadCount } from "../src/linalg/runtime.js";
+import { clusterNeurons, DEFAULT_THRESHOLDS } from "../src/redundancy/cluster.js";
+import { writeFileAtomic } from "../src/util/atomic.js";
+import { type Matrix, matrix } from "../src/util/matrix.js";
+import { Rng } from "../src/util/rng.js";
+import {
+  appendResult,
+  BENCH_DIR,
+  benchLine,
+  machineInfo,
+  median,
+  PYTHON,
+  pythonHas,
+  runPythonBaseline,
+  WORK_DIR,
+  writeNpy,
+} from "./common.js";
+
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 12000);
+const NEURONS = Number(process.env.BENCH_NEURONS ?? 9984);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const GROUPS = 600;
+const SEED = 2023;
+const DIR = join(WORK_DIR, "cluster");
+const DATA = join(DIR, `X-${TOKENS}x${NEURONS}-s${SEED}.npy`);
+
+/**
+ * Synthetic activations with correlated groups: each neuron loads (random sign, strength 0.3…3) on one
+ * of GROUPS latent signals and weakly on a shared one, plus unit noise and a per-neuron offset, so
+ * that |r| spreads over the whole 0…1 range and every threshold cuts something.
+ */
+async function generate(): Promise<void> {
+  const rng = new Rng(SEED);
+  const f = matrix(TOKENS, GROUPS + 1);
+  for (let i = 0; i < f.data.length; i++) f.data[i] = rng.normal();
+  const w = matrix(GROUPS + 1, NEURONS);
+  for (let j = 0; j < NEURONS; j++) {
+    w.data[rng.int(GROUPS) * NEURONS + j] = (rng.next() < 0.5 ? -1 : 1) * (0.3 + 2.7 * rng.next());
+    w.data[GROUPS * NEURONS + j] = 0.3 * rng.next();
+  }
+  const x = await matmul(f, w);
+  const offset = Float32Array.from({ length: NEURONS }, () => 4 * rng.normal());
+  for (let r = 0; r < TOKENS; r++) {
+    for (let j = 0; j < NEURONS; j++) x.data[r * NEURONS + j] += rng.normal() + offset[j];
+  }
+  await writeNpy(DATA, x.data, [TOKENS, NEURONS]);
+}
+
+/** Reads a C-order float32 2-D .npy file (as written by writeNpy). */
+function readNpyF32(path: string): Matrix {
+  const fd = openSync(path, "r");
+  try {
+    const head = Buffer.alloc(10);
+    readSync(fd, head, 0, 10, 0);
+    const headerLength = head.readUInt16LE(8);
+    const header = Buffer.alloc(headerLength);
+    readSync(fd, header, 0, headerLength, 10);
+    const text = header.toString("latin1");
+    const shape = /'shape': \((\d+), (\d+)\)/.exec(text);
+    if (!text.includes("'<f4'") || !shape) throw new Error(`${path}: not a 2-D float32 .npy file`);
+    const m = matrix(Number(shape[1]), Number(shape[2]));
+    const bytes = new Uint8Array(m.data.buffer);
+    let pos = 0;
+    while (pos < bytes.length) {
+      const got = readSync(fd, bytes, pos, Math.min(1 << 28, bytes.length - pos), 10 + headerLength + pos);
+      if (got === 0) throw new Error(`${path}: truncated`);
+      pos += got;
+    }
+    return m;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads a .npy array's raw data (any dtype) after its header. */
+async function readNpyData(path: string): Promise<Uint8Array> {
+  const buf = await readFile(path);
+  const headerLength = buf.readUInt16LE(8);
+  return new Uint8Array(
+    buf.buffer,
+    buf.byteOffset + 10 + headerLength,
+    buf.byteLength - 10 - headerLength,
+  ).slice();
+}
+
+interface SideResult {
+  times: number[];
+  peak_kib: number;
+  clusters: number[];
+}
+
+/** Our side, in a child process: timed runs, then the labels and distances for the comparison. */
+async function worker(): Promise<void> {
+  const x = readNpyF32(DATA);
+  const times: number[] = [];
+  let assignment: number[][] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = performance.now();
+    const res = await clusterNeurons(x, { thresholds: DEFAULT_THRESHOLDS, seed: r, progress: false });
+    times.push((performance.now() - t0) / 1000);
+    assignment = res.cuts.map((c) => c.assignment);
+    process.stderr.write(`ours run ${r + 1}/${RUNS}: ${times[r].toFixed(2)} s\n`);
+  }
+  const peakKib = process.resourceUsage().maxRSS;
+  const labels = Int32Array.from(assignment.flat());
+  await writeNpy(join(DIR, "ours_labels.npy"), labels, [assignment.length, NEURONS]);
+  // Untimed: our distances and merge heights, to say where float32 and float64 differ.
+  const d = await correlationDistances(x, { progress: false });
+  await writeFileAtomic(join(DIR, "ours_distances.f64"), new Uint8Array(d.data.buffer));
+  const result: SideResult = { times, peak_kib: peakKib, clusters: assignment.map((a) => Math.max(...a)) };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+function runWorker(): Promise<SideResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, join(BENCH_DIR, "cluster.ts"), "--worker"], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: process.env,
+    });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`our worker exited with ${code}`));
+      const line = out
+        .trim()
+        .split("\n")
+        .reverse()
+        .find((l) => l.startsWith("{"));
+      if (!line) return reject(new Error("our worker printed no JSON result"));
+      resolve(JSON.parse(line) as SideResult);
+    });
+  });
+}
+
+/** Cluster numbers relabelled by first appearance, so that equal partitions compare equal. */
+function canonical(labels: Int32Array): Int32Array {
+  const map = new Map<number, number>();
+  return labels.map((c) => {
+    let v = map.get(c);
+    if (v === undefined) {
+      v = map.size + 1;
+      map.set(c, v);
+    }
+    return v;
+  });
+}
+
+/** Neurons whose cluster (as a set of neurons) differs between the two partitions. */
+function neuronsInDifferentClusters(a: Int32Array, b: Int32Array): number {
+  const key = (labels: Int32Array) => {
+    const members = new Map<number, number[]>();
+    labels.forEach((c, i) => {
+      const m = members.get(c) ?? [];
+      m.push(i);
+      members.set(c, m);
+    });
+    return Array.from(labels, (c) => members.get(c)!.join(","));
+  };
+  const ka = key(a);
+  const kb = key(b);
+  let differ = 0;
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) differ++;
+  return differ;
+}
+
+interface Comparison {
+  identical: boolean;
+  sameNumbering: boolean;
+  differing: { threshold: number; neurons: number; oursClusters: number; baselineClusters: number }[];
+  maxDistanceDiff: number;
+  closestHeightToThreshold: number;
+}
+
+async function compare(): Promise<Comparison> {
+  const n = NEURONS;
+  const ours = new Int32Array((await readNpyData(join(DIR, "ours_labels.npy"))).buffer);
+  const base = new Int32Array((await readNpyData(join(DIR, "baseline_labels.npy"))).buffer);
+  const differing: Comparison["differing"] = [];
+  let sameNumbering = true;
+  DEFAULT_THRESHOLDS.forEach((t, k) => {
+    const a = ours.subarray(k * n, (k + 1) * n);
+    const b = base.subarray(k * n, (k + 1) * n);
+    if (a.some((v, i) => v !== b[i])) sameNumbering = false;
+    const ca = canonical(a);
+    const cb = canonical(b);
+    if (ca.some((v, i) => v !== cb[i])) {
+      differing.push({
+        threshold: t,
+        neurons: neuronsInDifferentClusters(a, b),
+        oursClusters: Math.max(...a),
+        baselineClusters: Math.max(...b),
+      });
+    }
+  });
+  const dOurs = new Float64Array((await readFile(join(DIR, "ours_distances.f64"))).buffer.slice(0));
+  const dBase = new Float64Array((await readNpyData(join(DIR, "baseline_distances.npy"))).buffer);
+  let maxDistanceDiff = 0;
+  if (dOurs.length === condensedLength(n) && dBase.length === dOurs.length) {
+    for (let i = 0; i < dOurs.length; i++)
+      maxDistanceDiff = Math.max(maxDistanceDiff, Math.abs(dOurs[i] - dBase[i]));
+  } else {
+    maxDistanceDiff = Number.NaN;
+  }
+  const heights = new Float64Array((await readNpyData(join(DIR, "baseline_heights.npy"))).buffer);
+  let closest = Number.POSITIVE_INFINITY;
+  for (const h of heights) for (const t of DEFAULT_THRESHOLDS) closest = Math.min(closest, Math.abs(h - t));
+  return {
+    identical: differing.length === 0,
+    sameNumbering,
+    differing,
+    maxDistanceDiff,
+    closestHeightToThreshold: closest,
+  };
+}
+
+async function main(): Promise<void> {
+  await mkdir(DIR, { recursive: true });
+  if (!existsSync(DATA)) {
+    process.stderr.write(`generating ${TOKENS} x ${NEURONS} synthetic activations → ${DATA}\n`);
+    await generate();
+  }
+  const load = machineInfo();
+  process.stderr.write(
+    `machine: ${JSON.stringify(load)}; ${RUNS} run(s) per side, ${threadCount()} threads\n`,
+  );
+  const ours = await runWorker();
+  const oursSec = median(ours.times);
+  const hasPython = pythonHas(["numpy", "scipy"]);
+  if (!hasPython) {
+    benchLine("cluster", oursSec, null, {
+      neurons: NEURONS,
+      tokens: TOKENS,
+      peak_mb_ours: ours.peak_kib / 1024,
+    });
+    await appendResult("cluster", { ours: ours.times, baseline: null, neurons: NEURONS, tokens: TOKENS });
+    return;
+  }
+  const base = await runPythonBaseline<SideResult>(join(BENCH_DIR, "cluster_baseline.py"), [
+    DATA,
+    DIR,
+    String(RUNS),
+    String(threadCount()),
+  ]);
+  const baseSec = median(base.times);
+  const cmp = await compare();
+  for (const d of cmp.differing) {
+    process.stderr.write(
+      `t=${d.threshold}: ${d.neurons} neurons in different clusters (ours ${d.oursClusters} clusters, ` +
+        `baseline ${d.baselineClusters})\n`,
+    );
+  }
+  process.stderr.write(
+    `max |d_ours − d_numpy| = ${cmp.maxDistanceDiff.toExponential(2)}; closest baseline merge height to a ` +
+      `threshold: ${cmp.closestHeightToThreshold.toExponential(2)}; same cluster numbers: ${cmp.sameNumbering}\n` +
+      `clusters per t: ours ${ours.clusters.join(" ")} | baseline ${base.clusters.join(" ")}\n`,
+  );
+  const extra = {
+    identical: cmp.identical,
+    neurons: NEURONS,
+    tokens: TOKENS,
+    peak_mb_ours: ours.peak_kib / 1024,
+    peak_mb_baseline: base.peak_kib / 1024,
+    max_dist_diff: cmp.maxDistanceDiff,
+    load1: load.load1,
+  };
+  benchLine("cluster", oursSec, baseSec, extra);
+  await appendResult("cluster", {
+    ours: ours.times,
+    baseline: base.times,
+    ratio: baseSec / oursSec,
+    ...extra,
+    differing: cmp.differing,
+    sameNumbering: cmp.sameNumbering,
+    closestHeightToThreshold: cmp.closestHeightToThreshold,
+    clustersOurs: ours.clusters,
+    clustersBaseline: base.clusters,
+    threads: threadCount(),
+    python: PYTHON,
+  });
+}
+
+if (process.argv.includes("--worker")) await worker();
+else await main();
