@@ -157,6 +157,14 @@ describe("Java lexer: javalang token classes", () => {
     // An escaped backslash is not the start of a unicode escape.
     expect(kinds('"\\\\u0041"')).toEqual(['String:"\\\\u0041"']);
     expect(kinds("char c = '\\u0000';").at(-2)).toBe("Character:'\u0000'");
+    // Offsets and lines refer to the original text.
+    const src = 'a\\u0041b c\n"\\u00e9" x';
+    expect(lexJava(src).tokens.map((t) => [t.text, t.offset, t.end, t.line])).toEqual([
+      ["aAb", 0, 8, 1],
+      ["c", 9, 10, 1],
+      ['"é"', 11, 19, 2],
+      ["x", 20, 21, 2],
+    ]);
   });
 
   it("reports unterminated strings, characters, text blocks and comments with the line where they start", () => {
