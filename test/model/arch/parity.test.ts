@@ -1,8 +1,8 @@
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readModelConfig } from "../../../src/model/config.js";
+import { parseModelConfig, readModelConfig } from "../../../src/model/config.js";
 import { TransformerRunner } from "../../../src/model/runner.js";
 import {
   loadCheckpointWeights,
@@ -130,6 +130,31 @@ describe("external data (the path for checkpoints above protobuf's 2 GiB)", () =
       expect(readdirSync(tempDir)).toEqual([]);
     } finally {
       rmSync(tempDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("causal attention (GPT-2, and BERT/RoBERTa configs with is_decoder)", () => {
+  it("a token's states do not depend on later tokens, and do without is_decoder", async () => {
+    const json = JSON.parse(readFileSync(join(modelDir("tiny-bert"), "config.json"), "utf8"));
+    const weights = loadCheckpointWeights(modelDir("tiny-bert"));
+    const ids = [2, 10, 11, 12, 13, 3];
+    const changed = [2, 10, 11, 12, 40, 3];
+    for (const fused of [true, false]) {
+      const changes: number[] = [];
+      for (const isDecoder of [true, false]) {
+        const config = parseModelConfig({ ...json, is_decoder: isDecoder });
+        expect(config.causal).toBe(isDecoder);
+        const runner = await TransformerRunner.create(config, weights, { layers: [2], fused });
+        const a = (await runner.run({ batch: 1, seq: 6, inputIds: ids })).hidden.get(2)!;
+        const b = (await runner.run({ batch: 1, seq: 6, inputIds: changed })).hidden.get(2)!;
+        // Largest change of positions 0-3, which precede the changed token.
+        changes.push(Math.max(...a.subarray(0, 4 * config.hiddenSize).map((v, i) => Math.abs(v - b[i]))));
+        await runner.release();
+      }
+      // Causal: unchanged up to float32 rounding (1e-6); bidirectional: O(1) activations move by > 1e-3.
+      expect(changes[0]).toBeLessThan(1e-6);
+      expect(changes[1]).toBeGreaterThan(1e-3);
     }
   });
 });
