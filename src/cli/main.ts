@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import type { Register } from "./common.js";
 import { register as registerConcepts } from "./concepts.js";
+import { registerExtract } from "./extract.js";
 import { register as registerLabel } from "./label.js";
 import { register as registerReport } from "./report.js";
 import { register as registerServe } from "./serve.js";
@@ -15,6 +16,7 @@ import { register as registerTask } from "./task.js";
 const registrars: Register[] = [
   registerLabel,
   registerTask,
+  registerExtract,
   registerStoreCommands,
   registerConcepts,
   registerReport,

@@ -110,7 +110,11 @@ function resolveLayers(model: ActivationModel, layers: number[] | undefined): nu
   return [...new Set(layers)].sort((a, b) => a - b);
 }
 
-function tokenizeLines(model: ActivationModel, input: SentenceInput, only?: ReadonlySet<number>): number[][][] {
+function tokenizeLines(
+  model: ActivationModel,
+  input: SentenceInput,
+  only?: ReadonlySet<number>,
+): number[][][] {
   const cache = [new Map<string, number[]>(), new Map<string, number[]>()];
   return input.lines.map((words, line) =>
     (only && !only.has(line) ? [] : words).map((w, i) => {
@@ -135,7 +139,8 @@ function planLines(
   const budget = maxTokens - tok.prefixIds.length - tok.suffixIds.length;
   const specials = opts.includeSpecialTokens ? tok.prefixIds.length + tok.suffixIds.length : 0;
   return lineIds.map((ids, line) => {
-    if (ids.length === 0 || (opts.onlyLines && !opts.onlyLines.has(line))) return { line, rows: 0, plan: null };
+    if (ids.length === 0 || (opts.onlyLines && !opts.onlyLines.has(line)))
+      return { line, rows: 0, plan: null };
     const plan = planSentence(ids, budget, model.causal);
     const rows = opts.level === "sentence" ? 1 : ids.length + specials;
     return { line, rows, plan };
@@ -484,9 +489,8 @@ export async function extractActivations(
     if (done) records.push(done);
     else todo.push(s);
   }
-  const unit = o.level === "sentence" ? "sentences" : "words";
   const wordsTodo = todo.reduce((s, sh) => s + countOwned(lines, sh), 0);
-  const progress = new Progress(`extract ${unit}`, wordsTodo, { quiet: o.quiet, unit });
+  const progress = new Progress("extract", wordsTodo, { quiet: o.quiet, unit: "words" });
   for (const shard of todo) {
     const data = await computeShard(model, shard, lines, plan.settings, o.batchTokens, progress);
     records.push(await writeShard(o.out, shard, data, o.dtype));

@@ -19,12 +19,12 @@ export async function mergeStores(
   if (parts.length === 0) throw new UserError("merge: give the part directories to join");
   const indexes = await Promise.all(parts.map(readPartIndex));
   const first = indexes[0];
-  const key = (i: StoreIndex) =>
-    JSON.stringify({ model: i.model, settings: i.settings, input: i.input, plan: i.shards.length });
+  // Parts agree when their plans (model, settings, input, shard plan) agree, whichever part they hold.
+  const plans = await Promise.all(parts.map(readPlanWithoutPart));
   const count = first.part?.count ?? 1;
   const seen = new Map<number, string>();
   indexes.forEach((idx, i) => {
-    if (key(idx) !== key(first)) {
+    if (plans[i] !== plans[0]) {
       throw new InputError(
         join(parts[i], "index.json"),
         `was made with other settings or input than ${parts[0]}`,
@@ -85,6 +85,16 @@ async function readPartIndex(dir: string): Promise<StoreIndex> {
     return JSON.parse(await readFile(path, "utf8")) as StoreIndex;
   } catch (e) {
     throw new InputError(path, `not valid JSON (${(e as Error).message})`);
+  }
+}
+
+async function readPlanWithoutPart(dir: string): Promise<string> {
+  try {
+    const plan = JSON.parse(await readFile(join(dir, "plan.json"), "utf8")) as Record<string, unknown>;
+    delete plan.part;
+    return JSON.stringify(plan);
+  } catch (e) {
+    throw new InputError(join(dir, "plan.json"), `cannot read (${(e as Error).message})`);
   }
 }
 

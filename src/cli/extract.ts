@@ -1,0 +1,141 @@
+import type { Command } from "commander";
+import { extractActivations } from "../extract/extract.js";
+import { openActivationModel } from "../extract/model.js";
+import type { Aggregation, SentenceRepresentation } from "../store/format.js";
+import { UserError } from "../util/errors.js";
+import { formatSeconds, log } from "../util/progress.js";
+import { action, parseIntList, parseIntOption, printJson } from "./common.js";
+import { parseDType } from "./store-commands.js";
+
+interface ExtractCli {
+  model: string;
+  input: string;
+  labels?: string;
+  out: string;
+  layers?: number[];
+  level: string;
+  aggregation: string;
+  sentenceRepr: string;
+  includeSpecial?: boolean;
+  dtype: string;
+  ffn?: boolean;
+  shard?: string;
+  batchTokens: number;
+  shardBytes?: number;
+  maxTokens?: number;
+  lines?: number[];
+  revision?: string;
+  overwrite?: boolean;
+  verifyResume?: boolean;
+  json?: boolean;
+}
+
+function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UserError(`--${name}: one of ${allowed.join(", ")}; got '${value}'`);
+  return value as T;
+}
+
+function parsePart(spec: string | undefined): { index: number; count: number } | undefined {
+  if (spec === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(spec);
+  if (!m) throw new UserError(`--shard: expected K/N (e.g. 0/8), got '${spec}'`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index >= count) throw new UserError(`--shard: need 0 <= K < N, got ${spec}`);
+  return { index, count };
+}
+
+export function registerExtract(program: Command): void {
+  program
+    .command("extract")
+    .description("Extract word-level (or sentence-level) activations of every neuron of a model into a store")
+    .requiredOption(
+      "--model <dir-or-id>",
+      "Hugging Face model directory or hub id (e.g. microsoft/codebert-base)",
+    )
+    .requiredOption("--input <file>", "sentences, one per line, words separated by whitespace")
+    .requiredOption("--out <dir>", "store directory to write (resumes an interrupted run)")
+    .option("--labels <file>", "parallel label file (one label per word)")
+    .option(
+      "--layers <list>",
+      "hidden-state layers to keep, e.g. 0,4-6 (0 = embeddings; default all)",
+      parseIntList("layers"),
+    )
+    .option("--level <level>", "word | sentence", "word")
+    .option("--aggregation <how>", "subwords → word: first | last | average", "average")
+    .option(
+      "--sentence-repr <how>",
+      "sentence vector: first (special token) | last (token) | mean (of words)",
+      "first",
+    )
+    .option("--include-special", "keep special tokens ([CLS], [SEP], <s>, </s>) as words")
+    .option("--dtype <dtype>", "storage: float32 | float16", "float32")
+    .option("--ffn", "also keep the feed-forward (intermediate) activations")
+    .option(
+      "--shard <K/N>",
+      "compute only part K of N (0-based) of the store, for array jobs; join with 'merge'",
+    )
+    .option("--batch-tokens <n>", "padded tokens per forward batch", parseIntOption("batch-tokens", 1), 4096)
+    .option(
+      "--shard-bytes <n>",
+      "target size of one shard file in bytes (default 64 MiB)",
+      parseIntOption("shard-bytes", 1),
+    )
+    .option(
+      "--max-tokens <n>",
+      "lower the model's sequence limit (longer sentences are windowed)",
+      parseIntOption("max-tokens", 4),
+    )
+    .option("--lines <list>", "extract only these 0-based input lines, e.g. 0-99,200", parseIntList("lines"))
+    .option("--revision <rev>", "hub revision (branch, tag or commit)")
+    .option("--overwrite", "replace a store made with other settings at --out")
+    .option("--verify-resume", "re-hash finished shards when resuming")
+    .option("--json", "print the result (counts, timings) as JSON")
+    .action(action(runExtract));
+}
+
+async function runExtract(o: ExtractCli): Promise<void> {
+  const level = oneOf("level", o.level, ["word", "sentence"] as const);
+  const aggregation = oneOf<Aggregation>("aggregation", o.aggregation, ["first", "last", "average"]);
+  const sentenceRepresentation = oneOf<SentenceRepresentation>("sentence-repr", o.sentenceRepr, [
+    "first",
+    "last",
+    "mean",
+  ]);
+  const dtype = parseDType(o.dtype);
+  const part = parsePart(o.shard);
+  const model = await openActivationModel(o.model, { layers: o.layers, ffn: o.ffn, revision: o.revision });
+  try {
+    const result = await extractActivations(model, {
+      input: o.input,
+      labels: o.labels,
+      out: o.out,
+      layers: o.layers,
+      level,
+      aggregation,
+      sentenceRepresentation,
+      includeSpecialTokens: o.includeSpecial,
+      dtype,
+      ffn: o.ffn,
+      part,
+      batchTokens: o.batchTokens,
+      shardBytes: o.shardBytes,
+      maxTokens: o.maxTokens,
+      onlyLines: o.lines ? new Set(o.lines) : undefined,
+      overwrite: o.overwrite,
+      verifyResume: o.verifyResume,
+    });
+    if (o.json) printJson(result);
+    else {
+      const c = result.counts;
+      log(
+        `${result.status === "resume" ? "resumed: " : ""}${c.rows} ${level === "word" ? "words" : "sentences"} from ${c.sentences} sentences ` +
+          `(${c.emptyLines} empty/skipped lines, ${c.windowedSentences} windowed, ${c.truncatedWords} truncated words; ` +
+          `${result.shardsComputed} shards computed, ${result.shardsReused} reused) in ${formatSeconds(result.seconds)} → ${result.out}`,
+      );
+    }
+  } finally {
+    await model.release();
+  }
+}

@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const CLI = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")];
+const MODEL = join(ROOT, "test/fixtures/models/tiny-roberta");
+
+function cli(args: string[]): { status: number | null; stderr: string; stdout: string } {
+  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, CODENEURONS_THREADS: "1" },
+  });
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+/** Everything in a store that must be identical between runs (timings and dates aside). */
+function fingerprint(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(join(dir, "shards")).sort())
+    out[`shards/${f}`] = readFileSync(join(dir, "shards", f)).toString("base64");
+  out["words.txt"] = readFileSync(join(dir, "words.txt"), "utf8");
+  const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
+  delete index.createdAt;
+  delete index.seconds;
+  out["index.json"] = JSON.stringify(index);
+  return out;
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+describe("interrupted and sharded extraction", () => {
+  const work = mkdtempSync(join(tmpdir(), "cn-resume-"));
+  const input = join(work, "in.txt");
+  // 600 real Java lines, small shards (~20 lines each) so that a kill lands between shards.
+  const lines = readFileSync("/work/shared/data/java-token-lines/valid.in", "utf8").split("\n").slice(0, 600);
+  writeFileSync(input, `${lines.join("\n")}\n`);
+  const common = [
+    "extract",
+    "--model",
+    MODEL,
+    "--input",
+    input,
+    "--dtype",
+    "float16",
+    "--shard-bytes",
+    "40000",
+  ];
+
+  it("kill -9 in the middle, then a rerun, gives the same store as an uninterrupted run", async () => {
+    const clean = join(work, "clean");
+    expect(cli([...common, "--out", clean]).status).toBe(0);
+    const want = fingerprint(clean);
+    expect(Object.keys(want).filter((k) => k.endsWith(".safetensors")).length).toBeGreaterThan(5);
+
+    const killed = join(work, "killed");
+    const child: ChildProcess = spawn(CLI[0], [...CLI.slice(1), ...common, "--out", killed], {
+      cwd: ROOT,
+      env: { ...process.env, CODENEURONS_THREADS: "1", CODENEURONS_QUIET: "1" },
+      stdio: "ignore",
+    });
+    const exited = new Promise((r) => child.on("exit", r));
+    // Wait until a few shards are done, then kill without warning.
+    for (let i = 0; i < 600 && !existsSync(join(killed, "shards", "00003.json")); i++) await sleep(50);
+    child.kill("SIGKILL");
+    await exited;
+    expect(existsSync(join(killed, "index.json"))).toBe(false);
+    const before = readdirSync(join(killed, "shards")).filter((f) => f.endsWith(".json")).length;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(Object.keys(want).length / 2);
+
+    const rerun = cli([...common, "--out", killed, "--json"]);
+    expect(rerun.status).toBe(0);
+    const result = JSON.parse(rerun.stdout);
+    expect(result.status).toBe("resume");
+    expect(result.shardsReused).toBeGreaterThanOrEqual(before - 1);
+    expect(fingerprint(killed)).toEqual(want);
+  });
+
+  it("--shard K/N parts merged give the same store as one process", () => {
+    const clean = join(work, "clean");
+    const want = fingerprint(clean);
+    const parts = [0, 1, 2].map((k) => join(work, `part${k}`));
+    for (const [k, p] of parts.entries())
+      expect(cli([...common, "--shard", `${k}/3`, "--out", p]).status).toBe(0);
+    const partial = cli(["merge", parts[0], parts[2], "--out", join(work, "bad")]);
+    expect(partial.status).toBe(2);
+    expect(partial.stderr).toMatch(/missing part\(s\) 2\/3/);
+    expect(cli(["merge", ...parts, "--out", join(work, "merged")]).status).toBe(0);
+    expect(fingerprint(join(work, "merged"))).toEqual(want);
+  });
+
+  it("refuses to read a part or an unfinished store", () => {
+    const r = cli([
+      "export",
+      "--store",
+      join(work, "part0"),
+      "--format",
+      "neurox-json",
+      "--out",
+      join(work, "x.json"),
+    ]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/part 1\/3 of a sharded extraction/);
+  });
+});
