@@ -5,6 +5,8 @@ import type { Command } from "commander";
 import { analyzeConcepts } from "../concepts/analyze.js";
 import type { ConceptsResult } from "../concepts/result.js";
 import type { ActivationSource, CorpusRows, ProbeWeights } from "../concepts/types.js";
+import { decodeToken } from "../data/escape.js";
+import { readTaskSplit } from "../data/task/tsv.js";
 import { JsonChecker, parseJsonText } from "../report/check.js";
 import { ActivationStore } from "../store/index.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -16,6 +18,8 @@ export interface ConceptsCommandOptions {
   store: string;
   probe: string;
   task?: string;
+  /** Task splits whose rows to analyse; the store must hold their lines. */
+  splits?: string[];
   out: string;
   percentage?: number;
   topWords?: number;
@@ -40,6 +44,12 @@ export function register(program: Command): void {
     .requiredOption("--store <dir>", "activation store (from `codeneurons extract`)")
     .requiredOption("--probe <file>", "probe JSON (from `codeneurons probe`): classes and weights")
     .option("--task <dir>", "token-tagging task dir ({train,valid,test}.tsv): the rows and labels to analyse")
+    .option(
+      "--splits <list>",
+      "task splits to analyse, e.g. train or train,valid: their .in lines must be the store's lines",
+      (v: string) => parseSplits(v),
+      ["train"],
+    )
     .requiredOption("--out <dir>", "output directory (writes concepts.json)")
     .option("--percentage <p>", "LCA weight mass per class, in (0, 1]", parseFloatOption("percentage"), 0.05)
     .option("--top-words <k>", "top words reported per neuron", parseIntOption("top-words", 1), 10)
@@ -101,7 +111,7 @@ export async function runConcepts(opts: ConceptsCommandOptions): Promise<Concept
       throw new InputError(opts.store, "concept analysis needs a word-level store");
     const probe = await readProbeWeights(opts.probe, store.meta.hidden, store.meta.layers);
     const rows = opts.task
-      ? await taskRows(opts.task, store, probe.classes)
+      ? await taskRows(opts.task, store, probe.classes, opts.splits ?? ["train"])
       : storeRows(store, probe.classes, opts.maxRows ?? 100000);
     if (rows.words.length === 0) throw new UserError("no rows to analyse (empty task or store)");
     const source = storeSource(store, rows);
@@ -213,13 +223,16 @@ export function parseProbeWeights(
 }
 
 /**
- * Rows of a token-tagging task (all of train, valid and test), checked against the store: each row must
- * name a word of the store whose text is the row's token. Format: header `sentence\tword\ttoken\tlabel`.
+ * Rows of a token-tagging task, checked against the store: a task row names a line of its split's
+ * `.in` file and a word of it, so the store must hold that split's lines (extract each split into its
+ * own store, and pass the matching --splits). A row whose token is not the store's word there is an
+ * InputError naming the task file and line.
  */
 export async function taskRows(
   dir: string,
   store: ActivationStore,
   classes: readonly string[],
+  splits: readonly string[] = ["train"],
 ): Promise<CorpusRows & { storeRows: Int32Array }> {
   const out = {
     words: [] as string[],
@@ -230,22 +243,22 @@ export async function taskRows(
   };
   const seen = new Set<number>();
   const classIndex = new Map(classes.map((c, i) => [c, i]));
-  let found = 0;
-  for (const split of ["train", "valid", "test"]) {
+  for (const split of splits) {
     const file = join(dir, `${split}.tsv`);
-    if (!existsSync(file)) continue;
-    found++;
-    for (const r of parseTaskTsv(await readFile(file, "utf8"), file, store)) {
-      if (seen.has(r.row)) continue;
-      seen.add(r.row);
-      out.words.push(r.token);
-      out.sentence.push(r.sentence);
-      out.position.push(r.word);
-      out.labels.push(classIndex.get(r.label) ?? -1);
-      out.storeRows.push(r.row);
+    if (!existsSync(file))
+      throw new InputError(file, "not found: is --task a task directory, and --splits right?");
+    const rows = await readTaskSplit(file);
+    for (let i = 0; i < rows.token.length; i++) {
+      const row = storeRowOf(store, file, i + 2, rows.sentence[i], rows.word[i], rows.token[i]);
+      if (seen.has(row)) continue;
+      seen.add(row);
+      out.words.push(rows.token[i]);
+      out.sentence.push(rows.sentence[i]);
+      out.position.push(rows.word[i]);
+      out.labels.push(classIndex.get(rows.label[i]) ?? -1);
+      out.storeRows.push(row);
     }
   }
-  if (found === 0) throw new InputError(dir, "no train.tsv, valid.tsv or test.tsv: not a task directory");
   return {
     words: out.words,
     sentence: Int32Array.from(out.sentence),
@@ -256,58 +269,38 @@ export async function taskRows(
   };
 }
 
-export interface TaskRow {
-  sentence: number;
-  word: number;
-  token: string;
-  label: string;
-  row: number;
-}
-
-export function parseTaskTsv(text: string, file: string, store: ActivationStore): TaskRow[] {
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  const header = (lines[0] ?? "").replace(/\r$/, "");
-  if (header !== "sentence\tword\ttoken\tlabel") {
+/** The store row of a task row; the store keeps words as written in the `.in` file (escaped). */
+function storeRowOf(
+  store: ActivationStore,
+  file: string,
+  line: number,
+  sentence: number,
+  word: number,
+  token: string,
+): number {
+  if (sentence >= store.numLines) {
     throw new InputError(
       file,
-      `expected the header 'sentence<TAB>word<TAB>token<TAB>label', got '${header.slice(0, 60)}'`,
-      { line: 1 },
+      `line ${sentence} is past the store's last line (${store.numLines - 1}): is this the store of this split?`,
+      { line, field: "sentence" },
     );
   }
-  const out: TaskRow[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const fields = lines[i].replace(/\r$/, "").split("\t");
-    const at = { line: i + 1 };
-    if (fields.length !== 4)
-      throw new InputError(file, `expected 4 tab-separated fields, got ${fields.length}`, at);
-    const [s, w, token, label] = fields;
-    const sentence = Number(s);
-    const word = Number(w);
-    if (!/^\d+$/.test(s) || sentence >= store.numLines) {
-      throw new InputError(file, `sentence '${s}' is not a line of the store (0..${store.numLines - 1})`, {
-        ...at,
-        field: "sentence",
-      });
-    }
-    const words = store.words(sentence);
-    if (!/^\d+$/.test(w) || word >= words.length) {
-      throw new InputError(file, `word '${w}' is not a word of line ${sentence} (${words.length} words)`, {
-        ...at,
-        field: "word",
-      });
-    }
-    if (words[word] !== token) {
-      throw new InputError(
-        file,
-        `token '${token}' does not match the store's word '${words[word]}' (is this task made from the store's input?)`,
-        { ...at, field: "token" },
-      );
-    }
-    if (label === "") throw new InputError(file, "empty label", { ...at, field: "label" });
-    out.push({ sentence, word, token, label, row: store.row(sentence, word) });
+  const words = store.words(sentence);
+  if (word >= words.length) {
+    throw new InputError(
+      file,
+      `word ${word} is past the end of line ${sentence} (${words.length} words) in the store`,
+      { line, field: "word" },
+    );
   }
-  return out;
+  if (words[word] !== token && decodeToken(words[word]) !== token) {
+    throw new InputError(
+      file,
+      `token '${token}' but the store has '${words[word]}' there: is this the store of this split?`,
+      { line, field: "token" },
+    );
+  }
+  return store.row(sentence, word);
 }
 
 /** Without a task: the store's first rows, labelled from the store's label file when it has one. */
@@ -399,4 +392,13 @@ function printSummary(s: ConceptsSummary): void {
     );
   }
   process.stdout.write(`${out.join("\n")}\n`);
+}
+
+function parseSplits(value: string): string[] {
+  const splits = value.split(",").map((s) => s.trim());
+  for (const s of splits) {
+    if (!["train", "valid", "test"].includes(s))
+      throw new UserError(`--splits: '${s}' is not train, valid or test`);
+  }
+  return splits;
 }

@@ -1,5 +1,5 @@
 import type { ConceptsResult } from "../concepts/result.js";
-import type { ReportData } from "./types.js";
+import type { ConceptNeuronExample, ReportData } from "./types.js";
 
 /**
  * The report sections that come from `codeneurons concepts` output: layer distribution of the top
@@ -19,7 +19,28 @@ export function reportSectionsFromConcepts(
     conceptNeurons: {
       layers: c.layers,
       concepts: c.concepts.filter((k) => k.count > 0).map((k) => ({ name: k.concept, byLayer: k.byLayer })),
+      examples: examplesOf(c, 3),
     },
     heatmaps: c.heatmaps,
   };
+}
+
+/** The `perConcept` most significant neurons of each concept (conceptNeurons is sorted that way). */
+function examplesOf(c: ConceptsResult, perConcept: number): ConceptNeuronExample[] {
+  const taken = new Map<string, number>();
+  const out: ConceptNeuronExample[] = [];
+  for (const m of c.conceptNeurons) {
+    const n = taken.get(m.concept) ?? 0;
+    if (n >= perConcept) continue;
+    taken.set(m.concept, n + 1);
+    out.push({
+      neuron: m.name,
+      concept: m.concept,
+      direction: m.direction,
+      purity: m.purity,
+      pValue: m.pValue,
+      words: m.words.slice(0, 12),
+    });
+  }
+  return out;
 }

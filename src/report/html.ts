@@ -1,5 +1,5 @@
 import { type Figure, SECTIONS, type SectionId } from "./figures.js";
-import type { RedundancySummary, ReportData } from "./types.js";
+import type { ConceptNeuronExample, RedundancySummary, ReportData } from "./types.js";
 
 /**
  * The report page: one self-contained HTML file. Figures are inline SVG (no scripts, no fonts or
@@ -73,7 +73,12 @@ function sectionHtml(
   field: keyof ReportData,
 ): string {
   const own = figures.filter((f) => f.section === id);
-  const table = id === "redundancy" && data.redundancy ? redundancyTable(data.redundancy) : "";
+  const table =
+    id === "redundancy" && data.redundancy
+      ? redundancyTable(data.redundancy)
+      : id === "concepts" && data.conceptNeurons?.examples?.length
+        ? conceptTable(data.conceptNeurons.examples)
+        : "";
   const present = data[field] !== undefined;
   const body =
     own.length === 0 && !table
@@ -112,6 +117,24 @@ ${rows}
 </table>`;
 }
 
+function conceptTable(examples: ConceptNeuronExample[]): string {
+  const rows = examples
+    .map(
+      (e) =>
+        `<tr><th scope="row"><code>${escapeHtml(e.neuron)}</code></th><td>${escapeHtml(e.concept)}</td>` +
+        `<td>${escapeHtml(e.direction)}</td><td class="num">${e.purity.toFixed(2)}</td><td class="num">${e.pValue.toExponential(1)}</td>` +
+        `<td class="words">${e.words.map((w) => `<code>${escapeHtml(w)}</code>`).join(" ")}</td></tr>`,
+    )
+    .join("\n");
+  return `<table class="summary" data-table="concept-neurons">
+<caption>Purity = share of the neuron's top word types (by mean z-score, in its direction) that belong to the concept; p = hypergeometric tail before Bonferroni correction.</caption>
+<thead><tr><th scope="col">Neuron</th><th scope="col">Concept</th><th scope="col">Direction</th><th scope="col" class="num">Purity</th><th scope="col" class="num">p</th><th scope="col">Top words</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`;
+}
+
 /** [0,1,2,3,7] → "0–3, 7". */
 export function layerRange(layers: number[]): string {
   const sorted = [...layers].sort((a, b) => a - b);
@@ -142,7 +165,7 @@ function cardsHtml(data: ReportData): string {
     cards.push(["Layers", String(data.cka.layers.length), `${data.cka.layers[0]}–${data.cka.layers.at(-1)}`]);
   if (data.conceptNeurons) {
     const total = data.conceptNeurons.concepts.reduce((a, c) => a + c.byLayer.reduce((x, y) => x + y, 0), 0);
-    cards.push(["Concept neurons", String(total), `${data.conceptNeurons.concepts.length} concepts tested`]);
+    cards.push(["Concept neurons", String(total), `across ${data.conceptNeurons.concepts.length} concepts`]);
   }
   if (cards.length === 0) return "";
   return `<div class="cards">${cards
@@ -186,6 +209,7 @@ table.summary tbody tr:hover{background:#f3f6fa}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.best{font-weight:650;color:#0b6e4f}
 td.detail{color:var(--muted);font-size:13px}
+td.words code{background:#f3f4f6;border-radius:4px;padding:1px 5px;margin:1px;display:inline-block}
 footer{color:var(--muted);font-size:12px;padding:8px 24px 40px}
 code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.92em}
 @media print{nav.toc{display:none}section{break-inside:avoid;border:none}header.top{background:#fff;color:var(--ink)}}

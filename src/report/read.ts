@@ -148,7 +148,21 @@ function conceptNeurons(c: JsonChecker, v: unknown, path: string): ConceptNeuron
     const k = c.object(x, p);
     return { name: c.string(k.name, `${p}.name`), byLayer: c.integers(k.byLayer, `${p}.byLayer`, ls.length) };
   });
-  return { layers: ls, concepts };
+  const examples = c.optional(o, "examples", path, (x, p) =>
+    c.array(x, p).map((e, i) => {
+      const q = `${p}[${i}]`;
+      const r = c.object(e, q);
+      return {
+        neuron: c.string(r.neuron, `${q}.neuron`),
+        concept: c.string(r.concept, `${q}.concept`),
+        direction: c.string(r.direction, `${q}.direction`),
+        purity: c.number(r.purity, `${q}.purity`, { min: 0, max: 1 }),
+        pValue: c.number(r.pValue, `${q}.pValue`, { min: 0, max: 1 }),
+        words: c.strings(r.words, `${q}.words`),
+      };
+    }),
+  );
+  return { layers: ls, concepts, examples };
 }
 
 function heatmap(c: JsonChecker, v: unknown, path: string): NeuronHeatmap {

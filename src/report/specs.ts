@@ -339,7 +339,9 @@ function countsPerLayerSpec(
         type: "nominal",
         title: groupTitle,
         sort: groups.map((g) => g.name),
-        scale: colours ? { domain: [...colours.keys()], range: [...colours.values()] } : undefined,
+        scale: colours
+          ? { domain: groups.map((g) => g.name), range: groups.map((g) => colours.get(g.name) ?? "#666666") }
+          : undefined,
       },
       order: { field: "group" },
       tooltip: [

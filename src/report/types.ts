@@ -82,6 +82,18 @@ export interface LayerDistribution {
 export interface ConceptNeuronCounts {
   layers: number[];
   concepts: { name: string; byLayer: number[] }[];
+  /** The most significant concept neurons, shown as a table with their top words. */
+  examples?: ConceptNeuronExample[];
+}
+
+export interface ConceptNeuronExample {
+  neuron: string;
+  concept: string;
+  direction: string;
+  /** Share of its top word types that belong to the concept, in [0, 1]. */
+  purity: number;
+  pValue: number;
+  words: string[];
 }
 
 /** A class's top neurons and their activations over some code lines (concepts.json `heatmaps`). */

@@ -1,0 +1,115 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseJsonText, parseReportData, type ReportData } from "../../src/report/index.js";
+import { InputError } from "../../src/util/errors.js";
+import { Rng } from "../../src/util/rng.js";
+import { makeResultsDir } from "../fixtures/report/make-results.js";
+
+let text: string;
+let valid: ReportData;
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), "cn-report-read-"));
+  await makeResultsDir(dir);
+  text = readFileSync(join(dir, "report-data.json"), "utf8");
+  valid = JSON.parse(text) as ReportData;
+});
+
+const clone = (): ReportData => structuredClone(valid);
+
+function errorOf(value: unknown): InputError {
+  try {
+    parseReportData(value, "results/report-data.json");
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error("expected an InputError");
+}
+
+describe("report-data.json reader", () => {
+  it("reads the fixture with every section", () => {
+    const data = parseReportData(JSON.parse(text), "report-data.json");
+    for (const key of [
+      "layerAccuracy",
+      "cka",
+      "neuronCurves",
+      "redundancy",
+      "layerDistribution",
+      "conceptNeurons",
+      "heatmaps",
+    ]) {
+      expect(data).toHaveProperty(key);
+    }
+    expect(data.cka?.matrix.length).toBe(13);
+  });
+
+  it("names the file and the field of every problem", () => {
+    const cases: [(d: ReportData) => void, string, RegExp][] = [
+      [(d) => Object.assign(d, { schema: "other" }), "schema", /codeneurons.report-data/],
+      [(d) => Object.assign(d, { version: 2 }), "version", /version 1/],
+      [(d) => d.layerAccuracy!.independent.pop(), "layerAccuracy.independent", /expected 13 entries/],
+      [(d) => (d.layerAccuracy!.independent[4] = 1.5), "layerAccuracy.independent[4]", /above 1/],
+      [(d) => (d.cka!.matrix[2][5] = Number.NaN), "cka.matrix[2][5]", /finite number/],
+      [(d) => d.cka!.matrix[3].push(0.1), "cka.matrix[3]", /13 entries/],
+      [(d) => (d.cka!.layers[1] = 0), "cka.layers", /repeat/],
+      [(d) => (d.redundancy!.steps[1].reduction = 120), "redundancy.steps[1].reduction", /above 100/],
+      [
+        (d) => ((d.neuronCurves!.orderings[0].points[2] as { neurons: unknown }).neurons = "5"),
+        "neuronCurves.orderings[0].points[2].neurons",
+        /string/,
+      ],
+      [
+        (d) => (d.heatmaps![0].lines[0].activations[0] = [1]),
+        "heatmaps[0].lines[0].activations[0]",
+        /entries/,
+      ],
+      [(d) => Object.assign(d, { model: 3 }), "model", /string/],
+    ];
+    for (const [mutate, field, detail] of cases) {
+      const d = clone();
+      mutate(d);
+      const e = errorOf(d);
+      expect(e.file).toBe("results/report-data.json");
+      expect(e.field).toBe(field);
+      expect(e.message).toMatch(detail);
+    }
+  });
+
+  it("reports the line of a JSON syntax error", () => {
+    const broken = text.replace('"cka"', '"cka" oops');
+    const line = broken.slice(0, broken.indexOf("oops")).split("\n").length;
+    try {
+      parseJsonText(broken, "f.json");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).line).toBe(line);
+    }
+  });
+
+  it("fuzz: truncated and mutated files give an InputError or a valid result, never a crash", () => {
+    const rng = new Rng(2024);
+    const alphabet = ['"', "{", "}", "[", "]", ",", ":", "0", "-1e9", "null", "true", " ", "\n", "x"];
+    for (let i = 0; i < 400; i++) {
+      let t: string;
+      if (i % 2 === 0) {
+        t = text.slice(0, rng.int(text.length));
+      } else {
+        const chars = [...text];
+        for (let m = 0; m < 1 + rng.int(4); m++)
+          chars[rng.int(chars.length)] = alphabet[rng.int(alphabet.length)];
+        t = chars.join("");
+      }
+      try {
+        parseReportData(parseJsonText(t, "fuzz.json"), "fuzz.json");
+      } catch (e) {
+        expect(e).toBeInstanceOf(InputError);
+        expect((e as Error).message.startsWith("fuzz.json")).toBe(true);
+      }
+    }
+  });
+});
