@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { decodeToken } from "../data/escape.js";
 import {
   type Aggregation,
   type SentenceRepresentation,
@@ -121,7 +122,9 @@ function tokenizeLines(
       const c = cache[i === 0 ? 0 : 1];
       let ids = c.get(w);
       if (!ids) {
-        ids = model.tokenizer.tokenizeWord(w, i === 0);
+        // Words in codeneurons' .in files escape inner whitespace (see src/data/escape.ts); the model
+        // must see the real text.
+        ids = model.tokenizer.tokenizeWord(decodeToken(w) ?? w, i === 0);
         c.set(w, ids);
       }
       return ids;
