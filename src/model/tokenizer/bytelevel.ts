@@ -152,6 +152,7 @@ export class ByteLevelBpeTokenizer implements WordTokenizer {
   private readonly splitter: AddedTokenSplitter;
   private readonly addPrefixSpace: boolean;
   private readonly cache = new Map<string, number[]>();
+  private readonly wordCache = new Map<string, number[]>();
   private readonly utf8 = new TextEncoder();
 
   constructor(
@@ -189,13 +190,17 @@ export class ByteLevelBpeTokenizer implements WordTokenizer {
   tokenizeWord(word: string, isFirst: boolean): number[] {
     // Inside a sentence a word follows a space; the first word gets one only with add_prefix_space.
     const text = isFirst ? word : ` ${word}`;
+    const cached = this.wordCache.get(text);
+    if (cached) return cached.slice();
     const ids: number[] = [];
     // As in Hugging Face, add_prefix_space applies to every stretch of text between added tokens.
     for (const piece of this.splitter.split(text)) {
       if (typeof piece === "number") ids.push(piece);
       else this.encodeText(piece, this.addPrefixSpace, ids);
     }
-    return ids;
+    if (this.wordCache.size > 200_000) this.wordCache.clear();
+    this.wordCache.set(text, ids);
+    return ids.slice();
   }
 
   idToToken(id: number): string {

@@ -110,29 +110,34 @@ function parseEntry(file: string, name: string, raw: unknown, dataSize: number):
   return { dtype, shape, begin, end };
 }
 
-/** Converts raw little-endian bytes of `dtype` to float32. */
+/**
+ * Converts raw little-endian bytes of `dtype` to float32. For aligned float32 input the result is a view
+ * of `bytes` (no copy); everything else is converted into a new array.
+ */
 export function bytesToFloat32(bytes: Uint8Array, dtype: CheckpointDType): Float32Array {
-  // Copy into an aligned buffer first: offsets inside a file need not be aligned for typed-array views.
-  const aligned = new Uint8Array(bytes.length);
-  aligned.set(bytes);
+  const size = BYTES[dtype];
+  // Typed-array views need aligned offsets; offsets inside a file need not be.
+  const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
   const buf = aligned.buffer;
+  const off = aligned.byteOffset;
+  const n = Math.floor(aligned.length / size);
   switch (dtype) {
     case "F32":
-      return new Float32Array(buf);
+      return new Float32Array(buf, off, n);
     case "F16":
-      return halfArrayToFloat32(new Uint16Array(buf));
+      return halfArrayToFloat32(new Uint16Array(buf, off, n));
     case "BF16":
-      return bfloat16ArrayToFloat32(new Uint16Array(buf));
+      return bfloat16ArrayToFloat32(new Uint16Array(buf, off, n));
     case "F64":
-      return Float32Array.from(new Float64Array(buf));
+      return Float32Array.from(new Float64Array(buf, off, n));
     case "I64":
-      return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
+      return Float32Array.from(new BigInt64Array(buf, off, n), (v) => Number(v));
     case "I32":
-      return Float32Array.from(new Int32Array(buf));
+      return Float32Array.from(new Int32Array(buf, off, n));
     case "I16":
-      return Float32Array.from(new Int16Array(buf));
+      return Float32Array.from(new Int16Array(buf, off, n));
     case "I8":
-      return Float32Array.from(new Int8Array(buf));
+      return Float32Array.from(new Int8Array(buf, off, n));
     case "U8":
     case "BOOL":
       return Float32Array.from(aligned);

@@ -292,7 +292,12 @@ function collectTensors(value: PyValue, file: string): Map<string, TensorRef> {
 }
 
 /** Converts the elements a view touches to float32, in row-major order. */
-function materialize(t: TensorRef, storageBytes: Uint8Array, bigEndian: boolean): Float32Array {
+function materialize(
+  t: TensorRef,
+  storageBytes: Uint8Array,
+  bigEndian: boolean,
+  shared: boolean,
+): Float32Array {
   const size = dtypeBytes(t.storage.dtype);
   const count = elementCount(t.shape);
   if (count === 0) return new Float32Array(0);
@@ -302,7 +307,9 @@ function materialize(t: TensorRef, storageBytes: Uint8Array, bigEndian: boolean)
   let bytes = storageBytes.subarray(start, start + span * size);
   if (bigEndian) bytes = byteSwapped(bytes, size);
   const flat = bytesToFloat32(bytes, t.storage.dtype);
-  return isContiguous(t.shape, t.stride) ? flat : gather(flat, t.shape, t.stride, count);
+  if (!isContiguous(t.shape, t.stride)) return gather(flat, t.shape, t.stride, count);
+  // float32 comes back as a view of the storage: copy it unless this tensor is the storage's only user.
+  return flat.buffer === storageBytes.buffer && shared ? flat.slice() : flat;
 }
 
 function isContiguous(shape: number[], stride: number[]): boolean {
@@ -352,11 +359,16 @@ export abstract class TorchCheckpoint implements CheckpointReader {
   private cachedKey: string | null = null;
   private cachedBytes: Uint8Array | null = null;
 
+  /** How many tensors use each storage: a storage with several users is never handed out as a view. */
+  private readonly users = new Map<string, number>();
+
   constructor(
     readonly path: string,
     protected readonly tensors: Map<string, TensorRef>,
     protected readonly bigEndian: boolean,
-  ) {}
+  ) {
+    for (const t of tensors.values()) this.users.set(t.storage.key, (this.users.get(t.storage.key) ?? 0) + 1);
+  }
 
   protected abstract readStorage(storage: StorageRef): Uint8Array;
   abstract close(): void;
@@ -379,7 +391,12 @@ export abstract class TorchCheckpoint implements CheckpointReader {
     }
     return {
       shape: t.shape,
-      data: materialize(t, this.cachedBytes as Uint8Array, this.bigEndian),
+      data: materialize(
+        t,
+        this.cachedBytes as Uint8Array,
+        this.bigEndian,
+        (this.users.get(t.storage.key) ?? 0) > 1,
+      ),
       sourceDType: t.storage.dtype,
     };
   }

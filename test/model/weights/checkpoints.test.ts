@@ -80,6 +80,15 @@ describe("loadCheckpointWeights", () => {
     }
   });
 
+  it("gives tensors that share a storage their own memory", () => {
+    const m = loadCheckpointWeights(join(FIXTURES, "bin-zip"));
+    const a = m.get("tied.a")!.data;
+    const b = m.get("tied.b")!.data;
+    expect([...a]).toEqual([...b]);
+    a[0] += 1;
+    expect(b[0]).not.toBe(a[0]);
+  });
+
   it("prefers safetensors when both formats are present", () => {
     const dir = join(tmp, "both");
     mkdirSync(dir);
