@@ -50,39 +50,10 @@ interface Standardized {
   readonly constantColumns: number[];
 }
 
-/** Column means and inverse norms of the centred columns, in float64. */
-function columnScales(x: Matrix): { mean: Float64Array; inv: Float64Array; constant: number[] } {
+/** Copies X transposed (tiled, so that reads and writes both stay in cache). */
+function transpose(x: Matrix): Float32Array {
   const { rows, cols, data } = x;
-  const mean = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    const off = r * cols;
-    for (let j = 0; j < cols; j++) mean[j] += data[off + j];
-  }
-  for (let j = 0; j < cols; j++) mean[j] /= rows;
-  const sq = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    const off = r * cols;
-    for (let j = 0; j < cols; j++) {
-      const d = data[off + j] - mean[j];
-      sq[j] += d * d;
-    }
-  }
-  const inv = new Float64Array(cols);
-  const constant: number[] = [];
-  for (let j = 0; j < cols; j++) {
-    // A column whose centred norm is 0 (or denormal-small) carries no correlation information.
-    if (sq[j] > 0 && Number.isFinite(1 / Math.sqrt(sq[j]))) inv[j] = 1 / Math.sqrt(sq[j]);
-    else constant.push(j);
-  }
-  return { mean, inv, constant };
-}
-
-/** The standardised columns of X, transposed (tiled so that both sides stay in cache). */
-export function standardizeColumnsT(x: Matrix): Standardized {
-  const { rows, cols, data } = x;
-  if (rows < 2) throw new Error(`correlation needs at least 2 rows (tokens), got ${rows}`);
-  const { mean, inv, constant } = columnScales(x);
-  const zt = new Float32Array(rows * cols);
+  const out = new Float32Array(rows * cols);
   const tile = 64;
   for (let r0 = 0; r0 < rows; r0 += tile) {
     const r1 = Math.min(rows, r0 + tile);
@@ -90,11 +61,45 @@ export function standardizeColumnsT(x: Matrix): Standardized {
       const c1 = Math.min(cols, c0 + tile);
       for (let r = r0; r < r1; r++) {
         const off = r * cols;
-        for (let j = c0; j < c1; j++) zt[j * rows + r] = (data[off + j] - mean[j]) * inv[j];
+        for (let j = c0; j < c1; j++) out[j * rows + r] = data[off + j];
       }
     }
   }
-  return { zt, constantColumns: constant };
+  return out;
+}
+
+/**
+ * Centres a row in place and scales it to unit norm, with float64 mean and norm (two passes over a
+ * row that sits in cache). Returns false for a constant row, which is zeroed.
+ */
+function standardizeRow(row: Float32Array): boolean {
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += row[i];
+  const mean = sum / row.length;
+  let sq = 0;
+  for (let i = 0; i < row.length; i++) {
+    const d = row[i] - mean;
+    sq += d * d;
+  }
+  const inv = 1 / Math.sqrt(sq);
+  // A column whose centred norm is 0 (or so small that its inverse overflows) has no correlation.
+  if (!(sq > 0) || !Number.isFinite(inv)) {
+    row.fill(0);
+    return false;
+  }
+  for (let i = 0; i < row.length; i++) row[i] = (row[i] - mean) * inv;
+  return true;
+}
+
+/** The standardised columns of X, transposed: one pass over X, then row-wise work in cache. */
+export function standardizeColumnsT(x: Matrix): Standardized {
+  if (x.rows < 2) throw new Error(`correlation needs at least 2 rows (tokens), got ${x.rows}`);
+  const zt = transpose(x);
+  const constantColumns: number[] = [];
+  for (let j = 0; j < x.cols; j++) {
+    if (!standardizeRow(zt.subarray(j * x.rows, (j + 1) * x.rows))) constantColumns.push(j);
+  }
+  return { zt, constantColumns };
 }
 
 /**
