@@ -12,9 +12,11 @@ export type TokenizerKind = "tokenizer.json" | "wordpiece" | "byte-level-bpe";
 export interface WordTokenizer {
   readonly kind: TokenizerKind;
   /**
-   * Subword ids of one whitespace-free word as it is tokenized inside a space-separated sentence; isFirst:
-   * it starts the sentence (no space before it). May be empty when normalization removes every
-   * character (e.g. a word made only of control or zero-width characters for BERT).
+   * Subword ids of one word as it is tokenized inside a sentence of words joined by single spaces;
+   * isFirst: it starts the sentence (no space before it). A word may hold inner whitespace (a string
+   * literal); it is tokenized exactly as that text would be inside the sentence. May be empty when
+   * normalization removes every character (e.g. a word made only of control or zero-width characters
+   * for BERT).
    */
   tokenizeWord(word: string, isFirst: boolean): number[];
   /** Tokens before one sequence: BERT [CLS], RoBERTa <s>, Llama <s>, GPT-2 none. */

@@ -70,6 +70,16 @@ describe("word-by-word tokenization equals sentence tokenization", () => {
     });
   }
 
+  it("words with inner whitespace (string literals) tokenize as they would inside the sentence", async () => {
+    const ws = ["String", "s", "=", '"hello  world\t!"', ";", "x", "=", "' '", ";"];
+    for (const [name] of [...PAIRS, ["metaspace"]]) {
+      const ref = reference(name);
+      const want = ref.encode(ws.join(" "), { add_special_tokens: false }).ids;
+      const dirs = name === "metaspace" ? ["metaspace-json"] : [name, `${name}-json`];
+      for (const dir of dirs) expect(encodeWords(await loadTokenizer(join(FIXTURES, dir)), ws).ids, dir).toEqual(want);
+    }
+  });
+
   it("metaspace (Llama-2 style tokenizer.json): word by word equals the sentence, <s> before it", async () => {
     const ref = reference("metaspace");
     const tok = await loadTokenizer(join(FIXTURES, "metaspace-json"));

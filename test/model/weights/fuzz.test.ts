@@ -61,8 +61,12 @@ function fuzz(label: string, inputs: Uint8Array[], load: (path: string) => unkno
   return counts;
 }
 
-/** A minimal zip writer (stored entries) so that a mutated data.pkl can sit inside a valid archive. */
-function storedZip(entries: [string, Uint8Array][]): Uint8Array {
+/**
+ * A minimal zip writer (stored entries) so that a mutated data.pkl can sit inside a valid archive. With
+ * `zip64`, every size and offset goes through the zip64 records, as in checkpoints larger than 4 GiB.
+ */
+function storedZip(entries: [string, Uint8Array][], zip64 = false): Uint8Array {
+  const FULL = 0xffffffff;
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -71,32 +75,66 @@ function storedZip(entries: [string, Uint8Array][]): Uint8Array {
     const crc = crc32(data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(zip64 ? 45 : 20, 4);
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
+    local.writeUInt32LE(zip64 ? FULL : data.length, 18);
+    local.writeUInt32LE(zip64 ? FULL : data.length, 22);
     local.writeUInt16LE(nameBytes.length, 26);
+    const localExtra = Buffer.alloc(zip64 ? 20 : 0);
+    if (zip64) {
+      localExtra.writeUInt16LE(0x0001, 0);
+      localExtra.writeUInt16LE(16, 2);
+      localExtra.writeBigUInt64LE(BigInt(data.length), 4);
+      localExtra.writeBigUInt64LE(BigInt(data.length), 12);
+    }
+    local.writeUInt16LE(localExtra.length, 28);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(zip64 ? 45 : 20, 4);
+    central.writeUInt16LE(zip64 ? 45 : 20, 6);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
+    central.writeUInt32LE(zip64 ? FULL : data.length, 20);
+    central.writeUInt32LE(zip64 ? FULL : data.length, 24);
     central.writeUInt16LE(nameBytes.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBytes, Buffer.from(data));
-    centrals.push(central, nameBytes);
-    offset += 30 + nameBytes.length + data.length;
+    central.writeUInt32LE(zip64 ? FULL : offset, 42);
+    const centralExtra = Buffer.alloc(zip64 ? 28 : 0);
+    if (zip64) {
+      centralExtra.writeUInt16LE(0x0001, 0);
+      centralExtra.writeUInt16LE(24, 2);
+      centralExtra.writeBigUInt64LE(BigInt(data.length), 4);
+      centralExtra.writeBigUInt64LE(BigInt(data.length), 12);
+      centralExtra.writeBigUInt64LE(BigInt(offset), 20);
+    }
+    central.writeUInt16LE(centralExtra.length, 30);
+    locals.push(local, nameBytes, localExtra, Buffer.from(data));
+    centrals.push(central, nameBytes, centralExtra);
+    offset += 30 + nameBytes.length + localExtra.length + data.length;
   }
   const dir = Buffer.concat(centrals);
+  const tail: Buffer[] = [];
+  if (zip64) {
+    const record = Buffer.alloc(56);
+    record.writeUInt32LE(0x06064b50, 0);
+    record.writeBigUInt64LE(44n, 4);
+    record.writeUInt16LE(45, 12);
+    record.writeUInt16LE(45, 14);
+    record.writeBigUInt64LE(BigInt(entries.length), 24);
+    record.writeBigUInt64LE(BigInt(entries.length), 32);
+    record.writeBigUInt64LE(BigInt(dir.length), 40);
+    record.writeBigUInt64LE(BigInt(offset), 48);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(BigInt(offset + dir.length), 8);
+    locator.writeUInt32LE(1, 16);
+    tail.push(record, locator);
+  }
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(dir.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, dir, end]);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 8);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 10);
+  end.writeUInt32LE(zip64 ? FULL : dir.length, 12);
+  end.writeUInt32LE(zip64 ? FULL : offset, 16);
+  return Buffer.concat([...locals, dir, ...tail, end]);
 }
 
 function zipEntries(path: string): [string, Uint8Array][] {
@@ -113,6 +151,25 @@ describe("fuzzing the weight readers", () => {
     const entries = zipEntries(join(FIXTURES, "bin-zip/pytorch_model.bin"));
     const counts = fuzz("round trip", [storedZip(entries)], loadTorchCheckpoint, "rt.bin");
     expect(counts.ok).toBe(1);
+  });
+
+  it("reads a zip64 archive (all sizes and offsets in zip64 records) and survives its mutations", () => {
+    const entries = zipEntries(join(FIXTURES, "bin-zip/pytorch_model.bin"));
+    const bytes = storedZip(entries, true);
+    writeFileSync(join(tmp, "z64.bin"), bytes);
+    const expected = loadTorchCheckpoint(join(FIXTURES, "bin-zip/pytorch_model.bin"));
+    const got = loadTorchCheckpoint(join(tmp, "z64.bin"));
+    expect([...got.keys()]).toEqual([...expected.keys()]);
+    for (const [name, t] of expected) expect([...(got.get(name)?.data ?? [])], name).toEqual([...t.data]);
+    const rng = new Rng(21);
+    // Mutations of the directory and end records, where the zip64 fields are.
+    const dirStart =
+      bytes.length - 22 - 76 - entries.reduce((n, [name]) => n + 46 + Buffer.byteLength(name) + 28, 0);
+    const tail = mutations(bytes.subarray(dirStart), rng, 200).map((t) =>
+      Buffer.concat([bytes.subarray(0, dirStart), t]),
+    );
+    const counts = fuzz("zip64 tail", tail, loadTorchCheckpoint, "z64m.bin");
+    expect(counts["input-error"]).toBeGreaterThan(50);
   });
 
   for (const folder of ["bin-zip", "bin-deflate", "bin-legacy"]) {
