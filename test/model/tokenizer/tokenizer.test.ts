@@ -76,7 +76,8 @@ describe("word-by-word tokenization equals sentence tokenization", () => {
       const ref = reference(name);
       const want = ref.encode(ws.join(" "), { add_special_tokens: false }).ids;
       const dirs = name === "metaspace" ? ["metaspace-json"] : [name, `${name}-json`];
-      for (const dir of dirs) expect(encodeWords(await loadTokenizer(join(FIXTURES, dir)), ws).ids, dir).toEqual(want);
+      for (const dir of dirs)
+        expect(encodeWords(await loadTokenizer(join(FIXTURES, dir)), ws).ids, dir).toEqual(want);
     }
   });
 
