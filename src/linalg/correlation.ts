@@ -155,8 +155,8 @@ export async function correlationDistances(
   const n = x.cols;
   const absolute = opts.absolute ?? true;
   const out = new Float64Array(condensedLength(n));
-  if (n < 2) return { n, data: out, constantColumns: n === 1 ? standardizeColumnsT(x).constantColumns : [] };
   const std = standardizeColumnsT(x);
+  if (n < 2) return { n, data: out, constantColumns: std.constantColumns };
   await forEachUpperBlock(std, n, x.rows, opts, (i0, b, width, block) => {
     for (let r = 0; r < b; r++) {
       const i = i0 + r;

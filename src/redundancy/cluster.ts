@@ -141,7 +141,8 @@ function planGroups(x: Matrix, ids: readonly number[], opts: ClusterOptions) {
   }
   const groups = layerGroups(ids, opts.hidden);
   const largest = Math.max(...groups.map((g) => g.columns.length));
-  if (!fits(largest, x.rows, opts, bound)) {
+  // A layer's columns are first copied out of X: one more float32 copy of its activations.
+  if (!fits(largest, x.rows, opts, bound - 4 * largest * x.rows)) {
     throw new UserError(`${why}; even one layer (${largest} neurons) is over the bound: raise it.`);
   }
   const note = `${why}: clustered each of the ${groups.length} layers separately (clusters do not span layers).`;
