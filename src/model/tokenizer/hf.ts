@@ -82,6 +82,7 @@ export class HfJsonTokenizer implements WordTokenizer {
       throw new InputError(path, "has no model", { field: "model" });
     for (const key of ["normalizer", "pre_tokenizer", "post_processor", "decoder"]) obj[key] ??= null;
     obj.added_tokens ??= [];
+    obj.pre_tokenizer = withConfiguredPrefixSpace(obj.pre_tokenizer, settings);
     if (!Array.isArray(obj.added_tokens))
       throw new InputError(path, "must be a list", { field: "added_tokens" });
     try {
@@ -151,6 +152,21 @@ export class HfJsonTokenizer implements WordTokenizer {
     }
     return out;
   }
+}
+
+/** Fast tokenizer classes whose constructor in transformers rewrites ByteLevel's add_prefix_space. */
+const PREFIX_SPACE_CLASSES = /^(GPT2|Roberta|Bart|Longformer|Blenderbot|CodeGen|GPTNeoX|LED|Mvp)Tokenizer/;
+
+/**
+ * transformers (GPT2TokenizerFast, RobertaTokenizerFast, …) lets tokenizer_config.json's add_prefix_space
+ * override the one in tokenizer.json's ByteLevel pre-tokenizer; @huggingface/tokenizers does not, so
+ * codeneurons applies it here when the config states it.
+ */
+function withConfiguredPrefixSpace(pre: unknown, settings: TokenizerSettings): unknown {
+  const cls = settings.tokenizerClass;
+  if (settings.addPrefixSpace === null || !cls || !PREFIX_SPACE_CLASSES.test(cls)) return pre;
+  if (field(pre, "type") !== "ByteLevel") return pre;
+  return { ...(pre as Record<string, unknown>), add_prefix_space: settings.addPrefixSpace };
 }
 
 /** The tokens a post-processor puts around a single sequence. */

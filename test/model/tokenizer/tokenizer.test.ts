@@ -157,6 +157,20 @@ describe("byte-level BPE details", () => {
     expect(tok.padId).toBe(tok.specialTokens.eos);
   });
 
+  it("tokenizer_config.json's add_prefix_space overrides tokenizer.json's, as transformers does", async () => {
+    const dir = join(tmp, "prefix-override");
+    cpSync(join(FIXTURES, "bpe-roberta-json"), dir, { recursive: true });
+    const before = await loadTokenizer(dir);
+    expect(pieces(before, "public", true)[0].startsWith("Ġ")).toBe(false);
+    const config = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8"));
+    writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({ ...config, add_prefix_space: true }));
+    const after = await loadTokenizer(dir);
+    expect(pieces(after, "public", true)).toEqual(pieces(after, "public", false));
+    expect(after.tokenizeWord("public", true)).toEqual(
+      (await loadTokenizer(join(FIXTURES, "bpe-prefix"))).tokenizeWord("public", true),
+    );
+  });
+
   it("RoBERTa's <mask> absorbs the space before it (lstrip)", async () => {
     const tok = await loadTokenizer(join(FIXTURES, "bpe-roberta"));
     expect(tok.tokenizeWord("<mask>", false)).toEqual([tok.specialTokens.mask]);
