@@ -72,9 +72,11 @@ function transpose(x: Matrix): Float32Array {
  * Centres a row in place and scales it to unit norm, with float64 mean and norm (two passes over a
  * row that sits in cache). Returns false for a constant row, which is zeroed.
  */
-function standardizeRow(row: Float32Array): boolean {
+function standardizeRow(row: Float32Array, column: number): boolean {
   let sum = 0;
   for (let i = 0; i < row.length; i++) sum += row[i];
+  // float32 values cannot overflow a float64 sum, so a non-finite sum means NaN or ±Inf in the data.
+  if (!Number.isFinite(sum)) throw new Error(`correlation: column ${column} holds NaN or infinite values`);
   const mean = sum / row.length;
   let sq = 0;
   for (let i = 0; i < row.length; i++) {
@@ -97,7 +99,7 @@ export function standardizeColumnsT(x: Matrix): Standardized {
   const zt = transpose(x);
   const constantColumns: number[] = [];
   for (let j = 0; j < x.cols; j++) {
-    if (!standardizeRow(zt.subarray(j * x.rows, (j + 1) * x.rows))) constantColumns.push(j);
+    if (!standardizeRow(zt.subarray(j * x.rows, (j + 1) * x.rows), j)) constantColumns.push(j);
   }
   return { zt, constantColumns };
 }

@@ -92,7 +92,11 @@ function centred(
     const off = r * stride + c0;
     for (let j = 0; j < width; j++) mean[j] += data[off + j];
   }
-  for (let j = 0; j < width; j++) mean[j] /= rows.length;
+  for (let j = 0; j < width; j++) {
+    mean[j] /= rows.length;
+    if (!Number.isFinite(mean[j]))
+      throw new Error(`linearCKA: column ${c0 + j} holds NaN or infinite values`);
+  }
   const out = new Float32Array(rows.length * width);
   rows.forEach((r, i) => {
     const off = r * stride + c0;

@@ -95,6 +95,10 @@ describe("minibatch linear CKA (unbiased HSIC) vs the numpy reference", () => {
     expect(res.matrix[0][0]).toBeCloseTo(1, 12); // float64 rounding only
     expect(res.matrix[0][1]).toBeNull();
     expect(res.matrix[1][1]).toBeNull();
+    x.data[7 * 4 + 1] = Number.NaN;
+    await expect(linearCKA(x, { hidden: 2, batchSize: 12, progress: false })).rejects.toThrow(
+      /column 1 holds NaN/,
+    );
   });
 
   it("sampleBatches: distinct tokens within a pass, new permutation after, refuses m < 4", () => {

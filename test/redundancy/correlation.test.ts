@@ -76,7 +76,9 @@ describe("correlation on onnxruntime vs numpy.corrcoef", () => {
     expect(() => condensedIndex(n, 2, 2)).toThrow();
   });
 
-  it("needs two tokens", async () => {
+  it("needs two tokens and finite values", async () => {
     await expect(correlationDistances(matrix(1, 3), { progress: false })).rejects.toThrow(/2 rows/);
+    const x = matrix(4, 3, Float32Array.from([1, 2, 3, 4, 5, 6, 7, Number.NaN, 9, 1, 2, 3]));
+    await expect(correlationDistances(x, { progress: false })).rejects.toThrow(/column 1 holds NaN/);
   });
 });
