@@ -1,0 +1,133 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseProbeWeights, runConcepts } from "../../src/cli/concepts.js";
+import { parseJsonText } from "../../src/report/check.js";
+import { readConceptsFile } from "../../src/serve/concepts-file.js";
+import { InputError } from "../../src/util/errors.js";
+import { Rng } from "../../src/util/rng.js";
+import { makeResultsDir } from "../fixtures/report/make-results.js";
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "cn-concepts-cli-"));
+  await makeResultsDir(dir);
+});
+
+/** Random truncations and character swaps of a valid file: each must parse or give an InputError. */
+function fuzz(text: string, seed: number, parse: (t: string) => unknown): void {
+  const rng = new Rng(seed);
+  const alphabet = ['"', "{", "}", "[", "]", ",", ":", "0", "-7", "1e400", "null", "x", " "];
+  for (let i = 0; i < 300; i++) {
+    let t: string;
+    if (i % 2 === 0) t = text.slice(0, rng.int(text.length));
+    else {
+      const chars = [...text];
+      for (let m = 0; m < 1 + rng.int(4); m++)
+        chars[rng.int(chars.length)] = alphabet[rng.int(alphabet.length)];
+      t = chars.join("");
+    }
+    try {
+      parse(t);
+    } catch (e) {
+      expect(e, (e as Error).stack).toBeInstanceOf(InputError);
+    }
+  }
+}
+
+describe("concepts command inputs", () => {
+  it("reads probe weights in either orientation, with neuron ids from neurons, layers or the store", () => {
+    const classMajor = {
+      classes: ["A", "B"],
+      weights: [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      neurons: [10, 11, 12],
+    };
+    const p = parseProbeWeights(classMajor, "p.json", 8, [0, 1]);
+    expect(Array.from(p.weights)).toEqual([1, 4, 2, 5, 3, 6]);
+    expect(p.neurons).toEqual([10, 11, 12]);
+    const neuronMajor = {
+      probe: {
+        classes: ["A", "B"],
+        weights: [
+          [1, 4],
+          [2, 5],
+          [3, 6],
+        ],
+        layers: [2],
+      },
+    };
+    const q = parseProbeWeights(neuronMajor, "p.json", 3, [0, 1, 2]);
+    expect(Array.from(q.weights)).toEqual([1, 4, 2, 5, 3, 6]);
+    expect(q.neurons).toEqual([6, 7, 8]);
+    expect(() => parseProbeWeights({ classes: ["A", "B"], weights: [[1, 2]] }, "p.json", 3, [0])).toThrow(
+      /p\.json \(field 'weights'\): expected 2 × 3/,
+    );
+    expect(() => parseProbeWeights({ classes: ["A"], weights: [[1]] }, "p.json", 1, [0])).toThrow(
+      /two classes/,
+    );
+  });
+
+  it("fuzz: mangled probe and concepts files give an InputError, never a crash", async () => {
+    const probe = readFileSync(join(dir, "probe.json"), "utf8");
+    fuzz(probe, 5, (t) =>
+      parseProbeWeights(
+        parseJsonText(t, "probe.json"),
+        "probe.json",
+        8,
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+      ),
+    );
+    const concepts = readFileSync(join(dir, "concepts", "concepts.json"), "utf8");
+    const file = join(dir, "fuzz-concepts.json");
+    const rng = new Rng(6);
+    for (let i = 0; i < 60; i++) {
+      const chars = [...concepts];
+      if (i % 2) chars.length = rng.int(chars.length);
+      else for (let m = 0; m < 3; m++) chars[rng.int(chars.length)] = ["}", "]", '"', "0", "x"][rng.int(5)];
+      writeFileSync(file, chars.join(""));
+      await readConceptsFile(file).catch((e) => expect(e).toBeInstanceOf(InputError));
+    }
+  });
+
+  it("refuses a task that does not match the store, naming the file, line and field", async () => {
+    const train = join(dir, "task", "train.tsv");
+    const good = readFileSync(train, "utf8");
+    const lines = good.split("\n");
+    const cols = lines[3].split("\t");
+    lines[3] = [cols[0], cols[1], "notTheWord", cols[3]].join("\t");
+    writeFileSync(train, lines.join("\n"));
+    try {
+      const err = await runConcepts({
+        store: join(dir, "activations"),
+        probe: join(dir, "probe.json"),
+        task: join(dir, "task"),
+        out: join(dir, "c2"),
+        quiet: true,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as InputError).message).toMatch(/train\.tsv:4 \(field 'token'\): token 'notTheWord'/);
+    } finally {
+      writeFileSync(train, good);
+    }
+  });
+
+  it("writes the same concepts.json for the same inputs", async () => {
+    const opts = {
+      store: join(dir, "activations"),
+      probe: join(dir, "probe.json"),
+      task: join(dir, "task"),
+      quiet: true,
+    };
+    await runConcepts({ ...opts, out: join(dir, "r1") });
+    await runConcepts({ ...opts, out: join(dir, "r2") });
+    expect(readFileSync(join(dir, "r1", "concepts.json"), "utf8")).toBe(
+      readFileSync(join(dir, "r2", "concepts.json"), "utf8"),
+    );
+  });
+});

@@ -1,0 +1,122 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeReportForResults } from "../../src/report/index.js";
+import { type RunningExplorer, startExplorer } from "../../src/serve/server.js";
+import { makeResultsDir } from "../fixtures/report/make-results.js";
+import { artifactPath, launchChromium } from "./browser.js";
+
+let explorer: RunningExplorer;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), "cn-e2e-"));
+  await makeResultsDir(dir);
+  await writeReportForResults(dir, { quiet: true, png: false });
+  explorer = await startExplorer({ resultsDir: dir, port: 0 });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+  // Console errors include Content-Security-Policy violations: the app must run under its own policy.
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(e.message));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await explorer?.close();
+});
+
+/** Background colour of a token as [r, g, b]. */
+async function backgrounds(selector: string): Promise<{ a: number; rgb: number[] }[]> {
+  return page.$$eval(selector, (nodes) =>
+    nodes.map((n) => ({
+      a: Number((n as HTMLElement).dataset.activation),
+      rgb: (getComputedStyle(n).backgroundColor.match(/\d+/g) ?? []).slice(0, 3).map(Number),
+    })),
+  );
+}
+
+describe("explorer in chromium", () => {
+  it("browses a class, opens a neuron and shows its top words and coloured code", async () => {
+    await page.goto(explorer.url);
+    await page.click(".item[data-class='NUMBER']");
+    await page.waitForSelector(".chip[data-neuron='43']");
+    expect(await page.textContent("#list-title")).toContain("Top neurons of NUMBER");
+    await page.click(".chip[data-neuron='43']");
+    await page.waitForSelector("[data-testid=lines] .tok");
+    expect(await page.textContent("[data-testid=neuron-name]")).toBe("L5:3");
+    expect(await page.textContent("[data-testid=concept-badge]")).toContain("NUMBER neuron");
+    const top = await page.$$eval("[data-testid=top-words] tr", (rows) =>
+      rows.map((r) => (r as HTMLElement).dataset.word ?? ""),
+    );
+    expect(top.slice(0, 5).every((w) => /^-?\d/.test(w))).toBe(true);
+    const toks = await backgrounds("[data-testid=lines] .tok");
+    expect(toks.length).toBeGreaterThan(10);
+    // The most active word is strongly red, the most negative bluish, a near-zero one near white.
+    const max = toks.reduce((a, b) => (b.a > a.a ? b : a));
+    expect(max.rgb[0]).toBeGreaterThan(150);
+    expect(max.rgb[2]).toBeLessThan(80);
+    const min = toks.reduce((a, b) => (b.a < a.a ? b : a));
+    if (min.a < 0) expect(min.rgb[2]).toBeGreaterThan(min.rgb[0]);
+    await page.screenshot({ path: artifactPath("explorer-neuron.png"), fullPage: true });
+  });
+
+  it("browses a layer", async () => {
+    await page.click(".pill[data-layer='8']");
+    await page.waitForFunction(() =>
+      document.querySelector("#list-title")?.textContent?.startsWith("Layer 8"),
+    );
+    expect(await page.locator("#neuron-list .chip").count()).toBe(8);
+    expect(await page.getAttribute(".chip[data-neuron='69']", "class")).toContain("concept");
+  });
+
+  it("searches a token and opens the best neuron", async () => {
+    await page.fill("#search", "0");
+    await page.click("#search-form button");
+    await page.waitForSelector("[data-testid=search-results] tbody tr");
+    expect(await page.textContent("[data-testid=search-token]")).toBe("0");
+    const first = page.locator("[data-testid=search-results] tbody tr").first();
+    expect(await first.getAttribute("data-neuron")).toBe("43");
+    await page.screenshot({ path: artifactPath("explorer-search.png") });
+    await first.click();
+    await page.waitForFunction(
+      () => document.querySelector("[data-testid=neuron-name]")?.textContent === "L5:3",
+    );
+  });
+
+  it("compares two neurons", async () => {
+    await page.fill("#cmp-a", "L5:3");
+    await page.fill("#cmp-b", "L8:5");
+    await page.click("#compare-form button");
+    await page.waitForSelector("[data-testid=scatter] circle");
+    const r = Number(await page.textContent("[data-testid=correlation]"));
+    expect(r).toBeGreaterThanOrEqual(-1);
+    expect(r).toBeLessThanOrEqual(1);
+    expect(await page.locator("[data-testid=top-words-a] tr").count()).toBeGreaterThan(0);
+    expect(await page.locator("[data-testid=top-words-b] tr").count()).toBeGreaterThan(0);
+    // Each line appears once per neuron.
+    const lines = await page.locator("[data-testid=lines] .line").count();
+    expect(lines % 2).toBe(0);
+    expect(lines).toBeGreaterThan(0);
+    await page.screenshot({ path: artifactPath("explorer-compare.png"), fullPage: true });
+  });
+
+  it("links to the report, served from the results directory", async () => {
+    const href = await page.getAttribute("#report-link", "href");
+    expect(href).toBe("/files/report/index.html");
+    const report = await browser.newPage();
+    await report.goto(new URL(href!, explorer.url).href);
+    expect(await report.locator("figure[data-figure] svg").count()).toBeGreaterThan(5);
+    await report.close();
+  });
+
+  it("ran without console errors (CSP violations included)", () => {
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,277 @@
+import { cpSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type {
+  CompareResponse,
+  MetaResponse,
+  NeuronResponse,
+  SearchResponse,
+} from "../../src/serve/api-types.js";
+import { type RunningExplorer, startExplorer } from "../../src/serve/server.js";
+import { ActivationStore } from "../../src/store/index.js";
+import { Rng } from "../../src/util/rng.js";
+import { makeResultsDir } from "../fixtures/report/make-results.js";
+
+const SECRET = "secret-outside-the-results-directory";
+let dir: string;
+let explorer: RunningExplorer;
+
+interface Reply {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** A raw request: the path goes out exactly as written (no client-side normalisation of "..", "%2e"). */
+function raw(path: string, opts: { method?: string; host?: string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port: explorer.port,
+        path,
+        method: opts.method ?? "GET",
+        headers: { host: opts.host ?? `127.0.0.1:${explorer.port}` },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString(),
+            headers: res.headers,
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function json<T>(path: string): Promise<T> {
+  const r = await raw(path);
+  expect(r.status, `${path}: ${r.body}`).toBe(200);
+  return JSON.parse(r.body) as T;
+}
+
+beforeAll(async () => {
+  const base = await mkdtemp(join(tmpdir(), "cn-serve-"));
+  dir = join(base, "results");
+  mkdirSync(dir);
+  await makeResultsDir(dir);
+  const outside = join(base, "outside");
+  mkdirSync(outside);
+  writeFileSync(join(outside, "secret.txt"), SECRET);
+  writeFileSync(join(base, "secret.txt"), SECRET);
+  symlinkSync(join(outside, "secret.txt"), join(dir, "leak.txt"));
+  symlinkSync(outside, join(dir, "leakdir"));
+  symlinkSync(join(dir, "probe.json"), join(dir, "inner-link.json"));
+  explorer = await startExplorer({ resultsDir: dir, port: 0 });
+});
+
+afterAll(async () => {
+  await explorer?.close();
+});
+
+describe("explorer HTTP: only files inside the results directory", () => {
+  it("serves files inside, with their content type", async () => {
+    const r = await raw("/files/probe.json");
+    expect(r.status).toBe(200);
+    expect(r.headers["content-type"]).toContain("application/json");
+    expect((await raw("/files/inner-link.json")).status).toBe(200);
+    expect((await raw("/files/task/train.tsv")).body.startsWith("sentence\tword\ttoken\tlabel")).toBe(true);
+  });
+
+  it("refuses traversal, encoded traversal and NUL with 4xx and never leaks", async () => {
+    const attempts = [
+      "/files/../secret.txt",
+      "/files/../../secret.txt",
+      "/files/%2e%2e/secret.txt",
+      "/files/%2E%2E%2Fsecret.txt",
+      "/files/..%2fsecret.txt",
+      "/files/..%5csecret.txt",
+      "/files/report/%2e%2e/%2e%2e/secret.txt",
+      "/files/./probe.json",
+      "/files//etc/passwd",
+      "/files/%00",
+      "/files/probe.json%00.txt",
+      "/files/%252e%252e/secret.txt",
+      "/files/%",
+      "/files/%zz",
+      "/../secret.txt",
+    ];
+    for (const path of attempts) {
+      const r = await raw(path);
+      expect(r.status, path).toBeGreaterThanOrEqual(400);
+      expect(r.status, path).toBeLessThan(500);
+      expect(r.body, path).not.toContain(SECRET);
+    }
+  });
+
+  it("refuses symlinks that point out of the results directory", async () => {
+    for (const path of ["/files/leak.txt", "/files/leakdir/secret.txt"]) {
+      const r = await raw(path);
+      expect(r.status, path).toBe(403);
+      expect(r.body).not.toContain(SECRET);
+    }
+  });
+
+  it("never lists a directory", async () => {
+    for (const path of ["/files/", "/files/report", "/files/report/", "/files/activations/shards"]) {
+      const r = await raw(path);
+      expect(r.status, path).toBeGreaterThanOrEqual(400);
+      expect(r.status, path).toBeLessThan(500);
+      expect(r.body).not.toContain("index.html");
+    }
+  });
+
+  it("answers bad API requests with 4xx and JSON, and stays up", async () => {
+    const cases: [string, number][] = [
+      ["/api/neuron/abc", 400],
+      ["/api/neuron/L5:99", 404],
+      ["/api/neuron/99999", 404],
+      ["/api/neuron/%zz", 400],
+      ["/api/neuron/1/extra", 404],
+      ["/api/neuron/43?lines=x", 400],
+      ["/api/neuron/43?lines=100000", 400],
+      ["/api/neurons", 400],
+      ["/api/neurons?layer=x", 400],
+      ["/api/neurons?layer=40", 404],
+      ["/api/neurons?class=NOPE", 404],
+      ["/api/neurons?concept=NOPE", 404],
+      ["/api/search", 400],
+      [`/api/search?token=${"x".repeat(300)}`, 400],
+      ["/api/compare?a=43", 400],
+      ["/api/compare?a=43&b=-1", 400],
+      ["/api/nothing", 404],
+      ["/nothing", 404],
+    ];
+    for (const [path, status] of cases) {
+      const r = await raw(path);
+      expect(r.status, path).toBe(status);
+      expect(JSON.parse(r.body).error, path).toBeTypeOf("string");
+    }
+    for (const method of ["POST", "PUT", "DELETE"])
+      expect((await raw("/api/meta", { method })).status).toBe(405);
+    expect((await raw("/api/meta", { host: "evil.example:80" })).status).toBe(403);
+    expect((await raw("/api/meta")).status).toBe(200);
+  });
+
+  it("fuzz: random request paths get a status below 500 and never the secret", async () => {
+    const rng = new Rng(99);
+    const parts = [
+      "/",
+      "..",
+      "%2e",
+      "%2f",
+      "%5c",
+      "%00",
+      "%",
+      "files",
+      "api",
+      "neuron",
+      "report",
+      "leak.txt",
+      "?",
+      "=",
+      "&",
+      "L5:3",
+      "lines",
+      "token",
+      "a",
+      "43",
+      "%ff",
+      "~",
+    ];
+    for (let i = 0; i < 300; i++) {
+      let path = "/";
+      for (let k = 0; k < 1 + rng.int(7); k++) path += parts[rng.int(parts.length)];
+      const r = await raw(path);
+      expect(r.status, path).toBeLessThan(500);
+      expect(r.body).not.toContain(SECRET);
+    }
+    expect((await raw("/api/meta")).status).toBe(200);
+  });
+
+  it("sends security headers", async () => {
+    const r = await raw("/");
+    expect(r.headers["content-security-policy"]).toContain("default-src 'self'");
+    expect(r.headers["x-content-type-options"]).toBe("nosniff");
+  });
+});
+
+describe("explorer API", () => {
+  it("describes the results", async () => {
+    const meta = await json<MetaResponse>("/api/meta");
+    expect(meta.layers.length).toBe(13);
+    expect(meta.hidden).toBe(8);
+    expect(meta.hasStore && meta.hasConcepts).toBe(true);
+    expect(meta.report).toBeNull();
+    expect(meta.concepts.find((c) => c.name === "NUMBER")?.count).toBe(1);
+  });
+
+  it("shows a neuron's top words, class means and coloured lines", async () => {
+    const n = await json<NeuronResponse>("/api/neuron/L5:3");
+    expect(n.id).toBe(43);
+    expect(n.concept?.name).toBe("NUMBER");
+    expect(n.topWords.positive.slice(0, 5).every((w) => w.label === "NUMBER")).toBe(true);
+    const means = Object.fromEntries(n.classMeans.map((c) => [c.class, c.mean!]));
+    expect(means.NUMBER).toBeGreaterThan(means.IDENT + 2);
+    for (const l of n.lines) expect(l.activations[0].length).toBe(l.words.length);
+    const chosen = await json<NeuronResponse>("/api/neuron/43?lines=0,2");
+    expect(chosen.lines.slice(0, 2).map((l) => l.sentence)).toEqual([0, 2]);
+  });
+
+  it("finds the number neuron by searching a number", async () => {
+    const r = await json<SearchResponse>("/api/search?token=0");
+    expect(r.occurrences).toBeGreaterThan(0);
+    expect(r.neurons[0].name).toBe("L5:3");
+    const none = await json<SearchResponse>("/api/search?token=retur");
+    expect(none.occurrences).toBe(0);
+    expect(none.suggestions).toContain("return");
+  });
+
+  it("compares two neurons with the correlation of their activations", async () => {
+    const r = await json<CompareResponse>("/api/compare?a=L5:3&b=69");
+    const store = await ActivationStore.open(join(dir, "activations"));
+    const m = await store.readAll({ neurons: [43, 69] });
+    store.close();
+    const a = Array.from({ length: m.rows }, (_, i) => m.data[2 * i]);
+    const b = Array.from({ length: m.rows }, (_, i) => m.data[2 * i + 1]);
+    const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
+    const [ma, mb] = [mean(a), mean(b)];
+    const cov = a.reduce((s, v, i) => s + (v - ma) * (b[i] - mb), 0);
+    const va = a.reduce((s, v) => s + (v - ma) ** 2, 0);
+    const vb = b.reduce((s, v) => s + (v - mb) ** 2, 0);
+    // Same float64 sums in a different order: 1e-9 absolute on a correlation is ample.
+    expect(Math.abs(r.correlation! - cov / Math.sqrt(va * vb))).toBeLessThan(1e-9);
+    expect(r.scatter.length).toBe(m.rows);
+    expect(r.lines.every((l) => l.activations.length === 2)).toBe(true);
+  });
+});
+
+describe("explorer without an activation store", () => {
+  it("still browses concepts.json, and refuses search with a 4xx", async () => {
+    const base = await mkdtemp(join(tmpdir(), "cn-serve-concepts-"));
+    cpSync(join(dir, "concepts"), join(base, "concepts"), { recursive: true });
+    const small = await startExplorer({ resultsDir: base, port: 0 });
+    try {
+      const get = (p: string) =>
+        fetch(`${small.url}${p.slice(1)}`).then(async (r) => ({ status: r.status, body: await r.json() }));
+      expect((await get("/api/meta")).body.hasStore).toBe(false);
+      const n = await get("/api/neuron/L5:3");
+      expect(n.status).toBe(200);
+      expect(n.body.topWords.positive[0].label).toBe("NUMBER");
+      expect(n.body.lines.length).toBeGreaterThan(0);
+      expect((await get("/api/neuron/L5:4")).status).toBe(404);
+      expect((await get("/api/search?token=0")).status).toBe(409);
+    } finally {
+      await small.close();
+    }
+  });
+});
