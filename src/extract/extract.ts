@@ -115,21 +115,28 @@ function tokenizeLines(
   model: ActivationModel,
   input: SentenceInput,
   only?: ReadonlySet<number>,
-): number[][][] {
+): { ids: number[][][]; emptyWords: number } {
   const cache = [new Map<string, number[]>(), new Map<string, number[]>()];
-  return input.lines.map((words, line) =>
+  const tok = model.tokenizer;
+  let emptyWords = 0;
+  const ids = input.lines.map((words, line) =>
     (only && !only.has(line) ? [] : words).map((w, i) => {
       const c = cache[i === 0 ? 0 : 1];
-      let ids = c.get(w);
-      if (!ids) {
+      let wordIds = c.get(w);
+      if (!wordIds) {
         // Words in codeneurons' .in files escape inner whitespace (see src/data/escape.ts); the model
         // must see the real text.
-        ids = model.tokenizer.tokenizeWord(decodeToken(w) ?? w, i === 0);
-        c.set(w, ids);
+        wordIds = tok.tokenizeWord(decodeToken(w) ?? w, i === 0);
+        c.set(w, wordIds);
       }
-      return ids;
+      if (wordIds.length > 0) return wordIds;
+      // A word the tokenizer removes entirely (e.g. only zero-width characters for BERT) still needs a
+      // vector: it is read as the unknown token, and counted.
+      emptyWords++;
+      return [tok.unkId ?? tok.padId];
     }),
   );
+  return { ids, emptyWords };
 }
 
 function planLines(
@@ -442,7 +449,8 @@ export async function extractActivations(
   const input = await readSentenceInput(o.input, o.labels);
   const layers = resolveLayers(model, o.layers);
   const sites: Site[] = o.ffn ? ["hidden", "ffn"] : ["hidden"];
-  const lines = planLines(model, tokenizeLines(model, input, o.onlyLines), o);
+  const tokenized = tokenizeLines(model, input, o.onlyLines);
+  const lines = planLines(model, tokenized.ids, o);
   const bytesPerRow =
     (o.dtype === "float16" ? 2 : 4) *
     layers.length *
@@ -483,7 +491,7 @@ export async function extractActivations(
   const range = o.part
     ? shardsOfPart(shards.length, o.part.index, o.part.count)
     : { begin: 0, end: shards.length };
-  const counts = countsOf(lines);
+  const counts = { ...countsOf(lines), emptyWords: tokenized.emptyWords };
   const mine = shards.slice(range.begin, range.end);
   const records: ShardRecord[] = [];
   const todo: ShardPlan[] = [];

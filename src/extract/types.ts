@@ -9,6 +9,7 @@ export interface ExtractTokenizer {
   readonly prefixIds: readonly number[];
   readonly suffixIds: readonly number[];
   readonly padId: number;
+  readonly unkId: number | null;
   idToToken(id: number): string;
 }
 

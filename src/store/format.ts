@@ -68,6 +68,8 @@ export interface StoreCounts {
   windowedSentences: number;
   windows: number;
   truncatedWords: number;
+  /** Words the tokenizer turned into no subword at all, read as the unknown token. */
+  emptyWords?: number;
 }
 
 export interface StorePlan {

@@ -134,3 +134,19 @@ describe.each(MODELS)("extraction with %s", (name) => {
     store.close();
   });
 });
+
+describe("words the tokenizer removes", () => {
+  it("reads a zero-width-only word as [UNK] and counts it (BERT)", async () => {
+    const model = await openActivationModel("test/fixtures/models/tiny-bert");
+    const work = tmp();
+    writeFileSync(join(work, "in.txt"), "x \u200b y\n");
+    const res = await extractActivations(model, { input: join(work, "in.txt"), out: join(work, "s"), quiet: true });
+    expect(res.counts.rows).toBe(3);
+    expect(res.counts.emptyWords).toBe(1);
+    const store = await ActivationStore.open(join(work, "s"));
+    const m = await store.readRows([1], { layers: [0] });
+    expect(m.data.every((v) => Number.isFinite(v))).toBe(true);
+    store.close();
+    await model.release();
+  });
+});
