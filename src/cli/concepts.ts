@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { analyzeConcepts } from "../concepts/analyze.js";
 import type { ConceptsResult } from "../concepts/result.js";
 import type { ActivationSource, CorpusRows, ProbeWeights } from "../concepts/types.js";
@@ -46,12 +46,11 @@ export function register(program: Command): void {
     .option("--task <dir>", "token-tagging task dir ({train,valid,test}.tsv): the rows and labels to analyse")
     .option(
       "--splits <list>",
-      "task splits to analyse, e.g. train or train,valid: their .in lines must be the store's lines",
+      "task splits to analyse, e.g. train or train,valid: their .in lines must be the store's lines (default: train)",
       (v: string) => parseSplits(v),
-      ["train"],
     )
     .requiredOption("--out <dir>", "output directory (writes concepts.json)")
-    .option("--percentage <p>", "LCA weight mass per class, in (0, 1]", parseFloatOption("percentage"), 0.05)
+    .option("--percentage <p>", "LCA weight mass per class, in (0, 1]", fraction("percentage", false), 0.05)
     .option("--top-words <k>", "top words reported per neuron", parseIntOption("top-words", 1), 10)
     .option(
       "--concept-top-k <k>",
@@ -65,7 +64,7 @@ export function register(program: Command): void {
       parseFloatOption("min-purity"),
       0.75,
     )
-    .option("--alpha <a>", "significance after Bonferroni correction", parseFloatOption("alpha"), 0.01)
+    .option("--alpha <a>", "significance after Bonferroni correction", fraction("alpha", false), 0.01)
     .option("--min-count <n>", "ignore word types seen fewer times", parseIntOption("min-count", 1), 1)
     .option(
       "--heatmap-neurons <n>",
@@ -398,7 +397,23 @@ function parseSplits(value: string): string[] {
   const splits = value.split(",").map((s) => s.trim());
   for (const s of splits) {
     if (!["train", "valid", "test"].includes(s))
-      throw new UserError(`--splits: '${s}' is not train, valid or test`);
+      throw new InvalidArgumentError(`--splits: '${s}' is not train, valid or test`);
   }
   return splits;
+}
+
+/**
+ * A number in (0, 1], or [0, 1] when zero makes sense. Option parsers throw commander's
+ * InvalidArgumentError, which commander turns into a usage message and exit code 2.
+ */
+function fraction(name: string, zeroOk: boolean): (value: string) => number {
+  return (value: string) => {
+    const x = Number(value);
+    if (value.trim() === "" || !Number.isFinite(x) || x > 1 || x < 0 || (x === 0 && !zeroOk)) {
+      throw new InvalidArgumentError(
+        `--${name}: expected a number in ${zeroOk ? "[0" : "(0"}, 1], got '${value}'`,
+      );
+    }
+    return x;
+  };
 }

@@ -23,7 +23,9 @@ export async function readReportData(file: string): Promise<ReportData> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(
       file,
-      code === "ENOENT" ? "not found (write it with the pipeline, or see docs)" : `cannot read (${code})`,
+      code === "ENOENT"
+        ? "not found: the pipeline writes it (its schema is ReportData in src/report/types.ts)"
+        : `cannot read (${code})`,
     );
   }
   return parseReportData(parseJsonText(text, file), file);

@@ -55,7 +55,7 @@ export class ExplorerData {
   }
 
   static async open(root: ResultsRoot, options: ExplorerOptions = {}): Promise<ExplorerData> {
-    const opts = { maxRows: options.maxRows ?? 50000, cachedLayers: options.cachedLayers ?? 3 };
+    const opts = { maxRows: options.maxRows ?? 50000, cachedLayers: options.cachedLayers ?? 2 };
     const storeDir = await root.optional("activations");
     const store =
       storeDir && existsSync(join(storeDir, "index.json")) ? await ActivationStore.open(storeDir) : null;
