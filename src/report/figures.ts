@@ -97,7 +97,7 @@ export function figuresOf(data: ReportData): Figure[] {
     out.push({
       name: uniqueName(`heatmap-${slug(h.class)}`, used),
       section: "heatmaps",
-      caption: `The top ${h.neurons.length} neuron${h.neurons.length > 1 ? "s" : ""} of ${h.class} over ${h.lines.length} code line${h.lines.length > 1 ? "s" : ""} (# = line number in the corpus).`,
+      caption: `${h.neurons.length === 1 ? "The top neuron" : `The top ${h.neurons.length} neurons`} of ${h.class} over ${h.lines.length} code line${h.lines.length > 1 ? "s" : ""} (# = line number in the corpus).`,
       spec: codeHeatmapSpec(h),
     });
   }
