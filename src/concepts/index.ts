@@ -13,7 +13,6 @@ export * from "./result.js";
 export {
   layerDistribution,
   layersOf,
-  selectByMass,
   type TopNeurons,
   topNeuronsPerClass,
 } from "./top-neurons.js";

@@ -1,3 +1,5 @@
+import { topNeurons as lcaTopNeurons } from "../rank/lca.js";
+import { matrix } from "../util/matrix.js";
 import { neuronLayer } from "../util/neurons.js";
 import type { LayerCounts, ProbeWeights } from "./types.js";
 
@@ -10,50 +12,28 @@ export interface TopNeurons {
 }
 
 /**
- * LCA top neurons (Dalvi et al. 2019, DESIGN.md "Rankings"): for each class, neurons by |w| descending,
- * the shortest prefix whose cumulative |w| reaches `percentage` × the class's total |w| (at least one).
- * Ties keep the lower row first, so that results do not depend on sort internals.
+ * LCA top neurons (Dalvi et al. 2019, DESIGN.md "Rankings") through the rank stage's `topNeurons`:
+ * for each class, neurons by |w| descending (ties: lower row first), the shortest prefix whose
+ * cumulative |w| reaches `percentage` × the class's total |w| (at least one). Rows map to neuron ids.
  */
 export function topNeuronsPerClass(probe: ProbeWeights, percentage = 0.05): TopNeurons {
   if (!(percentage >= 0 && percentage <= 1))
     throw new Error(`percentage must be in [0, 1], got ${percentage}`);
   const { weights, classes, neurons } = probe;
   const k = classes.length;
-  if (weights.length !== neurons.length * k) {
-    throw new Error(`probe weights: ${weights.length} values != ${neurons.length} neurons × ${k} classes`);
+  const n = neurons.length;
+  if (weights.length !== n * k) {
+    throw new Error(`probe weights: ${weights.length} values != ${n} neurons × ${k} classes`);
   }
+  // rank works on PyTorch's [classes × inputs] layout.
+  const byClass = new Float32Array(k * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) byClass[c * n + i] = weights[i * k + c];
+  const top = lcaTopNeurons(matrix(k, n, byClass), percentage);
   const perClass: Record<string, number[]> = {};
-  const union = new Set<number>();
-  for (let c = 0; c < k; c++) {
-    const rows = selectByMass(classColumnAbs(weights, neurons.length, k, c), percentage);
-    const ids = rows.map((r) => neurons[r]);
-    perClass[classes[c]] = ids;
-    for (const id of ids) union.add(id);
-  }
-  return { percentage, perClass, overall: [...union].sort((a, b) => a - b) };
-}
-
-function classColumnAbs(weights: Float32Array, n: number, k: number, c: number): Float64Array {
-  const col = new Float64Array(n);
-  for (let i = 0; i < n; i++) col[i] = Math.abs(weights[i * k + c]);
-  return col;
-}
-
-/** Indices of the shortest |w|-descending prefix holding `percentage` of the total mass (at least one). */
-export function selectByMass(absWeights: Float64Array, percentage: number): number[] {
-  const order = Array.from({ length: absWeights.length }, (_, i) => i);
-  order.sort((a, b) => absWeights[b] - absWeights[a] || a - b);
-  let total = 0;
-  for (const w of absWeights) total += w;
-  const target = total * percentage;
-  const out: number[] = [];
-  let cum = 0;
-  for (const i of order) {
-    out.push(i);
-    cum += absWeights[i];
-    if (cum >= target) break;
-  }
-  return out;
+  classes.forEach((cls, c) => {
+    perClass[cls] = top.perClass[c].map((row) => neurons[row]);
+  });
+  return { percentage, perClass, overall: top.union.map((row) => neurons[row]).sort((a, b) => a - b) };
 }
 
 /** How many of `neuronIds` sit in each of `layers` (layers not listed are ignored). */
