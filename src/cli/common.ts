@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { UserError } from "../util/errors.js";
 
 /**
@@ -35,25 +35,24 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-export function parseIntOption(name: string, min = 0): (value: string) => number {
+export function parseIntOption(_name: string, min = 0): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min)
-      throw new UserError(`--${name}: expected an integer >= ${min}, got '${value}'`);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
     return n;
   };
 }
 
-export function parseFloatOption(name: string): (value: string) => number {
+export function parseFloatOption(_name: string): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isFinite(n)) throw new UserError(`--${name}: expected a number, got '${value}'`);
+    if (!Number.isFinite(n)) throw new InvalidArgumentError("expected a number");
     return n;
   };
 }
 
-/** Parses "0,3,5-7" into [0,3,5,6,7]. */
-export function parseIntList(name: string): (value: string) => number[] {
+/** Parses "0,3,5-7" into [0,3,5,6,7]. (Option parsers take the option name for readability at the call site; commander names the option in its message.) */
+export function parseIntList(_name: string): (value: string) => number[] {
   return (value: string) => {
     const out: number[] = [];
     for (const part of value
@@ -61,10 +60,10 @@ export function parseIntList(name: string): (value: string) => number[] {
       .map((s) => s.trim())
       .filter(Boolean)) {
       const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-      if (!m) throw new UserError(`--${name}: expected a list like 0,3,5-7, got '${value}'`);
+      if (!m) throw new InvalidArgumentError("expected a list like 0,3,5-7");
       const a = Number(m[1]);
       const b = m[2] !== undefined ? Number(m[2]) : a;
-      if (b < a) throw new UserError(`--${name}: range ${part} is empty`);
+      if (b < a) throw new InvalidArgumentError(`range ${part} is empty`);
       for (let i = a; i <= b; i++) out.push(i);
     }
     return out;
