@@ -1,0 +1,175 @@
+/**
+ * Shared benchmark helpers (DESIGN.md, "Benchmarks"): timing with medians, baselines in Python run with
+ * the OpenBLAS overrides unset, `BENCH …` lines, and bench/results.json. Any bench:* script may use them.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { availableParallelism, loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeFileAtomic, writeJsonAtomic } from "../src/util/atomic.js";
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+/** Git-ignored scratch space for generated benchmark data. */
+export const WORK_DIR = join(BENCH_DIR, "work");
+export const RESULTS_FILE = join(BENCH_DIR, "results.json");
+export const PYTHON = "/usr/bin/python3";
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs `fn` `runs` times (after `warmup` untimed runs); returns every time in seconds and the last result. */
+export async function timeRuns<T>(
+  fn: () => Promise<T> | T,
+  runs: number,
+  warmup = 0,
+): Promise<{ times: number[]; median: number; result: T }> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  let result: T | undefined;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    result = await fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return { times, median: median(times), result: result as T };
+}
+
+export type BenchValue = string | number | boolean;
+
+/** Formats numbers compactly for BENCH lines (4 significant digits). */
+export function fmt(v: BenchValue): string {
+  if (typeof v !== "number") return String(v);
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return Number(v.toPrecision(4)).toString();
+}
+
+/**
+ * Prints `BENCH <name> ours=<s> baseline=<s|skipped> ratio=<baseline/ours> key=value …` on stdout.
+ * `baseline` null means the baseline could not run.
+ */
+export function benchLine(
+  name: string,
+  ours: number,
+  baseline: number | null,
+  extra: Record<string, BenchValue> = {},
+): string {
+  const parts = [`BENCH ${name}`, `ours=${fmt(ours)}`];
+  if (baseline === null) parts.push("baseline=skipped");
+  else parts.push(`baseline=${fmt(baseline)}`, `ratio=${fmt(baseline / ours)}`);
+  for (const [k, v] of Object.entries(extra)) parts.push(`${k}=${fmt(v)}`);
+  const line = parts.join(" ");
+  process.stdout.write(`${line}\n`);
+  return line;
+}
+
+/** The machine's state, to judge noisy timings: load averages, cores, threads used. */
+export function machineInfo(): Record<string, BenchValue> {
+  const [l1, l5, l15] = loadavg();
+  return { cores: availableParallelism(), load1: l1, load5: l5, load15: l15 };
+}
+
+export function gitCommit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: BENCH_DIR, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Appends one record (with date, commit and machine state) to bench/results.json, atomically. */
+export async function appendResult(name: string, record: Record<string, unknown>): Promise<void> {
+  let all: unknown[] = [];
+  if (existsSync(RESULTS_FILE)) {
+    try {
+      const parsed = JSON.parse(await readFile(RESULTS_FILE, "utf8")) as unknown;
+      if (Array.isArray(parsed)) all = parsed;
+    } catch {
+      process.stderr.write(`warning: ${RESULTS_FILE} is not valid JSON; starting a new list\n`);
+    }
+  }
+  all.push({ name, date: new Date().toISOString(), commit: gitCommit(), machine: machineInfo(), ...record });
+  await writeJsonAtomic(RESULTS_FILE, all);
+}
+
+/** Whether /usr/bin/python3 can import these modules. */
+export function pythonHas(modules: readonly string[]): boolean {
+  try {
+    execFileSync(PYTHON, ["-c", `import ${modules.join(", ")}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a Python baseline script with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its
+ * environment only (they slow numpy/PyTorch down on this machine), streams its stderr, and parses the
+ * last stdout line that is a JSON object.
+ */
+export function runPythonBaseline<T>(script: string, args: readonly string[], timeoutSec = 7200): Promise<T> {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [script, ...args], { env, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutSec * 1000);
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`${script} exited with ${code}`));
+      const line = out
+        .trim()
+        .split("\n")
+        .reverse()
+        .find((l) => l.startsWith("{"));
+      if (!line) return reject(new Error(`${script} printed no JSON result`));
+      resolve(JSON.parse(line) as T);
+    });
+  });
+}
+
+/** Writes a C-order .npy file (float32, int32 or int64) so that numpy can memory-map what we generated. */
+export async function writeNpy(
+  path: string,
+  data: Float32Array | Int32Array | BigInt64Array,
+  shape: readonly number[],
+): Promise<void> {
+  const descr = data instanceof Float32Array ? "<f4" : data instanceof Int32Array ? "<i4" : "<i8";
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  // Header (magic 6 + version 2 + length 2 + text) padded with spaces to a multiple of 64, ending in \n.
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  header = `${header}${" ".repeat(pad % 64)}\n`;
+  const prefix = Buffer.alloc(10);
+  prefix.write("\x93NUMPY", 0, "latin1");
+  prefix[6] = 1;
+  prefix[7] = 0;
+  prefix.writeUInt16LE(header.length, 8);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, [
+    prefix,
+    Buffer.from(header, "latin1"),
+    new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  ]);
+}
+
+/** Reads a small JSON file if it exists. */
+export function readJsonIfExists<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch {
+    return null;
+  }
+}

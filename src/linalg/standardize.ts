@@ -1,0 +1,133 @@
+import { InputError } from "../util/errors.js";
+import { columnStats, type Matrix, matrix } from "../util/matrix.js";
+
+/**
+ * Column z-scoring with statistics from the training rows (DESIGN.md, "Probe"): x' = (x − mean) / scale,
+ * scale = population standard deviation. A constant column gets scale 1 (as scikit-learn's
+ * StandardScaler), so that it becomes all zeros instead of NaN and its probe weight stays 0.
+ */
+export class Standardizer {
+  readonly mean: Float64Array;
+  readonly scale: Float64Array;
+
+  constructor(mean: Float64Array, scale: Float64Array) {
+    if (mean.length !== scale.length) throw new Error("Standardizer: mean and scale lengths differ");
+    this.mean = mean;
+    this.scale = scale;
+  }
+
+  get cols(): number {
+    return this.mean.length;
+  }
+
+  static fit(x: Matrix): Standardizer {
+    const { mean, std } = columnStats(x);
+    const scale = new Float64Array(x.cols);
+    for (let j = 0; j < x.cols; j++) scale[j] = isConstant(mean[j], std[j]) ? 1 : std[j];
+    return new Standardizer(mean, scale);
+  }
+
+  /** Columns whose training values were all equal (scale forced to 1). */
+  constantColumns(x: Matrix): number[] {
+    const { mean, std } = columnStats(x);
+    const out: number[] = [];
+    for (let j = 0; j < x.cols; j++) if (isConstant(mean[j], std[j])) out.push(j);
+    return out;
+  }
+
+  /** The standardized matrix; `inPlace` overwrites `x` (saves a copy of a large matrix). */
+  apply(x: Matrix, opts: { inPlace?: boolean } = {}): Matrix {
+    this.check(x);
+    const out = opts.inPlace ? x : matrix(x.rows, x.cols);
+    const { mean, inv } = this.floatParams();
+    const src = x.data;
+    const dst = out.data;
+    const d = x.cols;
+    for (let r = 0; r < x.rows; r++) {
+      const off = r * d;
+      for (let j = 0; j < d; j++) dst[off + j] = (src[off + j] - mean[j]) * inv[j];
+    }
+    return out;
+  }
+
+  /**
+   * The transpose of the standardized matrix ([cols × rows]), made in one cache-blocked pass: the
+   * gradient Xᵀ·G runs more than twice as fast as a MatMul on this copy than as Gemm(transA) on X.
+   */
+  applyTransposed(x: Matrix): Matrix {
+    this.check(x);
+    const { mean, inv } = this.floatParams();
+    return transposeBlocked(x, { mean, inv });
+  }
+
+  toJSON(): { mean: number[]; scale: number[] } {
+    return { mean: Array.from(this.mean), scale: Array.from(this.scale) };
+  }
+
+  /** Reads `toJSON()` output; `file` names the source in error messages. */
+  static fromJSON(value: unknown, file = "<standardizer>", field = "standardizer"): Standardizer {
+    const obj = value as { mean?: unknown; scale?: unknown } | null;
+    if (!obj || typeof obj !== "object") throw new InputError(file, "expected an object", { field });
+    const mean = numberArray(obj.mean, file, `${field}.mean`);
+    const scale = numberArray(obj.scale, file, `${field}.scale`);
+    if (mean.length !== scale.length)
+      throw new InputError(file, `mean has ${mean.length} values, scale ${scale.length}`, { field });
+    for (let j = 0; j < scale.length; j++)
+      if (!(scale[j] > 0)) throw new InputError(file, `scale[${j}] must be > 0`, { field: `${field}.scale` });
+    return new Standardizer(mean, scale);
+  }
+
+  private check(x: Matrix): void {
+    if (x.cols !== this.cols)
+      throw new Error(`Standardizer: matrix has ${x.cols} columns, fitted on ${this.cols}`);
+  }
+
+  private floatParams(): { mean: Float32Array; inv: Float32Array } {
+    const inv = new Float32Array(this.cols);
+    for (let j = 0; j < this.cols; j++) inv[j] = 1 / this.scale[j];
+    return { mean: Float32Array.from(this.mean), inv };
+  }
+}
+
+/** Tolerance for "all values equal": the float64 spread of identical float32 values is exactly 0. */
+function isConstant(mean: number, std: number): boolean {
+  return !(std > 1e-12 * Math.max(1, Math.abs(mean)));
+}
+
+/**
+ * Transpose (optionally shifted and scaled per source column), in tiles that keep both the reads and
+ * the writes cache-friendly. O(rows·cols): the size of the data.
+ */
+export function transposeBlocked(x: Matrix, affine?: { mean: Float32Array; inv: Float32Array }): Matrix {
+  const { rows, cols } = x;
+  const out = matrix(cols, rows);
+  const src = x.data;
+  const dst = out.data;
+  const RB = 32;
+  const CB = 256;
+  for (let r0 = 0; r0 < rows; r0 += RB) {
+    const r1 = Math.min(rows, r0 + RB);
+    for (let c0 = 0; c0 < cols; c0 += CB) {
+      const c1 = Math.min(cols, c0 + CB);
+      for (let c = c0; c < c1; c++) {
+        const o = c * rows;
+        const m = affine ? affine.mean[c] : 0;
+        const s = affine ? affine.inv[c] : 1;
+        for (let r = r0; r < r1; r++) dst[o + r] = (src[r * cols + c] - m) * s;
+      }
+    }
+  }
+  return out;
+}
+
+function numberArray(v: unknown, file: string, field: string): Float64Array {
+  if (!Array.isArray(v)) throw new InputError(file, "expected an array of numbers", { field });
+  const out = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x !== "number" || !Number.isFinite(x))
+      throw new InputError(file, `element ${i} is not a finite number`, { field });
+    out[i] = x;
+  }
+  return out;
+}

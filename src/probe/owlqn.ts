@@ -1,0 +1,569 @@
+import type { DesignMatrix } from "../linalg/design.js";
+import { type Matrix, matrix } from "../util/matrix.js";
+import { blockAccuracy, type LossFunction } from "./loss.js";
+
+/**
+ * OWL-QN (Andrew & Gao 2007, orthant-wise limited-memory quasi-Newton) for
+ *   loss(X·W + b) + λ1·Σ|W| + λ2·‖W‖_F      (bias unpenalised; ‖·‖_F not squared, as NeuroX)
+ * on full batches, for several problems (λ pairs) at once: their weights sit side by side in one
+ * [d × problems·outputs] matrix so that one MatMul over X serves them all (X is memory-bound: 6 problems
+ * cost about 2× one). ‖W‖_F is smooth except at W = 0, which is handled exactly: W = 0 is optimal iff
+ * ‖soft(∇W loss, λ1)‖_F ≤ λ2, and there the pseudo-gradient is that soft-thresholded gradient shrunk by λ2.
+ *
+ * Why OWL-QN: probe features are correlated (layers of a residual stream), so XᵀX/n is ill-conditioned
+ * and first-order proximal methods (FISTA) need many more passes over X; measured in bench/probe.ts.
+ */
+export interface Penalty {
+  lambda1: number;
+  lambda2: number;
+}
+
+/** L-BFGS curvature pairs, newest last; reusable to warm-start a nearby problem (same data). */
+export interface LbfgsMemory {
+  s: Float64Array[];
+  y: Float64Array[];
+}
+
+export interface WarmStart {
+  /** Weights [d × outputs] row-major (feature-major), and bias [outputs]. */
+  w: Float64Array;
+  b: Float64Array;
+  memory?: LbfgsMemory;
+}
+
+export interface SolveProblem extends Penalty {
+  init?: WarmStart;
+}
+
+export interface SolveOptions {
+  /** Most iterations per problem (default 500). */
+  maxIter?: number;
+  /** Converged when the objective fell by less than tol·|F| per iteration over the last 5 (default 1e-6). */
+  tol?: number;
+  /** L-BFGS memory (default 10 pairs). */
+  memory?: number;
+  /** Stop a problem when its dev loss has not improved for this many iterations (0: off; default 10). */
+  patience?: number;
+  /** Called after every iteration of the batch with the number of problems still running. */
+  onIteration?: (iteration: number, running: number) => void;
+}
+
+export interface DevSet {
+  design: DesignMatrix;
+  loss: LossFunction;
+  /** Class labels, for the dev accuracy of classification problems. */
+  labels?: Int32Array;
+}
+
+export type StopReason = "converged" | "max-iterations" | "early-stopping" | "zero-weights" | "line-search";
+
+export interface SolveResult extends Penalty {
+  w: Float64Array;
+  b: Float64Array;
+  /** Data loss + penalties at the returned weights, on the training rows. */
+  objective: number;
+  dataLoss: number;
+  iterations: number;
+  stop: StopReason;
+  /** Dev loss/accuracy at the returned weights, and the iteration they come from. */
+  dev?: { loss: number; accuracy?: number; iteration: number };
+  memory: LbfgsMemory;
+}
+
+/** Passes over the training matrix (each one streams all of X once) and over the dev matrix. */
+export interface PassCount {
+  forward: number;
+  gradient: number;
+  dev: number;
+}
+
+interface Point {
+  x: Float64Array;
+  /** Smooth objective (data loss + λ2‖W‖) and its gradient. */
+  f: number;
+  g: Float64Array;
+  loss: number;
+  /** Total objective f + λ1‖W‖₁. */
+  F: number;
+}
+
+interface Trial {
+  x: Float64Array;
+  loss: number;
+  F: number;
+  dz: Float32Array;
+  biasGrad: Float64Array;
+}
+
+class ProblemState {
+  readonly penalty: Penalty;
+  readonly d: number;
+  readonly k: number;
+  readonly nw: number;
+  cur!: Point;
+  pg: Float64Array;
+  dir: Float64Array;
+  step = 1;
+  mem: LbfgsMemory;
+  fHist: number[] = [];
+  iterations = 0;
+  stop: StopReason | null = null;
+  best: {
+    x: Float64Array;
+    F: number;
+    loss: number;
+    devLoss: number;
+    devAcc?: number;
+    iteration: number;
+  } | null = null;
+  sinceBest = 0;
+  lastDev: { loss: number; accuracy?: number } | null = null;
+
+  /** Directions along which the data loss is flat (softmax: one shift of all classes) are removed. */
+  readonly shiftInvariant: boolean;
+
+  constructor(penalty: Penalty, d: number, k: number, shiftInvariant: boolean, memory?: LbfgsMemory) {
+    this.penalty = penalty;
+    this.shiftInvariant = shiftInvariant;
+    this.d = d;
+    this.k = k;
+    this.nw = d * k;
+    this.pg = new Float64Array(this.nw + k);
+    this.dir = new Float64Array(this.nw + k);
+    this.mem = memory ? { s: [...memory.s], y: [...memory.y] } : { s: [], y: [] };
+  }
+
+  weightNorms(x: Float64Array): { l1: number; l2: number } {
+    let l1 = 0;
+    let sq = 0;
+    for (let i = 0; i < this.nw; i++) {
+      l1 += Math.abs(x[i]);
+      sq += x[i] * x[i];
+    }
+    return { l1, l2: Math.sqrt(sq) };
+  }
+
+  /** Smooth value and gradient from the data loss gradient (W part of `g` holds ∇W loss on entry). */
+  addFrobenius(loss: number, x: Float64Array, g: Float64Array): { f: number; F: number } {
+    const { l1, l2 } = this.weightNorms(x);
+    const { lambda1, lambda2 } = this.penalty;
+    if (lambda2 > 0 && l2 > 0) for (let i = 0; i < this.nw; i++) g[i] += (lambda2 * x[i]) / l2;
+    const f = loss + lambda2 * l2;
+    return { f, F: f + lambda1 * l1 };
+  }
+
+  objective(loss: number, x: Float64Array): number {
+    const { l1, l2 } = this.weightNorms(x);
+    return loss + this.penalty.lambda2 * l2 + this.penalty.lambda1 * l1;
+  }
+
+  /** OWL-QN pseudo-gradient, with the exact minimum-norm subgradient of λ2‖W‖ at W = 0. */
+  computePseudoGradient(): void {
+    const { x, g } = this.cur;
+    const { lambda1, lambda2 } = this.penalty;
+    const pg = this.pg;
+    let zero = true;
+    for (let i = 0; i < this.nw; i++) {
+      const w = x[i];
+      const gi = g[i];
+      if (w > 0) pg[i] = gi + lambda1;
+      else if (w < 0) pg[i] = gi - lambda1;
+      else if (gi + lambda1 < 0) pg[i] = gi + lambda1;
+      else if (gi - lambda1 > 0) pg[i] = gi - lambda1;
+      else pg[i] = 0;
+      if (w !== 0) zero = false;
+    }
+    for (let i = this.nw; i < pg.length; i++) pg[i] = g[i];
+    if (zero && lambda2 > 0) {
+      let sq = 0;
+      for (let i = 0; i < this.nw; i++) sq += pg[i] * pg[i];
+      const norm = Math.sqrt(sq);
+      const shrink = norm > lambda2 ? 1 - lambda2 / norm : 0;
+      for (let i = 0; i < this.nw; i++) pg[i] *= shrink;
+    }
+  }
+
+  /** Two-loop recursion on the pseudo-gradient, then OWL-QN's sign constraint. Returns false at a stationary point. */
+  computeDirection(): boolean {
+    const pg = this.pg;
+    const q = Float64Array.from(pg);
+    const m = this.mem.s.length;
+    const alpha = new Float64Array(m);
+    const rho = new Float64Array(m);
+    for (let i = m - 1; i >= 0; i--) {
+      rho[i] = 1 / dot(this.mem.y[i], this.mem.s[i]);
+      alpha[i] = rho[i] * dot(this.mem.s[i], q);
+      axpy(-alpha[i], this.mem.y[i], q);
+    }
+    if (m > 0) {
+      const yl = this.mem.y[m - 1];
+      const gamma = dot(this.mem.s[m - 1], yl) / dot(yl, yl);
+      for (let i = 0; i < q.length; i++) q[i] *= gamma;
+    }
+    for (let i = 0; i < m; i++) {
+      const beta = rho[i] * dot(this.mem.y[i], q);
+      axpy(alpha[i] - beta, this.mem.s[i], q);
+    }
+    const dir = this.dir;
+    const l1 = this.penalty.lambda1 > 0;
+    let pgNormSq = 0;
+    for (let i = 0; i < dir.length; i++) {
+      const v = -q[i];
+      // OWL-QN's sign constraint (the direction must agree in sign with −pg), applied only to weights
+      // at zero (Andrew & Gao apply it to all: on correlated features that discards the quasi-Newton
+      // coupling and took 5× more iterations here). Non-zero weights are kept in their orthant by the
+      // projection of the trial point instead.
+      dir[i] = l1 && i < this.nw && this.cur.x[i] === 0 && v * pg[i] >= 0 ? 0 : v;
+      pgNormSq += pg[i] * pg[i];
+    }
+    if (!(Math.sqrt(pgNormSq) > 1e-12)) return false;
+    if (dot(dir, pg) >= 0) {
+      // Curvature pairs gave no descent direction: restart from steepest descent.
+      this.mem = { s: [], y: [] };
+      for (let i = 0; i < dir.length; i++) dir[i] = -pg[i];
+    }
+    if (this.shiftInvariant) this.removeFlatDirections();
+    this.step = this.mem.s.length > 0 ? 1 : Math.min(1, 1 / Math.sqrt(pgNormSq));
+    return true;
+  }
+
+  /**
+   * Softmax scores are invariant to a common shift, so the loss has zero curvature along "same change
+   * for every class"; L-BFGS would amplify rounding noise there without bound (seen: biases drifting to
+   * 1e11). The bias is unpenalised, so its direction is always centred; the weights only when nothing
+   * penalises them (otherwise the penalty pins that direction down and centring would change the step).
+   */
+  private removeFlatDirections(): void {
+    const k = this.k;
+    const dir = this.dir;
+    centre(dir, this.nw, k);
+    if (this.penalty.lambda1 === 0 && this.penalty.lambda2 === 0)
+      for (let j = 0; j < this.d; j++) centre(dir, j * k, k);
+  }
+
+  /** x + step·dir, projected onto the orthant of the current point (OWL-QN). */
+  trialPoint(): Float64Array {
+    const { x } = this.cur;
+    const out = new Float64Array(x.length);
+    const t = this.step;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i] + t * this.dir[i];
+      if (i < this.nw && this.penalty.lambda1 > 0) {
+        const orthant = x[i] !== 0 ? Math.sign(x[i]) : -Math.sign(this.pg[i]);
+        out[i] = Math.sign(v) === orthant ? v : 0;
+      } else out[i] = v;
+    }
+    return out;
+  }
+
+  /** Armijo condition on the total objective along the projected step (γ = 1e-4). */
+  accepts(trial: Trial): boolean {
+    let decrease = 0;
+    for (let i = 0; i < trial.x.length; i++) decrease += this.pg[i] * (trial.x[i] - this.cur.x[i]);
+    return trial.F <= this.cur.F + 1e-4 * decrease;
+  }
+
+  /** Moves to the accepted point and records the curvature pair. */
+  advance(next: Point, memorySize: number): void {
+    const s = new Float64Array(next.x.length);
+    const y = new Float64Array(next.x.length);
+    for (let i = 0; i < s.length; i++) {
+      s[i] = next.x[i] - this.cur.x[i];
+      y[i] = next.g[i] - this.cur.g[i];
+    }
+    const sy = dot(s, y);
+    if (sy > 1e-12 * Math.sqrt(dot(y, y) * dot(s, s))) {
+      this.mem.s.push(s);
+      this.mem.y.push(y);
+      if (this.mem.s.length > memorySize) {
+        this.mem.s.shift();
+        this.mem.y.shift();
+      }
+    }
+    this.cur = next;
+    this.iterations++;
+    this.fHist.push(next.F);
+  }
+
+  converged(tol: number): boolean {
+    const h = this.fHist;
+    const window = 5;
+    if (h.length <= window) return false;
+    const drop = h[h.length - 1 - window] - h[h.length - 1];
+    return drop <= tol * window * Math.max(Math.abs(h[h.length - 1]), 1e-12);
+  }
+}
+
+function centre(v: Float64Array, start: number, k: number): void {
+  let mean = 0;
+  for (let c = 0; c < k; c++) mean += v[start + c];
+  mean /= k;
+  for (let c = 0; c < k; c++) v[start + c] -= mean;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function axpy(alpha: number, x: Float64Array, y: Float64Array): void {
+  for (let i = 0; i < x.length; i++) y[i] += alpha * x[i];
+}
+
+/** Packs the weight parts of several problems into one float32 [d × problems·k] matrix. */
+function packWeights(xs: Float64Array[], d: number, k: number): Matrix {
+  const K = xs.length * k;
+  const out = matrix(d, K);
+  for (let p = 0; p < xs.length; p++) {
+    const x = xs[p];
+    for (let j = 0; j < d; j++) {
+      const src = j * k;
+      const dst = j * K + p * k;
+      for (let c = 0; c < k; c++) out.data[dst + c] = x[src + c];
+    }
+  }
+  return out;
+}
+
+/** Batched training-set evaluation: one forward pass for all trial points. */
+async function evaluateTrials(
+  design: DesignMatrix,
+  loss: LossFunction,
+  states: ProblemState[],
+  points: Float64Array[],
+  passes: PassCount,
+): Promise<Trial[]> {
+  const k = loss.outputs;
+  const d = design.cols;
+  const z = await design.times(packWeights(points, d, k));
+  passes.forward++;
+  return states.map((st, p) => {
+    const x = points[p];
+    const bias = x.subarray(st.nw);
+    const dz = new Float32Array(loss.rows * k);
+    const biasGrad = new Float64Array(k);
+    const value = loss.evaluate({ z: z.data, stride: z.cols, offset: p * k }, bias, dz, biasGrad);
+    return { x, loss: value, F: st.objective(value, x), dz, biasGrad };
+  });
+}
+
+/** Batched gradient: one pass of Xᵀ·[dz_1 … dz_m]. */
+async function gradients(
+  design: DesignMatrix,
+  states: ProblemState[],
+  trials: Trial[],
+  k: number,
+  passes: PassCount,
+): Promise<Point[]> {
+  const n = design.rows;
+  const K = trials.length * k;
+  const G = matrix(n, K);
+  trials.forEach((t, p) => {
+    for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) G.data[i * K + p * k + c] = t.dz[i * k + c];
+  });
+  const grad = await design.transposeTimes(G);
+  passes.gradient++;
+  return trials.map((t, p) => {
+    const st = states[p];
+    const g = new Float64Array(t.x.length);
+    for (let j = 0; j < st.d; j++) for (let c = 0; c < k; c++) g[j * k + c] = grad.data[j * K + p * k + c];
+    g.set(t.biasGrad, st.nw);
+    const { f, F } = st.addFrobenius(t.loss, t.x, g);
+    return { x: t.x, f, g, loss: t.loss, F };
+  });
+}
+
+/** Loss (and accuracy) of several weight sets on a labelled split, in one pass over its matrix. */
+export async function evaluateWeights(
+  set: DevSet,
+  points: readonly { w: Float64Array; b: Float64Array }[],
+): Promise<{ loss: number; accuracy?: number }[]> {
+  const k = set.loss.outputs;
+  const z = await set.design.times(
+    packWeights(
+      points.map((p) => p.w),
+      set.design.cols,
+      k,
+    ),
+  );
+  return points.map((pt, p) => {
+    const block = { z: z.data, stride: z.cols, offset: p * k };
+    const loss = set.loss.evaluate(block, pt.b);
+    return { loss, accuracy: set.labels ? blockAccuracy(block, pt.b, set.labels) : undefined };
+  });
+}
+
+async function evaluateDev(
+  dev: DevSet,
+  states: ProblemState[],
+  passes: PassCount,
+): Promise<{ loss: number; accuracy?: number }[]> {
+  passes.dev++;
+  return evaluateWeights(
+    dev,
+    states.map((st) => ({ w: st.cur.x.subarray(0, st.nw), b: st.cur.x.subarray(st.nw) })),
+  );
+}
+
+async function recordDevAll(
+  dev: DevSet,
+  states: ProblemState[],
+  passes: PassCount,
+  patience: number,
+): Promise<void> {
+  const results = await evaluateDev(dev, states, passes);
+  for (let p = 0; p < states.length; p++) recordDev(states[p], results[p], patience);
+}
+
+function recordDev(st: ProblemState, r: { loss: number; accuracy?: number }, patience: number): void {
+  st.lastDev = r;
+  if (!st.best || r.loss < st.best.devLoss) {
+    st.best = {
+      x: Float64Array.from(st.cur.x),
+      F: st.cur.F,
+      loss: st.cur.loss,
+      devLoss: r.loss,
+      devAcc: r.accuracy,
+      iteration: st.iterations,
+    };
+    st.sinceBest = 0;
+  } else {
+    st.sinceBest++;
+    if (patience > 0 && st.sinceBest >= patience && !st.stop) st.stop = "early-stopping";
+  }
+}
+
+function initialPoint(problem: SolveProblem, loss: LossFunction, d: number): Float64Array {
+  const k = loss.outputs;
+  const x = new Float64Array(d * k + k);
+  if (problem.init) {
+    if (problem.init.w.length !== d * k || problem.init.b.length !== k)
+      throw new Error("warm start has the wrong shape");
+    x.set(problem.init.w, 0);
+    x.set(problem.init.b, d * k);
+  } else x.set(loss.interceptOnly(), d * k);
+  return x;
+}
+
+/**
+ * Fits one probe per problem on the same training data, all at once. Deterministic: full-batch
+ * steps from a fixed start (zero weights, intercept-only bias, or the given warm start).
+ */
+export async function solveBatch(
+  train: { design: DesignMatrix; loss: LossFunction },
+  problems: SolveProblem[],
+  opts: SolveOptions & { dev?: DevSet; passes?: PassCount } = {},
+): Promise<SolveResult[]> {
+  const { design, loss } = train;
+  if (design.rows !== loss.rows) throw new Error(`solveBatch: ${design.rows} rows but ${loss.rows} targets`);
+  const d = design.cols;
+  const k = loss.outputs;
+  const maxIter = opts.maxIter ?? 500;
+  const tol = opts.tol ?? 1e-6;
+  const memorySize = opts.memory ?? 10;
+  const patience = opts.patience ?? 10;
+  const passes = opts.passes ?? { forward: 0, gradient: 0, dev: 0 };
+  const dev = opts.dev;
+
+  const states = problems.map((p) => new ProblemState(p, d, k, loss.shiftInvariant, p.init?.memory));
+  const starts = problems.map((p) => initialPoint(p, loss, d));
+  const first = await evaluateTrials(design, loss, states, starts, passes);
+  const points = await gradients(design, states, first, k, passes);
+  states.forEach((st, p) => {
+    st.cur = points[p];
+    st.fHist.push(points[p].F);
+    st.computePseudoGradient();
+  });
+  if (dev) await recordDevAll(dev, states, passes, patience);
+
+  for (let iter = 0; iter < maxIter; iter++) {
+    const running = states.filter((s) => !s.stop);
+    if (running.length === 0) break;
+    const moving = running.filter((st) => {
+      if (st.computeDirection()) return true;
+      st.stop = isZero(st.cur.x, st.nw) ? "zero-weights" : "converged";
+      return false;
+    });
+    const accepted = await lineSearch(design, loss, moving, passes);
+    const acceptedStates = accepted.map((a) => a.state);
+    const next = await gradients(
+      design,
+      acceptedStates,
+      accepted.map((a) => a.trial),
+      k,
+      passes,
+    );
+    acceptedStates.forEach((st, p) => {
+      st.advance(next[p], memorySize);
+      st.computePseudoGradient();
+      if (st.converged(tol)) st.stop = "converged";
+      else if (st.iterations >= maxIter) st.stop = "max-iterations";
+    });
+    if (dev && acceptedStates.length > 0) await recordDevAll(dev, acceptedStates, passes, patience);
+    opts.onIteration?.(iter + 1, states.filter((s) => !s.stop).length);
+  }
+  return states.map((st) => finish(st));
+}
+
+function isZero(x: Float64Array, nw: number): boolean {
+  for (let i = 0; i < nw; i++) if (x[i] !== 0) return false;
+  return true;
+}
+
+/** Backtracking on all moving problems together: each round is one forward pass for those still failing. */
+async function lineSearch(
+  design: DesignMatrix,
+  loss: LossFunction,
+  moving: ProblemState[],
+  passes: PassCount,
+): Promise<{ state: ProblemState; trial: Trial }[]> {
+  const accepted: { state: ProblemState; trial: Trial }[] = [];
+  let pending = moving;
+  for (let round = 0; round < 40 && pending.length > 0; round++) {
+    const trials = await evaluateTrials(
+      design,
+      loss,
+      pending,
+      pending.map((st) => st.trialPoint()),
+      passes,
+    );
+    const failing: ProblemState[] = [];
+    pending.forEach((st, p) => {
+      if (st.accepts(trials[p])) accepted.push({ state: st, trial: trials[p] });
+      else {
+        st.step *= round === 0 && st.mem.s.length === 0 ? 0.1 : 0.5;
+        failing.push(st);
+      }
+    });
+    pending = failing;
+  }
+  for (const st of pending) st.stop = "line-search";
+  return accepted;
+}
+
+/**
+ * The returned point: after early stopping, the iterate with the best dev loss (Keras'
+ * restore_best_weights); otherwise the last iterate (the λ-optimum when converged).
+ */
+function finish(st: ProblemState): SolveResult {
+  const best = st.stop === "early-stopping" ? st.best : null;
+  const x = best ? best.x : st.cur.x;
+  const last = st.lastDev;
+  return {
+    lambda1: st.penalty.lambda1,
+    lambda2: st.penalty.lambda2,
+    w: x.slice(0, st.nw),
+    b: x.slice(st.nw),
+    objective: best ? best.F : st.cur.F,
+    dataLoss: best ? best.loss : st.cur.loss,
+    iterations: st.iterations,
+    stop: st.stop ?? "max-iterations",
+    dev: best
+      ? { loss: best.devLoss, accuracy: best.devAcc, iteration: best.iteration }
+      : last
+        ? { loss: last.loss, accuracy: last.accuracy, iteration: st.iterations }
+        : undefined,
+    memory: st.mem,
+  };
+}

@@ -1,0 +1,10 @@
+export { ablate, ablatedProbe, type RetrainResult, randomOrdering, retrainOn } from "./ablation.js";
+export {
+  bottomNeurons,
+  type NeuronOrdering,
+  neuronOrdering,
+  type TopNeurons,
+  takeTop,
+  topNeurons,
+} from "./lca.js";
+export { classMeans, type ProbelessRanking, probelessRanking, rankDescending } from "./probeless.js";
