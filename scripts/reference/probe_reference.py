@@ -232,6 +232,10 @@ def neuron_ordering(w, stride, bottom=False):
         ordering += fresh
         seen.update(fresh)
         cutoffs.append(len(ordering))
+    rest = [j for j in range(aw.shape[1]) if j not in seen]  # zero weight in every class: last
+    if rest:
+        ordering += rest
+        cutoffs.append(len(ordering))
     return ordering, cutoffs
 
 

@@ -6,6 +6,7 @@ export {
   gridSearch,
   LAMBDA_GRID,
 } from "./grid.js";
+export { loadProbe, type Probe, parseProbe, saveProbe } from "./io.js";
 export { type EncodedLabels, encodeLabels, type Labels } from "./labels.js";
 export { type FitInfo, LinearModel, type ProbeInput, type ProbeOptions } from "./linear-model.js";
 export { argmaxRows, type LabeledSplit, type LogisticFitOptions, LogisticProbe } from "./logistic.js";

@@ -86,7 +86,10 @@ export function bottomNeurons(weights: Matrix, p: number): TopNeurons {
 export interface NeuronOrdering {
   /** All neurons, most important first. */
   ordering: number[];
-  /** cutoffs[i] = length of the ordering after the step p = i / stride (stride + 1 entries). */
+  /**
+   * cutoffs[i] = length of the ordering after the step p = i / stride (stride + 1 entries), plus one
+   * final entry when neurons with zero weight in every class remain: they come last, by index.
+   */
   cutoffs: number[];
 }
 
@@ -116,6 +119,12 @@ export function neuronOrdering(
       seen[j] = 1;
       ordering.push(j);
     }
+    cutoffs.push(ordering.length);
+  }
+  // topNeurons(1) stops at the last non-zero weight, so all-zero neurons were never selected (NeuroX
+  // leaves them out); a ranking must hold every neuron for ablations.
+  if (ordering.length < weights.cols) {
+    for (let j = 0; j < weights.cols; j++) if (!seen[j]) ordering.push(j);
     cutoffs.push(ordering.length);
   }
   return { ordering, cutoffs };
