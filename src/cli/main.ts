@@ -7,6 +7,7 @@ import type { Register } from "./common.js";
 import { register as registerConcepts } from "./concepts.js";
 import { registerExtract } from "./extract.js";
 import { register as registerLabel } from "./label.js";
+import { register as registerProbe } from "./probe.js";
 import { register as registerReport } from "./report.js";
 import { register as registerServe } from "./serve.js";
 import { registerStoreCommands } from "./store-commands.js";
@@ -18,6 +19,7 @@ const registrars: Register[] = [
   registerTask,
   registerExtract,
   registerStoreCommands,
+  registerProbe,
   registerConcepts,
   registerReport,
   registerServe,

@@ -157,7 +157,8 @@ export abstract class LinearModel {
       standardizer: std.toJSON(),
       weights,
       bias: Array.from(b),
-      fit: this.fitInfo,
+      // Without the wall time, so that the same data and settings give the same file.
+      fit: this.fitInfo ? { ...this.fitInfo, seconds: undefined } : null,
     };
   }
 
