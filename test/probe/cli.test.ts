@@ -90,7 +90,7 @@ describe("codeneurons probe", () => {
       quiet: true,
     });
     expect(a.neurons).toBe(2 * FIXTURE.hidden);
-    const b = await runProbe({
+    await runProbe({
       store,
       task,
       out: join(dir, "b"),
