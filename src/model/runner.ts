@@ -32,6 +32,8 @@ export interface RunnerOptions extends GraphOptions {
   externalData?: "auto" | "always";
   /** Directory for those files; default the OS temp dir. */
   tempDir?: string;
+  /** Further onnxruntime session options (profiling, spinning, …), applied last. */
+  session?: ort.InferenceSession.SessionOptions;
 }
 
 type IntArray = ArrayLike<number> | BigInt64Array;
@@ -78,6 +80,7 @@ export class TransformerRunner {
     const sessionOpts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+      ...opts.session,
     };
     const external = opts.externalData === "always" || graph.builder.initializerBytes() > INLINE_LIMIT;
     let tempFiles: string | null = null;

@@ -6,12 +6,15 @@
  *   npx tsx test/model/arch/bench-forward.ts [batch=32] [seq=32] [threads=2] [repeats=5]
  *
  * Prints `BENCH forward-<variant> ours=<median s> baseline=<median s> ratio=<baseline/ours> …` lines, the
- * baseline being PyTorch's nn.TransformerEncoderLayer fast path (its fastest batched inference); the
- * eager hf_models.BertModel figure is printed as baseline_eager.
+ * baseline being PyTorch's nn.TransformerEncoderLayer fast path (its fastest batched inference) with
+ * OpenBLAS on its AVX-512 kernel (BENCH_OPENBLAS_CORETYPE, default SkylakeX); baseline_eager is
+ * hf_models.BertModel with the same kernel, baseline_unset the fast path with OPENBLAS_* unset.
+ * Ours and PyTorch's runs alternate, so both see the same background load.
  */
-import { spawnSync } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseModelConfig } from "../../../src/model/config.js";
 import { TransformerRunner } from "../../../src/model/runner.js";
@@ -90,51 +93,87 @@ function flops(): number {
   return perLayer * config.numLayers;
 }
 
-async function timeOurs(weights: TensorMap, fused: boolean): Promise<number[]> {
-  const runner = await TransformerRunner.create(config, weights, { fused, threads });
-  const rng = new Rng(7);
-  const ids = Array.from({ length: batch * seq }, () => 5 + rng.int(config.vocabSize - 5));
-  await runner.run({ batch, seq, inputIds: ids });
-  const times: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const t = performance.now();
-    await runner.run({ batch, seq, inputIds: ids });
-    times.push((performance.now() - t) / 1000);
+/** The PyTorch baseline as a child process answering one timing per request (see forward_baseline.py). */
+class Baseline {
+  private readonly lines: AsyncIterator<string>;
+  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   }
-  await runner.release();
-  return times;
+
+  /** @param coretype OPENBLAS_CORETYPE for the child; null leaves both OPENBLAS_* variables unset. */
+  static async start(coretype: string | null): Promise<Baseline | null> {
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    if (coretype) env.OPENBLAS_CORETYPE = coretype;
+    const script = join(here, "forward_baseline.py");
+    const child = spawn("/usr/bin/python3", [script, String(batch), String(seq), String(threads)], { env });
+    child.stderr.pipe(process.stderr);
+    const b = new Baseline(child);
+    const first = await b.lines.next();
+    return first.value === "ready" ? b : null;
+  }
+
+  async time(mode: "eager" | "transformer"): Promise<number> {
+    this.child.stdin.write(`${mode}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error("baseline exited");
+    return Number(r.value);
+  }
+
+  stop(): void {
+    this.child.stdin.end();
+  }
 }
 
-function timeBaseline(): { eager: number[]; transformer: number[] } | null {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const script = join(here, "forward_baseline.py");
-  const r = spawnSync("/usr/bin/python3", [script, ...[batch, seq, threads, repeats].map(String)], {
-    env,
-    encoding: "utf8",
-  });
-  if (r.status !== 0) {
-    process.stderr.write(r.stderr);
-    return null;
-  }
-  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+async function timeRun(runner: TransformerRunner, ids: number[]): Promise<number> {
+  const t = performance.now();
+  await runner.run({ batch, seq, inputIds: ids });
+  return (performance.now() - t) / 1000;
 }
 
 const weights = randomWeights(new Rng(1));
-const ours = { fused: await timeOurs(weights, true), standard: await timeOurs(weights, false) };
-const base = timeBaseline();
+const runners = {
+  fused: await TransformerRunner.create(config, weights, { fused: true, threads }),
+  standard: await TransformerRunner.create(config, weights, { fused: false, threads }),
+};
+const rng = new Rng(7);
+const ids = Array.from({ length: batch * seq }, () => 5 + rng.int(config.vocabSize - 5));
+// Debian's OpenBLAS 0.3.21 does not recognise this AVX-512 CPU when OPENBLAS_CORETYPE is unset and
+// falls back to its Prescott (SSE3) kernels, about 5× slower; SkylakeX is the fastest kernel it has
+// here. The baseline is PyTorch with that kernel; the unset variant is printed as baseline_unset.
+const base = await Baseline.start(process.env.BENCH_OPENBLAS_CORETYPE ?? "SkylakeX");
+const unset = await Baseline.start(null);
+const times: Record<string, number[]> = { fused: [], standard: [], transformer: [], eager: [], unset: [] };
+// Round 0 warms everything up and is discarded; later rounds interleave ours and PyTorch's so that
+// both see the same background load.
+for (let round = 0; round <= repeats; round++) {
+  const t = {
+    fused: await timeRun(runners.fused, ids),
+    transformer: base ? await base.time("transformer") : Number.NaN,
+    standard: await timeRun(runners.standard, ids),
+    eager: base ? await base.time("eager") : Number.NaN,
+    unset: unset ? await unset.time("transformer") : Number.NaN,
+  };
+  if (round > 0) for (const [k, v] of Object.entries(t)) times[k].push(v);
+}
+base?.stop();
+unset?.stop();
+for (const r of Object.values(runners)) await r.release();
+
 const gflop = flops() / 1e9;
 const load = loadavg()
   .map((l) => l.toFixed(2))
   .join("/");
-for (const [variant, times] of Object.entries(ours)) {
-  const t = median(times);
+for (const variant of ["fused", "standard"]) {
+  const t = median(times[variant]);
   const fields = [`ours=${t.toFixed(3)}`];
   if (base) {
-    const b = median(base.transformer);
+    const b = median(times.transformer);
     fields.push(`baseline=${b.toFixed(3)}`, `ratio=${(b / t).toFixed(2)}`);
-    fields.push(`baseline_eager=${median(base.eager).toFixed(3)}`);
+    fields.push(`baseline_eager=${median(times.eager).toFixed(3)}`);
+    fields.push(`baseline_gflops=${(gflop / b).toFixed(1)}`);
+    fields.push(`baseline_unset=${median(times.unset).toFixed(3)}`);
   } else fields.push("baseline=skipped");
   fields.push(
     `gflops=${(gflop / t).toFixed(1)}`,
@@ -144,6 +183,5 @@ for (const [variant, times] of Object.entries(ours)) {
     `threads=${threads}`,
     `load=${load}`,
   );
-  if (base) fields.push(`baseline_gflops=${(gflop / median(base.transformer)).toFixed(1)}`);
   console.log(`BENCH forward-${variant} ${fields.join(" ")}`);
 }

@@ -4,10 +4,13 @@ Times a BERT-base-sized random encoder (12 layers, 768 hidden, 12 heads, 3072 in
 batch × seq token ids with all hidden states kept, two ways, in torch.inference_mode:
   eager       scripts/reference/hf_models.BertModel (transformers' modeling_bert maths, layer by layer)
   transformer nn.TransformerEncoderLayer stack (PyTorch's fused fast path), every layer's output kept
-Prints one JSON line: {"eager": [seconds...], "transformer": [seconds...], "threads": n}.
+Serves timings so that the caller can interleave them with its own (fairer on a shared, busy machine):
+after printing "ready" it reads one mode per line from stdin ("eager" or "transformer"), runs it once
+and prints the seconds it took; it exits at end of input. The first run of each mode is a warm-up
+that the caller discards.
+Usage: forward_baseline.py BATCH SEQ THREADS
 Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (see DESIGN.md, Benchmarks).
 """
-import json
 import os
 import sys
 import time
@@ -19,18 +22,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import hf_models  # noqa: E402
 
 
-def timed(fn, repeats):
-    fn()  # warm-up
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+def seconds(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def main():
-    batch, seq, threads, repeats = (int(a) for a in sys.argv[1:5])
+    batch, seq, threads = (int(a) for a in sys.argv[1:4])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = {"model_type": "bert", "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
@@ -57,9 +56,11 @@ def main():
             hidden.append(x)
         return [h.numpy() for h in hidden]
 
+    modes = {"eager": run_eager, "transformer": run_transformer}
+    print("ready", flush=True)
     with torch.inference_mode():
-        result = {"eager": timed(run_eager, repeats), "transformer": timed(run_transformer, repeats), "threads": threads}
-    print(json.dumps(result))
+        for line in sys.stdin:
+            print(f"{seconds(modes[line.strip()]):.6f}", flush=True)
 
 
 if __name__ == "__main__":
