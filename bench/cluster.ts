@@ -4,12 +4,14 @@
  * + scipy linkage('average') + fcluster) on the same data, in the same run. Each side runs in its own
  * process so that its peak RSS is its own (both include the 480 MB activation matrix).
  *
- * Options (environment): BENCH_RUNS (default 3) timed runs per side; BENCH_TOKENS / BENCH_NEURONS to
- * shrink the problem for a quick look. The synthetic activations are written once under bench/work/.
+ * Options (environment): BENCH_RUNS (default 3) timed runs per side, the sides alternating run by run;
+ * BENCH_TOKENS / BENCH_NEURONS to shrink the problem for a quick look. The synthetic activations are
+ * written once under bench/work/.
  */
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { condensedLength, correlationDistances } from "../src/linalg/correlation.js";
 import { matmul } from "../src/linalg/products.js";
@@ -104,34 +106,37 @@ interface SideResult {
   clusters: number[];
 }
 
-/** Our side, in a child process: timed runs, then the labels and distances for the comparison. */
+/** Our side, in a child process: one timed run; with --dump, the labels and distances to compare. */
 async function worker(): Promise<void> {
   const x = readNpyF32(DATA);
-  const times: number[] = [];
-  let assignment: number[][] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    const res = await clusterNeurons(x, { thresholds: DEFAULT_THRESHOLDS, seed: r, progress: false });
-    times.push((performance.now() - t0) / 1000);
-    assignment = res.cuts.map((c) => c.assignment);
-    process.stderr.write(`ours run ${r + 1}/${RUNS}: ${times[r].toFixed(2)} s\n`);
-  }
+  const run = Number(process.argv[process.argv.indexOf("--run") + 1] ?? 0);
+  const t0 = performance.now();
+  const res = await clusterNeurons(x, { thresholds: DEFAULT_THRESHOLDS, seed: run, progress: false });
+  const seconds = (performance.now() - t0) / 1000;
   const peakKib = process.resourceUsage().maxRSS;
-  const labels = Int32Array.from(assignment.flat());
-  await writeNpy(join(DIR, "ours_labels.npy"), labels, [assignment.length, NEURONS]);
-  // Untimed: our distances and merge heights, to say where float32 and float64 differ.
-  const d = await correlationDistances(x, { progress: false });
-  await writeFileAtomic(join(DIR, "ours_distances.f64"), new Uint8Array(d.data.buffer));
-  const result: SideResult = { times, peak_kib: peakKib, clusters: assignment.map((a) => Math.max(...a)) };
+  const assignment = res.cuts.map((c) => c.assignment);
+  if (process.argv.includes("--dump")) {
+    await writeNpy(join(DIR, "ours_labels.npy"), Int32Array.from(assignment.flat()), [
+      assignment.length,
+      NEURONS,
+    ]);
+    // Untimed: our distances, to say by how much float32 and float64 correlations differ.
+    const d = await correlationDistances(x, { progress: false });
+    await writeFileAtomic(join(DIR, "ours_distances.f64"), new Uint8Array(d.data.buffer));
+  }
+  const result: SideResult = {
+    times: [seconds],
+    peak_kib: peakKib,
+    clusters: assignment.map((a) => Math.max(...a)),
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-function runWorker(): Promise<SideResult> {
+function runWorker(run: number, dump: boolean): Promise<SideResult> {
+  const args = [...process.execArgv, join(BENCH_DIR, "cluster.ts"), "--worker", "--run", String(run)];
+  if (dump) args.push("--dump");
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, join(BENCH_DIR, "cluster.ts"), "--worker"], {
-      stdio: ["ignore", "pipe", "inherit"],
-      env: process.env,
-    });
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env: process.env });
     let out = "";
     child.stdout.on("data", (b: Buffer) => {
       out += b.toString();
@@ -148,6 +153,41 @@ function runWorker(): Promise<SideResult> {
       resolve(JSON.parse(line) as SideResult);
     });
   });
+}
+
+/** Sides alternate run by run, so that a change in the machine's load hits both alike. */
+async function interleaved(hasPython: boolean) {
+  const ours: SideResult = { times: [], peak_kib: 0, clusters: [] };
+  const base: SideResult = { times: [], peak_kib: 0, clusters: [] };
+  const loads: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const dump = r === RUNS - 1;
+    loads.push(loadavg()[0]);
+    const o = await runWorker(r, dump);
+    ours.times.push(o.times[0]);
+    ours.peak_kib = Math.max(ours.peak_kib, o.peak_kib);
+    ours.clusters = o.clusters;
+    process.stderr.write(
+      `ours run ${r + 1}/${RUNS}: ${o.times[0].toFixed(2)} s (load1 ${loads.at(-1)?.toFixed(1)})\n`,
+    );
+    if (!hasPython) continue;
+    loads.push(loadavg()[0]);
+    const b = await runPythonBaseline<SideResult>(join(BENCH_DIR, "cluster_baseline.py"), [
+      DATA,
+      DIR,
+      "1",
+      String(threadCount()),
+      dump ? "1" : "0",
+      String(r),
+    ]);
+    base.times.push(b.times[0]);
+    base.peak_kib = Math.max(base.peak_kib, b.peak_kib);
+    base.clusters = b.clusters;
+    process.stderr.write(
+      `baseline run ${r + 1}/${RUNS}: ${b.times[0].toFixed(2)} s (load1 ${loads.at(-1)?.toFixed(1)})\n`,
+    );
+  }
+  return { ours, base, loads };
 }
 
 /** Cluster numbers relabelled by first appearance, so that equal partitions compare equal. */
@@ -237,28 +277,27 @@ async function main(): Promise<void> {
     process.stderr.write(`generating ${TOKENS} x ${NEURONS} synthetic activations → ${DATA}\n`);
     await generate();
   }
-  const load = machineInfo();
   process.stderr.write(
-    `machine: ${JSON.stringify(load)}; ${RUNS} run(s) per side, ${threadCount()} threads\n`,
+    `machine: ${JSON.stringify(machineInfo())}; ${RUNS} run(s) per side, alternating, ${threadCount()} threads\n`,
   );
-  const ours = await runWorker();
-  const oursSec = median(ours.times);
   const hasPython = pythonHas(["numpy", "scipy"]);
+  const { ours, base, loads } = await interleaved(hasPython);
+  const oursSec = median(ours.times);
   if (!hasPython) {
     benchLine("cluster", oursSec, null, {
       neurons: NEURONS,
       tokens: TOKENS,
       peak_mb_ours: ours.peak_kib / 1024,
     });
-    await appendResult("cluster", { ours: ours.times, baseline: null, neurons: NEURONS, tokens: TOKENS });
+    await appendResult("cluster", {
+      ours: ours.times,
+      baseline: null,
+      neurons: NEURONS,
+      tokens: TOKENS,
+      loads,
+    });
     return;
   }
-  const base = await runPythonBaseline<SideResult>(join(BENCH_DIR, "cluster_baseline.py"), [
-    DATA,
-    DIR,
-    String(RUNS),
-    String(threadCount()),
-  ]);
   const baseSec = median(base.times);
   const cmp = await compare();
   for (const d of cmp.differing) {
@@ -279,7 +318,8 @@ async function main(): Promise<void> {
     peak_mb_ours: ours.peak_kib / 1024,
     peak_mb_baseline: base.peak_kib / 1024,
     max_dist_diff: cmp.maxDistanceDiff,
-    load1: load.load1,
+    load1_min: Math.min(...loads),
+    load1_max: Math.max(...loads),
   };
   benchLine("cluster", oursSec, baseSec, extra);
   await appendResult("cluster", {
@@ -293,6 +333,7 @@ async function main(): Promise<void> {
     clustersOurs: ours.clusters,
     clustersBaseline: base.clusters,
     threads: threadCount(),
+    loadsBeforeEachRun: loads,
     python: PYTHON,
   });
 }

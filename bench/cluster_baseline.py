@@ -7,10 +7,10 @@ codeneurons does, the tree is cut at every threshold with fcluster(t, 'distance'
 neuron is drawn per cluster (NeuroX recomputes correlation and tree for every threshold, so this
 baseline is already the faster variant).
 
-Usage: cluster_baseline.py X.npy OUT_DIR RUNS THREADS
+Usage: cluster_baseline.py X.npy OUT_DIR RUNS THREADS [DUMP [SEED]]
 Prints one JSON object on the last stdout line: times (s), peak RSS (KiB), clusters per threshold.
-Writes OUT_DIR/baseline_labels.npy (thresholds x neurons, int32), OUT_DIR/baseline_distances.npy
-(condensed float64) and OUT_DIR/baseline_heights.npy (merge heights of the last run).
+With DUMP=1 (default) writes OUT_DIR/baseline_labels.npy (thresholds x neurons, int32),
+OUT_DIR/baseline_distances.npy (condensed float64) and OUT_DIR/baseline_heights.npy (merge heights).
 """
 import json
 import os
@@ -48,6 +48,8 @@ def cluster(x, rng):
 
 def main():
     path, out_dir, runs, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    dump = len(sys.argv) <= 5 or sys.argv[5] == "1"
+    seed = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     try:
         from threadpoolctl import threadpool_limits
 
@@ -59,13 +61,14 @@ def main():
     times = []
     for r in range(runs):
         t0 = time.perf_counter()
-        y, z, labels, _ = cluster(x, np.random.default_rng(r))
+        y, z, labels, _ = cluster(x, np.random.default_rng(seed + r))
         times.append(time.perf_counter() - t0)
         log(f"baseline run {r + 1}/{runs}: {times[-1]:.2f} s")
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    np.save(os.path.join(out_dir, "baseline_labels.npy"), np.stack(labels).astype(np.int32))
-    np.save(os.path.join(out_dir, "baseline_distances.npy"), y)
-    np.save(os.path.join(out_dir, "baseline_heights.npy"), z[:, 2])
+    if dump:
+        np.save(os.path.join(out_dir, "baseline_labels.npy"), np.stack(labels).astype(np.int32))
+        np.save(os.path.join(out_dir, "baseline_distances.npy"), y)
+        np.save(os.path.join(out_dir, "baseline_heights.npy"), z[:, 2])
     print(json.dumps({"times": times, "peak_kib": peak_kib,
                       "clusters": [int(l.max()) for l in labels], "thresholds": THRESHOLDS}))
 
