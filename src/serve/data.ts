@@ -56,7 +56,8 @@ export class ExplorerData {
 
   static async open(root: ResultsRoot, options: ExplorerOptions = {}): Promise<ExplorerData> {
     const opts = { maxRows: options.maxRows ?? 50000, cachedLayers: options.cachedLayers ?? 2 };
-    const storeDir = await root.optional("activations");
+    // One store, or per-split stores as `codeneurons run` writes them (the train split is explored).
+    const storeDir = (await root.optional("activations", "train")) ?? (await root.optional("activations"));
     const store =
       storeDir && existsSync(join(storeDir, "index.json")) ? await ActivationStore.open(storeDir) : null;
     if (store && store.meta.level !== "word") {
