@@ -132,7 +132,10 @@ def adam_grid(raw, classes, seed, max_epochs, patience, subset):
     t0 = time.perf_counter()
     data = standardize(raw)
     points = [(l1, l2) for l1 in GRID for l2 in GRID]
-    chosen = points if subset <= 0 else points[:: max(1, len(points) // subset)][:subset]
+    if subset <= 0 or subset >= len(points):
+        chosen = points
+    else:  # spread over the grid (subset 6: the diagonal)
+        chosen = [points[round(i * (len(points) - 1) / max(1, subset - 1))] for i in range(subset)]
     rows = []
     for i, (l1, l2) in enumerate(chosen):
         t1 = time.perf_counter()

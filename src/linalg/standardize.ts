@@ -1,5 +1,5 @@
 import { InputError } from "../util/errors.js";
-import { columnStats, type Matrix, matrix } from "../util/matrix.js";
+import { type Matrix, matrix } from "../util/matrix.js";
 
 /**
  * Column z-scoring with statistics from the training rows (DESIGN.md, "Probe"): x' = (x − mean) / scale,
@@ -21,7 +21,7 @@ export class Standardizer {
   }
 
   static fit(x: Matrix): Standardizer {
-    const { mean, std } = columnStats(x);
+    const { mean, std } = shiftedColumnStats(x);
     const scale = new Float64Array(x.cols);
     for (let j = 0; j < x.cols; j++) scale[j] = isConstant(mean[j], std[j]) ? 1 : std[j];
     return new Standardizer(mean, scale);
@@ -29,7 +29,7 @@ export class Standardizer {
 
   /** Columns whose training values were all equal (scale forced to 1). */
   constantColumns(x: Matrix): number[] {
-    const { mean, std } = columnStats(x);
+    const { mean, std } = shiftedColumnStats(x);
     const out: number[] = [];
     for (let j = 0; j < x.cols; j++) if (isConstant(mean[j], std[j])) out.push(j);
     return out;
@@ -87,6 +87,36 @@ export class Standardizer {
     for (let j = 0; j < this.cols; j++) inv[j] = 1 / this.scale[j];
     return { mean: Float32Array.from(this.mean), inv };
   }
+}
+
+/**
+ * Column means and population standard deviations in one pass (float64 sums of values shifted by the
+ * first row, so that a large common offset does not cancel the variance away). Exactly 0 for a column
+ * of equal values.
+ */
+export function shiftedColumnStats(x: Matrix): { mean: Float64Array; std: Float64Array } {
+  const { rows, cols, data } = x;
+  const shift = new Float64Array(cols);
+  if (rows > 0) for (let j = 0; j < cols; j++) shift[j] = data[j];
+  const sum = new Float64Array(cols);
+  const sq = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const v = data[off + j] - shift[j];
+      sum[j] += v;
+      sq[j] += v * v;
+    }
+  }
+  const mean = new Float64Array(cols);
+  const std = new Float64Array(cols);
+  const n = Math.max(1, rows);
+  for (let j = 0; j < cols; j++) {
+    const m = sum[j] / n;
+    mean[j] = shift[j] + m;
+    std[j] = Math.sqrt(Math.max(0, sq[j] / n - m * m));
+  }
+  return { mean, std };
 }
 
 /** Tolerance for "all values equal": the float64 spread of identical float32 values is exactly 0. */

@@ -42,7 +42,10 @@ export interface SolveOptions {
   tol?: number;
   /** L-BFGS memory (default 10 pairs). */
   memory?: number;
-  /** Stop a problem when its dev loss has not improved for this many iterations (0: off; default 10). */
+  /**
+   * Stop a problem when its dev score has not improved for this many iterations (0: off; default 10);
+   * see `improves`. The best dev iterate is returned.
+   */
   patience?: number;
   /** Called after every iteration of the batch with the number of problems still running. */
   onIteration?: (iteration: number, running: number) => void;
@@ -416,9 +419,20 @@ async function recordDevAll(
   for (let p = 0; p < states.length; p++) recordDev(states[p], results[p], patience);
 }
 
+/**
+ * Early stopping's notion of progress. Classification: a higher dev accuracy, or the same accuracy at a
+ * lower dev loss — on nearly separable data the dev loss of a weakly regularised probe rises (its
+ * predictions grow confident) long before its accuracy stops improving, so the loss alone stops far too
+ * early (measured: 79% instead of 94% test accuracy at λ = 1e-5). Regression: a lower dev loss.
+ */
+function improves(r: { loss: number; accuracy?: number }, best: { devLoss: number; devAcc?: number }): boolean {
+  if (r.accuracy === undefined || best.devAcc === undefined) return r.loss < best.devLoss;
+  return r.accuracy > best.devAcc || (r.accuracy === best.devAcc && r.loss < best.devLoss);
+}
+
 function recordDev(st: ProblemState, r: { loss: number; accuracy?: number }, patience: number): void {
   st.lastDev = r;
-  if (!st.best || r.loss < st.best.devLoss) {
+  if (!st.best || improves(r, st.best)) {
     st.best = {
       x: Float64Array.from(st.cur.x),
       F: st.cur.F,
