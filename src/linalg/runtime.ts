@@ -55,7 +55,7 @@ export function f32(data: Float32Array, dims: readonly number[]): ort.Tensor {
 
 /** Reads a float32 output tensor's data (no copy when the runtime already gave a Float32Array). */
 export function f32Data(t: ort.Tensor | undefined, what: string): Float32Array {
-  if (!t || t.type !== "float32") throw new Error(`onnxruntime: expected float32 output '${what}'`);
+  if (t?.type !== "float32") throw new Error(`onnxruntime: expected float32 output '${what}'`);
   return t.data as Float32Array;
 }
 

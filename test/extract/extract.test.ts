@@ -140,7 +140,11 @@ describe("words the tokenizer removes", () => {
     const model = await openActivationModel("test/fixtures/models/tiny-bert");
     const work = tmp();
     writeFileSync(join(work, "in.txt"), "x \u200b y\n");
-    const res = await extractActivations(model, { input: join(work, "in.txt"), out: join(work, "s"), quiet: true });
+    const res = await extractActivations(model, {
+      input: join(work, "in.txt"),
+      out: join(work, "s"),
+      quiet: true,
+    });
     expect(res.counts.rows).toBe(3);
     expect(res.counts.emptyWords).toBe(1);
     const store = await ActivationStore.open(join(work, "s"));
