@@ -114,11 +114,12 @@ class Baseline {
     return first.value === "ready" ? b : null;
   }
 
-  async time(mode: "eager" | "transformer"): Promise<number> {
+  async time(mode: "eager" | "transformer"): Promise<Timing> {
     this.child.stdin.write(`${mode}\n`);
     const r = await this.lines.next();
     if (r.done) throw new Error("baseline exited");
-    return Number(r.value);
+    const [wall, cpu] = r.value.split(" ").map(Number);
+    return { wall, cpu };
   }
 
   stop(): void {
@@ -126,10 +127,20 @@ class Baseline {
   }
 }
 
-async function timeRun(runner: TransformerRunner, ids: number[]): Promise<number> {
+/** Wall-clock and CPU seconds (all threads) of one call. */
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+const NONE: Timing = { wall: Number.NaN, cpu: Number.NaN };
+
+async function timeRun(runner: TransformerRunner, ids: number[]): Promise<Timing> {
+  const c = process.cpuUsage();
   const t = performance.now();
   await runner.run({ batch, seq, inputIds: ids });
-  return (performance.now() - t) / 1000;
+  const used = process.cpuUsage(c);
+  return { wall: (performance.now() - t) / 1000, cpu: (used.user + used.system) / 1e6 };
 }
 
 const weights = randomWeights(new Rng(1));
@@ -144,16 +155,16 @@ const ids = Array.from({ length: batch * seq }, () => 5 + rng.int(config.vocabSi
 // here. The baseline is PyTorch with that kernel; the unset variant is printed as baseline_unset.
 const base = await Baseline.start(process.env.BENCH_OPENBLAS_CORETYPE ?? "SkylakeX");
 const unset = await Baseline.start(null);
-const times: Record<string, number[]> = { fused: [], standard: [], transformer: [], eager: [], unset: [] };
+const times: Record<string, Timing[]> = { fused: [], standard: [], transformer: [], eager: [], unset: [] };
 // Round 0 warms everything up and is discarded; later rounds interleave ours and PyTorch's so that
 // both see the same background load.
 for (let round = 0; round <= repeats; round++) {
   const t = {
     fused: await timeRun(runners.fused, ids),
-    transformer: base ? await base.time("transformer") : Number.NaN,
+    transformer: base ? await base.time("transformer") : NONE,
     standard: await timeRun(runners.standard, ids),
-    eager: base ? await base.time("eager") : Number.NaN,
-    unset: unset ? await unset.time("transformer") : Number.NaN,
+    eager: base ? await base.time("eager") : NONE,
+    unset: unset ? await unset.time("transformer") : NONE,
   };
   if (round > 0) for (const [k, v] of Object.entries(t)) times[k].push(v);
 }
@@ -165,23 +176,25 @@ const gflop = flops() / 1e9;
 const load = loadavg()
   .map((l) => l.toFixed(2))
   .join("/");
+const wall = (k: string) => median(times[k].map((t) => t.wall));
+const cpu = (k: string) => median(times[k].map((t) => t.cpu));
 for (const variant of ["fused", "standard"]) {
-  const t = median(times[variant]);
+  const t = wall(variant);
   const fields = [`ours=${t.toFixed(3)}`];
   if (base) {
-    const b = median(times.transformer);
+    const b = wall("transformer");
     fields.push(`baseline=${b.toFixed(3)}`, `ratio=${(b / t).toFixed(2)}`);
-    fields.push(`baseline_eager=${median(times.eager).toFixed(3)}`);
+    fields.push(`baseline_eager=${wall("eager").toFixed(3)}`, `baseline_unset=${wall("unset").toFixed(3)}`);
     fields.push(`baseline_gflops=${(gflop / b).toFixed(1)}`);
-    fields.push(`baseline_unset=${median(times.unset).toFixed(3)}`);
   } else fields.push("baseline=skipped");
   fields.push(
     `gflops=${(gflop / t).toFixed(1)}`,
     `tokens_per_s=${((batch * seq) / t).toFixed(0)}`,
-    `batch=${batch}`,
-    `seq=${seq}`,
-    `threads=${threads}`,
-    `load=${load}`,
+    // CPU seconds of all threads per run: less sensitive than wall time to other processes on a
+    // shared machine (both sides' idle threads spin a little, which counts too).
+    `ours_cpu=${cpu(variant).toFixed(3)}`,
   );
+  if (base) fields.push(`baseline_cpu=${cpu("transformer").toFixed(3)}`);
+  fields.push(`batch=${batch}`, `seq=${seq}`, `threads=${threads}`, `load=${load}`);
   console.log(`BENCH forward-${variant} ${fields.join(" ")}`);
 }

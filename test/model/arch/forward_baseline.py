@@ -6,7 +6,7 @@ batch × seq token ids with all hidden states kept, two ways, in torch.inference
   transformer nn.TransformerEncoderLayer stack (PyTorch's fused fast path), every layer's output kept
 Serves timings so that the caller can interleave them with its own (fairer on a shared, busy machine):
 after printing "ready" it reads one mode per line from stdin ("eager" or "transformer"), runs it once
-and prints the seconds it took; it exits at end of input. The first run of each mode is a warm-up
+and prints the wall-clock and CPU seconds it took; it exits at end of input. The first run of each mode is a warm-up
 that the caller discards.
 Usage: forward_baseline.py BATCH SEQ THREADS
 Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (see DESIGN.md, Benchmarks).
@@ -23,9 +23,10 @@ import hf_models  # noqa: E402
 
 
 def seconds(fn):
-    t = time.perf_counter()
+    """Wall-clock and CPU seconds (all threads of the process) of one call."""
+    t, c = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def main():
@@ -60,7 +61,8 @@ def main():
     print("ready", flush=True)
     with torch.inference_mode():
         for line in sys.stdin:
-            print(f"{seconds(modes[line.strip()]):.6f}", flush=True)
+            wall, cpu = seconds(modes[line.strip()])
+            print(f"{wall:.6f} {cpu:.6f}", flush=True)
 
 
 if __name__ == "__main__":
