@@ -71,9 +71,9 @@ export function register(program: Command): void {
     .option("--seed <n>", "seed of the random ordering baseline", parseIntOption("seed", 0), 1)
     .option(
       "--patience <n>",
-      "early stopping: iterations without dev-loss improvement",
+      "early stopping: iterations without dev improvement (accuracy, then loss); 0 = off",
       parseIntOption("patience", 0),
-      10,
+      5,
     )
     .option("--max-iter <n>", "iterations per fit at most", parseIntOption("max-iter", 1), 500)
     .option("--stride <n>", "LCA ordering steps of weight mass", parseIntOption("stride", 1), 100)
@@ -108,7 +108,7 @@ export interface ProbeSummary {
   seconds: number;
 }
 
-interface SplitData {
+export interface SplitData {
   x: Matrix;
   labels: string[];
 }
@@ -283,7 +283,7 @@ function filterClasses(split: TaskSplit, classes?: string[]): TaskSplit {
 }
 
 /** The split's activations (rows in task order), after checking every task row against the store's words. */
-async function readSplit(
+export async function readSplit(
   stores: SplitStores,
   name: "train" | "valid" | "test",
   split: TaskSplit,
@@ -309,7 +309,7 @@ async function readSplit(
   return { x: await store.readRows(rows, { neurons }), labels: split.label };
 }
 
-function checkClassesKnown(split: SplitData, classes: string[], file: string): void {
+export function checkClassesKnown(split: SplitData, classes: string[], file: string): void {
   const known = new Set(classes);
   const i = split.labels.findIndex((l) => !known.has(l));
   if (i >= 0)

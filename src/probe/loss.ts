@@ -5,7 +5,7 @@
  */
 export interface ScoreBlock {
   /** Row-major scores, X·W without the bias. */
-  z: Float32Array;
+  z: Float32Array | Float64Array;
   stride: number;
   offset: number;
 }

@@ -43,7 +43,7 @@ export interface SolveOptions {
   /** L-BFGS memory (default 10 pairs). */
   memory?: number;
   /**
-   * Stop a problem when its dev score has not improved for this many iterations (0: off; default 10);
+   * Stop a problem when its dev score has not improved for this many iterations (0: off; default 5);
    * see `improves`. The best dev iterate is returned.
    */
   patience?: number;
@@ -82,6 +82,8 @@ export interface PassCount {
 
 interface Point {
   x: Float64Array;
+  /** Scores X·W at x (without the bias), [rows × outputs]. */
+  z: Float64Array;
   /** Smooth objective (data loss + λ2‖W‖) and its gradient. */
   f: number;
   g: Float64Array;
@@ -92,6 +94,7 @@ interface Point {
 
 interface Trial {
   x: Float64Array;
+  z: Float64Array;
   loss: number;
   F: number;
   dz: Float32Array;
@@ -120,6 +123,8 @@ class ProblemState {
     iteration: number;
   } | null = null;
   sinceBest = 0;
+  /** X·dir of this iteration (W part), a block of a batched MatMul. */
+  xd: { data: Float32Array; stride: number; offset: number } | null = null;
   lastDev: { loss: number; accuracy?: number } | null = null;
 
   /** Directions along which the data loss is flat (softmax: one shift of all classes) are removed. */
@@ -244,19 +249,27 @@ class ProblemState {
       for (let j = 0; j < this.d; j++) centre(dir, j * k, k);
   }
 
-  /** x + step·dir, projected onto the orthant of the current point (OWL-QN). */
-  trialPoint(): Float64Array {
+  /**
+   * x + step·dir, projected onto the orthant of the current point (OWL-QN), and the weights the
+   * projection moved: `crossed` holds their indices, whose unprojected values were x + step·dir.
+   */
+  trialPoint(): { x: Float64Array; crossed: number[] } {
     const { x } = this.cur;
     const out = new Float64Array(x.length);
+    const crossed: number[] = [];
     const t = this.step;
     for (let i = 0; i < x.length; i++) {
       const v = x[i] + t * this.dir[i];
       if (i < this.nw && this.penalty.lambda1 > 0) {
         const orthant = x[i] !== 0 ? Math.sign(x[i]) : -Math.sign(this.pg[i]);
-        out[i] = Math.sign(v) === orthant ? v : 0;
+        if (Math.sign(v) === orthant || v === 0) out[i] = v;
+        else {
+          out[i] = 0;
+          crossed.push(i);
+        }
       } else out[i] = v;
     }
-    return out;
+    return { x: out, crossed };
   }
 
   /** Armijo condition on the total objective along the projected step (γ = 1e-4). */
@@ -342,13 +355,79 @@ async function evaluateTrials(
   const z = await design.times(packWeights(points, d, k));
   passes.forward++;
   return states.map((st, p) => {
-    const x = points[p];
-    const bias = x.subarray(st.nw);
-    const dz = new Float32Array(loss.rows * k);
-    const biasGrad = new Float64Array(k);
-    const value = loss.evaluate({ z: z.data, stride: z.cols, offset: p * k }, bias, dz, biasGrad);
-    return { x, loss: value, F: st.objective(value, x), dz, biasGrad };
+    const scores = new Float64Array(loss.rows * k);
+    for (let i = 0; i < loss.rows; i++)
+      for (let c = 0; c < k; c++) scores[i * k + c] = z.data[i * z.cols + p * k + c];
+    return scoreTrial(st, loss, points[p], scores);
   });
+}
+
+/** Loss, objective and score gradient of a trial point whose scores are known. */
+function scoreTrial(st: ProblemState, loss: LossFunction, x: Float64Array, z: Float64Array): Trial {
+  const k = loss.outputs;
+  const dz = new Float32Array(loss.rows * k);
+  const biasGrad = new Float64Array(k);
+  const value = loss.evaluate({ z, stride: k, offset: 0 }, x.subarray(st.nw), dz, biasGrad);
+  return { x, z, loss: value, F: st.objective(value, x), dz, biasGrad };
+}
+
+/** One forward pass for the directions of all moving problems: X·D (W parts). */
+async function directionScores(
+  design: DesignMatrix,
+  states: ProblemState[],
+  k: number,
+  passes: PassCount,
+): Promise<void> {
+  if (states.length === 0) return;
+  const xd = await design.times(
+    packWeights(
+      states.map((st) => st.dir),
+      design.cols,
+      k,
+    ),
+  );
+  passes.forward++;
+  states.forEach((st, p) => {
+    st.xd = { data: xd.data, stride: xd.cols, offset: p * k };
+  });
+}
+
+/**
+ * Most weights a trial may move across zero before its scores are recomputed by a pass over X: each
+ * costs one column of X (rows multiply-adds in TS), a pass costs rows × cols (on all cores).
+ */
+function maxCrossed(cols: number): number {
+  return Math.max(64, cols >> 3);
+}
+
+/**
+ * Scores of a trial point without a pass over X: X·π(x + t·d) = X·x + t·X·d − X·(moved part), the last
+ * term from the columns of the (few) weights the orthant projection zeroed. Null when too many moved.
+ */
+function trialScores(st: ProblemState, design: DesignMatrix, crossed: number[]): Float64Array | null {
+  if (!st.xd || crossed.length > maxCrossed(design.cols)) return null;
+  const { z } = st.cur;
+  const k = st.k;
+  const n = design.rows;
+  const t = st.step;
+  const { data, stride, offset } = st.xd;
+  const out = new Float64Array(z.length);
+  for (let i = 0; i < n; i++) {
+    const o = i * stride + offset;
+    for (let c = 0; c < k; c++) out[i * k + c] = z[i * k + c] + t * data[o + c];
+  }
+  const xt = design.xt;
+  const x = design.x;
+  for (const w of crossed) {
+    const j = Math.floor(w / k);
+    const c = w - j * k;
+    const moved = st.cur.x[w] + t * st.dir[w];
+    if (xt) {
+      const row = j * n;
+      for (let i = 0; i < n; i++) out[i * k + c] -= xt.data[row + i] * moved;
+    } else for (let i = 0; i < n; i++) out[i * k + c] -= x.data[i * x.cols + j] * moved;
+  }
+  return out;
 }
 
 /** Batched gradient: one pass of Xᵀ·[dz_1 … dz_m]. */
@@ -373,7 +452,7 @@ async function gradients(
     for (let j = 0; j < st.d; j++) for (let c = 0; c < k; c++) g[j * k + c] = grad.data[j * K + p * k + c];
     g.set(t.biasGrad, st.nw);
     const { f, F } = st.addFrobenius(t.loss, t.x, g);
-    return { x: t.x, f, g, loss: t.loss, F };
+    return { x: t.x, z: t.z, f, g, loss: t.loss, F };
   });
 }
 
@@ -479,7 +558,7 @@ export async function solveBatch(
   const maxIter = opts.maxIter ?? 500;
   const tol = opts.tol ?? 1e-6;
   const memorySize = opts.memory ?? 10;
-  const patience = opts.patience ?? 10;
+  const patience = opts.patience ?? 5;
   const passes = opts.passes ?? { forward: 0, gradient: 0, dev: 0 };
   const dev = opts.dev;
 
@@ -528,23 +607,41 @@ function isZero(x: Float64Array, nw: number): boolean {
   return true;
 }
 
-/** Backtracking on all moving problems together: each round is one forward pass for those still failing. */
+/**
+ * Backtracking (Armijo) for all moving problems. Scores of trial points come from X·dir (one batched
+ * pass per iteration) plus a correction for weights the projection zeroed, so that backtracking costs
+ * no pass over X; a trial that zeroed too many weights gets its scores from a (batched) pass instead.
+ */
 async function lineSearch(
   design: DesignMatrix,
   loss: LossFunction,
   moving: ProblemState[],
   passes: PassCount,
 ): Promise<{ state: ProblemState; trial: Trial }[]> {
+  await directionScores(design, moving, loss.outputs, passes);
   const accepted: { state: ProblemState; trial: Trial }[] = [];
   let pending = moving;
   for (let round = 0; round < 40 && pending.length > 0; round++) {
-    const trials = await evaluateTrials(
-      design,
-      loss,
-      pending,
-      pending.map((st) => st.trialPoint()),
-      passes,
-    );
+    const trials: Trial[] = new Array(pending.length);
+    const viaPass: number[] = [];
+    const points = pending.map((st) => st.trialPoint());
+    pending.forEach((st, p) => {
+      const z = trialScores(st, design, points[p].crossed);
+      if (z) trials[p] = scoreTrial(st, loss, points[p].x, z);
+      else viaPass.push(p);
+    });
+    if (viaPass.length > 0) {
+      const exact = await evaluateTrials(
+        design,
+        loss,
+        viaPass.map((p) => pending[p]),
+        viaPass.map((p) => points[p].x),
+        passes,
+      );
+      viaPass.forEach((p, i) => {
+        trials[p] = exact[i];
+      });
+    }
     const failing: ProblemState[] = [];
     pending.forEach((st, p) => {
       if (st.accepts(trials[p])) accepted.push({ state: st, trial: trials[p] });
@@ -556,6 +653,7 @@ async function lineSearch(
     pending = failing;
   }
   for (const st of pending) st.stop = "line-search";
+  for (const st of moving) st.xd = null;
   return accepted;
 }
 
