@@ -86,6 +86,7 @@ def train_adam(data, classes, l1, l2, seed, max_epochs=100, patience=2, batch=12
             dev_loss = crit(probe(xv), yv).item()
         snapshot = (probe.weight.detach().clone(), probe.bias.detach().clone())
         epochs.append(snapshot)
+        log(f"  adam l1={l1:g} l2={l2:g} epoch {epoch + 1}: dev loss {dev_loss:.4f}")
         if dev_loss < best[0]:
             best = (dev_loss, snapshot, epoch)
             since = 0
