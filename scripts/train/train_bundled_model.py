@@ -51,11 +51,11 @@ def parse_args():
     p.add_argument("--seed", type=int, default=20230501)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--vocab-size", type=int, default=5000)
-    p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--batch-tokens", type=int, default=2048, help="padded tokens per batch")
+    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--batch-tokens", type=int, default=1024, help="padded tokens per batch")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=float, default=0.06, help="fraction of steps")
-    p.add_argument("--pack-fraction", type=float, default=0.15, help="packed multi-line chunks per epoch, as a fraction")
+    p.add_argument("--pack-fraction", type=float, default=0.1, help="packed multi-line chunks per epoch, as a fraction")
     p.add_argument("--eval-lines", type=int, default=3000)
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--resume", action="store_true")
@@ -254,7 +254,7 @@ def train(model, cfg, train_ids, spaced_ids, valid_probe, unigram_id, args, max_
             log(f"step {step}/{args.steps} epoch {epoch} loss {recent:.3f} lr {sched.get_last_lr()[0]:.2e} {spent:.0f}s eta {eta:.0f}s")
         if step % args.checkpoint_every == 0 or step == args.steps:
             save_checkpoint(ckpt_path, model, opt, sched, step, losses, time.time() - started)
-        if step % 250 == 0 or step == args.steps:
+        if step % 200 == 0 or step == args.steps:
             acc = mlm.evaluate(model, valid_probe, unigram_id)["all"]["accuracy"]
             probes.append({"step": step, "valid_probe_accuracy": round(acc, 4)})
             log(f"step {step}: masked-token accuracy on {len(valid_probe)} valid lines {acc:.4f}")
