@@ -8,6 +8,7 @@ import { register as registerConcepts } from "./concepts.js";
 import { registerExtract } from "./extract.js";
 import { register as registerLabel } from "./label.js";
 import { register as registerProbe } from "./probe.js";
+import { register as registerRedundancy } from "./redundancy.js";
 import { register as registerReport } from "./report.js";
 import { register as registerServe } from "./serve.js";
 import { registerStoreCommands } from "./store-commands.js";
@@ -20,6 +21,7 @@ const registrars: Register[] = [
   registerExtract,
   registerStoreCommands,
   registerProbe,
+  registerRedundancy,
   registerConcepts,
   registerReport,
   registerServe,

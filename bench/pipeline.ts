@@ -1,0 +1,196 @@
+/**
+ * `npm run bench:pipeline`: the whole token-tagging redundancy pipeline (every step of
+ * `codeneurons redundancy`) for a 13 × 768 model on the paper's 12,000 / 1,620 / 2,040 Java tokens.
+ *
+ * Data: real activations of the random BERT-base of bench:extract (bench/work/bert-base-random; run
+ * `npm run bench:extract` once to build it) on the lines of the paper authors' Java corpus that the task
+ * uses. Prepared once and cached under bench/work/pipeline/: labels → task (seed 1) → the task's lines
+ * only (sub/*.in, task rows renumbered in sub-task/) → float16 stores (stores/{train,valid,test}).
+ *
+ * Each run computes the pipeline from scratch (a fresh output directory, so no cache hits), prints
+ * the time per step and `BENCH pipeline ours=<s> baseline=skipped …`, then reruns it on the same output
+ * directory to show that a rerun recomputes nothing. There is no baseline to run (NeuroX's pipeline
+ * takes hours); an estimate of it from a measured PyTorch probe time is printed separately, labelled so,
+ * when BENCH_PIPELINE_ESTIMATE=1.
+ *
+ * Usage: npm run bench:pipeline [-- --prepare-only] [-- --steps oracle,layerwise,…]
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { threadCount } from "../src/linalg/runtime.js";
+import { runRedundancyPipeline } from "../src/redundancy/pipeline.js";
+import { formatSummary } from "../src/redundancy/pipeline-summary.js";
+import type { RedundancyResults, StepName } from "../src/redundancy/results.js";
+import { appendResult, BENCH_DIR, benchLine, machineInfo, WORK_DIR } from "./common.js";
+
+const JAVA = "/work/shared/data/java-token-lines";
+const DIR = join(WORK_DIR, "pipeline");
+const MODEL = join(WORK_DIR, "bert-base-random");
+const SPLITS = ["train", "valid", "test"] as const;
+const CLI = join(BENCH_DIR, "..", "src", "cli", "main.ts");
+
+const { values: args } = parseArgs({
+  options: {
+    "prepare-only": { type: "boolean", default: false },
+    steps: { type: "string" },
+    rerun: { type: "boolean", default: true },
+  },
+});
+
+function cli(argv: string[]): void {
+  const r = spawnSync(process.execPath, ["--import", "tsx", CLI, ...argv], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  if (r.status !== 0)
+    throw new Error(`codeneurons ${argv.slice(0, 2).join(" ")} failed (exit ${r.status ?? r.signal})`);
+}
+
+/** Lines of `file` (without the final newline). */
+function readLines(file: string): string[] {
+  const lines = readFileSync(file, "utf8").split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+/** Renumbers the task's sentence column to positions in the list of used lines. */
+function renumberTsv(text: string, newIndex: Map<number, number>): string {
+  const lines = text.split("\n");
+  return lines
+    .map((line, i) => {
+      if (i === 0 || line === "") return line;
+      const tab = line.indexOf("\t");
+      return `${newIndex.get(Number(line.slice(0, tab)))}${line.slice(tab)}`;
+    })
+    .join("\n");
+}
+
+/** Labels, task, the task's lines and their stores, each made once. */
+async function prepare(): Promise<{ store: string; task: string }> {
+  if (!existsSync(join(MODEL, "model.safetensors")))
+    throw new Error(`${MODEL} is missing: run 'npm run bench:extract' once to build the random BERT-base`);
+  await mkdir(DIR, { recursive: true });
+  for (const s of SPLITS)
+    if (!existsSync(join(DIR, `${s}.label`)))
+      cli([
+        "label",
+        "--lang",
+        "java",
+        "--pretokenized",
+        "--input",
+        join(JAVA, `${s}.in`),
+        "--out",
+        join(DIR, s),
+      ]);
+  const task = join(DIR, "task");
+  if (!existsSync(join(task, "test.tsv")))
+    cli(["task", "token-tagging", ...SPLITS.flatMap((s) => [`--${s}`, join(DIR, s)]), "--out", task]);
+  const subTask = join(DIR, "sub-task");
+  const store = join(DIR, "stores");
+  for (const s of SPLITS) {
+    if (existsSync(join(store, s, "index.json"))) continue;
+    const tsv = readFileSync(join(task, `${s}.tsv`), "utf8");
+    const used = [
+      ...new Set(
+        tsv
+          .split("\n")
+          .slice(1)
+          .filter(Boolean)
+          .map((l) => Number(l.split("\t")[0])),
+      ),
+    ].sort((a, b) => a - b);
+    const newIndex = new Map(used.map((line, i) => [line, i]));
+    const all = readLines(join(DIR, `${s}.in`));
+    await mkdir(join(DIR, "sub"), { recursive: true });
+    await writeFile(join(DIR, "sub", `${s}.in`), `${used.map((i) => all[i]).join("\n")}\n`);
+    await mkdir(join(subTask, "control"), { recursive: true });
+    await writeFile(join(subTask, `${s}.tsv`), renumberTsv(tsv, newIndex));
+    const control = readFileSync(join(task, "control", `${s}.tsv`), "utf8");
+    await writeFile(join(subTask, "control", `${s}.tsv`), renumberTsv(control, newIndex));
+    process.stderr.write(`bench:pipeline: extracting ${used.length} ${s} lines with the random BERT-base\n`);
+    cli([
+      "extract",
+      "--model",
+      MODEL,
+      "--input",
+      join(DIR, "sub", `${s}.in`),
+      "--out",
+      join(store, s),
+      "--dtype",
+      "float16",
+    ]);
+  }
+  return { store, task: subTask };
+}
+
+function uptime(): string {
+  try {
+    return execFileSync("uptime", { encoding: "utf8" }).trim();
+  } catch {
+    return `load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")}`;
+  }
+}
+
+function stepSeconds(r: RedundancyResults): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, step] of Object.entries(r.steps)) if (step) out[name] = step.seconds;
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { store, task } = await prepare();
+  if (args["prepare-only"]) return;
+  const out = join(DIR, "out");
+  await rm(out, { recursive: true, force: true });
+  const steps = args.steps ? (args.steps.split(",") as StepName[]) : undefined;
+  const before = uptime();
+  process.stderr.write(`bench:pipeline: ${threadCount()} threads; ${before}\n`);
+  const t0 = performance.now();
+  const r = await runRedundancyPipeline({ store, task }, { out, steps });
+  const seconds = (performance.now() - t0) / 1000;
+  const after = uptime();
+  process.stdout.write(`${formatSummary(r)}\n`);
+  const perStep = stepSeconds(r);
+  process.stdout.write("time per step (s):\n");
+  for (const [name, s] of Object.entries(perStep))
+    process.stdout.write(`  ${name.padEnd(12)} ${s.toFixed(1)}\n`);
+  let rerunSeconds: number | null = null;
+  let rerunComputed = -1;
+  if (args.rerun) {
+    const t1 = performance.now();
+    const again = await runRedundancyPipeline({ store, task }, { out, steps });
+    rerunSeconds = (performance.now() - t1) / 1000;
+    rerunComputed = again.run.computed.length + again.run.probesFitted + again.run.clusterings;
+  }
+  process.stdout.write(`uptime before: ${before}\nuptime after:  ${after}\n`);
+  const line = benchLine("pipeline", seconds, null, {
+    steps: Object.keys(perStep).length,
+    neurons: r.totalNeurons,
+    tokens: `${r.input.rows.train}/${r.input.rows.valid}/${r.input.rows.test}`,
+    probes: r.run.probesFitted,
+    clusterings: r.run.clusterings,
+    rerun_s: rerunSeconds ?? "skipped",
+    rerun_recomputed: rerunComputed,
+    data: "real-random-bert-base",
+    threads: threadCount(),
+    load1: loadavg()[0],
+  });
+  await appendResult("pipeline", {
+    lines: [line],
+    ours: [seconds],
+    perStep,
+    rerunSeconds,
+    summary: r.summary,
+    run: r.run,
+    uptimeBefore: before,
+    uptimeAfter: after,
+    machineBefore: machineInfo(),
+  });
+}
+
+await main();

@@ -1,0 +1,146 @@
+import { selectColumns } from "../util/matrix.js";
+import { Progress } from "../util/progress.js";
+import { clusterNeurons } from "./cluster.js";
+import { contentKey, type PipelineCache } from "./pipeline-cache.js";
+import type { FeatureSpace, PipelineData, PipelineSource } from "./pipeline-data.js";
+import { fitProbe, type Lambdas, type ProbeFit, type ProbeRequest } from "./pipeline-probes.js";
+import type { ClusteringInfo, OracleResult, PipelineSettings, RedundancyInput } from "./results.js";
+
+/** Flat clusters of a set of columns at every threshold, with one representative each. */
+export interface Clustering extends ClusteringInfo {
+  cuts: { threshold: number; clusters: number; representatives: number[] }[];
+}
+
+/**
+ * What a step can use: the input, the settings, the activations (read on first use), and probes and
+ * clusterings memoised in the work cache by their content.
+ */
+export class StepContext {
+  private dataPromise: Promise<PipelineData> | null = null;
+
+  constructor(
+    readonly source: PipelineSource,
+    readonly settings: PipelineSettings,
+    private readonly cache: PipelineCache,
+    readonly quiet: boolean,
+  ) {}
+
+  get input(): RedundancyInput {
+    return this.source.input;
+  }
+
+  get space(): FeatureSpace {
+    return this.source.space;
+  }
+
+  data(): Promise<PipelineData> {
+    this.dataPromise ??= this.source.load();
+    return this.dataPromise;
+  }
+
+  /** Drops the activations (after the last step). */
+  release(): void {
+    this.dataPromise = null;
+  }
+
+  progress(label: string, total: number, unit = "probes"): Progress {
+    return new Progress(label, total, { quiet: this.quiet, unit });
+  }
+
+  /** λs of the oracle: given, or tuned on dev over the grid. */
+  oracleLambdas(): Lambdas {
+    const s = this.settings;
+    if (s.lambda1 !== undefined || s.lambda2 !== undefined)
+      return { lambda1: s.lambda1 ?? 0, lambda2: s.lambda2 ?? 0 };
+    return { grid: s.lambdaGrid };
+  }
+
+  /** λs of every other probe: given, tuned per probe (`tune: "all"`), or the oracle's. */
+  followerLambdas(oracle: OracleResult): Lambdas {
+    const s = this.settings;
+    if (s.lambda1 !== undefined || s.lambda2 !== undefined)
+      return { lambda1: s.lambda1 ?? 0, lambda2: s.lambda2 ?? 0 };
+    if (s.tune === "all") return { grid: s.lambdaGrid };
+    return { lambda1: oracle.probe.lambda1, lambda2: oracle.probe.lambda2 };
+  }
+
+  allColumns(): number[] {
+    return Array.from({ length: this.space.total }, (_, c) => c);
+  }
+
+  /**
+   * The probe on the first `count` stored layers. All layers is the oracle itself (as Dalvi et al.
+   * copy the baseline into the last incremental result), so it is fitted once.
+   */
+  prefixProbe(count: number, oracle: OracleResult, ordering = true): Promise<ProbeFit> {
+    const all = count === this.space.layers.length;
+    return this.probe({
+      columns: this.space.prefixColumns(count),
+      lambdas: all ? this.oracleLambdas() : this.followerLambdas(oracle),
+      labels: "task",
+      ...(ordering ? { orderingStride: this.settings.stride } : {}),
+    });
+  }
+
+  async probe(req: ProbeRequest): Promise<ProbeFit> {
+    const s = this.settings;
+    const solver = { patience: s.patience, maxIter: s.maxIter };
+    const key = contentKey(
+      "probe",
+      this.input.fingerprint,
+      req.labels,
+      req.labels === "control" ? this.input.control : null,
+      req.columns,
+      req.lambdas,
+      solver,
+      req.orderingStride ?? null,
+    );
+    return this.cache.work("probe", key, async () => {
+      const data = await this.data();
+      const classes = req.labels === "control" ? (data.control?.classes ?? []) : this.input.classes;
+      return fitProbe(data, classes, req, solver);
+    });
+  }
+
+  /** Correlation clustering of the columns over the training rows, cut at every threshold. */
+  async cluster(columns: readonly number[]): Promise<Clustering> {
+    const s = this.settings;
+    const key = contentKey(
+      "cluster",
+      this.input.fingerprint,
+      columns,
+      s.thresholds,
+      s.seed,
+      s.representative,
+    );
+    return this.cache.work("cluster", key, async () => {
+      const data = await this.data();
+      const x = columns.length === data.train.x.cols ? data.train.x : selectColumns(data.train.x, columns);
+      const r = await clusterNeurons(x, {
+        thresholds: s.thresholds,
+        seed: s.seed,
+        representative: s.representative,
+        neuronIds: columns,
+        // Columns are full-matrix indices: ⌊column / hidden⌋ separates layers (and pair sides).
+        hidden: this.space.hidden,
+        tooLarge: "per-layer",
+        progress: !this.quiet,
+      });
+      return {
+        scope: r.scope,
+        representative: r.representative,
+        constantNeurons: r.constantNeurons.length,
+        ...(r.note ? { note: r.note } : {}),
+        cuts: r.cuts.map((c) => ({
+          threshold: c.threshold,
+          clusters: c.clusterCount,
+          representatives: [...c.representatives].sort((a, b) => a - b),
+        })),
+      };
+    });
+  }
+
+  misses(kind: "probe" | "cluster"): number {
+    return this.cache.misses(kind);
+  }
+}

@@ -1,0 +1,151 @@
+import type { RedundancyResults, Scores, StepResults, SummaryRow } from "./results.js";
+
+/**
+ * The paper-style summary (Sharma et al. 2023, Tables 3–4): for Oracle, LS, LS+CC+LCA, CC, LCA,
+ * probeless, random and the control task, the neurons kept, the accuracy and the reduction. Where a step
+ * has several candidates (δs, thresholds) the "best" is the one with the highest dev accuracy (ties: the
+ * fewest neurons), as Sharma et al. pick the most accurate setting; they pick by test accuracy, we pick
+ * by dev so that the test split is never used to choose.
+ */
+interface Candidate {
+  neurons: number;
+  dev: Scores;
+  test: Scores;
+  layers?: number[];
+  detail: string;
+}
+
+function best(candidates: Candidate[]): Candidate | undefined {
+  let out: Candidate | undefined;
+  for (const c of candidates) {
+    if (
+      !out ||
+      c.dev.accuracy > out.dev.accuracy ||
+      (c.dev.accuracy === out.dev.accuracy && c.neurons < out.neurons)
+    )
+      out = c;
+  }
+  return out;
+}
+
+function row(name: string, c: Candidate, total: number): SummaryRow {
+  return {
+    name,
+    neurons: c.neurons,
+    accuracy: c.test.accuracy,
+    devAccuracy: c.dev.accuracy,
+    reduction: 1 - c.neurons / total,
+    ...(c.layers ? { layers: c.layers } : {}),
+    detail: c.detail,
+  };
+}
+
+const layerRange = (layers: number[]) =>
+  layers.length === 1 ? `layer ${layers[0]}` : `layers ${layers[0]}-${layers[layers.length - 1]}`;
+
+function lsccLcaCandidates(steps: StepResults): Candidate[] {
+  const out: Candidate[] = [];
+  for (const g of steps.lslca?.groups ?? [])
+    for (const r of g.runs)
+      out.push({
+        neurons: r.minimal.neurons,
+        dev: r.minimal.dev,
+        test: r.minimal.test,
+        layers: g.layers,
+        detail: `δ=${g.deltas.join("/")}, ${r.threshold === null ? "no clustering" : `t=${r.threshold}`}, ${layerRange(g.layers)}`,
+      });
+  return out;
+}
+
+export function summarize(steps: StepResults, total: number): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  const push = (name: string, c: Candidate | undefined) => {
+    if (c) rows.push(row(name, c, total));
+  };
+  const o = steps.oracle;
+  if (o)
+    push("Oracle", {
+      neurons: o.probe.neurons,
+      dev: o.probe.dev,
+      test: o.probe.test,
+      layers: o.layers,
+      detail: `λ1=${o.probe.lambda1}, λ2=${o.probe.lambda2}`,
+    });
+  push(
+    "LS",
+    best(
+      (steps.ls?.selections ?? []).map((s) => ({
+        neurons: s.neurons,
+        dev: s.probe.dev,
+        test: s.probe.test,
+        layers: s.layers,
+        detail: `δ=${s.delta}, ${layerRange(s.layers)}`,
+      })),
+    ),
+  );
+  push("LS+CC+LCA", best(lsccLcaCandidates(steps)));
+  push(
+    "CC",
+    best(
+      (steps.cc?.thresholds ?? []).map((t) => ({
+        neurons: t.neurons,
+        dev: t.probe.dev,
+        test: t.probe.test,
+        detail: `t=${t.threshold}`,
+      })),
+    ),
+  );
+  for (const [name, s] of [
+    ["LCA", steps.lca],
+    ["Probeless", steps.probeless],
+    ["Random", steps.random],
+  ] as const) {
+    if (!s) continue;
+    const p = s.minimal.percentage;
+    push(name, {
+      neurons: s.minimal.neurons,
+      dev: s.minimal.dev,
+      test: s.minimal.test,
+      detail: p === null ? "no percentage reached the target" : `${(100 * p).toPrecision(2)}% of all neurons`,
+    });
+  }
+  const c = steps.control;
+  if (c)
+    push("Control", {
+      neurons: c.probe.neurons,
+      dev: c.probe.dev,
+      test: c.probe.test,
+      detail: `selectivity ${(100 * c.selectivity.test).toFixed(2)} points`,
+    });
+  return rows;
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+/** The summary as a small text table, plus the layer-wise accuracies, for stdout. */
+export function formatSummary(r: RedundancyResults): string {
+  const i = r.input;
+  const lines = [
+    `redundancy: ${i.model} · ${i.task} (${i.kind}, ${i.classes.length} classes, ` +
+      `${i.rows.train}/${i.rows.valid}/${i.rows.test} rows, ${r.totalNeurons} neurons)`,
+    `  ${"step".padEnd(10)} ${"neurons".padStart(8)} ${"test acc".padStart(9)} ${"dev acc".padStart(9)} ${"reduction".padStart(10)}  setting`,
+  ];
+  for (const s of r.summary)
+    lines.push(
+      `  ${s.name.padEnd(10)} ${String(s.neurons).padStart(8)} ${pct(s.accuracy).padStart(9)} ${pct(s.devAccuracy).padStart(9)} ${(s.name === "Control" ? "-" : pct(s.reduction)).padStart(10)}  ${s.detail ?? ""}`,
+    );
+  const layerLine = (label: string, layers?: { layer: number; probe: { test: Scores } }[]) => {
+    if (layers)
+      lines.push(
+        `  ${label} (test): ${layers.map((l) => `L${l.layer} ${pct(l.probe.test.accuracy)}`).join("  ")}`,
+      );
+  };
+  layerLine("independent", r.steps.independent?.layers);
+  layerLine("incremental 0..i", r.steps.incremental?.layers);
+  for (const s of r.run.skipped) lines.push(`  skipped ${s.step}: ${s.reason}`);
+  lines.push(
+    `  computed: ${r.run.computed.join(", ") || "nothing"}; cached: ${r.run.cached.join(", ") || "nothing"}; ` +
+      `${r.run.probesFitted} probes, ${r.run.clusterings} clusterings fitted in ${r.run.seconds.toFixed(1)} s`,
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,239 @@
+import { join } from "node:path";
+import { LAMBDA_GRID } from "../probe/grid.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { UserError } from "../util/errors.js";
+import { formatSeconds, log } from "../util/progress.js";
+import { DEFAULT_THRESHOLDS } from "./cluster.js";
+import { contentKey, PipelineCache } from "./pipeline-cache.js";
+import { StepContext } from "./pipeline-context.js";
+import { openPipelineSource, type PipelineInputOptions } from "./pipeline-data.js";
+import { summarize } from "./pipeline-summary.js";
+import {
+  formatResultsJson,
+  type PipelineSettings,
+  REDUNDANCY_SCHEMA,
+  REDUNDANCY_VERSION,
+  type RedundancyResults,
+  STEP_NAMES,
+  type StepName,
+  type StepResults,
+} from "./results.js";
+import { ccfsStep, ccStep, lslcaStep } from "./steps/clusters.js";
+import { ckaStep, controlStep } from "./steps/control.js";
+import { incrementalStep, independentStep, layerSelectionStep, oracleStep } from "./steps/layers.js";
+import { lcaStep, probelessStep, randomStep } from "./steps/orderings.js";
+import type { StepDef } from "./steps/types.js";
+
+/**
+ * The task-specific redundancy pipeline of Dalvi et al. 2020 as Sharma et al. 2023 ran it, as one
+ * restartable computation (DESIGN.md, "Redundancy"):
+ *
+ *   cka          layer × layer linear CKA (task-agnostic; OUT/cka.json)
+ *   oracle       probe on all neurons, λ1, λ2 tuned on dev
+ *   independent  a probe per layer;  incremental  a probe on layers 0..i
+ *   ls           LayerSelector: per δ, the fewest layers whose dev accuracy > oracle dev × (1 − δ)
+ *   ccfs         correlation clustering of the kept layers at each threshold, probe on representatives
+ *   lslca        LS+CC+LCA: minimal sets (paper's percentages) on the kept layers and on each CCFS set
+ *   cc           correlation clustering of all layers, probe on representatives
+ *   lca, probeless, random   minimal sets over all layers (finer percentages) from three orderings
+ *   control      control-task probe with the oracle's λs, selectivity
+ *
+ * The dev split decides everything (λs, layers, minimal sets, the best rows of the summary); test
+ * accuracies are reported. Each finished step is cached under OUT/cache (see pipeline-cache.ts).
+ */
+
+/** LS+CC+LCA percentages of all neurons (Dalvi et al. 2020's run_neuron_selection; Sharma et al.). */
+export const PAPER_PERCENTAGES: readonly number[] = [
+  0.001, 0.002, 0.003, 0.004, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.15, 0.2,
+  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9,
+];
+
+/** The finer list of Sharma et al.'s LCA-over-all-layers and probeless runs: 0.1%, 0.3%, …, 9.9%, then 10% … 90%. */
+export const FINE_PERCENTAGES: readonly number[] = [
+  ...Array.from({ length: 50 }, (_, i) => (2 * i + 1) / 1000),
+  0.1,
+  0.15,
+  0.2,
+  0.25,
+  0.3,
+  0.35,
+  0.4,
+  0.45,
+  0.5,
+  0.6,
+  0.7,
+  0.8,
+  0.9,
+];
+
+export const DEFAULT_SETTINGS: PipelineSettings = {
+  seed: 1,
+  deltas: [0.03, 0.02, 0.01],
+  neuronDelta: 0.01,
+  thresholds: [...DEFAULT_THRESHOLDS],
+  percentages: [...PAPER_PERCENTAGES],
+  finePercentages: [...FINE_PERCENTAGES],
+  tune: "oracle",
+  lambdaGrid: [...LAMBDA_GRID],
+  patience: 5,
+  maxIter: 500,
+  stride: 1000,
+  representative: "random",
+  curves: "until-target",
+  ckaBatchSize: 256,
+};
+
+const STEPS: { [K in StepName]: StepDef<K> } = {
+  cka: ckaStep,
+  oracle: oracleStep,
+  independent: independentStep,
+  incremental: incrementalStep,
+  ls: layerSelectionStep,
+  ccfs: ccfsStep,
+  lslca: lslcaStep,
+  cc: ccStep,
+  lca: lcaStep,
+  probeless: probelessStep,
+  random: randomStep,
+  control: controlStep,
+};
+
+/** Step names and the group names the CLI accepts. */
+export const STEP_ALIASES: Record<string, StepName[]> = {
+  all: [...STEP_NAMES],
+  layerwise: ["independent", "incremental"],
+  "ls+cc+lca": ["lslca"],
+};
+
+export function parseSteps(list: readonly string[]): StepName[] {
+  const out = new Set<StepName>();
+  for (const raw of list) {
+    const name = raw.trim().toLowerCase();
+    if (name === "") continue;
+    const alias = STEP_ALIASES[name];
+    if (alias) for (const s of alias) out.add(s);
+    else if ((STEP_NAMES as readonly string[]).includes(name)) out.add(name as StepName);
+    else
+      throw new UserError(
+        `unknown step '${raw}' (steps: ${STEP_NAMES.join(", ")}; groups: ${Object.keys(STEP_ALIASES).join(", ")})`,
+      );
+  }
+  return STEP_NAMES.filter((s) => out.has(s));
+}
+
+/** The requested steps and everything they depend on, in run order. */
+export function withDependencies(steps: readonly StepName[]): StepName[] {
+  const need = new Set<StepName>();
+  const visit = (s: StepName) => {
+    if (need.has(s)) return;
+    need.add(s);
+    for (const d of STEPS[s].deps) visit(d);
+  };
+  for (const s of steps) visit(s);
+  return STEP_NAMES.filter((s) => need.has(s));
+}
+
+export function checkSettings(s: PipelineSettings): void {
+  const fraction = (name: string, v: number, open = false) => {
+    if (!(Number.isFinite(v) && v >= 0 && (open ? v < 1 : v <= 1)))
+      throw new UserError(`${name}: ${v} is not in [0, 1${open ? ")" : "]"}`);
+  };
+  for (const d of s.deltas) fraction("deltas", d, true);
+  fraction("neuron delta", s.neuronDelta, true);
+  for (const p of [...s.percentages, ...s.finePercentages]) fraction("percentages", p);
+  for (const t of s.thresholds)
+    if (!(Number.isFinite(t) && t >= 0 && t <= 2)) throw new UserError(`thresholds: ${t} is not in [0, 2]`);
+  for (const l of [...s.lambdaGrid, s.lambda1 ?? 0, s.lambda2 ?? 0])
+    if (!(Number.isFinite(l) && l >= 0)) throw new UserError(`λ ${l} must be a number >= 0`);
+  if (s.deltas.length === 0) throw new UserError("deltas: give at least one");
+  if (s.ckaBatchSize < 4) throw new UserError("CKA batch size must be at least 4");
+}
+
+export interface PipelineOptions {
+  /** Output directory: redundancy.json, cka.json, cache/. */
+  out: string;
+  /** Steps to produce (their dependencies run too); default all. */
+  steps?: readonly StepName[];
+  settings?: Partial<PipelineSettings>;
+  quiet?: boolean;
+}
+
+/** Runs (or reads from the cache) the chosen steps; writes OUT/redundancy.json and OUT/cka.json. */
+export async function runRedundancyPipeline(
+  input: PipelineInputOptions,
+  opts: PipelineOptions,
+): Promise<RedundancyResults> {
+  const t0 = performance.now();
+  const settings: PipelineSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  checkSettings(settings);
+  const source = await openPipelineSource({ ...input, seed: settings.seed });
+  const skipped: { step: StepName; reason: string }[] = [];
+  let order = withDependencies(opts.steps ?? STEP_NAMES);
+  if (source.input.control === null && order.includes("control")) {
+    // The other steps stay useful without a control task: skip it with a note instead of failing.
+    order = order.filter((s) => s !== "control");
+    skipped.push({ step: "control", reason: `${input.task} has no control task (control/ files)` });
+    log(`redundancy: skipping the control step: ${skipped[0].reason}`);
+  }
+  const cache = new PipelineCache(join(opts.out, "cache"));
+  const quiet = opts.quiet ?? process.env.CODENEURONS_QUIET === "1";
+  const ctx = new StepContext(source, settings, cache, quiet);
+  const done: StepResults = {};
+  const computed: StepName[] = [];
+  const cached: StepName[] = [];
+  try {
+    for (const name of order) {
+      const wasComputed = await runStep(ctx, cache, STEPS[name], done);
+      (wasComputed ? computed : cached).push(name);
+    }
+  } finally {
+    ctx.release();
+    source.close();
+  }
+  const results: RedundancyResults = {
+    schema: REDUNDANCY_SCHEMA,
+    version: REDUNDANCY_VERSION,
+    input: source.input,
+    settings,
+    totalNeurons: source.space.total,
+    steps: done,
+    summary: summarize(done, source.space.total),
+    run: {
+      computed,
+      cached,
+      skipped,
+      probesFitted: cache.misses("probe"),
+      clusterings: cache.misses("cluster"),
+      seconds: (performance.now() - t0) / 1000,
+    },
+  };
+  if (done.cka) await writeFileAtomic(join(opts.out, done.cka.file), formatResultsJson(done.cka.similarity));
+  await writeFileAtomic(join(opts.out, "redundancy.json"), formatResultsJson(results));
+  return results;
+}
+
+/** Reads the step from the cache or computes it; returns whether it was computed. */
+async function runStep<K extends StepName>(
+  ctx: StepContext,
+  cache: PipelineCache,
+  def: StepDef<K>,
+  done: StepResults,
+): Promise<boolean> {
+  const deps = Object.fromEntries(def.deps.map((d) => [d, done[d]]));
+  const key = contentKey(def.name, ctx.input.fingerprint, def.settings(ctx.settings, ctx.input), deps);
+  const hit = await cache.readStep<NonNullable<StepResults[K]>>(def.name, key);
+  if (hit) {
+    done[def.name] = hit;
+    log(`redundancy: ${def.name}: cached`);
+    return false;
+  }
+  log(`redundancy: ${def.name}: computing`);
+  const t0 = performance.now();
+  const output = await def.run(ctx, done);
+  const seconds = (performance.now() - t0) / 1000;
+  const result = { ...output, seconds, key } as NonNullable<StepResults[K]>;
+  await cache.writeStep(def.name, key, result);
+  done[def.name] = result;
+  log(`redundancy: ${def.name}: done in ${formatSeconds(seconds)}`);
+  return true;
+}
