@@ -74,11 +74,11 @@ function embeddings(
       param(g, "token_type_embeddings", typeTable, [cfg.typeVocabSize, H]),
       types,
     ]);
-    return addLayerNorm(ctx, g.op1("Add", [wordVec, typeVec]), posVec, null, gamma, beta, false).normed;
+    return addLayerNorm(ctx, g.op1("Add", [wordVec, typeVec]), posVec, null, gamma, beta).normed;
   }
   // One token type (RoBERTa): every token adds row 0, a constant bias.
   const typeRow = param(g, "token_type_row", typeTable.slice(0, H), [H]);
-  return addLayerNorm(ctx, wordVec, posVec, typeRow, gamma, beta, false).normed;
+  return addLayerNorm(ctx, wordVec, posVec, typeRow, gamma, beta).normed;
 }
 
 function encoderBlock(
@@ -141,7 +141,6 @@ function encoderBlock(
     param(g, `${L}attn_out_b`, bias("attention.output.dense", H), [H]),
     param(g, `${L}attn_ln_g`, params.get(`${p}attention.output.LayerNorm.weight`, [H]), [H]),
     param(g, `${L}attn_ln_b`, params.get(`${p}attention.output.LayerNorm.bias`, [H]), [H]),
-    false,
   ).normed;
 
   const up = g.op1("MatMul", [
@@ -162,7 +161,6 @@ function encoderBlock(
     param(g, `${L}ffn_out_b`, bias("output.dense", H), [H]),
     param(g, `${L}ffn_ln_g`, params.get(`${p}output.LayerNorm.weight`, [H]), [H]),
     param(g, `${L}ffn_ln_b`, params.get(`${p}output.LayerNorm.bias`, [H]), [H]),
-    false,
   ).normed;
   return { output, intermediate: act };
 }

@@ -55,12 +55,11 @@ export function buildGpt2(
   const blocks = Array.from({ length: plan.blocks }, (_, i) => blockParams(ctx, cfg, params, i));
   const lnF = plan.blocks === cfg.numLayers ? layerNormParams(g, params, "ln_f", H) : null;
 
-  // The residual stream x_i and its layer-normed form (the next block's input) come from one
-  // SkipLayerNormalization where possible.
+  // The residual stream x_i and its layer-normed form, the next block's input.
   let x: string;
   let normed: string | null = null;
   if (blocks.length > 0) {
-    ({ sum: x, normed } = addLayerNorm(ctx, tokens, places, null, ...blocks[0].ln1, true));
+    ({ sum: x, normed } = addLayerNorm(ctx, tokens, places, null, ...blocks[0].ln1));
   } else {
     x = g.op1("Add", [tokens, places]);
   }
@@ -72,7 +71,7 @@ export function buildGpt2(
     if (plan.intermediate.has(i + 1)) out.set(`intermediate_${i + 1}`, step.intermediate);
     const nextLn = i + 1 < blocks.length ? blocks[i + 1].ln1 : lnF;
     if (nextLn) {
-      ({ sum: x, normed } = addLayerNorm(ctx, step.mlpOut, step.residual, blocks[i].outB, ...nextLn, true));
+      ({ sum: x, normed } = addLayerNorm(ctx, step.mlpOut, step.residual, blocks[i].outB, ...nextLn));
     } else {
       x = g.op1("Add", [g.op1("Add", [step.mlpOut, blocks[i].outB]), step.residual]);
     }
@@ -149,7 +148,7 @@ function gpt2Block(
     mask,
   );
   const proj = g.op1("MatMul", [context, b.projW]);
-  const { sum: residual, normed: ln2 } = addLayerNorm(ctx, proj, x, b.projB, ...b.ln2, true);
+  const { sum: residual, normed: ln2 } = addLayerNorm(ctx, proj, x, b.projB, ...b.ln2);
   const act = biasActivation(ctx, g.op1("MatMul", [ln2, b.fcW]), b.fcB, cfg.activationKind);
   return { residual, mlpOut: g.op1("MatMul", [act, b.outW]), intermediate: act };
 }

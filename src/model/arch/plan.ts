@@ -7,7 +7,7 @@ export interface GraphOptions {
   layers?: readonly number[];
   /** Blocks (1 … L) whose feed-forward activations (after the activation function) to output; default none. */
   intermediates?: readonly number[];
-  /** Use onnxruntime's contrib ops (com.microsoft Attention, SkipLayerNormalization, BiasGelu, FastGelu); default true. */
+  /** Use onnxruntime's contrib ops (com.microsoft Attention, BiasGelu, FastGelu); default true. */
   fused?: boolean;
 }
 
