@@ -213,9 +213,9 @@ def make_optimizer(model, args):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule), warmup
 
 
-def save_checkpoint(path, model, opt, sched, step, losses, elapsed):
+def save_checkpoint(path, model, opt, sched, step, losses, probes, elapsed):
     tmp = f"{path}.tmp-{os.getpid()}"
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step, "losses": losses, "elapsed": elapsed}, tmp)
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step, "losses": losses, "probes": probes, "elapsed": elapsed}, tmp)
     os.replace(tmp, path)
 
 
@@ -228,7 +228,7 @@ def train(model, cfg, train_ids, spaced_ids, valid_probe, unigram_id, args, max_
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
-        step, losses, elapsed = state["step"], state["losses"], state["elapsed"]
+        step, losses, probes, elapsed = state["step"], state["losses"], state["probes"], state["elapsed"]
         log(f"resumed at step {step}")
     stream = batch_stream(args.seed, train_ids, spaced_ids, args, max_tokens)
     for _ in range(step):
@@ -252,12 +252,12 @@ def train(model, cfg, train_ids, spaced_ids, valid_probe, unigram_id, args, max_
             recent = sum(losses[-10:]) / len(losses[-10:])
             eta = spent / step * (args.steps - step)
             log(f"step {step}/{args.steps} epoch {epoch} loss {recent:.3f} lr {sched.get_last_lr()[0]:.2e} {spent:.0f}s eta {eta:.0f}s")
-        if step % args.checkpoint_every == 0 or step == args.steps:
-            save_checkpoint(ckpt_path, model, opt, sched, step, losses, time.time() - started)
         if step % 200 == 0 or step == args.steps:
             acc = mlm.evaluate(model, valid_probe, unigram_id)["all"]["accuracy"]
             probes.append({"step": step, "valid_probe_accuracy": round(acc, 4)})
             log(f"step {step}: masked-token accuracy on {len(valid_probe)} valid lines {acc:.4f}")
+        if step % args.checkpoint_every == 0 or step == args.steps:
+            save_checkpoint(ckpt_path, model, opt, sched, step, losses, probes, time.time() - started)
     return {"steps": step, "epochs_seen": epoch + 1, "warmup_steps": warmup, "seconds": round(time.time() - started, 1), "losses": losses, "probes": probes}
 
 

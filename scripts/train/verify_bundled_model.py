@@ -161,7 +161,8 @@ def write_model_card(model_dir):
         vocab=cfg["vocab_size"], params=r["model_parameters"], size_mb=size_mb, positions=cfg["max_position_embeddings"],
         positions_tokens=cfg["max_position_embeddings"] - 2, neurons=(cfg["num_hidden_layers"] + 1) * cfg["hidden_size"],
         train_lines=r["corpus"]["train"]["lines"], train_tokens=r["corpus"]["train"]["tokens"], sha=r["corpus"]["train"]["sha256"],
-        steps=hp["steps"], batch=hp["batch_tokens"], lr=hp["lr"], warmup=hp["warmup_steps"], pack=hp["pack_fraction"], epochs=r["training"]["epochs_seen"],
+        steps=hp["steps"], batch=hp["batch_tokens"], lr=hp["lr"], warmup=hp["warmup_steps"], pack=hp["pack_fraction"],
+        passes="less than one pass over the data" if r["training"]["epochs_seen"] == 1 else f"{r['training']['epochs_seen']} passes over the data begun",
         seconds=r["training"]["seconds"], threads=r["torch_threads"], seed=r["seed"], torch_version=r["torch_version"],
         first_loss=r["training"]["first_loss"], final_loss=r["training"]["final_loss_mean_last_50"],
         eval_set=r["evaluation"]["set"], unigram=r["evaluation"]["unigram_token"], rows=rows,
@@ -204,7 +205,7 @@ Written by `scripts/train/train_bundled_model.py` (this card too; do not edit it
 - Objective: masked LM, 15% of tokens (80% `<mask>`, 10% random, 10% unchanged), no dropout.
 - {steps} steps of about {batch} padded tokens (lines of similar length batched together, plus a
   {pack} share of chunks of consecutive lines packed up to the full length, so that every position
-  is trained); {epochs} passes over the data started. AdamW (lr {lr}, betas 0.9/0.98, eps 1e-6,
+  is trained); {passes}. AdamW (lr {lr}, betas 0.9/0.98, eps 1e-6,
   weight decay 0.01), {warmup} warm-up steps then linear decay to 0; gradient clipping 1.0.
 - Seed {seed}, PyTorch {torch_version} on {threads} CPU threads, {seconds:.0f} s of training.
   Loss {first_loss} at the first step, {final_loss} over the last 50 steps. `training.json` has the
