@@ -10,12 +10,14 @@ import { register as registerLabel } from "./label.js";
 import { register as registerProbe } from "./probe.js";
 import { register as registerRedundancy } from "./redundancy.js";
 import { register as registerReport } from "./report.js";
+import { registerRun } from "./run.js";
 import { register as registerServe } from "./serve.js";
 import { registerStoreCommands } from "./store-commands.js";
 import { register as registerTask } from "./task.js";
 
 // Each command lives in its own file and registers itself here (one line per command).
 const registrars: Register[] = [
+  registerRun,
   registerLabel,
   registerTask,
   registerExtract,

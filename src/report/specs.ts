@@ -193,7 +193,7 @@ export function neuronCurvesSpec(data: NeuronCurves): TopLevelSpec {
         field: "neurons",
         type: "quantitative" as const,
         title: `Neurons kept (log scale, of ${data.totalNeurons.toLocaleString("en-US")})`,
-        scale: { type: "log" as const },
+        scale: { type: "log" as const, domain: [1, data.totalNeurons], nice: false },
         axis: { format: "~s" },
       },
       y: {

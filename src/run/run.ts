@@ -1,0 +1,94 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline.js";
+import type { RedundancyResults } from "../redundancy/results.js";
+import { writeReportForResults } from "../report/write.js";
+import { writeJsonAtomic } from "../util/atomic.js";
+import { formatSeconds, log } from "../util/progress.js";
+import type { RunConfig } from "./config.js";
+import { type Headline, headlineOf } from "./headline.js";
+import { reportDataOf } from "./report-data.js";
+import { conceptsStage, extractStage, labelStage, layoutOf, probeStage, taskStage } from "./stages.js";
+
+export interface RunResult {
+  out: string;
+  report: string;
+  headline: Headline;
+  seconds: Record<string, number>;
+}
+
+/**
+ * The paper's whole analysis for one model and corpus: label → task → extract → probe → redundancy →
+ * concepts → report. Extraction resumes and the redundancy steps are cached, so a rerun after an
+ * interruption (or with changed analysis settings) redoes only what changed.
+ */
+export async function runAnalysis(
+  cfg: RunConfig,
+  out: string,
+  opts: { quiet?: boolean } = {},
+): Promise<RunResult> {
+  const quiet = opts.quiet ?? false;
+  const layout = layoutOf(out);
+  await mkdir(out, { recursive: true });
+  const seconds: Record<string, number> = {};
+  const stage = async <T>(name: string, what: string, fn: () => Promise<T>): Promise<T> => {
+    log(`── ${name}: ${what}`);
+    const t0 = performance.now();
+    const result = await fn();
+    seconds[name] = (performance.now() - t0) / 1000;
+    log(`   ${name} done in ${formatSeconds(seconds[name])}`);
+    return result;
+  };
+  const labelled = await stage("label", `${cfg.data.language} tokens of ${cfg.data.train}, valid, test`, () =>
+    labelStage(cfg, layout),
+  );
+  const task = await stage("task", `filtered token tagging (caps ${cfg.task.caps.join("/")})`, () =>
+    taskStage(cfg, layout),
+  );
+  await stage("extract", `activations of ${cfg.model}`, () => extractStage(cfg, layout, quiet));
+  await stage("probe", "oracle probe (λ grid on dev)", () => probeStage(cfg, layout, quiet));
+  const redundancy: RedundancyResults = await stage("redundancy", "the paper's pipeline", () =>
+    runRedundancyPipeline(
+      { store: layout.activations, task: layout.task, seed: cfg.redundancy.seed },
+      {
+        out: layout.redundancy,
+        steps: cfg.redundancy.steps ? parseSteps(cfg.redundancy.steps) : undefined,
+        settings: {
+          seed: cfg.redundancy.seed,
+          deltas: cfg.redundancy.deltas,
+          thresholds: cfg.redundancy.thresholds,
+          curves: cfg.redundancy.curves,
+        },
+        quiet,
+      },
+    ),
+  );
+  const concepts = await stage("concepts", "top neurons, top words, concept neurons", () =>
+    conceptsStage(cfg, layout, quiet),
+  );
+  const notes = [
+    `Data: ${labelled.train.sentences}/${labelled.valid.sentences}/${labelled.test.sentences} sentences labelled; task ${task.totals.train}/${task.totals.valid}/${task.totals.test} tokens (classes ${task.classes.join(", ")})`,
+    `Settings: seed ${cfg.task.seed}, aggregation ${cfg.extract.aggregation}, δ ${cfg.redundancy.deltas.join("/")}, thresholds ${cfg.redundancy.thresholds.join(",")}`,
+  ];
+  await writeJsonAtomic(
+    layout.reportData,
+    reportDataOf(redundancy, concepts, { model: cfg.model, task: "Java token tagging (6 classes)", notes }),
+  );
+  const report = await stage("report", "figures and the HTML report", () =>
+    writeReportForResults(out, { png: cfg.report.png, quiet }),
+  );
+  const headline = headlineOf(redundancy, concepts);
+  await writeJsonAtomic(layout.run, {
+    config: cfg,
+    seconds,
+    headline,
+    report: report.html,
+    createdAt: new Date().toISOString(),
+  });
+  return { out, report: report.html, headline, seconds };
+}
+
+export function reportExists(out: string): boolean {
+  return existsSync(join(layoutOf(out).report, "index.html"));
+}
