@@ -10,8 +10,13 @@ import { blockAccuracy, type LossFunction } from "./loss.js";
  * cost about 2× one). ‖W‖_F is smooth except at W = 0, which is handled exactly: W = 0 is optimal iff
  * ‖soft(∇W loss, λ1)‖_F ≤ λ2, and there the pseudo-gradient is that soft-thresholded gradient shrunk by λ2.
  *
- * Why OWL-QN: probe features are correlated (layers of a residual stream), so XᵀX/n is ill-conditioned
- * and first-order proximal methods (FISTA) need many more passes over X; measured in bench/probe.ts.
+ * Why OWL-QN: probe features are correlated (layers of a residual stream), so XᵀX/n is ill-conditioned,
+ * which hurts first-order methods most when the penalty is weak — and the paper's grid picks weak
+ * penalties. Measured on the test fixture (scratch comparison, passes over X to reach the reference
+ * optimum + 1e-6): OWL-QN 218 / 130 / 366 / 84 / 24 vs FISTA with backtracking and restarts, counted as
+ * 2 passes per step without its backtracking passes, 612 / 250 / 386 / 70 / 36 for (λ1, λ2) = (0, 0),
+ * (1e-3, 0), (1e-4, 1e-3), (1e-2, 1e-2), (1e-3, 0.1). OWL-QN's sign constraint is applied only to
+ * weights at zero (computeDirection) and the line search needs no pass over X (lineSearch).
  */
 export interface Penalty {
   lambda1: number;
