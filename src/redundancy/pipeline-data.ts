@@ -132,7 +132,8 @@ async function fileHash(path: string): Promise<string> {
 
 /** The store indexes (their shard checksums identify the activations) in split order. */
 async function storeHashes(stores: SplitStores): Promise<string[]> {
-  return Promise.all(SPLIT_NAMES.map((s) => fileHash(join(stores[s].dir, "index.json"))));
+  // Content, not the index file: a resumed extraction rewrites index.json with a new date.
+  return SPLIT_NAMES.map((s) => stores[s].contentFingerprint());
 }
 
 function taskKind(task: string): "token" | "sentence" | "pair" {

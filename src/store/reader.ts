@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -123,6 +124,15 @@ export class ActivationStore {
       labels = raw.map((l) => (l === "" ? [] : l.split(" ")));
     }
     return new ActivationStore(dir, index, lines, labels);
+  }
+
+  /**
+   * A hash of what the store holds (model, settings, input, shard checksums), not of when it was
+   * written: a resumed or repeated extraction of the same data has the same fingerprint.
+   */
+  contentFingerprint(): string {
+    const { createdAt: _c, seconds: _s, ...content } = this.index;
+    return createHash("sha256").update(JSON.stringify(content)).digest("hex");
   }
 
   /** Global row of word `word` of input line `sentence` (both 0-based). */
