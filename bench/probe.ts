@@ -20,6 +20,7 @@ import { type Matrix, matrix } from "../src/util/matrix.js";
 import {
   appendResult,
   benchLine,
+  gitCommit,
   machineInfo,
   median,
   pythonHas,
@@ -74,6 +75,8 @@ async function passTimes(design: DesignMatrix): Promise<{ pass6: number; pass36:
 }
 
 async function main(): Promise<void> {
+  // The code measured is the checkout at the start (the working tree may change during a long run).
+  const commit = gitCommit();
   const threads = threadCount();
   process.stderr.write(`bench:probe: ${threads} threads, load ${JSON.stringify(machineInfo())}\n`);
   const problem = await loadOrMakeProbeProblem(DATA_DIR);
@@ -168,6 +171,8 @@ async function main(): Promise<void> {
     threads,
   });
   await appendResult("probe", {
+    commit,
+    loadAtEnd: machineInfo(),
     lines: [fitLine, skLine, gridLine],
     ours: {
       fitSeconds: fit.times,

@@ -398,19 +398,21 @@ async function directionScores(
 }
 
 /**
- * Most weights a trial may move across zero before its scores are recomputed by a pass over X: each
- * costs one column of X (rows multiply-adds in TS), a pass costs rows × cols (on all cores).
+ * How many zeroed weights, summed over a batch's trials, are corrected in TS in one line-search round:
+ * each costs one column of X (rows multiply-adds on one core), while one batched pass over X (rows ×
+ * cols on all cores) serves every trial at once. Beyond this budget the trials with most crossings get
+ * their scores from a pass.
  */
-function maxCrossed(cols: number): number {
+function crossingBudget(cols: number): number {
   return Math.max(64, cols >> 3);
 }
 
 /**
  * Scores of a trial point without a pass over X: X·π(x + t·d) = X·x + t·X·d − X·(moved part), the last
- * term from the columns of the (few) weights the orthant projection zeroed. Null when too many moved.
+ * term from the columns of the (few) weights the orthant projection zeroed.
  */
-function trialScores(st: ProblemState, design: DesignMatrix, crossed: number[]): Float64Array | null {
-  if (!st.xd || crossed.length > maxCrossed(design.cols)) return null;
+function trialScores(st: ProblemState, design: DesignMatrix, crossed: number[]): Float64Array {
+  if (!st.xd) throw new Error("trialScores: no X·dir for this iteration");
   const { z } = st.cur;
   const k = st.k;
   const n = design.rows;
@@ -628,12 +630,14 @@ async function lineSearch(
   let pending = moving;
   for (let round = 0; round < 40 && pending.length > 0; round++) {
     const trials: Trial[] = new Array(pending.length);
-    const viaPass: number[] = [];
     const points = pending.map((st) => st.trialPoint());
+    const viaPass = overBudget(
+      points.map((pt) => pt.crossed.length),
+      crossingBudget(design.cols),
+    );
     pending.forEach((st, p) => {
-      const z = trialScores(st, design, points[p].crossed);
-      if (z) trials[p] = scoreTrial(st, loss, points[p].x, z);
-      else viaPass.push(p);
+      if (!viaPass.includes(p))
+        trials[p] = scoreTrial(st, loss, points[p].x, trialScores(st, design, points[p].crossed));
     });
     if (viaPass.length > 0) {
       const exact = await evaluateTrials(
@@ -666,6 +670,19 @@ async function lineSearch(
  * The returned point: after early stopping, the iterate with the best dev loss (Keras'
  * restore_best_weights); otherwise the last iterate (the λ-optimum when converged).
  */
+/** Trials (indices) left for a pass: the most crossings first, until the rest fit the budget. */
+function overBudget(crossings: number[], budget: number): number[] {
+  const order = crossings.map((_, i) => i).sort((a, b) => crossings[b] - crossings[a] || a - b);
+  let total = crossings.reduce((a, b) => a + b, 0);
+  const out: number[] = [];
+  for (const i of order) {
+    if (total <= budget) break;
+    out.push(i);
+    total -= crossings[i];
+  }
+  return out;
+}
+
 function finish(st: ProblemState): SolveResult {
   const best = st.stop === "early-stopping" ? st.best : null;
   const x = best ? best.x : st.cur.x;
