@@ -109,14 +109,43 @@ export function pythonHas(modules: readonly string[]): boolean {
 }
 
 /**
- * Runs a Python baseline script with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its
- * environment only (they slow numpy/PyTorch down on this machine), streams its stderr, and parses the
- * last stdout line that is a JSON object.
+ * The OpenBLAS kernel a baseline must use to run at its real speed. DESIGN.md asks to unset the
+ * machine's OPENBLAS_* overrides for baselines; but Debian's OpenBLAS 0.3.21 does not recognise this
+ * AVX-512 CPU and, with nothing set, falls back to its Prescott kernels: measured here, a 2000² float32
+ * matmul ran at 18–20 GFLOP/s unset, 85–93 with SkylakeX and 40–46 with Haswell (numpy and torch,
+ * 2 threads). So the baseline gets the best kernel the CPU supports (BENCH_OPENBLAS_CORETYPE overrides;
+ * "unset" leaves both variables unset). A slow baseline would flatter us.
  */
-export function runPythonBaseline<T>(script: string, args: readonly string[], timeoutSec = 7200): Promise<T> {
+export function baselineCoreType(): string | null {
+  const forced = process.env.BENCH_OPENBLAS_CORETYPE;
+  if (forced) return forced === "unset" ? null : forced;
+  let flags = "";
+  try {
+    flags = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return null;
+  }
+  if (/\bavx512f\b/.test(flags)) return "SkylakeX";
+  if (/\bavx2\b/.test(flags)) return "Haswell";
+  return null;
+}
+
+/** The environment of a Python baseline: the machine's OPENBLAS_* overrides replaced (see baselineCoreType). */
+export function baselineEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  const core = baselineCoreType();
+  if (core) env.OPENBLAS_CORETYPE = core;
+  return env;
+}
+
+/**
+ * Runs a Python baseline script in baselineEnv(), streams its stderr, and parses the last stdout line
+ * that is a JSON object.
+ */
+export function runPythonBaseline<T>(script: string, args: readonly string[], timeoutSec = 7200): Promise<T> {
+  const env = baselineEnv();
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, [script, ...args], { env, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
