@@ -163,7 +163,9 @@ export function checkParallel(sentences: string[][], labels: string[][], paths: 
 /** Reads a labelled corpus from a prefix (PREFIX.in + PREFIX.label) or explicit paths. */
 export async function readLabelled(prefixOrPaths: string | LabelledPaths): Promise<LabelledCorpus> {
   const paths = typeof prefixOrPaths === "string" ? labelledPaths(prefixOrPaths) : prefixOrPaths;
-  const [inText, labelText] = await Promise.all([readText(paths.in), readText(paths.label)]);
+  // One after the other, so that the error a user sees first is always about the .in file.
+  const inText = await readText(paths.in);
+  const labelText = await readText(paths.label);
   return parseLabelled(inText, labelText, paths);
 }
 
