@@ -1,9 +1,16 @@
 import { selectColumns } from "../util/matrix.js";
-import { Progress } from "../util/progress.js";
+import { formatSeconds, log, Progress } from "../util/progress.js";
 import { clusterNeurons } from "./cluster.js";
 import { contentKey, type PipelineCache } from "./pipeline-cache.js";
 import type { FeatureSpace, PipelineData, PipelineSource } from "./pipeline-data.js";
-import { fitProbe, type Lambdas, type ProbeFit, type ProbeRequest } from "./pipeline-probes.js";
+import {
+  fitProbe,
+  type Lambdas,
+  type ProbeFit,
+  type ProbeRequest,
+  type StandardizedData,
+  standardizeData,
+} from "./pipeline-probes.js";
 import type { ClusteringInfo, OracleResult, PipelineSettings, RedundancyInput } from "./results.js";
 
 /** Flat clusters of a set of columns at every threshold, with one representative each. */
@@ -17,6 +24,9 @@ export interface Clustering extends ClusteringInfo {
  */
 export class StepContext {
   private dataPromise: Promise<PipelineData> | null = null;
+  private standardized: StandardizedData | null = null;
+  /** Seconds spent reading the activations in this run. */
+  loadSeconds = 0;
 
   constructor(
     readonly source: PipelineSource,
@@ -34,13 +44,28 @@ export class StepContext {
   }
 
   data(): Promise<PipelineData> {
-    this.dataPromise ??= this.source.load();
+    this.dataPromise ??= this.timedLoad();
     return this.dataPromise;
+  }
+
+  private async timedLoad(): Promise<PipelineData> {
+    const t0 = performance.now();
+    const data = await this.source.load();
+    this.loadSeconds = (performance.now() - t0) / 1000;
+    log(`redundancy: read the activations in ${formatSeconds(this.loadSeconds)}`);
+    return data;
+  }
+
+  /** The splits z-scored with the training statistics, made once for all probes. */
+  private async standardizedData(): Promise<StandardizedData> {
+    this.standardized ??= standardizeData(await this.data());
+    return this.standardized;
   }
 
   /** Drops the activations (after the last step). */
   release(): void {
     this.dataPromise = null;
+    this.standardized = null;
   }
 
   progress(label: string, total: number, unit = "probes"): Progress {
@@ -98,7 +123,7 @@ export class StepContext {
     return this.cache.work("probe", key, async () => {
       const data = await this.data();
       const classes = req.labels === "control" ? (data.control?.classes ?? []) : this.input.classes;
-      return fitProbe(data, classes, req, solver);
+      return fitProbe(data, await this.standardizedData(), classes, req, solver);
     });
   }
 

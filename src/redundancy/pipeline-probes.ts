@@ -4,8 +4,8 @@ import { gridSearch } from "../probe/grid.js";
 import { LogisticProbe } from "../probe/logistic.js";
 import type { ClassificationMetrics } from "../probe/metrics.js";
 import { neuronOrdering } from "../rank/lca.js";
-import { type Matrix, selectColumns } from "../util/matrix.js";
-import type { LabelledRows, PipelineData, Split } from "./pipeline-data.js";
+import { type Matrix, selectColumns, selectRows } from "../util/matrix.js";
+import type { PipelineData, Split } from "./pipeline-data.js";
 import type { ProbeRecord, Scores } from "./results.js";
 
 /** How a probe's λs are set: given, or tuned on the dev split over a grid (both λ1 and λ2). */
@@ -46,41 +46,59 @@ function labelsOf(data: PipelineData, which: "task" | "control", split: Split): 
   return data.control.y[split];
 }
 
-/** Rows of `split` restricted to `columns`, standardized with the training statistics. */
-function evalDesign(
-  rows: LabelledRows,
-  columns: readonly number[],
-  std: Standardizer,
-  all: boolean,
-): DesignMatrix {
-  const x: Matrix = all ? rows.x : selectColumns(rows.x, columns);
-  return DesignMatrix.wrap(std.apply(x, { inPlace: !all }), std);
+/**
+ * All splits z-scored once with the training statistics, and the training matrix also transposed. A
+ * column's statistics do not depend on the other columns, so the probe on any column subset sees
+ * exactly the values it would get from standardizing that subset itself; only the copying of the
+ * chosen columns is left per probe (the transposed rows are contiguous: plain copies).
+ */
+export interface StandardizedData {
+  std: Standardizer;
+  train: Matrix;
+  trainT: Matrix;
+  valid: Matrix;
+  test: Matrix;
+}
+
+export function standardizeData(data: PipelineData): StandardizedData {
+  const std = Standardizer.fit(data.train.x);
+  return {
+    std,
+    train: std.apply(data.train.x),
+    trainT: std.applyTransposed(data.train.x),
+    valid: std.apply(data.valid.x),
+    test: std.apply(data.test.x),
+  };
+}
+
+function subStandardizer(std: Standardizer, cols: readonly number[]): Standardizer {
+  return new Standardizer(
+    Float64Array.from(cols, (c) => std.mean[c]),
+    Float64Array.from(cols, (c) => std.scale[c]),
+  );
 }
 
 function isIdentity(columns: readonly number[], n: number): boolean {
-  if (columns.length !== n) return false;
-  for (let i = 0; i < n; i++) if (columns[i] !== i) return false;
-  return true;
+  return columns.length === n && columns.every((c, i) => c === i);
 }
 
-/**
- * Trains one probe on the given columns (z-scored with train statistics) and scores it on dev and test.
- * The training rows are copied once (the copy is standardized in place), dev/test likewise.
- */
+/** Trains one probe on the given columns and scores it on dev and test. */
 export async function fitProbe(
   data: PipelineData,
+  z: StandardizedData,
   classes: readonly string[],
   req: ProbeRequest,
   solver: ProbeSolverSettings,
 ): Promise<ProbeFit> {
   const t0 = performance.now();
   const cols = [...req.columns];
-  const all = isIdentity(cols, data.train.x.cols);
-  const xs = selectColumns(data.train.x, cols);
-  const std = Standardizer.fit(xs);
-  const design = DesignMatrix.build(xs, { standardizer: std, inPlace: true });
-  const valid = evalDesign(data.valid, cols, std, all);
-  const test = evalDesign(data.test, cols, std, all);
+  // The probe only reads its design matrices, so all columns need no copy.
+  const all = isIdentity(cols, z.train.cols);
+  const pick = (m: Matrix) => (all ? m : selectColumns(m, cols));
+  const std = all ? z.std : subStandardizer(z.std, cols);
+  const design = DesignMatrix.wrap(pick(z.train), std, all ? z.trainT : selectRows(z.trainT, cols));
+  const valid = DesignMatrix.wrap(pick(z.valid), std);
+  const test = DesignMatrix.wrap(pick(z.test), std);
   const y = labelsOf(data, req.labels, "train");
   const yValid = labelsOf(data, req.labels, "valid");
   const yTest = labelsOf(data, req.labels, "test");

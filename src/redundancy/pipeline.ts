@@ -204,6 +204,7 @@ export async function runRedundancyPipeline(
       skipped,
       probesFitted: cache.misses("probe"),
       clusterings: cache.misses("cluster"),
+      loadSeconds: ctx.loadSeconds,
       seconds: (performance.now() - t0) / 1000,
     },
   };

@@ -300,6 +300,8 @@ export interface RedundancyResults {
     skipped: { step: StepName; reason: string }[];
     probesFitted: number;
     clusterings: number;
+    /** Seconds spent reading the activations (0 when every step came from the cache). */
+    loadSeconds: number;
     seconds: number;
   };
 }

@@ -3,7 +3,10 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { LogisticProbe } from "../../src/probe/logistic.js";
 import { FINE_PERCENTAGES, PAPER_PERCENTAGES, runRedundancyPipeline } from "../../src/redundancy/pipeline.js";
+import { openPipelineSource } from "../../src/redundancy/pipeline-data.js";
+import { fitProbe, standardizeData } from "../../src/redundancy/pipeline-probes.js";
 import {
   decodeIdRanges,
   encodeIdRanges,
@@ -11,6 +14,7 @@ import {
   type RedundancyResults,
   type SearchResult,
 } from "../../src/redundancy/results.js";
+import { selectColumns } from "../../src/util/matrix.js";
 import { makeTokenTask } from "./pipeline-helpers.js";
 
 /**
@@ -289,6 +293,39 @@ describe("redundancy pipeline on a token-tagging task", () => {
       const again = await runRedundancyPipeline(input, { out, quiet: true, steps: ["oracle"] });
       expect(again.run.computed).toEqual(["oracle"]);
       expect(again.steps.oracle!.probe).toEqual(r.steps.oracle!.probe);
+    }
+  });
+});
+
+describe("probes on column subsets", () => {
+  it("standardizing all columns once gives exactly the probe of the subset standardized on its own", async () => {
+    const source = await openPipelineSource(input);
+    try {
+      const data = await source.load();
+      const z = standardizeData(data);
+      const cols = [40, 3, 17, 63, 18, 19, 0];
+      const lambdas = { lambda1: 1e-3, lambda2: 1e-4 };
+      const solver = { patience: 5, maxIter: 200 };
+      const fit = await fitProbe(
+        data,
+        z,
+        r.input.classes,
+        { columns: cols, lambdas, labels: "task" },
+        solver,
+      );
+      // The reference path: copy the raw columns, fit a standardizer on them, fit the probe.
+      const direct = new LogisticProbe({ ...lambdas, ...solver });
+      await direct.fit(selectColumns(data.train.x, cols), data.train.y, {
+        valid: { x: selectColumns(data.valid.x, cols), y: data.valid.y },
+        classes: r.input.classes,
+      });
+      const test = await direct.evaluate(selectColumns(data.test.x, cols), data.test.y);
+      // Bit-identical inputs and solver: equal to the last digit.
+      expect(fit.record.test.accuracy).toBe(test.accuracy);
+      expect(fit.record.test.macroF1).toBe(test.macroF1);
+      expect(fit.record.iterations).toBe(direct.fitInfo?.iterations);
+    } finally {
+      source.close();
     }
   });
 });

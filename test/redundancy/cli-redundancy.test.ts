@@ -1,0 +1,93 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseFractionList } from "../../src/cli/redundancy.js";
+import { parseSteps, withDependencies } from "../../src/redundancy/pipeline.js";
+import type { RedundancyResults } from "../../src/redundancy/results.js";
+import { makeTokenTask } from "./pipeline-helpers.js";
+
+const exec = promisify(execFile);
+const MAIN = join(import.meta.dirname, "..", "..", "src", "cli", "main.ts");
+let dir = "";
+let data: { store: string; task: string };
+
+/** Runs the real CLI; resolves with the exit code and both streams (never rejects). */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await exec(process.execPath, ["--import", "tsx", MAIN, ...args], {
+      env: { ...process.env, CODENEURONS_QUIET: "1" },
+      maxBuffer: 64 << 20,
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "cn-redundancy-cli-"));
+  data = await makeTokenTask(join(dir, "data"), { train: 20, valid: 6, test: 6 });
+});
+
+describe("codeneurons redundancy", () => {
+  it("--help lists the options", async () => {
+    const r = await cli(["redundancy", "--help"]);
+    expect(r.code).toBe(0);
+    for (const opt of ["--store", "--task", "--out", "--steps", "--thresholds", "--deltas", "--percentages", "--json"])
+      expect(r.stdout).toContain(opt);
+  });
+
+  it("runs chosen steps: --json prints the results; a rerun says everything is cached", async () => {
+    const out = join(dir, "out");
+    const args = ["redundancy", "--store", data.store, "--task", data.task, "--out", out];
+    const first = await cli([...args, "--steps", "layerwise,ls", "--json"]);
+    expect(first.code).toBe(0);
+    const r = JSON.parse(first.stdout) as RedundancyResults;
+    expect(r.run.computed).toEqual(["oracle", "independent", "incremental", "ls"]);
+    expect(r.summary.map((s) => s.name)).toEqual(["Oracle", "LS"]);
+    expect(existsSync(join(out, "redundancy.json"))).toBe(true);
+    const again = await cli([...args, "--steps", "ls"]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/computed: nothing; cached: oracle, incremental, ls; 0 probes/);
+    expect(again.stdout).toMatch(/^ {2}LS +\d+ +\d+\.\d\d%/m);
+  });
+
+  it("bad input: exit 2 with one line naming the problem", async () => {
+    const base = ["redundancy", "--store", data.store, "--out", join(dir, "bad")];
+    const cases: [string[], RegExp][] = [
+      [[...base, "--task", data.task, "--steps", "oracle,nope"], /unknown step 'nope'/],
+      [[...base, "--task", dir], /is not a task directory/],
+      [[...base, "--task", data.task, "--deltas", "0.01,1.5"], /deltas: 1\.5 is not in \[0, 1\)/],
+      [[...base, "--task", data.task, "--percentages", "0.1,abc"], /'abc' is not a number/],
+      [[...base, "--task", data.task, "--tune", "some"], /Allowed choices are oracle, all/],
+      [["redundancy", "--store", join(dir, "none"), "--task", data.task, "--out", join(dir, "bad")], /none/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/internal error|at .*\.ts:\d+/);
+    }
+  });
+});
+
+describe("option parsing", () => {
+  it("fraction lists accept fractions and percentages", () => {
+    expect(parseFractionList("0.1, 0.25,1%,0.5%")).toEqual([0.1, 0.25, 0.01, 0.005]);
+    expect(() => parseFractionList("")).toThrow(/comma-separated/);
+    expect(() => parseFractionList("%")).toThrow(/not a number/);
+  });
+
+  it("step lists expand groups and pull in dependencies in run order", () => {
+    expect(parseSteps(["layerwise", "cc"])).toEqual(["independent", "incremental", "cc"]);
+    expect(parseSteps(["all"])).toHaveLength(12);
+    expect(withDependencies(["lslca"])).toEqual(["oracle", "incremental", "ls", "ccfs", "lslca"]);
+    expect(withDependencies(["cka"])).toEqual(["cka"]);
+    expect(() => parseSteps(["LS", "x"])).toThrow(/unknown step 'x'/);
+  });
+});
