@@ -23,9 +23,20 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { threadCount } from "../src/linalg/runtime.js";
 import { runRedundancyPipeline } from "../src/redundancy/pipeline.js";
+import { openPipelineSource } from "../src/redundancy/pipeline-data.js";
 import { formatSummary } from "../src/redundancy/pipeline-summary.js";
-import type { RedundancyResults, StepName } from "../src/redundancy/results.js";
-import { appendResult, BENCH_DIR, benchLine, machineInfo, WORK_DIR } from "./common.js";
+import type { ProbeRecord, RedundancyResults, StepName } from "../src/redundancy/results.js";
+import { selectColumns } from "../src/util/matrix.js";
+import {
+  appendResult,
+  BENCH_DIR,
+  benchLine,
+  machineInfo,
+  pythonHas,
+  runPythonBaseline,
+  WORK_DIR,
+  writeNpy,
+} from "./common.js";
 
 const JAVA = "/work/shared/data/java-token-lines";
 const DIR = join(WORK_DIR, "pipeline");
@@ -126,6 +137,65 @@ async function prepare(): Promise<{ store: string; task: string }> {
   return { store, task: subTask };
 }
 
+/** Every probe the run trained (searches included), with its number of neurons. */
+function allProbes(r: RedundancyResults): ProbeRecord[] {
+  const s = r.steps;
+  const searches = [
+    ...(s.lslca?.groups ?? []).flatMap((g) => g.runs),
+    ...[s.lca, s.probeless, s.random].filter((x) => x !== undefined),
+  ];
+  return [
+    ...(s.oracle ? [s.oracle.probe] : []),
+    ...(s.independent?.layers ?? []).map((l) => l.probe),
+    ...(s.incremental?.layers ?? []).slice(0, -1).map((l) => l.probe),
+    ...(s.ccfs?.groups ?? []).flatMap((g) => g.thresholds.map((t) => t.probe)),
+    ...(s.cc?.thresholds ?? []).map((t) => t.probe),
+    ...searches.flatMap((x) => x.points.map((p) => p.probe)),
+    ...(s.control ? [s.control.probe] : []),
+  ];
+}
+
+interface AdamFit {
+  seconds: number;
+  epochs: number;
+}
+
+/**
+ * An estimate (not a measurement) of NeuroX's time for the same probes: PyTorch Adam fits the NeuroX
+ * way (bench/probe_baseline.py: batch 128, lr 1e-3, ≤ 100 epochs, dev-loss patience 2, torch threads =
+ * ours) timed on this data at 768 and at all 9,984 neurons with the oracle's λs, a straight line through
+ * the two times for every other size, and the oracle's 6 × 6 grid as 36 fits. Clustering is left out.
+ */
+async function estimateNeurox(input: { store: string; task: string }, r: RedundancyResults) {
+  const source = await openPipelineSource(input);
+  const data = await source.load();
+  source.close();
+  const o = r.steps.oracle!.probe;
+  const fitAt = async (cols: number[]): Promise<AdamFit> => {
+    const dir = join(DIR, `adam-${cols.length}`);
+    for (const s of SPLITS) {
+      const x = selectColumns(data[s].x, cols);
+      await writeNpy(join(dir, `X_${s}.npy`), x.data, [x.rows, x.cols]);
+      await writeNpy(join(dir, `y_${s}.npy`), data[s].y, [data[s].y.length]);
+    }
+    const args = ["fit", "--data", dir, "--l1", String(o.lambda1), "--l2", String(o.lambda2)];
+    const fit = await runPythonBaseline<AdamFit>(join(BENCH_DIR, "probe_baseline.py"), [
+      ...args,
+      "--threads",
+      String(threadCount()),
+    ]);
+    await rm(dir, { recursive: true, force: true });
+    return fit;
+  };
+  const small = await fitAt(Array.from({ length: 768 }, (_, i) => i));
+  const full = await fitAt(Array.from({ length: data.train.x.cols }, (_, i) => i));
+  const slope = (full.seconds - small.seconds) / (data.train.x.cols - 768);
+  const at = (n: number) => Math.max(small.seconds * Math.min(1, n / 768), small.seconds + slope * (n - 768));
+  const probes = allProbes(r);
+  const seconds = 35 * full.seconds + probes.reduce((sum, p) => sum + at(p.neurons), 0);
+  return { seconds, small, full, probes: probes.length + 35 };
+}
+
 function uptime(): string {
   try {
     return execFileSync("uptime", { encoding: "utf8" }).trim();
@@ -168,6 +238,10 @@ async function main(): Promise<void> {
     rerunComputed = again.run.computed.length + again.run.probesFitted + again.run.clusterings;
   }
   process.stdout.write(`uptime before: ${before}\nuptime after:  ${after}\n`);
+  const estimate =
+    process.env.BENCH_PIPELINE_ESTIMATE === "1" && pythonHas(["torch", "numpy"]) && r.steps.oracle
+      ? await estimateNeurox({ store, task }, r)
+      : null;
   const line = benchLine("pipeline", seconds, null, {
     steps: Object.keys(perStep).length,
     neurons: r.totalNeurons,
@@ -180,8 +254,23 @@ async function main(): Promise<void> {
     threads: threadCount(),
     load1: loadavg()[0],
   });
+  const lines = [line];
+  if (estimate)
+    lines.push(
+      benchLine("pipeline-neurox-estimate", seconds, null, {
+        neurox_probes_estimate_s: estimate.seconds,
+        estimate_ratio: estimate.seconds / seconds,
+        probes: estimate.probes,
+        adam_768_s: estimate.small.seconds,
+        adam_768_epochs: estimate.small.epochs,
+        adam_9984_s: estimate.full.seconds,
+        adam_9984_epochs: estimate.full.epochs,
+        note: "estimate-not-measured",
+      }),
+    );
   await appendResult("pipeline", {
-    lines: [line],
+    lines,
+    ...(estimate ? { neuroxEstimate: estimate } : {}),
     ours: [seconds],
     perStep,
     rerunSeconds,

@@ -7,6 +7,7 @@ import { LogisticProbe } from "../../src/probe/logistic.js";
 import { FINE_PERCENTAGES, PAPER_PERCENTAGES, runRedundancyPipeline } from "../../src/redundancy/pipeline.js";
 import { openPipelineSource } from "../../src/redundancy/pipeline-data.js";
 import { fitProbe, standardizeData } from "../../src/redundancy/pipeline-probes.js";
+import { reportSectionsFromRedundancy } from "../../src/redundancy/pipeline-report.js";
 import {
   decodeIdRanges,
   encodeIdRanges,
@@ -14,6 +15,8 @@ import {
   type RedundancyResults,
   type SearchResult,
 } from "../../src/redundancy/results.js";
+import { parseReportData } from "../../src/report/read.js";
+import { REPORT_SCHEMA, REPORT_VERSION } from "../../src/report/types.js";
 import { selectColumns } from "../../src/util/matrix.js";
 import { makeTokenTask } from "./pipeline-helpers.js";
 
@@ -32,6 +35,8 @@ const HIDDEN = 16;
 
 // Exact equalities below compare numbers the pipeline copied or derived with the same arithmetic;
 // reductions are recomputed here as 1 − kept/total (tolerance 1e-12, rounding only).
+const withoutSeconds = (v: unknown): unknown =>
+  JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === "seconds" ? undefined : x)));
 const close = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThan(1e-12);
 
 function records(res: RedundancyResults): ProbeRecord[] {
@@ -236,6 +241,29 @@ describe("redundancy pipeline on a token-tagging task", () => {
     const all = r.steps.lslca!.groups.flatMap((g) => g.runs.map((x) => x.minimal));
     expect(lslca.devAccuracy).toBe(Math.max(...all.map((m) => m.dev.accuracy)));
     expect(r.summary.find((s) => s.name === "LCA")!.neurons).toBe(r.steps.lca!.minimal.neurons);
+  });
+
+  it("gives the report's sections in a form the report reader accepts", () => {
+    const sections = reportSectionsFromRedundancy(r);
+    const data = parseReportData(
+      { schema: REPORT_SCHEMA, version: REPORT_VERSION, model: r.input.model, task: "java", ...sections },
+      "report-data.json",
+    );
+    expect(data.layerAccuracy?.independent).toEqual(
+      r.steps.independent!.layers.map((l) => l.probe.test.accuracy),
+    );
+    expect(data.cka?.layers).toEqual([0, 1, 2, 3]);
+    expect(data.neuronCurves?.orderings.map((o) => o.name)).toEqual(["LCA", "Probeless", "Random"]);
+    expect(data.redundancy?.steps.map((s) => s.step)).toEqual(r.summary.map((s) => s.name));
+  });
+
+  it("the same inputs and seed give the same results in a fresh output directory", async () => {
+    const fresh = await runRedundancyPipeline(input, { out: join(dir, "fresh"), quiet: true });
+    expect(fresh.run.probesFitted).toBeGreaterThan(0);
+    expect(withoutSeconds(fresh.steps)).toEqual(withoutSeconds(r.steps));
+    expect(readFileSync(join(dir, "fresh", "cka.json"), "utf8")).toBe(
+      readFileSync(join(out, "cka.json"), "utf8"),
+    );
   });
 
   it("a rerun fits nothing and gives the same results", async () => {
