@@ -78,7 +78,10 @@ export interface SolveResult extends Penalty {
   memory: LbfgsMemory;
 }
 
-/** Passes over the training matrix (each one streams all of X once) and over the dev matrix. */
+/**
+ * Passes over the training matrix (each one streams all of X once; a product that reads only some
+ * columns counts as that fraction of a pass) and over the dev matrix.
+ */
 export interface PassCount {
   forward: number;
   gradient: number;
@@ -357,8 +360,8 @@ async function evaluateTrials(
 ): Promise<Trial[]> {
   const k = loss.outputs;
   const d = design.cols;
-  const z = await design.times(packWeights(points, d, k));
-  passes.forward++;
+  const { z, fraction } = await design.timesSparse(packWeights(points, d, k));
+  passes.forward += fraction;
   return states.map((st, p) => {
     const scores = new Float64Array(loss.rows * k);
     for (let i = 0; i < loss.rows; i++)

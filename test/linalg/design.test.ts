@@ -91,6 +91,17 @@ describe("DesignMatrix", () => {
       xw.data.forEach((v, i) => {
         expect(Math.abs(v - want[i])).toBeLessThan(1e-3);
       });
+      // Only rows 2 and 7 of W used: the sparse product reads 2 of 11 columns and agrees.
+      const sparse = matrix(11, 7);
+      for (const j of [2, 7]) sparse.data.set(w.data.subarray(j * 7, (j + 1) * 7), j * 7);
+      const got = await design.timesSparse(sparse, 0.5);
+      expect(got.fraction).toBeCloseTo(2 / 11, 12);
+      const wantSparse = naive(design.x, sparse, false);
+      got.z.data.forEach((v, i) => {
+        expect(Math.abs(v - wantSparse[i])).toBeLessThan(1e-3);
+      });
+      expect((await design.timesSparse(matrix(11, 7))).fraction).toBe(0);
+      expect((await design.timesSparse(w)).fraction).toBe(1);
       const xg = await design.transposeTimes(g);
       const wantG = naive(design.x, g, true);
       xg.data.forEach((v, i) => {
