@@ -226,7 +226,9 @@ async function main(): Promise<void> {
   const after = uptime();
   process.stdout.write(`${formatSummary(r)}\n`);
   const perStep = stepSeconds(r);
-  process.stdout.write("time per step (s):\n");
+  process.stdout.write(
+    `time per step (s; reading the activations took ${r.run.loadSeconds.toFixed(1)} s of the first step that needed them):\n`,
+  );
   for (const [name, s] of Object.entries(perStep))
     process.stdout.write(`  ${name.padEnd(12)} ${s.toFixed(1)}\n`);
   let rerunSeconds: number | null = null;
@@ -248,6 +250,7 @@ async function main(): Promise<void> {
     tokens: `${r.input.rows.train}/${r.input.rows.valid}/${r.input.rows.test}`,
     probes: r.run.probesFitted,
     clusterings: r.run.clusterings,
+    load_s: r.run.loadSeconds,
     rerun_s: rerunSeconds ?? "skipped",
     rerun_recomputed: rerunComputed,
     data: "real-random-bert-base",

@@ -18,8 +18,9 @@ import {
   type StepName,
   type StepResults,
 } from "./results.js";
+import { ckaStep } from "./steps/cka.js";
 import { ccfsStep, ccStep, lslcaStep } from "./steps/clusters.js";
-import { ckaStep, controlStep } from "./steps/control.js";
+import { controlStep } from "./steps/control.js";
 import { incrementalStep, independentStep, layerSelectionStep, oracleStep } from "./steps/layers.js";
 import { lcaStep, probelessStep, randomStep } from "./steps/orderings.js";
 import type { StepDef } from "./steps/types.js";

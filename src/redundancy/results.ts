@@ -72,6 +72,8 @@ export interface OracleResult extends StepInfo {
 
 export interface LayerProbe {
   layer: number;
+  /** 1 − probe.neurons / totalNeurons. */
+  reduction: number;
   probe: ProbeRecord;
 }
 

@@ -124,6 +124,7 @@ describe("redundancy pipeline on a token-tagging task", () => {
       expect([l.probe.lambda1, l.probe.lambda2]).toEqual([o.lambda1, o.lambda2]);
     }
     expect(ind.every((l) => l.probe.neurons === HIDDEN)).toBe(true);
+    for (const l of [...ind, ...inc]) close(l.reduction, 1 - l.probe.neurons / TOTAL);
     expect(inc[3].probe).toEqual(o);
   });
 
@@ -296,6 +297,38 @@ describe("redundancy pipeline on a token-tagging task", () => {
     expect(seed.run.computed).toEqual(["cka", "ccfs", "lslca", "cc", "random"]);
     const back = await runRedundancyPipeline(input, { out, quiet: true });
     expect(back.run.computed).toEqual([]);
+  });
+
+  it("λs: given ones skip tuning; tune 'all' tunes every probe on dev", async () => {
+    const fixed = await runRedundancyPipeline(input, {
+      out: join(dir, "fixed"),
+      quiet: true,
+      steps: ["independent"],
+      settings: { lambda1: 1e-3, lambda2: 0 },
+    });
+    expect(fixed.steps.oracle!.tuning).toBe("fixed");
+    expect(fixed.steps.oracle!.grid).toBeUndefined();
+    for (const p of [fixed.steps.oracle!.probe, ...fixed.steps.independent!.layers.map((l) => l.probe)])
+      expect([p.lambda1, p.lambda2]).toEqual([1e-3, 0]);
+    const all = await runRedundancyPipeline(input, {
+      out: join(dir, "tune-all"),
+      quiet: true,
+      steps: ["independent"],
+      settings: { tune: "all", lambdaGrid: [0, 1e-3, 0.1] },
+    });
+    const grid = [0, 1e-3, 0.1];
+    for (const l of all.steps.independent!.layers) {
+      expect(grid).toContain(l.probe.lambda1);
+      expect(grid).toContain(l.probe.lambda2);
+    }
+    // Each layer's probe is its own grid search: the same as tuning that layer alone.
+    const layer0 = await runRedundancyPipeline(input, {
+      out: join(dir, "tune-all"),
+      quiet: true,
+      steps: ["independent"],
+      settings: { tune: "all", lambdaGrid: [0, 1e-3, 0.1] },
+    });
+    expect(layer0.run.probesFitted).toBe(0);
   });
 
   it("chosen steps run with their dependencies only", async () => {

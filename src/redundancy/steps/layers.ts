@@ -53,7 +53,8 @@ async function layerProbes(
   const bar = ctx.progress(label, layers.length);
   const out: LayerProbe[] = [];
   for (const [i, layer] of layers.entries()) {
-    out.push({ layer, probe: (await probeAt(i)).record });
+    const probe = (await probeAt(i)).record;
+    out.push({ layer, reduction: 1 - probe.neurons / ctx.space.total, probe });
     bar.update(i + 1);
   }
   bar.finish();

@@ -1,0 +1,146 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import type { SplitStores } from "../store/index.js";
+import { InputError } from "../util/errors.js";
+import type { Matrix } from "../util/matrix.js";
+import type { RedundancyInput } from "./results.js";
+
+/**
+ * The pipeline's input: a task (token tagging: DIR/{train,valid,test}.tsv; sentence-level: the
+ * DIR/<split>.in or DIR/<split>.a.in + .b.in files and DIR/<split>.label that `codeneurons task
+ * sentence` writes) over activation stores. Opening a source reads only the task files and store
+ * indexes (cheap: enough to decide whether cached results are still valid); `load` reads the activations.
+ *
+ * Pair tasks: each row is the concatenation [v(a); v(b)] of the two sides' sentence vectors. The
+ * stores of the b side come from `storeB`, or, when it is absent, `store` must hold a/ and b/, each a
+ * store directory with train/, valid/, test/ (or one store).
+ */
+export interface PipelineInputOptions {
+  store: string;
+  storeB?: string;
+  task: string;
+  /** Seed of a generated control task (sentence-level tasks without control/ label files). */
+  seed?: number;
+}
+
+export const SPLIT_NAMES = ["train", "valid", "test"] as const;
+export type Split = (typeof SPLIT_NAMES)[number];
+
+export interface LabelledRows {
+  x: Matrix;
+  y: Int32Array;
+}
+
+export interface ControlLabels {
+  source: string;
+  classes: string[];
+  y: Record<Split, Int32Array>;
+}
+
+/** Activations of every split with the task's labels; columns are the FeatureSpace's columns. */
+export interface PipelineData {
+  train: LabelledRows;
+  valid: LabelledRows;
+  test: LabelledRows;
+  control: ControlLabels | null;
+}
+
+/** Feature-space layout: sides × stored layers × hidden, layer-major within a side. */
+export class FeatureSpace {
+  constructor(
+    readonly hidden: number,
+    readonly layers: readonly number[],
+    readonly sides: number,
+  ) {}
+
+  get perSide(): number {
+    return this.layers.length * this.hidden;
+  }
+
+  get total(): number {
+    return this.sides * this.perSide;
+  }
+
+  /** Offset of side s's neuron ids: (max layer + 1) × hidden per side. */
+  get sideOffset(): number {
+    return (Math.max(...this.layers) + 1) * this.hidden;
+  }
+
+  /** Global neuron id of full-matrix column c. */
+  id(c: number): number {
+    const side = Math.floor(c / this.perSide);
+    const inSide = c - side * this.perSide;
+    const layer = this.layers[Math.floor(inSide / this.hidden)];
+    return side * this.sideOffset + layer * this.hidden + (inSide % this.hidden);
+  }
+
+  ids(columns: ArrayLike<number>): number[] {
+    return Array.from(columns, (c) => this.id(c));
+  }
+
+  /** Columns of the first `count` stored layers (on every side). */
+  prefixColumns(count: number): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.sides; s++)
+      for (let c = 0; c < count * this.hidden; c++) out.push(s * this.perSide + c);
+    return out;
+  }
+
+  /** Columns of stored layer index `index` (on every side). */
+  layerColumns(index: number): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.sides; s++)
+      for (let u = 0; u < this.hidden; u++) out.push(s * this.perSide + index * this.hidden + u);
+    return out;
+  }
+}
+
+export interface PipelineSource {
+  input: RedundancyInput;
+  space: FeatureSpace;
+  load(): Promise<PipelineData>;
+  close(): void;
+}
+
+export function sha256(parts: (string | Uint8Array)[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) {
+    h.update(typeof p === "string" ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    h.update("\u0000");
+  }
+  return h.digest("hex");
+}
+
+export async function fileHash(path: string): Promise<string> {
+  try {
+    return sha256([await readFile(path)]);
+  } catch (e) {
+    throw new InputError(path, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/** The store indexes (their shard checksums identify the activations) in split order. */
+export async function storeHashes(stores: SplitStores): Promise<string[]> {
+  // Content, not the index file: a resumed extraction rewrites index.json with a new date.
+  return SPLIT_NAMES.map((s) => stores[s].contentFingerprint());
+}
+
+export function classesOf(trainLabels: readonly string[], file: string): string[] {
+  const classes = [...new Set(trainLabels)].sort();
+  if (classes.length < 2) throw new InputError(file, "the train split needs at least two classes");
+  return classes;
+}
+
+export function checkStores(stores: SplitStores, level: "word" | "sentence", where: string): void {
+  for (const s of SPLIT_NAMES) {
+    if (stores[s].meta.level !== level)
+      throw new InputError(
+        stores[s].dir,
+        `is a ${stores[s].meta.level}-level store; this task needs ${level}-level`,
+      );
+  }
+  const layers = stores.train.meta.layers;
+  for (let i = 1; i < layers.length; i++)
+    if (!(layers[i] > layers[i - 1]))
+      throw new InputError(where, `stored layers must be increasing, got ${layers.join(",")}`);
+}

@@ -1,0 +1,244 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { checkClassesKnown } from "../cli/probe.js";
+import { decodeToken } from "../data/escape.js";
+import { readText, splitLines } from "../data/io.js";
+import { readSentenceSplit, type SentenceSplit } from "../data/sentence/index.js";
+import { encodeLabels } from "../probe/labels.js";
+import { type ActivationStore, closeSplitStores, openSplitStores, type SplitStores } from "../store/index.js";
+import { InputError } from "../util/errors.js";
+import { type Matrix, matrix } from "../util/matrix.js";
+import { neuronIdsOfLayers } from "../util/neurons.js";
+import { log } from "../util/progress.js";
+import { Rng } from "../util/rng.js";
+import {
+  type ControlLabels,
+  checkStores,
+  classesOf,
+  FeatureSpace,
+  fileHash,
+  type LabelledRows,
+  type PipelineData,
+  type PipelineInputOptions,
+  type PipelineSource,
+  SPLIT_NAMES,
+  type Split,
+  sha256,
+  storeHashes,
+} from "./pipeline-input.js";
+import type { RedundancyInput } from "./results.js";
+
+/**
+ * Sentence-level tasks as `codeneurons task sentence` writes them: DIR/<split>.in (or .a.in + .b.in for
+ * pairs) and DIR/<split>.label, over sentence-level stores (one row per sentence). A pair's row is the
+ * concatenation [v(a); v(b)]; the b side's stores come from `storeB`, or from STORE/a and STORE/b.
+ */
+type SentenceKind = "sentence" | "pair";
+
+async function sideStores(opts: PipelineInputOptions, kind: SentenceKind): Promise<SplitStores[]> {
+  if (kind === "sentence") return [await openSplitStores(opts.store)];
+  if (opts.storeB) return [await openSplitStores(opts.store), await openSplitStores(opts.storeB)];
+  if (!existsSync(join(opts.store, "a")) || !existsSync(join(opts.store, "b")))
+    throw new InputError(
+      opts.store,
+      "a pair task needs the stores of both sides: give --store-b, or a --store directory holding a/ and b/",
+    );
+  return [await openSplitStores(join(opts.store, "a")), await openSplitStores(join(opts.store, "b"))];
+}
+
+function checkSides(sides: SplitStores[], opts: PipelineInputOptions): void {
+  const bDir = opts.storeB ?? join(opts.store, "b");
+  for (const [i, st] of sides.entries()) checkStores(st, "sentence", i === 0 ? opts.store : bDir);
+  const [a, b] = sides.map((s) => s.train.meta);
+  if (b && (b.hidden !== a.hidden || `${b.layers}` !== `${a.layers}`))
+    throw new InputError(bDir, "the two sides' stores hold different layers");
+}
+
+/** Rows of the store for each sentence, after checking that the store holds that sentence. */
+function sentenceRows(store: ActivationStore, sentences: string[][], file: string): Int32Array {
+  const rows = new Int32Array(sentences.length);
+  sentences.forEach((words, i) => {
+    const stored = i < store.numLines ? store.words(i) : [];
+    const same = stored.length === words.length && stored.every((w, k) => decodeToken(w) === words[k]);
+    if (!same)
+      throw new InputError(file, `sentence ${i} is not the store's line ${i} (${store.dir})`, {
+        line: i + 1,
+      });
+    rows[i] = store.row(i, 0);
+  });
+  return rows;
+}
+
+function hstack(a: Matrix, b: Matrix): Matrix {
+  const out = matrix(a.rows, a.cols + b.cols);
+  for (let r = 0; r < a.rows; r++) {
+    out.data.set(a.data.subarray(r * a.cols, (r + 1) * a.cols), r * out.cols);
+    out.data.set(b.data.subarray(r * b.cols, (r + 1) * b.cols), r * out.cols + a.cols);
+  }
+  return out;
+}
+
+interface SentenceTask {
+  kind: SentenceKind;
+  dir: string;
+  splits: Record<Split, SentenceSplit>;
+  classes: string[];
+  /** The .in file suffix of each side. */
+  suffixes: string[];
+  controlFiles: string[] | null;
+}
+
+async function readSentenceTask(dir: string, kind: SentenceKind): Promise<SentenceTask> {
+  const splits = {} as Record<Split, SentenceSplit>;
+  for (const s of SPLIT_NAMES) splits[s] = await readSentenceSplit(dir, s);
+  const classes = classesOf(splits.train.labels, join(dir, "train.label"));
+  for (const s of ["valid", "test"] as const)
+    checkClassesKnown({ x: matrix(0, 0), labels: splits[s].labels }, classes, join(dir, `${s}.label`));
+  const controlFiles = SPLIT_NAMES.map((s) => join(dir, "control", `${s}.label`));
+  return {
+    kind,
+    dir,
+    splits,
+    classes,
+    suffixes: kind === "pair" ? [".a.in", ".b.in"] : [".in"],
+    controlFiles: controlFiles.every((f) => existsSync(f)) ? controlFiles : null,
+  };
+}
+
+async function fingerprintOf(task: SentenceTask, sides: SplitStores[]): Promise<string> {
+  const files = SPLIT_NAMES.flatMap((s) =>
+    [...task.suffixes, ".label"].map((x) => join(task.dir, `${s}${x}`)),
+  );
+  return sha256([
+    task.kind,
+    ...(await Promise.all(sides.map(storeHashes))).flat(),
+    ...(await Promise.all([...files, ...(task.controlFiles ?? [])].map(fileHash))),
+    task.controlFiles ? "control-files" : "generated-control",
+  ]);
+}
+
+const generatedSource = (seed: number, kind: SentenceKind) =>
+  `generated (seed ${seed}, one label per distinct ${kind === "pair" ? "pair" : "sentence"})`;
+
+/** One split's rows: each side's sentence vectors, side by side. */
+async function readSentenceRows(task: SentenceTask, sides: SplitStores[], s: Split): Promise<LabelledRows> {
+  const meta = sides[0].train.meta;
+  const neurons = neuronIdsOfLayers(meta.layers, meta.hidden);
+  const sentences = task.kind === "pair" ? [task.splits[s].a, task.splits[s].b ?? []] : [task.splits[s].a];
+  const parts: Matrix[] = [];
+  for (const [i, st] of sides.entries()) {
+    const rows = sentenceRows(st[s], sentences[i], join(task.dir, `${s}${task.suffixes[i]}`));
+    parts.push(await st[s].readRows(rows, { neurons }));
+  }
+  const x = parts.length === 2 ? hstack(parts[0], parts[1]) : parts[0];
+  return { x, y: encodeLabels(task.splits[s].labels, task.classes).codes };
+}
+
+export async function openSentenceSource(
+  opts: PipelineInputOptions,
+  kind: SentenceKind,
+): Promise<PipelineSource> {
+  const sides = await sideStores(opts, kind);
+  const close = () => {
+    for (const s of sides) closeSplitStores(s);
+  };
+  try {
+    checkSides(sides, opts);
+    const task = await readSentenceTask(opts.task, kind);
+    const meta = sides[0].train.meta;
+    const space = new FeatureSpace(meta.hidden, meta.layers, sides.length);
+    const seed = opts.seed ?? 1;
+    const { splits } = task;
+    const input: RedundancyInput = {
+      store: opts.store,
+      ...(kind === "pair" ? { storeB: opts.storeB ?? join(opts.store, "b") } : {}),
+      task: opts.task,
+      kind,
+      model: meta.model,
+      hidden: meta.hidden,
+      layers: [...meta.layers],
+      sides: sides.length,
+      ...(kind === "pair" ? { sideOffset: space.sideOffset } : {}),
+      classes: task.classes,
+      control: task.controlFiles ? join(opts.task, "control") : generatedSource(seed, kind),
+      rows: {
+        train: splits.train.labels.length,
+        valid: splits.valid.labels.length,
+        test: splits.test.labels.length,
+      },
+      fingerprint: await fingerprintOf(task, sides),
+    };
+    const load = async (): Promise<PipelineData> => {
+      log(`redundancy: reading ${space.total} features for ${input.rows.train} train ${kind}s`);
+      const read = (s: Split) => readSentenceRows(task, sides, s);
+      const data = { train: await read("train"), valid: await read("valid"), test: await read("test") };
+      const control = task.controlFiles
+        ? await readControlLabelFiles(opts.task, splits)
+        : generatedControl(splits, task.classes, kind, seed);
+      return { ...data, control };
+    };
+    return { input, space, load, close };
+  } catch (e) {
+    close();
+    throw e;
+  }
+}
+
+async function readControlLabelFiles(
+  task: string,
+  splits: Record<Split, SentenceSplit>,
+): Promise<ControlLabels> {
+  const labels = {} as Record<Split, string[]>;
+  for (const s of SPLIT_NAMES) {
+    const file = join(task, "control", `${s}.label`);
+    const lines = splitLines(await readText(file));
+    if (lines.length !== splits[s].labels.length)
+      throw new InputError(
+        file,
+        `${lines.length} labels but the task's ${s} split has ${splits[s].labels.length}`,
+      );
+    lines.forEach((l, i) => {
+      if (!/^\S+$/u.test(l)) throw new InputError(file, `bad label '${l}'`, { line: i + 1 });
+    });
+    labels[s] = lines;
+  }
+  const classes = [...new Set(SPLIT_NAMES.flatMap((s) => labels[s]))].sort();
+  const codes = (s: Split) => encodeLabels(labels[s], classes).codes;
+  return {
+    source: join(task, "control"),
+    classes,
+    y: { train: codes("train"), valid: codes("valid"), test: codes("test") },
+  };
+}
+
+/** A stream of its own, so that the control labels never change other random choices. */
+const CONTROL_STREAM = 0x2545f491;
+
+/**
+ * Control task for sentence-level tasks (Hewitt & Liang's idea at the sentence level): every distinct
+ * sentence (pair) text gets one fixed label drawn from the train class distribution, seeded.
+ */
+export function generatedControl(
+  splits: Record<Split, SentenceSplit>,
+  classes: string[],
+  kind: SentenceKind,
+  seed: number,
+): ControlLabels {
+  const weights = classes.map((c) => splits.train.labels.filter((l) => l === c).length);
+  const rng = new Rng((seed ^ CONTROL_STREAM) >>> 0);
+  const labelOf = new Map<string, number>();
+  const y = {} as Record<Split, Int32Array>;
+  for (const s of SPLIT_NAMES) {
+    const sp = splits[s];
+    y[s] = Int32Array.from(sp.a, (words, i) => {
+      const text = kind === "pair" ? `${words.join(" ")}\t${(sp.b?.[i] ?? []).join(" ")}` : words.join(" ");
+      let label = labelOf.get(text);
+      if (label === undefined) {
+        label = rng.categorical(weights);
+        labelOf.set(text, label);
+      }
+      return label;
+    });
+  }
+  return { source: generatedSource(seed, kind), classes, y };
+}

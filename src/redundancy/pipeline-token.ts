@@ -1,0 +1,111 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { checkClassesKnown, readSplit } from "../cli/probe.js";
+import { readTask, type Task, type TaskSplit } from "../data/task/tsv.js";
+import { encodeLabels } from "../probe/labels.js";
+import { closeSplitStores, openSplitStores } from "../store/index.js";
+import { InputError } from "../util/errors.js";
+import { matrix } from "../util/matrix.js";
+import { neuronIdsOfLayers } from "../util/neurons.js";
+import { log } from "../util/progress.js";
+import {
+  type ControlLabels,
+  checkStores,
+  classesOf,
+  FeatureSpace,
+  fileHash,
+  type LabelledRows,
+  type PipelineData,
+  type PipelineInputOptions,
+  type PipelineSource,
+  SPLIT_NAMES,
+  type Split,
+  sha256,
+  storeHashes,
+} from "./pipeline-input.js";
+import type { RedundancyInput } from "./results.js";
+
+/**
+ * Token-tagging tasks as `codeneurons task token-tagging` writes them: DIR/{train,valid,test}.tsv
+ * (rows: sentence, word, token, label) and DIR/control/*.tsv over the same rows, on word-level stores.
+ */
+export async function openTokenSource(opts: PipelineInputOptions): Promise<PipelineSource> {
+  const stores = await openSplitStores(opts.store);
+  try {
+    checkStores(stores, "word", opts.store);
+    const task = await readTask(opts.task);
+    const controlDir = join(opts.task, "control");
+    const hasControl = existsSync(join(controlDir, "train.tsv"));
+    const control = hasControl ? await readTask(opts.task, { control: true }) : null;
+    const classes = classesOf(task.train.label, join(opts.task, "train.tsv"));
+    for (const s of ["valid", "test"] as const)
+      checkClassesKnown({ x: matrix(0, 0), labels: task[s].label }, classes, join(opts.task, `${s}.tsv`));
+    if (control) checkSameRows(task, control, controlDir);
+    const taskFiles = SPLIT_NAMES.map((s) => join(opts.task, `${s}.tsv`));
+    const controlFiles = hasControl ? SPLIT_NAMES.map((s) => join(controlDir, `${s}.tsv`)) : [];
+    const fingerprint = sha256([
+      "token",
+      ...(await storeHashes(stores)),
+      ...(await Promise.all([...taskFiles, ...controlFiles].map(fileHash))),
+    ]);
+    const meta = stores.train.meta;
+    const space = new FeatureSpace(meta.hidden, meta.layers, 1);
+    const input: RedundancyInput = {
+      store: opts.store,
+      task: opts.task,
+      kind: "token",
+      model: meta.model,
+      hidden: meta.hidden,
+      layers: [...meta.layers],
+      sides: 1,
+      classes,
+      control: hasControl ? controlDir : null,
+      rows: { train: task.train.label.length, valid: task.valid.label.length, test: task.test.label.length },
+      fingerprint,
+    };
+    const load = async (): Promise<PipelineData> => {
+      const neurons = neuronIdsOfLayers(meta.layers, meta.hidden);
+      const split = async (s: Split): Promise<LabelledRows> => {
+        const read = await readSplit(stores, s, task[s], neurons, join(opts.task, `${s}.tsv`));
+        return { x: read.x, y: encodeLabels(read.labels, classes).codes };
+      };
+      log(`redundancy: reading ${neurons.length} neurons for ${input.rows.train} train tokens`);
+      const data = { train: await split("train"), valid: await split("valid"), test: await split("test") };
+      return { ...data, control: control ? controlLabelsOf(control, controlDir) : null };
+    };
+    return { input, space, load, close: () => closeSplitStores(stores) };
+  } catch (e) {
+    closeSplitStores(stores);
+    throw e;
+  }
+}
+
+/** The control task must label the real task's rows (only the labels differ). */
+function checkSameRows(task: Task, control: Task, dir: string): void {
+  for (const s of SPLIT_NAMES) {
+    const a: TaskSplit = task[s];
+    const b: TaskSplit = control[s];
+    const same =
+      a.sentence.length === b.sentence.length &&
+      a.sentence.every((v, i) => v === b.sentence[i] && a.word[i] === b.word[i]);
+    if (!same)
+      throw new InputError(
+        join(dir, `${s}.tsv`),
+        "the control task must list the same rows as the real task",
+      );
+  }
+}
+
+function controlLabelsOf(control: Task, dir: string): ControlLabels {
+  const all = SPLIT_NAMES.flatMap((s) => control[s].label);
+  const classes = [...new Set(all)].sort();
+  return {
+    source: dir,
+    classes,
+    y: {
+      train: encodeLabels(control.train.label, classes).codes,
+      valid: encodeLabels(control.valid.label, classes).codes,
+      test: encodeLabels(control.test.label, classes).codes,
+    },
+  };
+}
