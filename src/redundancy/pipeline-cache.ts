@@ -30,9 +30,18 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
+/**
+ * Part of every key: raise it when a change of the code changes what a cached step or fit would hold,
+ * so that caches written by older code are recomputed instead of reused.
+ */
+export const CACHE_VERSION = 1;
+
 /** A short content hash (24 hex digits of SHA-256) of the canonical JSON of `parts`. */
 export function contentKey(...parts: unknown[]): string {
-  return createHash("sha256").update(canonicalJson(parts)).digest("hex").slice(0, 24);
+  return createHash("sha256")
+    .update(canonicalJson([CACHE_VERSION, ...parts]))
+    .digest("hex")
+    .slice(0, 24);
 }
 
 interface CacheFile<T> {

@@ -57,7 +57,7 @@ export class StepContext {
   }
 
   /** The splits z-scored with the training statistics, made once for all probes. */
-  private async standardizedData(): Promise<StandardizedData> {
+  async standardizedData(): Promise<StandardizedData> {
     this.standardized ??= standardizeData(await this.data());
     return this.standardized;
   }

@@ -8,7 +8,7 @@ import { need, probeSettings, type StepDef, type StepOutput } from "./types.js";
 /**
  * Minimal sets over all layers from three orderings, at the finer percentage list (Sharma et al.'s
  * run_max_features and probeless): LCA of the oracle probe, probeless (class-mean differences over the
- * training rows, no probe), and a seeded random ordering as the baseline of the accuracy-vs-neurons
+ * z-scored training rows, no probe), and a seeded random ordering as the baseline of the accuracy-vs-neurons
  * plot. Each target is the oracle's dev accuracy × (1 − neuron δ).
  */
 
@@ -74,9 +74,11 @@ export const lcaStep = orderingStep(
   },
 );
 
+// On z-scored activations, as Sharma et al. z-score the activations before every step: a neuron's score
+// is then its class-mean differences in units of its own spread, not of its raw scale.
 export const probelessStep = orderingStep("probeless", searchSettings, async (ctx) => {
-  const data = await ctx.data();
-  return probelessRanking(data.train.x, data.train.y, ctx.input.classes.length).ordering;
+  const [data, z] = [await ctx.data(), await ctx.standardizedData()];
+  return probelessRanking(z.train, data.train.y, ctx.input.classes.length).ordering;
 });
 
 export const randomStep = orderingStep(
