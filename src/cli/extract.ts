@@ -1,8 +1,9 @@
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
 import type { Aggregation, SentenceRepresentation } from "../store/format.js";
-import { UserError } from "../util/errors.js";
+import { InputError, UserError } from "../util/errors.js";
 import { formatSeconds, log } from "../util/progress.js";
 import { action, parseIntList, parseIntOption, printJson } from "./common.js";
 import { parseDType } from "./store-commands.js";
@@ -23,11 +24,36 @@ interface ExtractCli {
   batchTokens: number;
   shardBytes?: number;
   maxTokens?: number;
-  lines?: number[];
+  lines?: string;
   revision?: string;
   overwrite?: boolean;
   verifyResume?: boolean;
   json?: boolean;
+}
+
+/**
+ * `--lines`: a list like 0-99,200, or @FILE with such a list (commas, spaces or newlines). Long lists
+ * belong in a file: onnxruntime's native code crashed (SIGSEGV) here when the process had a single
+ * 60 KB command-line argument.
+ */
+async function readLineList(spec: string): Promise<number[]> {
+  if (!spec.startsWith("@")) return parseIntList("lines")(spec);
+  const file = spec.slice(1);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const list = text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .join(",");
+  try {
+    return list === "" ? [] : parseIntList("lines")(list);
+  } catch (e) {
+    throw new InputError(file, `not a list of line numbers and ranges (${(e as Error).message})`);
+  }
 }
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T {
@@ -87,7 +113,10 @@ export function registerExtract(program: Command): void {
       "lower the model's sequence limit (longer sentences are windowed)",
       parseIntOption("max-tokens", 4),
     )
-    .option("--lines <list>", "extract only these 0-based input lines, e.g. 0-99,200", parseIntList("lines"))
+    .option(
+      "--lines <list>",
+      "extract only these 0-based input lines, e.g. 0-99,200, or @FILE holding such a list (use a file for long lists)",
+    )
     .option("--revision <rev>", "hub revision (branch, tag or commit)")
     .option("--overwrite", "replace a store made with other settings at --out")
     .option("--verify-resume", "re-hash finished shards when resuming")
@@ -122,7 +151,7 @@ async function runExtract(o: ExtractCli): Promise<void> {
       batchTokens: o.batchTokens,
       shardBytes: o.shardBytes,
       maxTokens: o.maxTokens,
-      onlyLines: o.lines ? new Set(o.lines) : undefined,
+      onlyLines: o.lines ? new Set(await readLineList(o.lines)) : undefined,
       overwrite: o.overwrite,
       verifyResume: o.verifyResume,
     });

@@ -109,3 +109,41 @@ describe("interrupted and sharded extraction", () => {
     expect(r.stderr).toMatch(/part 1\/3 of a sharded extraction/);
   });
 });
+
+describe("--lines", () => {
+  it("reads a long list from @FILE and extracts only those lines", () => {
+    const work = mkdtempSync(join(tmpdir(), "cn-lines-"));
+    const input = join(work, "in.txt");
+    writeFileSync(input, "a b\nc\nd e f\ng\n");
+    writeFileSync(join(work, "lines.txt"), "0\n2,\n");
+    const r = cli([
+      "extract",
+      "--model",
+      MODEL,
+      "--input",
+      input,
+      "--out",
+      join(work, "s"),
+      "--lines",
+      `@${join(work, "lines.txt")}`,
+      "--json",
+    ]);
+    expect(r.status).toBe(0);
+    const counts = JSON.parse(r.stdout).counts;
+    expect([counts.sentences, counts.rows, counts.emptyLines]).toEqual([2, 5, 2]);
+    writeFileSync(join(work, "bad.txt"), "0-x\n");
+    const bad = cli([
+      "extract",
+      "--model",
+      MODEL,
+      "--input",
+      input,
+      "--out",
+      join(work, "t"),
+      "--lines",
+      `@${join(work, "bad.txt")}`,
+    ]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/bad\.txt: not a list of line numbers/);
+  });
+});
