@@ -250,17 +250,50 @@ export class ActivationStore {
     return f;
   }
 
-  /** Reads a whole [rows × dim] block of one shard as float32. */
-  private readBlock(shard: ShardRecord, site: Site, layer: number): Float32Array {
+  /** Bytes [begin, end) of one tensor of a shard, as float32 values. */
+  private readValues(shard: ShardRecord, name: string, begin?: number, end?: number): Float32Array {
     const f = this.file(shard);
-    const name = tensorName(site, layer);
-    const bytes = f.readBytes(name);
-    const entry = f.entry(name);
+    const bytes = f.readBytes(name, begin, end);
     const aligned = new Uint8Array(bytes.length);
     aligned.set(bytes);
-    return entry.dtype === "F16"
+    return f.entry(name).dtype === "F16"
       ? halfArrayToFloat32(new Uint16Array(aligned.buffer))
       : new Float32Array(aligned.buffer);
+  }
+
+  /**
+   * The [rows × dim] values of the given shard-local rows (sorted, unique) of one tensor: the whole
+   * block when most rows are wanted, else only the runs of consecutive rows (a task reads a few
+   * thousand rows out of a shard of many more).
+   */
+  private readLocalRows(
+    shard: ShardRecord,
+    name: string,
+    dim: number,
+    local: number[],
+  ): Map<number, Float32Array> {
+    const bytesPerValue = this.meta.dtype === "float16" ? 2 : 4;
+    const shardRows = shard.endRow - shard.firstRow;
+    const out = new Map<number, Float32Array>();
+    if (local.length * 2 >= shardRows) {
+      const block = this.readValues(shard, name);
+      for (const r of local) out.set(r, block.subarray(r * dim, (r + 1) * dim));
+      return out;
+    }
+    for (let i = 0; i < local.length; ) {
+      let j = i;
+      while (j + 1 < local.length && local[j + 1] === local[j] + 1) j++;
+      const values = this.readValues(
+        shard,
+        name,
+        local[i] * dim * bytesPerValue,
+        (local[j] + 1) * dim * bytesPerValue,
+      );
+      for (let r = local[i]; r <= local[j]; r++)
+        out.set(r, values.subarray((r - local[i]) * dim, (r - local[i] + 1) * dim));
+      i = j + 1;
+    }
+    return out;
   }
 
   /** rows × columns float32 matrix for the given global rows (any order, repeats allowed). */
@@ -283,12 +316,13 @@ export class ActivationStore {
     });
     for (const [shardId, outRows] of byShard) {
       const shard = this.index.shards[shardId];
+      const local = [...new Set(outRows.map((i) => rows[i] - shard.firstRow))].sort((a, b) => a - b);
       for (const [layer, layerCols] of colsByLayer) {
-        const block = this.readBlock(shard, site, layer);
+        const values = this.readLocalRows(shard, tensorName(site, layer), dim, local);
         for (const i of outRows) {
-          const src = (rows[i] - shard.firstRow) * dim;
+          const v = values.get(rows[i] - shard.firstRow)!;
           const dst = i * cols.length;
-          for (const { col, unit } of layerCols) out.data[dst + col] = block[src + unit];
+          for (const { col, unit } of layerCols) out.data[dst + col] = v[unit];
         }
       }
     }

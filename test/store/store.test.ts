@@ -15,6 +15,7 @@ import {
 import { readSentenceInput } from "../../src/store/input.js";
 import { writeJsonAtomic } from "../../src/util/atomic.js";
 import { InputError } from "../../src/util/errors.js";
+import { Rng } from "../../src/util/rng.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "cn-store-"));
 
@@ -154,5 +155,84 @@ describe("sentence input", () => {
     const dir = tmp();
     writeFileSync(join(dir, "bad.txt"), Buffer.from([0x61, 0xff, 0x62]));
     await expect(readSentenceInput(join(dir, "bad.txt"))).rejects.toThrow(/bad\.txt: not valid UTF-8/);
+  });
+});
+
+describe("sparse and dense row reads", () => {
+  it("return the same values as reading everything, for random row subsets (property)", async () => {
+    const dir = join(tmp(), "big");
+    const rows = 300;
+    const shards: ShardPlan[] = [
+      { id: 0, firstLine: 0, endLine: 1, firstRow: 0, endRow: 200 },
+      { id: 1, firstLine: 1, endLine: 2, firstRow: 200, endRow: 300 },
+    ];
+    const plan: StorePlan = {
+      format: STORE_FORMAT,
+      version: 1,
+      model: { source: "t", modelType: "bert", numLayers: 1, hidden: 4, layerNumbering: "" },
+      settings: {
+        level: "word",
+        aggregation: "average",
+        sentenceRepresentation: "first",
+        includeSpecialTokens: false,
+        layers: [0, 1],
+        sites: ["hidden"],
+        dtype: "float16",
+        maxTokens: 9,
+      },
+      input: { file: "x", sha256: "" },
+      shards,
+    };
+    await openForWriting(dir, plan, false);
+    const records = [];
+    for (const s of shards) {
+      const n = s.endRow - s.firstRow;
+      const blocks = [0, 1].map((layer) => ({
+        site: "hidden" as const,
+        layer,
+        dim: 4,
+        data: Float32Array.from(
+          { length: n * 4 },
+          (_, k) => (s.firstRow + Math.floor(k / 4)) * 0.5 + layer * 0.25 + (k % 4),
+        ),
+      }));
+      records.push(await writeShard(dir, s, { rows: n, blocks }, "float16"));
+    }
+    const words = [
+      Array.from({ length: 200 }, (_, i) => `w${i}`),
+      Array.from({ length: 100 }, (_, i) => `v${i}`),
+    ];
+    await writeWordsFiles(dir, words);
+    const counts = {
+      lines: 2,
+      sentences: 2,
+      emptyLines: 0,
+      rows,
+      subwords: rows,
+      windowedSentences: 0,
+      windows: 2,
+      truncatedWords: 0,
+    };
+    await writeJsonAtomic(join(dir, "index.json"), {
+      ...plan,
+      shards: records,
+      counts,
+      createdAt: "",
+      seconds: 0,
+    });
+    const store = await ActivationStore.open(dir);
+    const all = await store.readAll();
+    const rng = new Rng(3);
+    for (let trial = 0; trial < 30; trial++) {
+      const k = 1 + rng.int(trial % 2 === 0 ? 20 : 280);
+      const picked = Array.from({ length: k }, () => rng.int(rows));
+      const m = await store.readRows(picked);
+      picked.forEach((r, i) => {
+        expect(Array.from(m.data.subarray(i * 8, i * 8 + 8))).toEqual(
+          Array.from(all.data.subarray(r * 8, r * 8 + 8)),
+        );
+      });
+    }
+    store.close();
   });
 });
