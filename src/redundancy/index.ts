@@ -26,4 +26,15 @@ export {
   linkageMatrix,
   treeFromLinkageMatrix,
 } from "./linkage.js";
+export {
+  DEFAULT_SETTINGS,
+  FINE_PERCENTAGES,
+  PAPER_PERCENTAGES,
+  type PipelineOptions,
+  parseSteps,
+  runRedundancyPipeline,
+} from "./pipeline.js";
+export { reportSectionsFromRedundancy } from "./pipeline-report.js";
+export { formatSummary, summarize } from "./pipeline-summary.js";
 export { medoidRepresentatives, type RepresentativeRule, randomRepresentatives } from "./representatives.js";
+export * from "./results.js";
