@@ -58,7 +58,7 @@ export class DesignMatrix {
    * and multiplied there when they are at most `maxFraction` of all; otherwise this is `times`.
    * `fraction` is the share of X that was read.
    */
-  async timesSparse(w: Matrix, maxFraction = 0.25): Promise<{ z: Matrix; fraction: number }> {
+  async timesSparse(w: Matrix, maxFraction = 0.1): Promise<{ z: Matrix; fraction: number }> {
     if (w.rows !== this.cols)
       throw new Error(`timesSparse: W has ${w.rows} rows, X has ${this.cols} columns`);
     const used = nonZeroRows(w);

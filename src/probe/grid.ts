@@ -1,6 +1,6 @@
 import { DesignMatrix } from "../linalg/design.js";
 import { encodeLabels, type Labels } from "./labels.js";
-import type { ProbeInput, ProbeOptions } from "./linear-model.js";
+import { type ProbeInput, type ProbeOptions, roundPasses } from "./linear-model.js";
 import { devSet, type LabeledSplit, LogisticProbe } from "./logistic.js";
 import { SoftmaxCrossEntropy } from "./loss.js";
 import {
@@ -112,7 +112,7 @@ export async function gridSearch(
   probe.classes = enc.classes;
   const seconds = (performance.now() - t0) / 1000;
   probe.adoptSolution(solved[bestIndex], design.standardizer, passes, seconds);
-  return { points, best: points[bestIndex], probe, passes, seconds };
+  return { points, best: points[bestIndex], probe, passes: roundPasses(passes), seconds };
 }
 
 async function scoreAll(set: DevSet, results: SolveResult[]): Promise<{ loss: number; accuracy: number }[]> {

@@ -125,7 +125,7 @@ export abstract class LinearModel {
       trainLoss: r.dataLoss,
       devLoss: r.dev?.loss,
       devAccuracy: r.dev?.accuracy,
-      passes: { ...passes },
+      passes: roundPasses(passes),
       seconds,
     };
   }
@@ -212,4 +212,10 @@ export function asObject(value: unknown, file: string): Record<string, unknown> 
   if (!value || typeof value !== "object" || Array.isArray(value))
     throw new InputError(file, "expected a JSON object");
   return value as Record<string, unknown>;
+}
+
+/** Pass counts for people: products that read part of X count fractionally; two decimals are enough. */
+export function roundPasses(p: PassCount): PassCount {
+  const r = (v: number) => Math.round(v * 100) / 100;
+  return { forward: r(p.forward), gradient: r(p.gradient), dev: r(p.dev) };
 }
