@@ -174,26 +174,7 @@ export async function importNeuroxJson(opts: ImportOptions): Promise<StoreIndex>
     opts,
     indices.map((i) => sentences.get(i)!.tokens),
   );
-  let labels: string[][] | undefined;
-  if (opts.labels) {
-    const lab = await readSentenceInput(opts.labels);
-    if (lab.lines.length !== words.length) {
-      throw new InputError(
-        opts.labels,
-        `has ${lab.lines.length} lines but the activations hold ${words.length} sentences`,
-      );
-    }
-    lab.lines.forEach((l, i) => {
-      if (l.length !== words[i].length) {
-        throw new InputError(
-          opts.labels!,
-          `line has ${l.length} labels but sentence ${i} has ${words[i].length} tokens`,
-          { line: i + 1 },
-        );
-      }
-    });
-    labels = lab.lines;
-  }
+  const labels = opts.labels ? await readParallel(opts.labels, words, "labels") : undefined;
   const dtype = opts.dtype ?? "float32";
   const rows = words.reduce((s, w) => s + w.length, 0);
   const shard: ShardPlan = { id: 0, firstLine: 0, endLine: words.length, firstRow: 0, endRow: rows };
@@ -253,26 +234,31 @@ export async function importNeuroxJson(opts: ImportOptions): Promise<StoreIndex>
   return index;
 }
 
-async function wordsOf(opts: ImportOptions, tokens: string[][]): Promise<string[][]> {
-  if (opts.words) {
-    const given = await readSentenceInput(opts.words);
-    if (given.lines.length !== tokens.length) {
+/** A file with one line per sentence and one entry per token, checked against the activations' tokens. */
+async function readParallel(file: string, tokens: string[][], what: "labels" | "words"): Promise<string[][]> {
+  const given = await readSentenceInput(file);
+  if (given.lines.length !== tokens.length) {
+    throw new InputError(
+      file,
+      `has ${given.lines.length} lines but the activations hold ${tokens.length} sentences`,
+    );
+  }
+  given.lines.forEach((l, i) => {
+    if (l.length !== tokens[i].length) {
       throw new InputError(
-        opts.words,
-        `has ${given.lines.length} lines but the activations hold ${tokens.length} sentences`,
+        file,
+        `line has ${l.length} ${what} but sentence ${i} has ${tokens[i].length} tokens`,
+        {
+          line: i + 1,
+        },
       );
     }
-    given.lines.forEach((l, i) => {
-      if (l.length !== tokens[i].length) {
-        throw new InputError(
-          opts.words!,
-          `line has ${l.length} words but sentence ${i} has ${tokens[i].length} tokens`,
-          { line: i + 1 },
-        );
-      }
-    });
-    return given.lines;
-  }
+  });
+  return given.lines;
+}
+
+async function wordsOf(opts: ImportOptions, tokens: string[][]): Promise<string[][]> {
+  if (opts.words) return readParallel(opts.words, tokens, "words");
   const format = opts.tokenFormat ?? "auto";
   const decode =
     format === "bytelevel" || (format === "auto" && tokens.some((s) => s.some((t) => t.startsWith("Ġ"))));
