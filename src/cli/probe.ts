@@ -182,6 +182,7 @@ export async function runProbe(opts: ProbeCommandOptions): Promise<ProbeSummary>
 function checkOptions(opts: ProbeCommandOptions): void {
   const single = opts.lambda1 !== undefined || opts.lambda2 !== undefined;
   if (single && opts.grid) throw new UserError("--grid cannot be combined with --lambda1/--lambda2");
+  if (opts.layers && opts.neurons) throw new UserError("--layers and --neurons exclude each other");
   for (const [name, v] of [
     ["lambda1", opts.lambda1],
     ["lambda2", opts.lambda2],
