@@ -2,9 +2,12 @@
 
 Run from the repository root (Debian's python3 with python3-torch 1.13; about 30 minutes on 2 cores):
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/train/train_bundled_model.py
+    env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 scripts/train/train_bundled_model.py \
+        --steps 900 --batch-tokens 2048
 
-(this machine sets the two OPENBLAS_* variables for old OpenBLAS builds; they slow PyTorch down).
+(the shipped model was trained with exactly this command. Debian's OpenBLAS 0.3.21 does not recognise
+AVX-512 CPUs like this machine's and, with OPENBLAS_CORETYPE unset, falls back to kernels about 4x
+slower; name the kernel your CPU supports: SkylakeX for AVX-512, Haswell for AVX2).
 It is a one-off: codeneurons never runs Python. The script
 1. trains a byte-level BPE tokenizer (RoBERTa style, bpe.py) on ../shared/data/java-token-lines/train.in
    only, and writes vocab.json, merges.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json;
