@@ -72,7 +72,13 @@ export function benchLine(
 /** The machine's state, to judge noisy timings: load averages, cores, threads used. */
 export function machineInfo(): Record<string, BenchValue> {
   const [l1, l5, l15] = loadavg();
-  return { cores: availableParallelism(), load1: l1, load5: l5, load15: l15, baseline_openblas: baselineCoreType() ?? "unset" };
+  return {
+    cores: availableParallelism(),
+    load1: l1,
+    load5: l5,
+    load15: l15,
+    baseline_openblas: baselineCoreType() ?? "unset",
+  };
 }
 
 export function gitCommit(): string {

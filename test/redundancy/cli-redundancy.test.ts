@@ -38,7 +38,16 @@ describe("codeneurons redundancy", () => {
   it("--help lists the options", async () => {
     const r = await cli(["redundancy", "--help"]);
     expect(r.code).toBe(0);
-    for (const opt of ["--store", "--task", "--out", "--steps", "--thresholds", "--deltas", "--percentages", "--json"])
+    for (const opt of [
+      "--store",
+      "--task",
+      "--out",
+      "--steps",
+      "--thresholds",
+      "--deltas",
+      "--percentages",
+      "--json",
+    ])
       expect(r.stdout).toContain(opt);
   });
 

@@ -13,7 +13,9 @@ const ROOT = join(import.meta.dirname, "..", "..");
 /** A smaller slice of the demo data: the first lines of each split. */
 function slice(dir: string, counts: Record<string, number>): void {
   for (const [split, n] of Object.entries(counts)) {
-    const lines = readFileSync(join(ROOT, "demo", "java", `${split}.in`), "utf8").split("\n").slice(0, n);
+    const lines = readFileSync(join(ROOT, "demo", "java", `${split}.in`), "utf8")
+      .split("\n")
+      .slice(0, n);
     writeFileSync(join(dir, `${split}.in`), `${lines.join("\n")}\n`);
   }
 }
@@ -36,7 +38,9 @@ describe("codeneurons run (the main job) on the bundled model", () => {
     const out = join(work, "results");
     const result = await runAnalysis(readRunConfig(config), out, { quiet: true });
 
-    const red = JSON.parse(readFileSync(join(out, "redundancy", "redundancy.json"), "utf8")) as RedundancyResults;
+    const red = JSON.parse(
+      readFileSync(join(out, "redundancy", "redundancy.json"), "utf8"),
+    ) as RedundancyResults;
     // The summary has every step of the paper's table.
     expect(red.summary.map((r) => r.name)).toEqual(
       expect.arrayContaining(["Oracle", "LS", "LS+CC+LCA", "CC", "LCA", "Probeless", "Random", "Control"]),
@@ -54,7 +58,14 @@ describe("codeneurons run (the main job) on the bundled model", () => {
 
     // The report input and the report hold every plot.
     const data = JSON.parse(readFileSync(join(out, "report-data.json"), "utf8")) as ReportData;
-    for (const section of ["layerAccuracy", "cka", "neuronCurves", "redundancy", "layerDistribution", "heatmaps"] as const) {
+    for (const section of [
+      "layerAccuracy",
+      "cka",
+      "neuronCurves",
+      "redundancy",
+      "layerDistribution",
+      "heatmaps",
+    ] as const) {
       expect(data[section], section).toBeDefined();
     }
     const html = readFileSync(result.report, "utf8");
@@ -69,14 +80,19 @@ describe("codeneurons run (the main job) on the bundled model", () => {
     // A rerun reuses the stores and the cached redundancy steps.
     const again = await runAnalysis(readRunConfig(config), out, { quiet: true });
     expect(again.headline.text).toBe(result.headline.text);
-    const red2 = JSON.parse(readFileSync(join(out, "redundancy", "redundancy.json"), "utf8")) as RedundancyResults;
+    const red2 = JSON.parse(
+      readFileSync(join(out, "redundancy", "redundancy.json"), "utf8"),
+    ) as RedundancyResults;
     expect(red2.run.computed).toEqual([]);
   }, 300_000);
 
   it("names the field of a bad config", () => {
     const work = mkdtempSync(join(tmpdir(), "cn-runcfg-"));
     const file = join(work, "config.json");
-    writeFileSync(file, JSON.stringify({ model: "x/y", data: { train: "a", valid: "b", test: "c" }, task: { caps: [1, 2] } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ model: "x/y", data: { train: "a", valid: "b", test: "c" }, task: { caps: [1, 2] } }),
+    );
     expect(() => readRunConfig(file)).toThrow(InputError);
     expect(() => readRunConfig(file)).toThrow(/config\.json \(field 'task\.caps'\)/);
     writeFileSync(file, "{ nope");

@@ -117,7 +117,7 @@ describe("loadModel", () => {
       expect(model.config.modelType).toBe(name.split("-")[1]);
       const words = "int x = 0 ;".split(" ");
       const ids = [...model.tokenizer.prefixIds];
-      words.forEach((w, i) => ids.push(...model.tokenizer.tokenizeWord(w, i === 0)));
+      for (const [i, w] of words.entries()) ids.push(...model.tokenizer.tokenizeWord(w, i === 0));
       ids.push(...model.tokenizer.suffixIds);
       const runner = await model.createRunner({ layers: [model.config.numLayers] });
       const out = await runner.run({ batch: 1, seq: ids.length, inputIds: ids });
