@@ -17,6 +17,7 @@ import { openActivationModel } from "../src/extract/model.js";
 import { threadCount } from "../src/linalg/runtime.js";
 import { encodeSafetensors, type TensorToWrite } from "../src/model/weights/safetensors.js";
 import { Rng } from "../src/util/rng.js";
+import { sharedData } from "../test/data/shared.js";
 import {
   appendResult,
   BENCH_DIR,
@@ -29,7 +30,7 @@ import {
   WORK_DIR,
 } from "./common.js";
 
-const JAVA_TRAIN = "/work/shared/data/java-token-lines/train.in";
+const JAVA_TRAIN = sharedData("java-token-lines/train.in");
 const MODEL_DIR = join(WORK_DIR, "bert-base-random");
 const CFG = { layers: 12, hidden: 768, heads: 12, intermediate: 3072, vocab: 30522, positions: 512 };
 

@@ -27,6 +27,7 @@ import { openPipelineSource } from "../src/redundancy/pipeline-data.js";
 import { formatSummary } from "../src/redundancy/pipeline-summary.js";
 import type { ProbeRecord, RedundancyResults, StepName } from "../src/redundancy/results.js";
 import { selectColumns } from "../src/util/matrix.js";
+import { sharedData } from "../test/data/shared.js";
 import {
   appendResult,
   BENCH_DIR,
@@ -38,7 +39,7 @@ import {
   writeNpy,
 } from "./common.js";
 
-const JAVA = "/work/shared/data/java-token-lines";
+const JAVA = sharedData("java-token-lines");
 const DIR = join(WORK_DIR, "pipeline");
 const MODEL = join(WORK_DIR, "bert-base-random");
 const SPLITS = ["train", "valid", "test"] as const;

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sharedData } from "../data/shared.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = [process.execPath, "--import", "tsx", join(ROOT, "src/cli/main.ts")];
@@ -38,7 +39,7 @@ describe("interrupted and sharded extraction", () => {
   const work = mkdtempSync(join(tmpdir(), "cn-resume-"));
   const input = join(work, "in.txt");
   // 600 real Java lines, small shards (~20 lines each) so that a kill lands between shards.
-  const lines = readFileSync("/work/shared/data/java-token-lines/valid.in", "utf8").split("\n").slice(0, 600);
+  const lines = readFileSync(sharedData("java-token-lines/valid.in"), "utf8").split("\n").slice(0, 600);
   writeFileSync(input, `${lines.join("\n")}\n`);
   const common = [
     "extract",

@@ -5,8 +5,9 @@ import { describe, expect, it } from "vitest";
 import { ActivationStore, exportNeuroxJson, importNeuroxJson } from "../../src/store/index.js";
 import { InputError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
+import { sharedData } from "../data/shared.js";
 
-const SAMPLE = "/work/shared/data/neurox-sample";
+const SAMPLE = sharedData("neurox-sample");
 const tmp = () => mkdtempSync(join(tmpdir(), "cn-neurox-"));
 
 describe("NeuroX JSON import/export", () => {
