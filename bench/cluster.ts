@@ -284,12 +284,13 @@ async function main(): Promise<void> {
   const { ours, base, loads } = await interleaved(hasPython);
   const oursSec = median(ours.times);
   if (!hasPython) {
-    benchLine("cluster", oursSec, null, {
+    const line = benchLine("cluster", oursSec, null, {
       neurons: NEURONS,
       tokens: TOKENS,
       peak_mb_ours: ours.peak_kib / 1024,
     });
     await appendResult("cluster", {
+      lines: [line],
       ours: ours.times,
       baseline: null,
       neurons: NEURONS,
@@ -321,8 +322,9 @@ async function main(): Promise<void> {
     load1_min: Math.min(...loads),
     load1_max: Math.max(...loads),
   };
-  benchLine("cluster", oursSec, baseSec, extra);
+  const line = benchLine("cluster", oursSec, baseSec, extra);
   await appendResult("cluster", {
+    lines: [line],
     ours: ours.times,
     baseline: base.times,
     ratio: baseSec / oursSec,
