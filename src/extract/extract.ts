@@ -56,6 +56,11 @@ export interface ExtractOptions {
   maxTokens?: number;
   /** Target size of one shard in bytes. */
   shardBytes?: number;
+  /**
+   * Stored bytes of the consecutive shards computed in one go (default 512 MB): more sentences to
+   * sort by length, less padding; memory grows with it (float32 while computing).
+   */
+  groupBytes?: number;
   overwrite?: boolean;
   /** Re-hash finished shards on resume (slower, catches corrupted files). */
   verifyResume?: boolean;
@@ -96,6 +101,7 @@ const DEFAULTS = {
   dtype: "float32" as const,
   batchTokens: 4096,
   shardBytes: 64 * 1024 * 1024,
+  groupBytes: 512 * 1024 * 1024,
 };
 
 function resolveLayers(model: ActivationModel, layers: number[] | undefined): number[] {
@@ -500,11 +506,19 @@ export async function extractActivations(
     if (done) records.push(done);
     else todo.push(s);
   }
-  const wordsTodo = todo.reduce((s, sh) => s + countOwned(lines, sh), 0);
+  const pending = new Set(todo.map((s) => s.id));
+  // A group with any unfinished shard is computed whole (its finished shards are not rewritten).
+  const groups = shardGroups(mine, o.groupBytes / bytesPerRow).filter((g) =>
+    g.some((s) => pending.has(s.id)),
+  );
+  const wordsTodo = groups.flat().reduce((s, sh) => s + countOwned(lines, sh), 0);
   const progress = new Progress("extract", wordsTodo, { quiet: o.quiet, unit: "words" });
-  for (const shard of todo) {
-    const data = await computeShard(model, shard, lines, plan.settings, o.batchTokens, progress);
-    records.push(await writeShard(o.out, shard, data, o.dtype));
+  for (const group of groups) {
+    const data = await computeShard(model, spanOf(group), lines, plan.settings, o.batchTokens, progress);
+    for (const shard of group) {
+      if (pending.has(shard.id))
+        records.push(await writeShard(o.out, shard, sliceRows(data, shard, group[0]), o.dtype));
+    }
   }
   progress.finish();
   records.sort((a, b) => a.id - b.id);
@@ -526,6 +540,46 @@ export async function extractActivations(
     shardsReused: mine.length - todo.length,
     seconds,
     status,
+  };
+}
+
+/**
+ * Consecutive shards computed together, each group at most `maxRows` rows (at least one shard). A shard
+ * is small (64 MB by default: ~120 sentences of BERT-base hidden states), so batching within one shard
+ * pads short and long sentences together; a group gives the length sort enough sentences to batch
+ * like with like. Groups are fixed by the plan, so a resumed run batches a group as a fresh run does.
+ */
+function shardGroups(shards: ShardPlan[], maxRows: number): ShardPlan[][] {
+  const groups: ShardPlan[][] = [];
+  let current: ShardPlan[] = [];
+  let rows = 0;
+  for (const s of shards) {
+    const n = s.endRow - s.firstRow;
+    if (current.length > 0 && rows + n > maxRows) {
+      groups.push(current);
+      current = [];
+      rows = 0;
+    }
+    current.push(s);
+    rows += n;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** The lines and rows a group of consecutive shards covers, as one shard plan. */
+function spanOf(group: ShardPlan[]): ShardPlan {
+  const last = group[group.length - 1];
+  return { ...group[0], endLine: last.endLine, endRow: last.endRow };
+}
+
+/** One shard's rows of a group's data (views, no copy). */
+function sliceRows(data: ShardData, shard: ShardPlan, first: ShardPlan): ShardData {
+  const begin = shard.firstRow - first.firstRow;
+  const end = shard.endRow - first.firstRow;
+  return {
+    rows: end - begin,
+    blocks: data.blocks.map((b) => ({ ...b, data: b.data.subarray(begin * b.dim, end * b.dim) })),
   };
 }
 

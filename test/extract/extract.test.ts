@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -151,6 +151,50 @@ describe("words the tokenizer removes", () => {
     const m = await store.readRows([1], { layers: [0] });
     expect(m.data.every((v) => Number.isFinite(v))).toBe(true);
     store.close();
+    await model.release();
+  });
+});
+
+describe("shard groups", () => {
+  it("computing several shards in one go gives the same store, also when a resume recomputes a group", async () => {
+    const model = await openActivationModel("test/fixtures/models/tiny-roberta");
+    const work = tmp();
+    // Varied lengths, so that grouping changes which sentences share a padded batch.
+    const words = ["a", "bb", "(", ")", "x1", "=", ";", "return", "0", '"s"'];
+    const lines = Array.from({ length: 60 }, (_, i) =>
+      Array.from({ length: 1 + ((i * 7) % 11) }, (_, k) => words[(i + k) % words.length]).join(" "),
+    );
+    writeFileSync(join(work, "in.txt"), `${lines.join("\n")}\n`);
+    const bytesPerRow = 4 * (model.numLayers + 1) * model.hidden;
+    const run = (out: string, groupRows: number) =>
+      extractActivations(model, {
+        input: join(work, "in.txt"),
+        out: join(work, out),
+        quiet: true,
+        batchTokens: 64,
+        shardBytes: 20 * bytesPerRow,
+        groupBytes: groupRows * bytesPerRow,
+      });
+    const single = await run("single", 1); // one shard per group: the old behaviour
+    const grouped = await run("grouped", 70); // about three shards per group
+    expect(single.shardsComputed).toBeGreaterThan(6);
+    expect(grouped.shardsComputed).toBe(single.shardsComputed);
+    const read = async (out: string) => {
+      const store = await ActivationStore.open(join(work, out));
+      const m = await store.readAll();
+      store.close();
+      return m.data;
+    };
+    const reference = await read("single");
+    expect(await read("grouped")).toEqual(reference);
+
+    // Lose one shard and the index: the rerun recomputes that shard's group, writes only that shard.
+    rmSync(join(work, "grouped", "shards", "00004.safetensors"));
+    rmSync(join(work, "grouped", "index.json"));
+    const resumed = await run("grouped", 70);
+    expect(resumed.status).toBe("resume");
+    expect(resumed.shardsComputed).toBe(1);
+    expect(await read("grouped")).toEqual(reference);
     await model.release();
   });
 });
