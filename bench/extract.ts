@@ -196,7 +196,7 @@ async function main(): Promise<void> {
   });
   const words = sentences.reduce((s, x) => s + x.spans.length, 0);
   const subwords = sentences.reduce((s, x) => s + x.ids.length, 0);
-  const batchTokens = 4096;
+  const batchTokens = 1024; // our default; the baselines batch the same way
   const idsFile = join(WORK_DIR, `extract-ids-${n}.json`);
   await writeFile(idsFile, JSON.stringify({ batchTokens, sentences }));
 

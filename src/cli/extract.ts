@@ -102,7 +102,7 @@ export function registerExtract(program: Command): void {
       "--shard <K/N>",
       "compute only part K of N (0-based) of the store, for array jobs; join with 'merge'",
     )
-    .option("--batch-tokens <n>", "padded tokens per forward batch", parseIntOption("batch-tokens", 1), 4096)
+    .option("--batch-tokens <n>", "padded tokens per forward batch", parseIntOption("batch-tokens", 1), 1024)
     .option(
       "--shard-bytes <n>",
       "target size of one shard file in bytes (default 64 MiB)",

@@ -53,7 +53,7 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data"> & {
 } = {
   data: { language: "java", pretokenized: true },
   task: { seed: 1, caps: [2000, 270, 340], control: "distribution" },
-  extract: { layers: null, aggregation: "average", dtype: "float32", batchTokens: 4096 },
+  extract: { layers: null, aggregation: "average", dtype: "float32", batchTokens: 1024 },
   redundancy: {
     seed: 1,
     deltas: [0.03, 0.02, 0.01],
