@@ -54,56 +54,62 @@ interface Standardized {
   readonly constantColumns: number[];
 }
 
-/** Copies X transposed (tiled, so that reads and writes both stay in cache). */
-function transpose(x: Matrix): Float32Array {
+/**
+ * Per-column mean and 1 / centred norm of row-major X, in float64, summing each column in row order
+ * (two sequential passes over X with n accumulators, which stay in cache). A column whose centred
+ * norm is 0 (or whose inverse overflows) gets inv = 0: it is zeroed and reported as constant.
+ */
+function columnScales(x: Matrix): { mean: Float64Array; inv: Float64Array; constantColumns: number[] } {
   const { rows, cols, data } = x;
-  const out = new Float32Array(rows * cols);
+  const mean = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    for (let j = 0; j < cols; j++) mean[j] += data[off + j];
+  }
+  for (let j = 0; j < cols; j++) {
+    // float32 values cannot overflow a float64 sum, so a non-finite sum means NaN or ±Inf in the data.
+    if (!Number.isFinite(mean[j])) throw new Error(`correlation: column ${j} holds NaN or infinite values`);
+    mean[j] /= rows;
+  }
+  const sq = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    for (let j = 0; j < cols; j++) {
+      const d = data[off + j] - mean[j];
+      sq[j] += d * d;
+    }
+  }
+  const inv = new Float64Array(cols);
+  const constantColumns: number[] = [];
+  for (let j = 0; j < cols; j++) {
+    const v = 1 / Math.sqrt(sq[j]);
+    if (!(sq[j] > 0) || !Number.isFinite(v)) constantColumns.push(j);
+    else inv[j] = v;
+  }
+  return { mean, inv, constantColumns };
+}
+
+/**
+ * The standardised columns of X, transposed: column statistics in two sequential passes, then one
+ * tiled pass that centres, scales and transposes (reads and writes both stay in cache).
+ */
+export function standardizeColumnsT(x: Matrix): Standardized {
+  if (x.rows < 2) throw new Error(`correlation needs at least 2 rows (tokens), got ${x.rows}`);
+  const { rows, cols, data } = x;
+  const { mean, inv, constantColumns } = columnScales(x);
+  const zt = new Float32Array(rows * cols);
   const tile = 64;
   for (let r0 = 0; r0 < rows; r0 += tile) {
     const r1 = Math.min(rows, r0 + tile);
     for (let c0 = 0; c0 < cols; c0 += tile) {
       const c1 = Math.min(cols, c0 + tile);
-      for (let r = r0; r < r1; r++) {
-        const off = r * cols;
-        for (let j = c0; j < c1; j++) out[j * rows + r] = data[off + j];
+      for (let j = c0; j < c1; j++) {
+        const o = j * rows;
+        const m = mean[j];
+        const s = inv[j];
+        for (let r = r0; r < r1; r++) zt[o + r] = (data[r * cols + j] - m) * s;
       }
     }
-  }
-  return out;
-}
-
-/**
- * Centres a row in place and scales it to unit norm, with float64 mean and norm (two passes over a
- * row that sits in cache). Returns false for a constant row, which is zeroed.
- */
-function standardizeRow(row: Float32Array, column: number): boolean {
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += row[i];
-  // float32 values cannot overflow a float64 sum, so a non-finite sum means NaN or ±Inf in the data.
-  if (!Number.isFinite(sum)) throw new Error(`correlation: column ${column} holds NaN or infinite values`);
-  const mean = sum / row.length;
-  let sq = 0;
-  for (let i = 0; i < row.length; i++) {
-    const d = row[i] - mean;
-    sq += d * d;
-  }
-  const inv = 1 / Math.sqrt(sq);
-  // A column whose centred norm is 0 (or so small that its inverse overflows) has no correlation.
-  if (!(sq > 0) || !Number.isFinite(inv)) {
-    row.fill(0);
-    return false;
-  }
-  for (let i = 0; i < row.length; i++) row[i] = (row[i] - mean) * inv;
-  return true;
-}
-
-/** The standardised columns of X, transposed: one pass over X, then row-wise work in cache. */
-export function standardizeColumnsT(x: Matrix): Standardized {
-  if (x.rows < 2) throw new Error(`correlation needs at least 2 rows (tokens), got ${x.rows}`);
-  const zt = transpose(x);
-  const constantColumns: number[] = [];
-  for (let j = 0; j < x.cols; j++) {
-    if (!standardizeRow(zt.subarray(j * x.rows, (j + 1) * x.rows), j)) constantColumns.push(j);
   }
   return { zt, constantColumns };
 }
