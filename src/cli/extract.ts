@@ -23,6 +23,7 @@ interface ExtractCli {
   shard?: string;
   batchTokens: number;
   shardBytes?: number;
+  groupBytes?: number;
   maxTokens?: number;
   lines?: string;
   revision?: string;
@@ -109,6 +110,11 @@ export function registerExtract(program: Command): void {
       parseIntOption("shard-bytes", 1),
     )
     .option(
+      "--group-bytes <n>",
+      "stored bytes of consecutive shards computed together (default 512 MiB): more sentences to batch by length, more memory",
+      parseIntOption("group-bytes", 1),
+    )
+    .option(
       "--max-tokens <n>",
       "lower the model's sequence limit (longer sentences are windowed)",
       parseIntOption("max-tokens", 4),
@@ -150,6 +156,7 @@ async function runExtract(o: ExtractCli): Promise<void> {
       part,
       batchTokens: o.batchTokens,
       shardBytes: o.shardBytes,
+      groupBytes: o.groupBytes,
       maxTokens: o.maxTokens,
       onlyLines: o.lines ? new Set(await readLineList(o.lines)) : undefined,
       overwrite: o.overwrite,

@@ -453,7 +453,9 @@ export async function extractActivations(
 ): Promise<ExtractResult> {
   const started = Date.now();
   validate(model, opts);
-  const o = { ...DEFAULTS, ...opts };
+  // An option given as undefined (a CLI flag left out) keeps its default.
+  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as ExtractOptions;
+  const o = { ...DEFAULTS, ...given };
   const input = await readSentenceInput(o.input, o.labels);
   const layers = resolveLayers(model, o.layers);
   const sites: Site[] = o.ffn ? ["hidden", "ffn"] : ["hidden"];

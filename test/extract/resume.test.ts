@@ -51,6 +51,9 @@ describe("interrupted and sharded extraction", () => {
     "float16",
     "--shard-bytes",
     "40000",
+    // Two shards per group, so that shards are written all along the run.
+    "--group-bytes",
+    "80000",
   ];
 
   it("kill -9 in the middle, then a rerun, gives the same store as an uninterrupted run", async () => {
