@@ -43,27 +43,24 @@ interface RedundancyCli {
   quiet?: boolean;
 }
 
+/** The settings given on the command line; those left out keep the pipeline's defaults. */
 function settingsOf(o: RedundancyCli): Partial<PipelineSettings> {
-  const s: Partial<PipelineSettings> = {
+  return {
     seed: o.seed,
     tune: o.tune,
     representative: o.representative,
     curves: o.curves,
+    deltas: o.deltas,
+    neuronDelta: o.neuronDelta,
+    thresholds: o.thresholds,
+    percentages: o.percentages,
+    finePercentages: o.finePercentages,
+    lambda1: o.lambda1,
+    lambda2: o.lambda2,
+    stride: o.stride,
+    patience: o.patience,
+    maxIter: o.maxIter,
   };
-  const set = <K extends keyof PipelineSettings>(k: K, v: PipelineSettings[K] | undefined) => {
-    if (v !== undefined) s[k] = v;
-  };
-  set("deltas", o.deltas);
-  set("neuronDelta", o.neuronDelta);
-  set("thresholds", o.thresholds);
-  set("percentages", o.percentages);
-  set("finePercentages", o.finePercentages);
-  set("lambda1", o.lambda1);
-  set("lambda2", o.lambda2);
-  set("stride", o.stride);
-  set("patience", o.patience);
-  set("maxIter", o.maxIter);
-  return s;
 }
 
 export const register: Register = (program: Command) => {

@@ -25,6 +25,7 @@ import {
 import { writeJsonAtomic } from "../util/atomic.js";
 import { UserError } from "../util/errors.js";
 import { getOrCreate } from "../util/maps.js";
+import { definedOptions } from "../util/options.js";
 import { Progress } from "../util/progress.js";
 import { aggregateSpan } from "./aggregate.js";
 import type { ActivationModel, ForwardOutput, TokenBatch } from "./types.js";
@@ -453,9 +454,7 @@ export async function extractActivations(
 ): Promise<ExtractResult> {
   const started = Date.now();
   validate(model, opts);
-  // An option given as undefined (a CLI flag left out) keeps its default.
-  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as ExtractOptions;
-  const o = { ...DEFAULTS, ...given };
+  const o = { ...DEFAULTS, ...definedOptions(opts) };
   const input = await readSentenceInput(o.input, o.labels);
   const layers = resolveLayers(model, o.layers);
   const sites: Site[] = o.ffn ? ["hidden", "ffn"] : ["hidden"];

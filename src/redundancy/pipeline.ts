@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { LAMBDA_GRID } from "../probe/grid.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../util/errors.js";
+import { definedOptions } from "../util/options.js";
 import { formatSeconds, log } from "../util/progress.js";
 import { DEFAULT_THRESHOLDS } from "./cluster.js";
 import { contentKey, PipelineCache } from "./pipeline-cache.js";
@@ -165,7 +166,7 @@ export async function runRedundancyPipeline(
   opts: PipelineOptions,
 ): Promise<RedundancyResults> {
   const t0 = performance.now();
-  const settings: PipelineSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const settings: PipelineSettings = { ...DEFAULT_SETTINGS, ...definedOptions(opts.settings ?? {}) };
   checkSettings(settings);
   const source = await openPipelineSource({ ...input, seed: settings.seed });
   const skipped: { step: StepName; reason: string }[] = [];
