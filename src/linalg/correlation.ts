@@ -1,6 +1,7 @@
 import type { Matrix } from "../util/matrix.js";
 import { Progress } from "../util/progress.js";
 import { matmulTransB } from "./products.js";
+import { transposeBlocked } from "./standardize.js";
 
 /**
  * Pearson correlation of all columns (neurons) of X over its rows (tokens). The columns are centred
@@ -91,27 +92,12 @@ function columnScales(x: Matrix): { mean: Float64Array; inv: Float64Array; const
 
 /**
  * The standardised columns of X, transposed: column statistics in two sequential passes, then one
- * tiled pass that centres, scales and transposes (reads and writes both stay in cache).
+ * cache-blocked pass that centres, scales and transposes.
  */
 export function standardizeColumnsT(x: Matrix): Standardized {
   if (x.rows < 2) throw new Error(`correlation needs at least 2 rows (tokens), got ${x.rows}`);
-  const { rows, cols, data } = x;
   const { mean, inv, constantColumns } = columnScales(x);
-  const zt = new Float32Array(rows * cols);
-  const tile = 64;
-  for (let r0 = 0; r0 < rows; r0 += tile) {
-    const r1 = Math.min(rows, r0 + tile);
-    for (let c0 = 0; c0 < cols; c0 += tile) {
-      const c1 = Math.min(cols, c0 + tile);
-      for (let j = c0; j < c1; j++) {
-        const o = j * rows;
-        const m = mean[j];
-        const s = inv[j];
-        for (let r = r0; r < r1; r++) zt[o + r] = (data[r * cols + j] - m) * s;
-      }
-    }
-  }
-  return { zt, constantColumns };
+  return { zt: transposeBlocked(x, { mean, inv }).data, constantColumns };
 }
 
 /**
