@@ -120,33 +120,25 @@ describe("--lines", () => {
     const input = join(work, "in.txt");
     writeFileSync(input, "a b\nc\nd e f\ng\n");
     writeFileSync(join(work, "lines.txt"), "0\n2,\n");
-    const r = cli([
-      "extract",
-      "--model",
-      MODEL,
-      "--input",
-      input,
-      "--out",
-      join(work, "s"),
-      "--lines",
-      `@${join(work, "lines.txt")}`,
-      "--json",
-    ]);
+    const extractLines = (out: string, listFile: string, ...more: string[]) =>
+      cli([
+        "extract",
+        "--model",
+        MODEL,
+        "--input",
+        input,
+        "--out",
+        join(work, out),
+        "--lines",
+        `@${join(work, listFile)}`,
+        ...more,
+      ]);
+    const r = extractLines("s", "lines.txt", "--json");
     expect(r.status).toBe(0);
     const counts = JSON.parse(r.stdout).counts;
     expect([counts.sentences, counts.rows, counts.emptyLines]).toEqual([2, 5, 2]);
     writeFileSync(join(work, "bad.txt"), "0-x\n");
-    const bad = cli([
-      "extract",
-      "--model",
-      MODEL,
-      "--input",
-      input,
-      "--out",
-      join(work, "t"),
-      "--lines",
-      `@${join(work, "bad.txt")}`,
-    ]);
+    const bad = extractLines("t", "bad.txt");
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/bad\.txt: not a list of line numbers/);
   });
