@@ -27,9 +27,18 @@ async function runBinary(
   b: Matrix,
   rows: number,
   cols: number,
+  into?: Float32Array,
 ) {
   const session = await cachedSession(key, build);
-  const out = await session.run({ A: f32(a.data, [a.rows, a.cols]), B: f32(b.data, [b.rows, b.cols]) });
+  const feeds = { A: f32(a.data, [a.rows, a.cols]), B: f32(b.data, [b.rows, b.cols]) };
+  if (into) {
+    if (into.length !== rows * cols)
+      throw new Error(`${key}: output buffer holds ${into.length}, need ${rows * cols}`);
+    // A pre-allocated output: onnxruntime writes the result into `into`.
+    await session.run(feeds, { Y: f32(into, [rows, cols]) });
+    return matrix(rows, cols, into);
+  }
+  const out = await session.run(feeds);
   return matrix(rows, cols, f32Data(out.Y, key));
 }
 
@@ -53,10 +62,10 @@ export function matmulTransA(a: Matrix, b: Matrix): Promise<Matrix> {
   return runBinary("gemm_ta", matmulTransAGraph, a, b, a.cols, b.cols);
 }
 
-/** A·Bᵀ for A [n×d], B [k×d]. */
-export function matmulTransB(a: Matrix, b: Matrix): Promise<Matrix> {
+/** A·Bᵀ for A [n×d], B [k×d]; written into `into` (n·k floats) when given. */
+export function matmulTransB(a: Matrix, b: Matrix, into?: Float32Array): Promise<Matrix> {
   if (a.cols !== b.cols) throw new Error(`matmulTransB: ${a.rows}x${a.cols} · (${b.rows}x${b.cols})ᵀ`);
-  return runBinary("gemm_tb", matmulTransBGraph, a, b, a.rows, b.rows);
+  return runBinary("gemm_tb", matmulTransBGraph, a, b, a.rows, b.rows, into);
 }
 
 /** Aᵀ·A [d×d]. */

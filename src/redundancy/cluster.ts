@@ -1,12 +1,17 @@
 import { constants as bufferConstants } from "node:buffer";
 import { totalmem } from "node:os";
-import { type CorrelationOptions, condensedLength, correlationDistances } from "../linalg/correlation.js";
+import {
+  type CorrelationOptions,
+  condensedFromSquare,
+  condensedLength,
+  correlationDistanceMatrix,
+} from "../linalg/correlation.js";
 import { UserError } from "../util/errors.js";
 import { type Matrix, selectColumns } from "../util/matrix.js";
 import { log } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import { clusterMembers, cutTree, maxHeights } from "./cut.js";
-import { averageLinkage, type LinkageTree, linkageMatrix } from "./linkage.js";
+import { averageLinkageSquare, type LinkageTree, linkageMatrix } from "./linkage.js";
 import { medoidRepresentatives, type RepresentativeRule, randomRepresentatives } from "./representatives.js";
 
 /**
@@ -14,9 +19,11 @@ import { medoidRepresentatives, type RepresentativeRule, randomRepresentatives }
  * Pearson r over tokens, distance 1 − |r|, average linkage, flat clusters where the largest merge
  * height ≤ t, one representative per cluster. The tree is built once and cut at every threshold.
  *
- * Memory: the condensed float64 distances take 4·n(n−1) bytes (9,984 neurons: 400 MB; medoids need a
- * second copy). Above `maxMemoryBytes` the call refuses with a message, or, with
- * `tooLarge: "per-layer"`, clusters each layer on its own (clusters then never span layers).
+ * Memory: the distances are a square float64 matrix, 8·n² bytes (9,984 neurons: 797 MB; medoids keep a
+ * condensed copy, 4·n(n−1) more): twice the condensed form, because the linkage's scans then read
+ * contiguous rows, which more than halves its time. Above `maxMemoryBytes` the call refuses with a
+ * message, or, with `tooLarge: "per-layer"`, clusters each layer on its own (clusters then never span
+ * layers).
  */
 
 export const DEFAULT_THRESHOLDS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((k) => k / 10);
@@ -78,8 +85,8 @@ export interface NeuronClusters {
   cuts: ThresholdClusters[];
 }
 
-/** Largest n whose condensed vector a Float64Array can hold (V8's typed-array length limit). */
-export const MAX_CONDENSED_NEURONS = Math.floor((1 + Math.sqrt(1 + 8 * bufferConstants.MAX_LENGTH)) / 2) - 1;
+/** Largest n whose n × n distance matrix a Float64Array can hold (V8's typed-array length limit). */
+export const MAX_CLUSTER_NEURONS = Math.floor(Math.sqrt(bufferConstants.MAX_LENGTH));
 
 /** Bytes clustering n neurons over `tokens` tokens needs at its peak (not counting X itself). */
 export function clusteringMemoryBytes(
@@ -88,10 +95,11 @@ export function clusteringMemoryBytes(
   representative: RepresentativeRule = "random",
   blockSize = 1024,
 ): number {
-  const condensed = 8 * condensedLength(n) * (representative === "medoid" ? 2 : 1);
+  const square = 8 * n * n;
+  const medoidCopy = representative === "medoid" ? 8 * condensedLength(n) : 0;
   const standardized = 4 * n * tokens;
   const blocks = 2 * 4 * Math.min(blockSize, n) * n;
-  return condensed + standardized + blocks;
+  return square + medoidCopy + standardized + blocks;
 }
 
 export function defaultMaxMemoryBytes(): number {
@@ -103,8 +111,7 @@ const fmt = (bytes: number) => `${(bytes / GiB).toFixed(2)} GiB`;
 
 function fits(n: number, tokens: number, opts: ClusterOptions, bound: number): boolean {
   return (
-    n <= MAX_CONDENSED_NEURONS &&
-    clusteringMemoryBytes(n, tokens, opts.representative, opts.blockSize) <= bound
+    n <= MAX_CLUSTER_NEURONS && clusteringMemoryBytes(n, tokens, opts.representative, opts.blockSize) <= bound
   );
 }
 
@@ -128,11 +135,9 @@ function planGroups(x: Matrix, ids: readonly number[], opts: ClusterOptions) {
   const need = clusteringMemoryBytes(n, x.rows, opts.representative, opts.blockSize);
   const why =
     `clustering ${n} neurons over ${x.rows} tokens needs about ${fmt(need)} ` +
-    `(float64 distances 4·n(n−1) bytes${opts.representative === "medoid" ? " ×2 for medoids" : ""}, ` +
+    `(float64 distances 8·n² bytes${opts.representative === "medoid" ? " and a condensed copy for medoids" : ""}, ` +
     `plus a float32 copy of the activations), over the memory bound of ${fmt(bound)}` +
-    (n > MAX_CONDENSED_NEURONS
-      ? ` and over the ${MAX_CONDENSED_NEURONS} neurons a typed array can hold`
-      : "");
+    (n > MAX_CLUSTER_NEURONS ? ` and over the ${MAX_CLUSTER_NEURONS} neurons a typed array can hold` : "");
   if (opts.tooLarge !== "per-layer" || !opts.hidden) {
     throw new UserError(
       `${why}. Cluster each layer separately (per-layer clustering${opts.hidden ? "" : ", which needs the layer size"}), ` +
@@ -166,14 +171,15 @@ async function buildGroupTree(
 ): Promise<GroupTree> {
   const whole = group.columns.length === x.cols;
   const sub = whole ? x : selectColumns(x, group.columns);
-  const d = await correlationDistances(sub, opts);
-  const medoid = opts.representative === "medoid";
-  const tree = averageLinkage(d.data, d.n, { overwrite: !medoid, progress: opts.progress !== false });
+  const d = await correlationDistanceMatrix(sub, opts);
+  // Medoids need the original distances, which the linkage overwrites: keep the condensed half.
+  const original = opts.representative === "medoid" ? condensedFromSquare(d).data : undefined;
+  const tree = averageLinkageSquare(d, { overwrite: true, checked: true, progress: opts.progress !== false });
   return {
     layer: group.layer,
     columns: group.columns,
     tree,
-    distances: medoid ? d.data : undefined,
+    distances: original,
     constantColumns: d.constantColumns.map((c) => group.columns[c]),
   };
 }

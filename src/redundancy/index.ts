@@ -13,13 +13,14 @@ export {
   clusterNeurons,
   DEFAULT_THRESHOLDS,
   defaultMaxMemoryBytes,
-  MAX_CONDENSED_NEURONS,
+  MAX_CLUSTER_NEURONS,
   type NeuronClusters,
   type ThresholdClusters,
 } from "./cluster.js";
 export { clusterMembers, cutTree, maxHeights } from "./cut.js";
 export {
   averageLinkage,
+  averageLinkageSquare,
   inferN,
   type LinkageOptions,
   type LinkageTree,

@@ -1,9 +1,16 @@
-import { type CondensedDistances, condensedLength } from "../linalg/correlation.js";
+import {
+  type CondensedDistances,
+  condensedLength,
+  type SquareDistances,
+  squareFromCondensed,
+} from "../linalg/correlation.js";
 import { Progress } from "../util/progress.js";
 
 /**
  * Average-linkage (UPGMA) hierarchical clustering by the nearest-neighbour chain algorithm, O(n²)
- * time and no memory beyond the condensed distances. It reproduces scipy's
+ * time, on a square distance matrix (twice the condensed form's memory, but every scan reads one
+ * contiguous row: 9,984 neurons take 1.2 s instead of 2.6–3.1 s on the condensed layout, whose
+ * column reads miss the cache). It reproduces scipy's
  * `linkage(y, 'average')` (scipy.cluster._hierarchy.nn_chain) bit for bit, ties included:
  * - the chain starts at the lowest-numbered live cluster;
  * - a cluster's nearest neighbour is the first live cluster, in index order, with the strictly
@@ -57,7 +64,7 @@ class LiveList {
   }
 }
 
-function validate(d: Float64Array, n: number): void {
+function validateCondensed(d: Float64Array, n: number): void {
   if (!Number.isInteger(n) || n < 1)
     throw new Error(`averageLinkage: need at least one observation, got ${n}`);
   if (d.length !== condensedLength(n)) {
@@ -68,11 +75,27 @@ function validate(d: Float64Array, n: number): void {
   }
 }
 
-/** Row starts: the entry (i, j), i < j, lives at rowBase[i] + j. */
-function rowBases(n: number): Float64Array {
-  const base = new Float64Array(n);
-  for (let i = 0; i < n; i++) base[i] = n * i - (i * (i + 1)) / 2 - i - 1;
-  return base;
+/** Finite and exactly symmetric, checked in tiles so that the column reads stay in cache. */
+function validateSquare(d: Float64Array, n: number): void {
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`averageLinkageSquare: need at least one observation, got ${n}`);
+  if (d.length !== n * n) throw new Error(`averageLinkageSquare: length ${d.length} != n² = ${n * n}`);
+  const T = 64;
+  for (let i0 = 0; i0 < n; i0 += T) {
+    for (let j0 = i0; j0 < n; j0 += T) {
+      for (let i = i0; i < Math.min(n, i0 + T); i++) {
+        for (let j = Math.max(j0, i + 1); j < Math.min(n, j0 + T); j++) {
+          const v = d[i * n + j];
+          const w = d[j * n + i];
+          if (!Number.isFinite(v))
+            throw new Error(`averageLinkageSquare: distance (${i}, ${j}) is not finite (${v})`);
+          if (!Number.isFinite(w))
+            throw new Error(`averageLinkageSquare: distance (${j}, ${i}) is not finite (${w})`);
+          if (v !== w) throw new Error(`averageLinkageSquare: not symmetric at (${i}, ${j}): ${v} != ${w}`);
+        }
+      }
+    }
+  }
 }
 
 interface RawMerges {
@@ -81,9 +104,12 @@ interface RawMerges {
   height: Float64Array;
 }
 
-/** The nearest-neighbour chain proper; merges in the order found, slots not yet relabelled. */
+/**
+ * The nearest-neighbour chain proper, on a symmetric n × n matrix (row-major): scanning cluster x's
+ * neighbours reads row x contiguously, and a merge rewrites row y and column y. The diagonal is never
+ * read. Merges in the order found, slots not yet relabelled.
+ */
 function nnChain(D: Float64Array, n: number, progress?: Progress): RawMerges {
-  const base = rowBases(n);
   const size = new Int32Array(n).fill(1);
   const live = new LiveList(n);
   const next = live.next;
@@ -102,24 +128,16 @@ function nnChain(D: Float64Array, n: number, progress?: Progress): RawMerges {
     let currentMin: number;
     for (;;) {
       x = chain[chainLength - 1];
+      const row = x * n;
       if (chainLength > 1) {
         y = chain[chainLength - 2];
-        currentMin = x < y ? D[base[x] + y] : D[base[y] + x];
+        currentMin = D[row + y];
       } else {
         currentMin = Number.POSITIVE_INFINITY;
       }
-      let i = live.head;
-      for (; i !== -1 && i < x; i = next[i]) {
-        const d = D[base[i] + x];
-        if (d < currentMin) {
-          currentMin = d;
-          y = i;
-        }
-      }
-      if (i === x) i = next[i];
-      const bx = base[x];
-      for (; i !== -1; i = next[i]) {
-        const d = D[bx + i];
+      for (let i = live.head; i !== -1; i = next[i]) {
+        if (i === x) continue;
+        const d = D[row + i];
         if (d < currentMin) {
           currentMin = d;
           y = i;
@@ -142,7 +160,7 @@ function nnChain(D: Float64Array, n: number, progress?: Progress): RawMerges {
     size[x] = 0;
     live.remove(x);
     size[y] = nx + ny;
-    updateDistances(D, base, next, live.head, x, y, nx, ny);
+    updateDistances(D, n, next, live.head, x, y, nx, ny);
     if ((k & 255) === 0) progress?.update(k);
   }
   progress?.finish();
@@ -152,7 +170,7 @@ function nnChain(D: Float64Array, n: number, progress?: Progress): RawMerges {
 /** d(i, y) ← (nx·d(i,x) + ny·d(i,y)) / (nx+ny) for every live i ≠ y (x is already gone). */
 function updateDistances(
   D: Float64Array,
-  base: Float64Array,
+  n: number,
   next: Int32Array,
   head: number,
   x: number,
@@ -161,20 +179,13 @@ function updateDistances(
   ny: number,
 ): void {
   const total = nx + ny;
-  let i = head;
-  for (; i !== -1 && i < x; i = next[i]) {
-    const b = base[i];
-    D[b + y] = (nx * D[b + x] + ny * D[b + y]) / total;
-  }
-  const bx = base[x];
-  for (; i !== -1 && i < y; i = next[i]) {
-    const iy = base[i] + y;
-    D[iy] = (nx * D[bx + i] + ny * D[iy]) / total;
-  }
-  if (i === y) i = next[i];
-  const by = base[y];
-  for (; i !== -1; i = next[i]) {
-    D[by + i] = (nx * D[bx + i] + ny * D[by + i]) / total;
+  const rowX = x * n;
+  const rowY = y * n;
+  for (let i = head; i !== -1; i = next[i]) {
+    if (i === y) continue;
+    const v = (nx * D[rowX + i] + ny * D[rowY + i]) / total;
+    D[rowY + i] = v;
+    D[i * n + y] = v;
   }
 }
 
@@ -217,21 +228,36 @@ function relabel(raw: RawMerges, n: number): LinkageTree {
 }
 
 /**
- * scipy `linkage(condensed, method='average')` for n observations. Distances must be finite.
- * Without `overwrite`, the input is left untouched (a copy is made: 8·n(n−1)/2 bytes).
+ * scipy `linkage(condensed, method='average')` for n observations. Distances must be finite. The
+ * condensed input is left untouched: the chain works on a square copy (8·n² bytes).
  */
 export function averageLinkage(
   distances: Float64Array | CondensedDistances,
   n?: number,
-  opts: LinkageOptions = {},
+  opts: Pick<LinkageOptions, "progress"> = {},
 ): LinkageTree {
   const data = distances instanceof Float64Array ? distances : distances.data;
   const count = n ?? (distances instanceof Float64Array ? inferN(data.length) : distances.n);
-  validate(data, count);
+  validateCondensed(data, count);
   if (count === 1) return emptyTree(1);
+  const square = squareFromCondensed({ n: count, data });
+  return averageLinkageSquare(square, { ...opts, overwrite: true, checked: true });
+}
+
+/**
+ * The same tree from a square symmetric distance matrix (`correlationDistanceMatrix`'s layout), which
+ * is what the chain works in: no condensed copy. Checks finiteness and symmetry unless `checked`.
+ */
+export function averageLinkageSquare(
+  square: SquareDistances,
+  opts: LinkageOptions & { checked?: boolean } = {},
+): LinkageTree {
+  const { n, data } = square;
+  if (!opts.checked) validateSquare(data, n);
+  if (n === 1) return emptyTree(1);
   const D = opts.overwrite ? data : data.slice();
-  const progress = opts.progress ? new Progress("average linkage", count - 1, { unit: "merges" }) : undefined;
-  return relabel(nnChain(D, count, progress), count);
+  const progress = opts.progress ? new Progress("average linkage", n - 1, { unit: "merges" }) : undefined;
+  return relabel(nnChain(D, n, progress), n);
 }
 
 function emptyTree(n: number): LinkageTree {

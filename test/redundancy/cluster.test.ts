@@ -96,9 +96,12 @@ describe("memory bound", () => {
   }
 
   it("estimates the bytes it needs", () => {
-    // 9,984 neurons × 12,000 tokens: 398.7 MB distances + 479 MB float32 copy + 2 × 40.9 MB blocks.
-    expect(clusteringMemoryBytes(9984, 12000)).toBe(8 * 49835136 + 4 * 9984 * 12000 + 8 * 1024 * 9984);
-    expect(clusteringMemoryBytes(100, 10, "medoid")).toBe(2 * 8 * 4950 + 4 * 1000 + 8 * 100 * 100);
+    // 9,984 neurons × 12,000 tokens: 797 MB square distances + 479 MB float32 copy + 2 × 40.9 MB blocks.
+    expect(clusteringMemoryBytes(9984, 12000)).toBe(8 * 9984 * 9984 + 4 * 9984 * 12000 + 8 * 1024 * 9984);
+    // Medoids add a condensed copy of the distances.
+    expect(clusteringMemoryBytes(100, 10, "medoid")).toBe(
+      8 * 100 * 100 + 8 * 4950 + 4 * 1000 + 8 * 100 * 100,
+    );
   });
 
   it("refuses with a clear message over the bound", async () => {

@@ -2,10 +2,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  condensedFromSquare,
   condensedIndex,
   condensedLength,
+  correlationDistanceMatrix,
   correlationDistances,
   correlationMatrix,
+  squareFromCondensed,
 } from "../../src/linalg/correlation.js";
 import { matrix } from "../../src/util/matrix.js";
 
@@ -65,6 +68,28 @@ describe("correlation on onnxruntime vs numpy.corrcoef", () => {
     expect(abs.data[condensedIndex(n, 9, 30)]).toBeLessThan(TOL);
     expect(signed.data[condensedIndex(n, 9, 30)]).toBeGreaterThan(2 - TOL);
     expect(abs.data[condensedIndex(n, 4, 5)]).toBe(1);
+  });
+
+  it("the square distance matrix holds the condensed distances in both halves, diagonal 0", async () => {
+    const { doc, x } = loadCorr();
+    const n = doc.cols;
+    for (const absolute of [true, false]) {
+      // Block sizes that do and do not divide n, smaller and larger than the mirror tile (32). The
+      // GEMM's rounding depends on the block shape, so each is compared with the same blocking.
+      for (const blockSize of [7, 33, 256]) {
+        const opts = { blockSize, progress: false, absolute };
+        const condensed = await correlationDistances(x, opts);
+        const square = await correlationDistanceMatrix(x, opts);
+        expect(square.constantColumns).toEqual([5]);
+        expect(condensedFromSquare(square).data).toEqual(condensed.data);
+        for (let i = 0; i < n; i++) {
+          expect(square.data[i * n + i]).toBe(0);
+          for (let j = 0; j < i; j++) expect(square.data[i * n + j]).toBe(square.data[j * n + i]);
+        }
+      }
+    }
+    const round = squareFromCondensed(await correlationDistances(x, { progress: false }));
+    expect(round.data).toEqual((await correlationDistanceMatrix(x, { progress: false })).data);
   });
 
   it("condensedIndex follows scipy's layout and refuses the diagonal", () => {

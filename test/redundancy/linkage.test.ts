@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { condensedLength } from "../../src/linalg/correlation.js";
+import { condensedLength, squareFromCondensed } from "../../src/linalg/correlation.js";
 import { clusterMembers, cutTree, maxHeights } from "../../src/redundancy/cut.js";
 import {
   averageLinkage,
+  averageLinkageSquare,
   inferN,
   linkageMatrix,
   treeFromLinkageMatrix,
@@ -51,10 +52,22 @@ describe("averageLinkage + cutTree = scipy linkage('average') + fcluster('distan
     });
   }
 
-  it("overwrite works in place and gives the same tree", () => {
-    const { doc, y } = load("quantised150");
-    const tree = averageLinkage(y, doc.n, { overwrite: true });
-    expect(linkageMatrix(tree)).toEqual(doc.Z);
+  it("the square path gives the same Z; overwrite works in place; bad squares are refused", () => {
+    for (const name of ["quantised150", "ties24"]) {
+      const { doc, y } = load(name);
+      const square = squareFromCondensed({ n: doc.n, data: y });
+      const copy = square.data.slice();
+      expect(linkageMatrix(averageLinkageSquare(square))).toEqual(doc.Z);
+      expect(square.data).toEqual(copy);
+      expect(linkageMatrix(averageLinkageSquare(square, { overwrite: true }))).toEqual(doc.Z);
+      expect(square.data).not.toEqual(copy);
+    }
+    const bad = squareFromCondensed({ n: 3, data: Float64Array.from([0.1, 0.2, 0.3]) });
+    bad.data[2 * 3 + 0] = 0.25;
+    expect(() => averageLinkageSquare(bad)).toThrow(/not symmetric at \(0, 2\)/);
+    bad.data[2 * 3 + 0] = Number.NaN;
+    expect(() => averageLinkageSquare(bad)).toThrow(/\(2, 0\) is not finite/);
+    expect(() => averageLinkageSquare({ n: 3, data: new Float64Array(8) })).toThrow(/length 8 != n² = 9/);
   });
 
   it("a tree read back from its Z matrix cuts the same way", () => {
