@@ -81,9 +81,27 @@ export function machineInfo(): Record<string, BenchValue> {
   };
 }
 
+/**
+ * The commit the measured code is at, with "+dirty" when source files differ from it (the bench's own
+ * outputs aside), so that a figure from uncommitted code is never filed under a commit it did not run.
+ */
 export function gitCommit(): string {
   try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: BENCH_DIR, encoding: "utf8" }).trim();
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: BENCH_DIR, encoding: "utf8" });
+    const head = git("rev-parse", "--short", "HEAD").trim();
+    const changed = git(
+      "status",
+      "--porcelain",
+      "--",
+      ":/src",
+      ":/bench",
+      ":/scripts",
+      ":/package.json",
+      ":/package-lock.json",
+    )
+      .split("\n")
+      .filter((line) => line.trim() && !/bench\/(results\.json|RESULTS\.md|work\/)/.test(line));
+    return changed.length > 0 ? `${head}+dirty` : head;
   } catch {
     return "unknown";
   }
