@@ -4,7 +4,8 @@
  * + scipy linkage('average') + fcluster) on the same data, in the same run. Each side runs in its own
  * process so that its peak RSS is its own (both include the 480 MB activation matrix).
  *
- * Options (environment): BENCH_RUNS (default 3) timed runs per side, the sides alternating run by run;
+ * Options (environment): BENCH_RUNS (default 5: single runs of either side vary by ±15% on a 2-core VM,
+ * so the medians need five) timed runs per side, the sides alternating run by run;
  * BENCH_TOKENS / BENCH_NEURONS to shrink the problem for a quick look. The synthetic activations are
  * written once under bench/work/.
  */
@@ -35,7 +36,7 @@ import {
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 12000);
 const NEURONS = Number(process.env.BENCH_NEURONS ?? 9984);
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const GROUPS = 600;
 const SEED = 2023;
 const DIR = join(WORK_DIR, "cluster");
