@@ -1,4 +1,5 @@
 import type { Matrix } from "../util/matrix.js";
+import { prefaultedBuffer } from "../util/prefault.js";
 import { Progress } from "../util/progress.js";
 import { matmulTransB } from "./products.js";
 import { transposeBlocked } from "./standardize.js";
@@ -213,8 +214,11 @@ export async function correlationDistanceMatrix(
 ): Promise<CorrelationDistanceMatrix> {
   const n = x.cols;
   const absolute = opts.absolute ?? true;
-  const out = new Float64Array(n * n);
+  // The matrix's pages are faulted in by a worker while this thread standardises (see prefault.ts).
+  const memory = prefaultedBuffer(8 * n * n);
   const std = standardizeColumnsT(x);
+  await memory.ready;
+  const out = new Float64Array(memory.buffer);
   if (n < 2) return { n, data: out, constantColumns: std.constantColumns };
   await forEachUpperBlock(std, n, x.rows, opts, (i0, b, width, block) => {
     for (let c0 = 0; c0 < width; c0 += MIRROR_TILE) {

@@ -92,6 +92,23 @@ describe("correlation on onnxruntime vs numpy.corrcoef", () => {
     expect(round.data).toEqual((await correlationDistanceMatrix(x, { progress: false })).data);
   });
 
+  it("a matrix large enough to be pre-faulted by a worker (≥ 64 MB) holds the same distances", async () => {
+    const rows = 6;
+    const n = 2900; // 8·n² = 67.3 MB
+    const x = matrix(rows, n);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i * 0.37) + ((i * 7919) % 13) / 13;
+    const square = await correlationDistanceMatrix(x, { progress: false });
+    expect(square.data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const condensed = await correlationDistances(x, { progress: false });
+    const fromSquare = condensedFromSquare(square).data;
+    // A plain loop: toEqual on 4 million numbers takes vitest some 20 s.
+    let mismatches = 0;
+    for (let k = 0; k < fromSquare.length; k++) if (fromSquare[k] !== condensed.data[k]) mismatches++;
+    expect(fromSquare.length).toBe(condensed.data.length);
+    expect(mismatches).toBe(0);
+    expect(square.data[n * 17 + 4]).toBe(square.data[n * 4 + 17]);
+  });
+
   it("condensedIndex follows scipy's layout and refuses the diagonal", () => {
     const n = 5;
     const seen: number[] = [];
