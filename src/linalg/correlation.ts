@@ -171,6 +171,12 @@ function clampCorrelation(v: number): number {
   return Math.min(1, Math.max(-1, v));
 }
 
+/** The distance of a float32 correlation: 1 − |r| (or 1 − r), r clamped to [−1, 1], in float64. */
+function correlationDistance(v: number, absolute: boolean): number {
+  const r = clampCorrelation(v);
+  return 1 - (absolute ? Math.abs(r) : r);
+}
+
 /**
  * Distances 1 − |r| (or 1 − r with `absolute: false`) between all columns of X, in scipy's condensed
  * layout and float64, ready for `averageLinkage`. Memory: 8·n(n−1)/2 bytes plus a float32 copy of X.
@@ -190,10 +196,7 @@ export async function correlationDistances(
       // Row i of the condensed vector starts at condensedIndex(n, i, i + 1).
       let k = n * i - (i * (i + 1)) / 2;
       const off = r * width;
-      for (let c = r + 1; c < width; c++) {
-        const v = clampCorrelation(block[off + c]);
-        out[k++] = 1 - (absolute ? Math.abs(v) : v);
-      }
+      for (let c = r + 1; c < width; c++) out[k++] = correlationDistance(block[off + c], absolute);
     }
   });
   return { n, data: out, constantColumns: std.constantColumns };
@@ -228,8 +231,7 @@ export async function correlationDistanceMatrix(
         const rowOut = i * n + i0;
         const off = r * width;
         for (let c = Math.max(c0, r + 1); c < c1; c++) {
-          const v = clampCorrelation(block[off + c]);
-          const d = 1 - (absolute ? Math.abs(v) : v);
+          const d = correlationDistance(block[off + c], absolute);
           out[rowOut + c] = d;
           out[(i0 + c) * n + i] = d;
         }
