@@ -128,10 +128,7 @@ function isConstant(mean: number, std: number): boolean {
  * Transpose (optionally shifted and scaled per source column), in tiles that keep both the reads and
  * the writes cache-friendly. O(rows·cols): the size of the data.
  */
-export function transposeBlocked(
-  x: Matrix,
-  affine?: { mean: Float32Array | Float64Array; inv: Float32Array | Float64Array },
-): Matrix {
+export function transposeBlocked(x: Matrix, affine?: { mean: Float32Array; inv: Float32Array }): Matrix {
   const { rows, cols } = x;
   const out = matrix(cols, rows);
   const src = x.data;
