@@ -1,68 +1,30 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError, UserError } from "../util/errors.js";
+import { parseBlockModel } from "./config/families.js";
+import { bool, float, int, type Json, optionalInt, stringList } from "./config/fields.js";
+import {
+  ACTIVATIONS,
+  type ActivationName,
+  BLOCK_MODEL_TYPES,
+  type BlockModelType,
+  type ClassicModelType,
+  type ModelConfig,
+  type ModelType,
+  SUPPORTED_MODEL_TYPES,
+} from "./config/types.js";
 
+export type { RopeSettings, RopeType } from "./config/rope.js";
+export { ROPE_TYPES } from "./config/rope.js";
 /**
  * config.json of a Hugging Face checkpoint, reduced to what the forward pass needs. Field names and
- * defaults follow transformers' BertConfig, RobertaConfig and GPT2Config: a field that transformers
- * fills with a default may be absent here too, except the ones that fix tensor shapes (hidden size,
- * layers, heads, vocabulary), which every real checkpoint states and which we refuse to guess.
+ * defaults follow transformers' config classes: a field that transformers fills with a default may be
+ * absent here too, except the ones that fix tensor shapes (hidden size, layers, heads, vocabulary),
+ * which every real checkpoint states and which we refuse to guess. BERT, RoBERTa and GPT-2 are read
+ * here; the block-streamed families (Llama, Mistral, Qwen2, StarCoder2, Gemma, Phi-3, GPTBigCode,
+ * GPT-NeoX, T5) in config/families.ts.
  */
-export const SUPPORTED_MODEL_TYPES = ["bert", "roberta", "gpt2"] as const;
-export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
-
-/** The activation functions, by the names transformers' ACT2FN uses, mapped to the formula they compute. */
-const ACTIVATIONS = {
-  gelu: "gelu_erf",
-  gelu_python: "gelu_erf",
-  gelu_new: "gelu_tanh",
-  gelu_pytorch_tanh: "gelu_tanh",
-  gelu_fast: "gelu_tanh",
-  gelu_accurate: "gelu_tanh",
-  quick_gelu: "quick_gelu",
-  relu: "relu",
-  silu: "silu",
-  swish: "silu",
-} as const;
-export type ActivationName = keyof typeof ACTIVATIONS;
-export type ActivationKind = (typeof ACTIVATIONS)[ActivationName];
-
-export interface ModelConfig {
-  readonly modelType: ModelType;
-  /** `architectures` as written (e.g. ["RobertaForMaskedLM"]); informational. */
-  readonly architectures: readonly string[];
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly numHeads: number;
-  readonly headSize: number;
-  /** Width of the feed-forward layer (GPT-2: n_inner, or 4 × n_embd when null). */
-  readonly intermediateSize: number;
-  /** Rows of the position-embedding table. */
-  readonly maxPositions: number;
-  /** Position id of the first token: RoBERTa's padding_idx + 1, otherwise 0. */
-  readonly positionOffset: number;
-  /** Longest input one forward pass accepts: maxPositions − positionOffset. */
-  readonly maxSequenceLength: number;
-  readonly vocabSize: number;
-  /** Rows of the token-type table (BERT 2, RoBERTa 1, UniXcoder 10); 0 when the model has none (GPT-2). */
-  readonly typeVocabSize: number;
-  readonly layerNormEps: number;
-  readonly activation: ActivationName;
-  readonly activationKind: ActivationKind;
-  readonly padTokenId: number | null;
-  readonly bosTokenId: number | null;
-  readonly eosTokenId: number | null;
-  /** Each token attends only to itself and earlier tokens (GPT-2; BERT/RoBERTa with is_decoder). */
-  readonly causal: boolean;
-  /** GPT-2: divide attention scores by sqrt(head size) (scale_attn_weights, default true). */
-  readonly scaleAttnWeights: boolean;
-  /** GPT-2: also divide attention scores of block i (0-based) by i + 1. */
-  readonly scaleAttnByInverseLayerIdx: boolean;
-  /** The file the config came from (for error messages). */
-  readonly source: string;
-}
-
-type Json = Record<string, unknown>;
+export * from "./config/types.js";
 
 /** Reads `<dir>/config.json`. */
 export function readModelConfig(dir: string): ModelConfig {
@@ -89,8 +51,13 @@ export function parseModelConfig(json: unknown, file = "config.json"): ModelConf
   }
   const cfg = json as Json;
   const modelType = resolveModelType(cfg, file);
+  if ((BLOCK_MODEL_TYPES as readonly string[]).includes(modelType)) {
+    return parseBlockModel(cfg, modelType as BlockModelType, file);
+  }
   checkPositionEmbeddingType(cfg, file);
-  return modelType === "gpt2" ? parseGpt2(cfg, file) : parseBertLike(cfg, modelType, file);
+  return modelType === "gpt2"
+    ? parseGpt2(cfg, file)
+    : parseBertLike(cfg, modelType as "bert" | "roberta", file);
 }
 
 function resolveModelType(cfg: Json, file: string): ModelType {
@@ -99,13 +66,17 @@ function resolveModelType(cfg: Json, file: string): ModelType {
   if (raw === undefined) {
     // Very old configs carry no model_type; transformers then guesses from the architecture name.
     const arch = stringList(cfg, "architectures", file)[0] ?? "";
-    const guess = SUPPORTED_MODEL_TYPES.find((t) => arch.toLowerCase().startsWith(t));
+    const guess = (["bert", "roberta", "gpt2"] as ClassicModelType[]).find((t) =>
+      arch.toLowerCase().startsWith(t),
+    );
     if (guess) return guess;
     throw new InputError(file, `no model_type (supported: ${supported})`, { field: "model_type" });
   }
   if (typeof raw !== "string") throw new InputError(file, "must be a string", { field: "model_type" });
   if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(raw)) {
-    throw new UserError(`${file}: unsupported model_type '${raw}' (supported: ${supported})`);
+    throw new UserError(
+      `${file} (field 'model_type'): unsupported model_type '${raw}' (supported: ${supported})`,
+    );
   }
   return raw as ModelType;
 }
@@ -149,6 +120,7 @@ function parseBertLike(cfg: Json, modelType: "bert" | "roberta", file: string): 
     causal: bool(cfg, "is_decoder", file, false),
     scaleAttnWeights: true,
     scaleAttnByInverseLayerIdx: false,
+    blocks: null,
     source: file,
   };
 }
@@ -185,6 +157,7 @@ function parseGpt2(cfg: Json, file: string): ModelConfig {
     causal: true,
     scaleAttnWeights: bool(cfg, "scale_attn_weights", file, true),
     scaleAttnByInverseLayerIdx: bool(cfg, "scale_attn_by_inverse_layer_idx", file, false),
+    blocks: null,
     source: file,
   };
 }
@@ -194,55 +167,6 @@ function headSize(hidden: number, heads: number, file: string, field: string): n
     throw new InputError(file, `hidden size ${hidden} is not a multiple of ${heads} heads`, { field });
   }
   return hidden / heads;
-}
-
-function int(cfg: Json, key: string, file: string, opts: { min: number; fallback?: number }): number {
-  const v = cfg[key];
-  if (v === undefined && opts.fallback !== undefined) return opts.fallback;
-  if (v === undefined) throw new InputError(file, "missing", { field: key });
-  if (typeof v !== "number" || !Number.isSafeInteger(v)) {
-    throw new InputError(file, `expected an integer, got ${JSON.stringify(v)}`, { field: key });
-  }
-  if (v < opts.min)
-    throw new InputError(file, `expected an integer >= ${opts.min}, got ${v}`, { field: key });
-  return v;
-}
-
-function optionalInt(cfg: Json, key: string, file: string, fallback: number | null): number | null {
-  const v = cfg[key];
-  if (v === undefined) return fallback;
-  if (v === null) return null;
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-    throw new InputError(file, `expected a non-negative integer or null, got ${JSON.stringify(v)}`, {
-      field: key,
-    });
-  }
-  return v;
-}
-
-function float(cfg: Json, key: string, file: string, fallback: number): number {
-  const v = cfg[key];
-  if (v === undefined) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-    throw new InputError(file, `expected a non-negative number, got ${JSON.stringify(v)}`, { field: key });
-  }
-  return v;
-}
-
-function bool(cfg: Json, key: string, file: string, fallback: boolean): boolean {
-  const v = cfg[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== "boolean") throw new InputError(file, `expected true or false`, { field: key });
-  return v;
-}
-
-function stringList(cfg: Json, key: string, file: string): string[] {
-  const v = cfg[key];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((s) => typeof s === "string")) {
-    throw new InputError(file, "expected a list of strings", { field: key });
-  }
-  return v as string[];
 }
 
 function activationName(cfg: Json, key: string, file: string, fallback: ActivationName): ActivationName {

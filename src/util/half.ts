@@ -49,7 +49,10 @@ const HALF_TABLE = (() => {
   return t;
 })();
 
-export function halfArrayToFloat32(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
+export function halfArrayToFloat32(
+  src: Uint16Array,
+  out: Float32Array = new Float32Array(src.length),
+): Float32Array {
   for (let i = 0; i < src.length; i++) out[i] = HALF_TABLE[src[i]];
   return out;
 }
@@ -60,7 +63,10 @@ export function float32ToHalfArray(src: Float32Array, out = new Uint16Array(src.
 }
 
 /** bfloat16 bits are the top half of float32 bits. */
-export function bfloat16ArrayToFloat32(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
+export function bfloat16ArrayToFloat32(
+  src: Uint16Array,
+  out: Float32Array = new Float32Array(src.length),
+): Float32Array {
   const u = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < src.length; i++) u[i] = src[i] << 16;
   return out;

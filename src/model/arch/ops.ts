@@ -53,7 +53,11 @@ export function biasActivation(ctx: Ctx, h: string, bias: string, kind: Activati
   const { g } = ctx;
   if (ctx.fused && kind === "gelu_erf") return g.op("BiasGelu", [h, bias], {}, { domain: MS })[0];
   if (ctx.fused && kind === "gelu_tanh") return g.op("FastGelu", [h, bias], {}, { domain: MS })[0];
-  const x = g.op1("Add", [h, bias]);
+  return activate(g, g.op1("Add", [h, bias]), kind);
+}
+
+/** activation(x) in standard ONNX ops, by the formula transformers' ACT2FN uses. */
+export function activate(g: GraphBuilder, x: string, kind: ActivationKind): string {
   const f = (v: number) => g.scalar(v);
   switch (kind) {
     case "gelu_erf": {

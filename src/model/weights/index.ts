@@ -86,6 +86,10 @@ export class ShardedCheckpoint implements CheckpointReader {
     return this.reader(name).read(name);
   }
 
+  readRange(name: string, begin: number, end: number, dest: Float32Array): void {
+    this.reader(name).readRange(name, begin, end, dest);
+  }
+
   readAll(): TensorMap {
     const loaded = new Map<string, LoadedTensor>();
     for (const shard of this.shards) {

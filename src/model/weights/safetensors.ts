@@ -144,6 +144,21 @@ export function bytesToFloat32(bytes: Uint8Array, dtype: CheckpointDType): Float
   }
 }
 
+/** Bytes read per step of readRange: bounds the temporary copy while converting large tensors. */
+const READ_CHUNK = 16 * 1024 * 1024;
+
+/** Converts little-endian `dtype` bytes into `dest` (same element count). */
+function convertInto(bytes: Uint8Array, dtype: CheckpointDType, dest: Float32Array): void {
+  // readBytes returns a fresh, aligned buffer for float dtypes; other dtypes take the general path.
+  if (dtype === "BF16" || dtype === "F16") {
+    const half = new Uint16Array(bytes.buffer, bytes.byteOffset, dest.length);
+    if (dtype === "BF16") bfloat16ArrayToFloat32(half, dest);
+    else halfArrayToFloat32(half, dest);
+    return;
+  }
+  dest.set(bytesToFloat32(bytes, dtype));
+}
+
 /** Random-access reader: reads the header once, then any tensor (or byte range of one) on demand. */
 export class SafetensorsFile implements CheckpointReader {
   readonly header: SafetensorsHeader;
@@ -224,6 +239,24 @@ export class SafetensorsFile implements CheckpointReader {
   read(name: string): LoadedTensor {
     const e = this.entry(name);
     return { shape: e.shape, data: bytesToFloat32(this.readBytes(name), e.dtype), sourceDType: e.dtype };
+  }
+
+  /** Elements [begin, end) converted into `dest`, read in chunks so that no full-tensor copy is made. */
+  readRange(name: string, begin: number, end: number, dest: Float32Array): void {
+    const e = this.entry(name);
+    const size = BYTES[e.dtype];
+    const count = (e.end - e.begin) / size;
+    if (!(begin >= 0 && begin <= end && end <= count) || dest.length < end - begin) {
+      throw new RangeError(
+        `readRange: [${begin}, ${end}) of '${name}' (${count} elements) into ${dest.length}`,
+      );
+    }
+    const chunk = Math.max(1, Math.floor(READ_CHUNK / size));
+    for (let at = begin; at < end; at += chunk) {
+      const stop = Math.min(end, at + chunk);
+      const bytes = this.readBytes(name, at * size, stop * size);
+      convertInto(bytes, e.dtype, dest.subarray(at - begin, stop - begin));
+    }
   }
 
   readAll(filter: (name: string) => boolean = () => true): TensorMap {

@@ -34,6 +34,12 @@ export interface CheckpointReader {
   names(): string[];
   info(name: string): TensorInfo;
   read(name: string): LoadedTensor;
+  /**
+   * Elements [begin, end) of a tensor (row-major), converted to float32 into `dest` — without reading
+   * the rest of the tensor where the format allows (safetensors). Layer-by-layer extraction reads
+   * each block's weights this way into buffers it reuses, and embedding rows one by one.
+   */
+  readRange(name: string, begin: number, end: number, dest: Float32Array): void;
   /** Every tensor, in `names()` order (storages shared by several tensors are read once). */
   readAll(): TensorMap;
   close(): void;

@@ -401,6 +401,14 @@ export abstract class TorchCheckpoint implements CheckpointReader {
     };
   }
 
+  /**
+   * A pickled tensor may be a strided view of a shared storage, so the range is taken from the
+   * materialised tensor (the storage stays cached while consecutive reads hit it).
+   */
+  readRange(name: string, begin: number, end: number, dest: Float32Array): void {
+    dest.set(this.read(name).data.subarray(begin, end));
+  }
+
   /** Every tensor, each storage read once (tensors are visited grouped by storage). */
   readAll(): TensorMap {
     const byStorage = this.names().sort((a, b) => {

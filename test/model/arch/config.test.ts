@@ -194,9 +194,12 @@ describe("config.json of the supported hub models", () => {
 
 describe("config.json errors name the file and field", () => {
   it("unsupported model_type lists the supported ones", () => {
-    const err = catchError(() => parseModelConfig({ ...CODEBERT, model_type: "t5" }, "m/config.json"));
+    const err = catchError(() => parseModelConfig({ ...CODEBERT, model_type: "falcon" }, "m/config.json"));
     expect(err).toBeInstanceOf(UserError);
-    expect(err.message).toBe("m/config.json: unsupported model_type 't5' (supported: bert, roberta, gpt2)");
+    expect(err.message).toBe(
+      "m/config.json (field 'model_type'): unsupported model_type 'falcon' (supported: bert, roberta, gpt2, " +
+        "llama, mistral, qwen2, starcoder2, gemma, phi3, gpt_bigcode, gpt_neox, t5)",
+    );
   });
 
   it("missing and ill-typed fields", () => {
