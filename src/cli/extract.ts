@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
-import type { Aggregation, SentenceRepresentation } from "../store/format.js";
+import { type Aggregation, type SentenceRepresentation, SITES, type Site } from "../store/format.js";
 import { InputError, UserError } from "../util/errors.js";
 import { formatSeconds, log } from "../util/progress.js";
 import { action, parseIntList, parseIntOption, printJson } from "./common.js";
@@ -19,7 +19,9 @@ interface ExtractCli {
   sentenceRepr: string;
   includeSpecial?: boolean;
   dtype: string;
+  sites?: string;
   ffn?: boolean;
+  weights: string;
   shard?: string;
   batchTokens: number;
   shardBytes?: number;
@@ -63,6 +65,14 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   return value as T;
 }
 
+/** `--sites hidden,mlp`; `--ffn` is the older spelling of adding the MLP site. */
+export function parseSites(spec: string | undefined, ffn?: boolean): Site[] {
+  const names = (spec ?? "hidden").split(",").map((s) => s.trim());
+  const sites = names.map((n) => oneOf("sites", n, SITES));
+  if (ffn && !sites.includes("mlp")) sites.push("mlp");
+  return SITES.filter((s) => sites.includes(s));
+}
+
 function parsePart(spec: string | undefined): { index: number; count: number } | undefined {
   if (spec === undefined) return undefined;
   const m = /^(\d+)\/(\d+)$/.exec(spec);
@@ -98,7 +108,16 @@ export function registerExtract(program: Command): void {
     )
     .option("--include-special", "keep special tokens ([CLS], [SEP], <s>, </s>) as words")
     .option("--dtype <dtype>", "storage: float32 | float16", "float32")
-    .option("--ffn", "also keep the feed-forward (intermediate) activations")
+    .option(
+      "--sites <list>",
+      "neuron sites to keep: hidden (residual stream after each layer, L12:17) and/or mlp (each block's MLP neurons, the input of its down projection, L12.mlp:3071); default hidden",
+    )
+    .option("--ffn", "same as --sites hidden,mlp (older name)")
+    .option(
+      "--weights <how>",
+      "LLM families: resident (all blocks in memory) | stream (one block at a time, for models larger than memory) | auto",
+      "auto",
+    )
     .option(
       "--shard <K/N>",
       "compute only part K of N (0-based) of the store, for array jobs; join with 'merge'",
@@ -140,7 +159,14 @@ async function runExtract(o: ExtractCli): Promise<void> {
   ]);
   const dtype = parseDType(o.dtype);
   const part = parsePart(o.shard);
-  const model = await openActivationModel(o.model, { layers: o.layers, ffn: o.ffn, revision: o.revision });
+  const sites = parseSites(o.sites, o.ffn);
+  const weights = oneOf("weights", o.weights, ["auto", "resident", "stream"] as const);
+  const model = await openActivationModel(o.model, {
+    layers: o.layers,
+    sites,
+    revision: o.revision,
+    weights,
+  });
   try {
     const result = await extractActivations(model, {
       input: o.input,
@@ -152,7 +178,7 @@ async function runExtract(o: ExtractCli): Promise<void> {
       sentenceRepresentation,
       includeSpecialTokens: o.includeSpecial,
       dtype,
-      ffn: o.ffn,
+      sites,
       part,
       batchTokens: o.batchTokens,
       shardBytes: o.shardBytes,

@@ -1,3 +1,4 @@
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import { decodeToken } from "../data/escape.js";
 import {
@@ -5,6 +6,7 @@ import {
   type SentenceRepresentation,
   type ShardPlan,
   type ShardRecord,
+  SITES,
   type Site,
   STORE_FORMAT,
   STORE_VERSION,
@@ -28,7 +30,7 @@ import { getOrCreate } from "../util/maps.js";
 import { definedOptions } from "../util/options.js";
 import { Progress } from "../util/progress.js";
 import { aggregateSpan } from "./aggregate.js";
-import type { ActivationModel, ForwardOutput, TokenBatch } from "./types.js";
+import type { ActivationModel, TokenBatch } from "./types.js";
 import { planSentence, type SentencePlan } from "./windows.js";
 
 export interface ExtractOptions {
@@ -42,8 +44,11 @@ export interface ExtractOptions {
   sentenceRepresentation?: SentenceRepresentation;
   includeSpecialTokens?: boolean;
   dtype?: StoreDType;
-  /** Also keep the feed-forward activations of the kept blocks (layers >= 1). */
-  ffn?: boolean;
+  /**
+   * Sites to store (default ["hidden"]): the residual stream after each kept layer and / or the MLP
+   * neurons of the kept blocks (layers >= 1). The model must have been opened to emit them.
+   */
+  sites?: Site[];
   /** Compute only part `index` of `count` (`--shard K/N`). */
   part?: { index: number; count: number };
   /** Upper bound on padded tokens per forward batch. */
@@ -245,7 +250,7 @@ interface Sink {
   data: Float32Array;
 }
 
-/** Computes one shard's activations. */
+/** Computes one shard's (or a group of shards') activations. */
 async function computeShard(
   model: ActivationModel,
   shard: ShardPlan,
@@ -258,11 +263,12 @@ async function computeShard(
   const sinks: Sink[] = [];
   for (const site of settings.sites) {
     for (const layer of settings.layers) {
-      if (site === "ffn" && layer === 0) continue;
+      if (site === "mlp" && layer === 0) continue;
       const dim = site === "hidden" ? model.hidden : (model.intermediate ?? 0);
       sinks.push({ site, layer, dim, data: new Float32Array(rows * dim) });
     }
   }
+  const sinkOf = new Map(sinks.map((s) => [`${s.site}.${s.layer}`, s]));
   // Row of the first word of each line in this shard, relative to the shard.
   const lineRow = new Map<number, number>();
   let r = 0;
@@ -274,25 +280,27 @@ async function computeShard(
   }
   const sentenceAcc =
     settings.level === "sentence" ? new SentenceAccumulator(lines, sinks, lineRow, settings) : null;
-  const want = { layers: settings.layers, ffn: settings.sites.includes("ffn") };
-  for (const batch of makeBatches(items, batchTokens)) {
-    const tb = toTokenBatch(batch, model.tokenizer.padId);
-    const out = await model.forward(tb, want);
-    batch.forEach((item, b) => {
-      if (sentenceAcc) sentenceAcc.consume(item, b, tb.seq, out);
-      else
-        consumeWords(model, item, b, tb.seq, out, sinks, lineRow.get(item.line)!, lines[item.line], settings);
-    });
-    progress.tick(batch.reduce((s, it) => s + it.spans.length, 0));
-  }
+  const batches = makeBatches(items, batchTokens);
+  const tokenBatches = batches.map((batch) => toTokenBatch(batch, model.tokenizer.padId));
+  // Progress in words, credited as each batch's outputs arrive (layer by layer for streamed models).
+  const outputsPerBatch = Math.max(1, model.layers.length + model.mlpLayers.length);
+  let credited = progress.completed;
+  await model.forwardGroup(tokenBatches, (b, site, layer, block) => {
+    const sink = sinkOf.get(`${site}.${layer}`);
+    const batch = batches[b];
+    if (sink) {
+      const seq = tokenBatches[b].seq;
+      batch.forEach((item, i) => {
+        if (sentenceAcc) sentenceAcc.consume(item, i, seq, sink, block);
+        else
+          consumeWords(model, item, i, seq, block, sink, lineRow.get(item.line)!, lines[item.line], settings);
+      });
+    }
+    credited += batch.reduce((s, it) => s + it.spans.length, 0) / outputsPerBatch;
+    progress.update(Math.floor(credited + 1e-9));
+  });
   sentenceAcc?.finish();
   return { rows, blocks: sinks.map((s) => ({ site: s.site, layer: s.layer, dim: s.dim, data: s.data })) };
-}
-
-function blockOf(out: ForwardOutput, sink: Sink): Float32Array {
-  const block = sink.site === "hidden" ? out.hidden.get(sink.layer) : out.ffn?.get(sink.layer);
-  if (!block) throw new Error(`model forward did not return ${sink.site}.${sink.layer}`);
-  return block;
 }
 
 function consumeWords(
@@ -300,8 +308,8 @@ function consumeWords(
   item: WindowItem,
   b: number,
   seq: number,
-  out: ForwardOutput,
-  sinks: Sink[],
+  block: Float32Array,
+  sink: Sink,
   firstRow: number,
   lp: LinePlan,
   settings: StorePlan["settings"],
@@ -310,24 +318,21 @@ function consumeWords(
   const nSuffix = model.tokenizer.suffixIds.length;
   const shift = settings.includeSpecialTokens ? nPrefix : 0;
   const numWords = lp.plan!.wordIds.length;
-  for (const sink of sinks) {
-    const block = blockOf(out, sink);
-    for (const s of item.spans) {
-      const row = firstRow + shift + s.word;
-      aggregateSpan(block, seq, sink.dim, b, s.begin, s.end, settings.aggregation, sink.data, row * sink.dim);
+  for (const s of item.spans) {
+    const row = firstRow + shift + s.word;
+    aggregateSpan(block, seq, sink.dim, b, s.begin, s.end, settings.aggregation, sink.data, row * sink.dim);
+  }
+  if (!settings.includeSpecialTokens) return;
+  if (item.isFirstWindow) {
+    for (let p = 0; p < nPrefix; p++) {
+      aggregateSpan(block, seq, sink.dim, b, p, p + 1, "first", sink.data, (firstRow + p) * sink.dim);
     }
-    if (!settings.includeSpecialTokens) continue;
-    if (item.isFirstWindow) {
-      for (let p = 0; p < nPrefix; p++) {
-        aggregateSpan(block, seq, sink.dim, b, p, p + 1, "first", sink.data, (firstRow + p) * sink.dim);
-      }
-    }
-    if (item.isLastWindow) {
-      for (let p = 0; p < nSuffix; p++) {
-        const pos = item.ids.length - nSuffix + p;
-        const row = firstRow + nPrefix + numWords + p;
-        aggregateSpan(block, seq, sink.dim, b, pos, pos + 1, "first", sink.data, row * sink.dim);
-      }
+  }
+  if (item.isLastWindow) {
+    for (let p = 0; p < nSuffix; p++) {
+      const pos = item.ids.length - nSuffix + p;
+      const row = firstRow + nPrefix + numWords + p;
+      aggregateSpan(block, seq, sink.dim, b, pos, pos + 1, "first", sink.data, row * sink.dim);
     }
   }
 }
@@ -346,25 +351,23 @@ class SentenceAccumulator {
     private readonly settings: StorePlan["settings"],
   ) {}
 
-  consume(item: WindowItem, b: number, seq: number, out: ForwardOutput): void {
+  consume(item: WindowItem, b: number, seq: number, sink: Sink, block: Float32Array): void {
     const how = this.settings.sentenceRepresentation;
     const row = this.lineRow.get(item.line)!;
-    this.sinks.forEach((sink, si) => {
-      const block = blockOf(out, sink);
-      if (how === "first" && item.isFirstWindow) {
-        aggregateSpan(block, seq, sink.dim, b, 0, 1, "first", sink.data, row * sink.dim);
-      } else if (how === "last" && item.isLastWindow) {
-        const pos = item.ids.length - 1;
-        aggregateSpan(block, seq, sink.dim, b, pos, pos + 1, "first", sink.data, row * sink.dim);
-      } else if (how === "mean") {
-        const word = new Float32Array(sink.dim);
-        const acc = getOrCreate(this.sums, item.line, () => this.sinks.map((s) => new Float64Array(s.dim)));
-        for (const s of item.spans) {
-          aggregateSpan(block, seq, sink.dim, b, s.begin, s.end, this.settings.aggregation, word, 0);
-          for (let u = 0; u < sink.dim; u++) acc[si][u] += word[u];
-        }
+    const si = this.sinks.indexOf(sink);
+    if (how === "first" && item.isFirstWindow) {
+      aggregateSpan(block, seq, sink.dim, b, 0, 1, "first", sink.data, row * sink.dim);
+    } else if (how === "last" && item.isLastWindow) {
+      const pos = item.ids.length - 1;
+      aggregateSpan(block, seq, sink.dim, b, pos, pos + 1, "first", sink.data, row * sink.dim);
+    } else if (how === "mean") {
+      const word = new Float32Array(sink.dim);
+      const acc = getOrCreate(this.sums, item.line, () => this.sinks.map((s) => new Float64Array(s.dim)));
+      for (const s of item.spans) {
+        aggregateSpan(block, seq, sink.dim, b, s.begin, s.end, this.settings.aggregation, word, 0);
+        for (let u = 0; u < sink.dim; u++) acc[si][u] += word[u];
       }
-    });
+    }
   }
 
   finish(): void {
@@ -443,8 +446,35 @@ function validate(model: ActivationModel, opts: ExtractOptions): void {
       `${model.source} adds no start token ([CLS]/<s>), so there is no first-token sentence vector; use --sentence-repr last (decoders) or mean`,
     );
   }
-  if (opts.ffn && model.intermediate === undefined)
-    throw new UserError("this model does not expose feed-forward activations");
+  const sites = opts.sites ?? ["hidden"];
+  if (sites.length === 0 || sites.some((s) => !SITES.includes(s))) {
+    throw new UserError(`sites: one or more of ${SITES.join(", ")}; got ${sites.join(",") || "none"}`);
+  }
+  if (sites.includes("mlp") && model.intermediate === undefined)
+    throw new UserError("this model does not expose MLP neurons");
+}
+
+/**
+ * The default group for a model that reads its weights block by block for every group: each group
+ * re-reads the whole model, so groups are made as large as memory comfortably allows.
+ */
+function streamingGroupBytes(): number {
+  return Math.max(DEFAULTS.groupBytes, Math.min(4 * 1024 ** 3, totalmem() / 6));
+}
+
+/** The model must emit every (site, layer) the store will hold. */
+function checkModelEmits(model: ActivationModel, layers: number[], sites: Site[]): void {
+  const missing = [
+    ...layers.filter((l) => !model.layers.includes(l)).map((l) => `hidden ${l}`),
+    ...(sites.includes("mlp")
+      ? layers.filter((l) => l >= 1 && !model.mlpLayers.includes(l)).map((l) => `mlp ${l}`)
+      : []),
+  ];
+  if (missing.length > 0) {
+    throw new UserError(
+      `the model was opened without ${missing.join(", ")}; open it with the same layers and sites`,
+    );
+  }
 }
 
 /** Extracts word- (or sentence-) level activations of `model` for `opts.input` into a store. */
@@ -457,13 +487,14 @@ export async function extractActivations(
   const o = { ...DEFAULTS, ...definedOptions(opts) };
   const input = await readSentenceInput(o.input, o.labels);
   const layers = resolveLayers(model, o.layers);
-  const sites: Site[] = o.ffn ? ["hidden", "ffn"] : ["hidden"];
+  const sites: Site[] = SITES.filter((s) => (o.sites ?? ["hidden"]).includes(s));
+  checkModelEmits(model, layers, sites);
   const tokenized = tokenizeLines(model, input, o.onlyLines);
   const lines = planLines(model, tokenized.ids, o);
   const bytesPerRow =
     (o.dtype === "float16" ? 2 : 4) *
     layers.length *
-    (model.hidden + (o.ffn ? (model.intermediate ?? 0) : 0));
+    (model.hidden + (sites.includes("mlp") ? (model.intermediate ?? 0) : 0));
   const shards = planShards(lines, Math.max(1, Math.floor(o.shardBytes / bytesPerRow)));
   const plan: StorePlan = {
     format: STORE_FORMAT,
@@ -511,9 +542,8 @@ export async function extractActivations(
   }
   const pending = new Set(todo.map((s) => s.id));
   // A group with any unfinished shard is computed whole (its finished shards are not rewritten).
-  const groups = shardGroups(mine, o.groupBytes / bytesPerRow).filter((g) =>
-    g.some((s) => pending.has(s.id)),
-  );
+  const groupBytes = opts.groupBytes ?? (model.streaming ? streamingGroupBytes() : DEFAULTS.groupBytes);
+  const groups = shardGroups(mine, groupBytes / bytesPerRow).filter((g) => g.some((s) => pending.has(s.id)));
   const wordsTodo = groups.flat().reduce((s, sh) => s + countOwned(lines, sh), 0);
   const progress = new Progress("extract", wordsTodo, { quiet: o.quiet, unit: "words" });
   for (const group of groups) {

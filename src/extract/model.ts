@@ -1,19 +1,27 @@
+import { BlockRunner } from "../model/block-runner.js";
 import { loadModel } from "../model/load.js";
-import type { TransformerRunner } from "../model/runner.js";
-import type { ActivationModel, ForwardOutput, ForwardRequest, TokenBatch } from "./types.js";
+import { openCheckpoint } from "../model/weights/index.js";
+import type { Site } from "../store/format.js";
+import type { ActivationModel, ForwardSink, TokenBatch } from "./types.js";
 
 export interface OpenModelOptions {
   /** Hidden-state layers the graph must emit (default all). */
   layers?: readonly number[];
-  /** Also emit the feed-forward activations of those layers' blocks. */
-  ffn?: boolean;
+  /** Sites to emit: the residual stream ("hidden") and / or the MLP neurons of the same blocks ("mlp"). */
+  sites?: readonly Site[];
   threads?: number;
   revision?: string;
+  /**
+   * Block-streamed families: keep every block's weights in memory ("resident") or read one block at a
+   * time ("stream", for models larger than memory); "auto" (default) decides by size.
+   */
+  weights?: "auto" | "resident" | "stream";
 }
 
 /**
  * Opens a Hugging Face model (directory or hub id) as an ActivationModel for extraction: the graph
- * emits only the layers asked for, so unused outputs cost nothing.
+ * emits only the layers asked for, so unused outputs cost nothing. BERT, RoBERTa and GPT-2 run as one
+ * graph per batch; the block-streamed families (Llama … T5) layer by layer over a group of batches.
  */
 export async function openActivationModel(
   source: string,
@@ -21,15 +29,10 @@ export async function openActivationModel(
 ): Promise<ActivationModel & { release(): Promise<void> }> {
   const model = await loadModel(source, { revision: opts.revision });
   const cfg = model.config;
-  const layers = opts.layers ?? Array.from({ length: cfg.numLayers + 1 }, (_, i) => i);
-  const intermediates = opts.ffn ? layers.filter((l) => l >= 1) : [];
-  const runner: TransformerRunner = await model.createRunner({
-    layers,
-    intermediates,
-    threads: opts.threads,
-  });
+  const layers = [...(opts.layers ?? Array.from({ length: cfg.numLayers + 1 }, (_, i) => i))];
+  const mlpLayers = (opts.sites ?? ["hidden"]).includes("mlp") ? layers.filter((l) => l >= 1) : [];
   const tok = model.tokenizer;
-  return {
+  const common = {
     source,
     modelType: cfg.modelType,
     numLayers: cfg.numLayers,
@@ -38,16 +41,44 @@ export async function openActivationModel(
     maxTokens: Math.min(cfg.maxSequenceLength, tok.maxLength ?? Number.POSITIVE_INFINITY),
     causal: cfg.causal,
     tokenizer: tok,
-    async forward(batch: TokenBatch, want: ForwardRequest): Promise<ForwardOutput> {
-      const out = await runner.run({
-        batch: batch.batch,
-        seq: batch.seq,
-        inputIds: batch.ids,
-        attentionMask: batch.mask,
-      });
-      for (const l of want.layers)
-        if (!out.hidden.has(l)) throw new Error(`the model graph does not emit layer ${l}`);
-      return { hidden: new Map(out.hidden), ffn: want.ffn ? new Map(out.intermediate) : undefined };
+  };
+  const toRunInput = (b: TokenBatch) => ({
+    batch: b.batch,
+    seq: b.seq,
+    inputIds: b.ids,
+    attentionMask: b.mask,
+  });
+
+  if (cfg.blocks) {
+    const runner = await BlockRunner.create(cfg, openCheckpoint(model.dir), {
+      layers,
+      mlpLayers,
+      threads: opts.threads,
+      weights: opts.weights,
+    });
+    return {
+      ...common,
+      layers: runner.layers,
+      mlpLayers: runner.mlpLayers,
+      streaming: runner.streaming,
+      forwardGroup: (batches: readonly TokenBatch[], sink: ForwardSink) =>
+        runner.runGroup(batches.map(toRunInput), sink),
+      release: () => runner.release(),
+    };
+  }
+
+  const runner = await model.createRunner({ layers, intermediates: mlpLayers, threads: opts.threads });
+  return {
+    ...common,
+    layers: runner.layers,
+    mlpLayers: runner.intermediateLayers,
+    streaming: false,
+    async forwardGroup(batches: readonly TokenBatch[], sink: ForwardSink): Promise<void> {
+      for (const [b, batch] of batches.entries()) {
+        const out = await runner.run(toRunInput(batch));
+        for (const [layer, data] of out.hidden) sink(b, "hidden", layer, data);
+        for (const [layer, data] of out.intermediate) sink(b, "mlp", layer, data);
+      }
     },
     release: () => runner.release(),
   };

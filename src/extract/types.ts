@@ -1,3 +1,5 @@
+import type { Site } from "../store/format.js";
+
 /**
  * What extraction needs from a model: a word-level tokenizer and a forward pass that returns the
  * hidden states (and optionally the feed-forward activations) of chosen layers for a padded batch.
@@ -22,17 +24,13 @@ export interface TokenBatch {
   seq: number;
 }
 
-export interface ForwardRequest {
-  layers: readonly number[];
-  ffn: boolean;
-}
-
-export interface ForwardOutput {
-  /** layer → [batch × seq × hidden] */
-  hidden: Map<number, Float32Array>;
-  /** layer (block number 1..L) → [batch × seq × intermediate] */
-  ffn?: Map<number, Float32Array>;
-}
+/**
+ * Receives the outputs of a group of batches as the model computes them: `data` is
+ * [batch × seq × width] of batch number `batch` in the group, for one site and layer (hidden: 0 … L,
+ * mlp: blocks 1 … L). A layer-by-layer model hands over block 1's outputs of every batch before block
+ * 2's; a whole-graph model all outputs of one batch before the next. Consumers copy what they keep.
+ */
+export type ForwardSink = (batch: number, site: Site, layer: number, data: Float32Array) => void;
 
 export interface ActivationModel {
   /** What the user gave (hub id or directory), for the store's record. */
@@ -41,11 +39,21 @@ export interface ActivationModel {
   /** Number of transformer blocks L; hidden states are numbered 0..L. */
   readonly numLayers: number;
   readonly hidden: number;
+  /** MLP width (the MLP neurons of each block). */
   readonly intermediate?: number;
+  /** Hidden-state layers the model emits and blocks whose MLP neurons it emits. */
+  readonly layers: readonly number[];
+  readonly mlpLayers: readonly number[];
+  /**
+   * The model reads its weights block by block for every group (models larger than memory): larger
+   * groups amortise the reads, so extraction groups more rows by default.
+   */
+  readonly streaming: boolean;
   /** Longest token sequence the model accepts, special tokens included. */
   readonly maxTokens: number;
   /** Decoders see only left context (affects windowing and the sentence representation). */
   readonly causal: boolean;
   readonly tokenizer: ExtractTokenizer;
-  forward(batch: TokenBatch, want: ForwardRequest): Promise<ForwardOutput>;
+  /** Runs `batches` and hands every output the model emits to `sink`. */
+  forwardGroup(batches: readonly TokenBatch[], sink: ForwardSink): Promise<void>;
 }

@@ -5,8 +5,11 @@
  *   plan.json               the shard plan and settings, written first; a rerun resumes against it
  *   words.txt               the input lines, words joined by single spaces (empty line = skipped)
  *   labels.txt              parallel labels, when a label file was given
- *   shards/NNNNN.safetensors  one tensor per site and layer: `hidden.{layer}` [rows, hidden]
- *                           (and `ffn.{layer}` [rows, intermediate] when asked), rows in input order
+ *   shards/NNNNN.safetensors  one tensor per site and layer: `hidden.{layer}` [rows, hidden] (the
+ *                           residual stream after block `layer`; 0 = embeddings) and, when asked,
+ *                           `mlp.{layer}` [rows, intermediate] (the MLP neurons of block `layer`: the
+ *                           input of its down projection); rows in input order. Version 1 stores
+ *                           called the MLP site `ffn` and are still read.
  *   shards/NNNNN.json       the shard's checksum and row counts, written after its data
  *
  * Shards are safetensors so that numpy / PyTorch users can read them directly. A shard file is
@@ -14,12 +17,14 @@
  * whole; temp files (`*.tmp-*`) left by an interrupted run are removed on resume.
  */
 export const STORE_FORMAT = "codeneurons-activations";
-export const STORE_VERSION = 1;
+export const STORE_VERSION = 2;
 
 export type StoreDType = "float16" | "float32";
 export type Aggregation = "first" | "last" | "average";
 export type SentenceRepresentation = "first" | "last" | "mean";
-export type Site = "hidden" | "ffn";
+/** Where a neuron lives: the residual stream after a block (`L12:17`) or a block's MLP (`L12.mlp:3071`). */
+export type Site = "hidden" | "mlp";
+export const SITES: readonly Site[] = ["hidden", "mlp"];
 
 export interface ShardPlan {
   /** 0-based shard number; the file is shards/{id padded to 5}.safetensors. */
@@ -98,8 +103,9 @@ export function shardRecordName(id: number): string {
   return `shards/${String(id).padStart(5, "0")}.json`;
 }
 
-export function tensorName(site: Site, layer: number): string {
-  return `${site}.${layer}`;
+/** The shard tensor of a site and layer; `version` 1 stores named the MLP site `ffn`. */
+export function tensorName(site: Site, layer: number, version = STORE_VERSION): string {
+  return `${site === "mlp" && version < 2 ? "ffn" : site}.${layer}`;
 }
 
 /** The shards a part `k` of `n` computes: a contiguous range of the plan. */

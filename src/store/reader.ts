@@ -74,7 +74,8 @@ export class ActivationStore {
       layers: index.settings.layers,
       hidden: index.model.hidden,
       intermediate: index.model.intermediate,
-      sites: index.settings.sites,
+      // Version 1 called the MLP site "ffn".
+      sites: index.settings.sites.map((site) => ((site as string) === "ffn" ? "mlp" : site)),
       dtype: index.settings.dtype,
       level: index.settings.level,
       numSentences: index.counts.sentences,
@@ -191,8 +192,8 @@ export class ActivationStore {
 
   dimOf(site: Site): number {
     if (site === "hidden") return this.meta.hidden;
-    if (this.meta.intermediate === undefined || !this.meta.sites.includes("ffn")) {
-      throw new InputError(this.dir, "this store has no feed-forward (ffn) activations; extract with --ffn");
+    if (this.meta.intermediate === undefined || !this.meta.sites.includes("mlp")) {
+      throw new InputError(this.dir, "this store has no MLP neurons; extract with --sites hidden,mlp");
     }
     return this.meta.intermediate;
   }
@@ -318,7 +319,7 @@ export class ActivationStore {
       const shard = this.index.shards[shardId];
       const local = [...new Set(outRows.map((i) => rows[i] - shard.firstRow))].sort((a, b) => a - b);
       for (const [layer, layerCols] of colsByLayer) {
-        const values = this.readLocalRows(shard, tensorName(site, layer), dim, local);
+        const values = this.readLocalRows(shard, tensorName(site, layer, this.index.version), dim, local);
         for (const i of outRows) {
           const v = values.get(rows[i] - shard.firstRow)!;
           const dst = i * cols.length;

@@ -34,6 +34,11 @@ export class Progress {
     if (!this.quiet && !this.tty) this.stream.write(`${label}: 0/${this.total}${this.unitSuffix()}\n`);
   }
 
+  /** Units done so far. */
+  get completed(): number {
+    return this.done;
+  }
+
   tick(n = 1): void {
     this.update(this.done + n);
   }

@@ -33,15 +33,19 @@ async function direct(
     spans.push([b, ids.length]);
   }
   ids.push(...tok.suffixIds);
-  const out = await model.forward(
-    { ids: Int32Array.from(ids), mask: new Int32Array(ids.length).fill(1), batch: 1, seq: ids.length },
-    { layers: [layer], ffn: false },
+  let block: Float32Array | undefined;
+  await model.forwardGroup(
+    [{ ids: Int32Array.from(ids), mask: new Int32Array(ids.length).fill(1), batch: 1, seq: ids.length }],
+    (_b, site, l, data) => {
+      if (site === "hidden" && l === layer) block = data.slice();
+    },
   );
-  const block = out.hidden.get(layer)!;
+  if (!block) throw new Error(`no hidden layer ${layer}`);
+  const values = block;
   const h = model.hidden;
   return spans.map(([b, e]) => {
     const v = new Array(h).fill(0);
-    for (let p = b; p < e; p++) for (let u = 0; u < h; u++) v[u] += block[p * h + u] / (e - b);
+    for (let p = b; p < e; p++) for (let u = 0; u < h; u++) v[u] += values[p * h + u] / (e - b);
     return v;
   });
 }
