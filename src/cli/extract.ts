@@ -16,7 +16,7 @@ interface ExtractCli {
   layers?: number[];
   level: string;
   aggregation: string;
-  sentenceRepr: string;
+  sentenceRepr?: string;
   includeSpecial?: boolean;
   dtype: string;
   sites?: string;
@@ -103,8 +103,7 @@ export function registerExtract(program: Command): void {
     .option("--aggregation <how>", "subwords → word: first | last | average", "average")
     .option(
       "--sentence-repr <how>",
-      "sentence vector: first (special token) | last (token) | mean (of words)",
-      "first",
+      "sentence vector: first (special token) | last (token) | mean (of words); default first for encoders, last for decoders",
     )
     .option("--include-special", "keep special tokens ([CLS], [SEP], <s>, </s>) as words")
     .option("--dtype <dtype>", "storage: float32 | float16", "float32")
@@ -152,11 +151,10 @@ export function registerExtract(program: Command): void {
 async function runExtract(o: ExtractCli): Promise<void> {
   const level = oneOf("level", o.level, ["word", "sentence"] as const);
   const aggregation = oneOf<Aggregation>("aggregation", o.aggregation, ["first", "last", "average"]);
-  const sentenceRepresentation = oneOf<SentenceRepresentation>("sentence-repr", o.sentenceRepr, [
-    "first",
-    "last",
-    "mean",
-  ]);
+  const sentenceRepresentation =
+    o.sentenceRepr === undefined
+      ? undefined
+      : oneOf<SentenceRepresentation>("sentence-repr", o.sentenceRepr, ["first", "last", "mean"]);
   const dtype = parseDType(o.dtype);
   const part = parsePart(o.shard);
   const sites = parseSites(o.sites, o.ffn);

@@ -103,7 +103,6 @@ interface WindowItem {
 const DEFAULTS = {
   level: "word" as const,
   aggregation: "average" as const,
-  sentenceRepresentation: "first" as const,
   dtype: "float32" as const,
   // Measured on BERT-base, 2,000 Java lines, 2 threads: 41 s at 512 or 1024, 46 s at 2048, 52 s at 4096
   // (smaller batches pad less; GEMMs of 1,024 rows still run at full speed).
@@ -433,13 +432,22 @@ function keepOnly(input: SentenceInput, lines: LinePlan[]): SentenceInput {
   };
 }
 
+/**
+ * The sentence vector unless one is asked for (DESIGN.md): an encoder's first special token
+ * ([CLS] / <s>), a decoder's last token — the only one that has seen the whole sentence (a decoder's
+ * BOS vector is the same for every sentence).
+ */
+function defaultSentenceRepresentation(model: ActivationModel, opts: ExtractOptions): SentenceRepresentation {
+  return opts.sentenceRepresentation ?? (model.causal ? "last" : "first");
+}
+
 function validate(model: ActivationModel, opts: ExtractOptions): void {
   if (opts.level === "sentence" && opts.includeSpecialTokens) {
     throw new UserError("--include-special applies to word-level extraction only");
   }
   if (
     opts.level === "sentence" &&
-    (opts.sentenceRepresentation ?? "first") === "first" &&
+    defaultSentenceRepresentation(model, opts) === "first" &&
     model.tokenizer.prefixIds.length === 0
   ) {
     throw new UserError(
@@ -511,7 +519,7 @@ export async function extractActivations(
     settings: {
       level: o.level,
       aggregation: o.aggregation,
-      sentenceRepresentation: o.sentenceRepresentation,
+      sentenceRepresentation: defaultSentenceRepresentation(model, opts),
       includeSpecialTokens: o.includeSpecialTokens ?? false,
       layers,
       sites,

@@ -19,6 +19,13 @@ export interface OpenModelOptions {
 }
 
 /**
+ * Longest window the LLM families run: their graphs materialise the attention scores, heads × S² floats
+ * per sequence (2 GiB for 32 heads at 4,096 tokens), so longer sentences are split into overlapping
+ * windows as for any model (every word still gets one vector, with up to this much context).
+ */
+export const BLOCK_WINDOW_TOKENS = 2048;
+
+/**
  * Opens a Hugging Face model (directory or hub id) as an ActivationModel for extraction: the graph
  * emits only the layers asked for, so unused outputs cost nothing. BERT, RoBERTa and GPT-2 run as one
  * graph per batch; the block-streamed families (Llama … T5) layer by layer over a group of batches.
@@ -38,7 +45,11 @@ export async function openActivationModel(
     numLayers: cfg.numLayers,
     hidden: cfg.hiddenSize,
     intermediate: cfg.intermediateSize,
-    maxTokens: Math.min(cfg.maxSequenceLength, tok.maxLength ?? Number.POSITIVE_INFINITY),
+    maxTokens: Math.min(
+      cfg.maxSequenceLength,
+      tok.maxLength ?? Number.POSITIVE_INFINITY,
+      cfg.blocks ? BLOCK_WINDOW_TOKENS : Number.POSITIVE_INFINITY,
+    ),
     causal: cfg.causal,
     tokenizer: tok,
   };

@@ -217,7 +217,8 @@ export class ActivationStore {
       }
       return cols;
     }
-    const layers = opts.layers ?? this.meta.layers;
+    // The MLP site has no layer 0 (the embeddings have no MLP).
+    const layers = opts.layers ?? this.meta.layers.filter((l) => site === "hidden" || l >= 1);
     for (const l of layers) {
       if (!this.meta.layers.includes(l))
         throw new InputError(

@@ -58,7 +58,9 @@ export class HfJsonTokenizer implements WordTokenizer {
     let size = 0;
     for (const id of vocab.values()) size = Math.max(size, id + 1);
     this.vocabSize = size;
-    const wrap = wrapping(field(json, "post_processor"), path);
+    const wrap = withBosEosFlags(wrapping(field(json, "post_processor"), path), settings, (t) =>
+      tokenizer.token_to_id(t),
+    );
     this.prefixIds = wrap.prefix;
     this.suffixIds = wrap.suffix;
     this.specialTokens = this.resolveSpecial(settings, wrap, json);
@@ -167,6 +169,29 @@ function withConfiguredPrefixSpace(pre: unknown, settings: TokenizerSettings): u
   if (settings.addPrefixSpace === null || !cls || !PREFIX_SPACE_CLASSES.test(cls)) return pre;
   if (field(pre, "type") !== "ByteLevel") return pre;
   return { ...(pre as Record<string, unknown>), add_prefix_space: settings.addPrefixSpace };
+}
+
+/** Tokenizer classes whose transformers constructor rebuilds the post-processor from add_bos_token / add_eos_token. */
+const BOS_EOS_CLASSES = /^(Llama|CodeLlama|Gemma|Cohere)Tokenizer/;
+
+/**
+ * LlamaTokenizerFast and its relatives (CodeLlama, Gemma) rebuild tokenizer.json's post-processor from
+ * tokenizer_config.json's add_bos_token / add_eos_token (update_post_processor): a config that sets
+ * add_eos_token true gets `</s>` appended although tokenizer.json's template has none. When the class
+ * is one of those and a flag is stated, the flag decides.
+ */
+function withBosEosFlags(
+  wrap: Wrapping,
+  settings: TokenizerSettings,
+  idOf: (token: string) => number | undefined,
+): Wrapping {
+  if (!settings.tokenizerClass || !BOS_EOS_CLASSES.test(settings.tokenizerClass)) return wrap;
+  const bos = settings.special.bos ? idOf(settings.special.bos.content) : undefined;
+  const eos = settings.special.eos ? idOf(settings.special.eos.content) : undefined;
+  const out = { ...wrap };
+  if (settings.addBosToken !== null && bos !== undefined) out.prefix = settings.addBosToken ? [bos] : [];
+  if (settings.addEosToken !== null && eos !== undefined) out.suffix = settings.addEosToken ? [eos] : [];
+  return out;
 }
 
 /** The tokens a post-processor puts around a single sequence. */

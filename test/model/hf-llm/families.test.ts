@@ -1,11 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { extractActivations } from "../../../src/extract/extract.js";
 import { openActivationModel } from "../../../src/extract/model.js";
 import { encodeWords, loadTokenizer } from "../../../src/model/tokenizer/index.js";
+import {
+  encodeSafetensors,
+  SafetensorsFile,
+  type TensorToWrite,
+} from "../../../src/model/weights/safetensors.js";
 import { ActivationStore } from "../../../src/store/index.js";
+import { float32ToHalfArray, halfArrayToFloat32 } from "../../../src/util/half.js";
 import { CLASSIC, FAMILIES, HF_LLM, hfLlmAvailable, type NpyArray, readNpz } from "./reference.js";
 
 /**
@@ -106,4 +112,68 @@ describe.skipIf(!hfLlmAvailable())("word activations match transformers (hf-llm 
       expect(mlp.worst, mlp.where).toBeLessThan(c.tol);
     });
   }
+});
+
+describe.skipIf(!hfLlmAvailable())("checkpoint formats of the LLM families", () => {
+  /** Writes `tensors` as a two-file sharded safetensors checkpoint with an index, beside the original's other files. */
+  function writeSharded(dir: string, tensors: TensorToWrite[]): void {
+    const half = Math.ceil(tensors.length / 2);
+    const shards = [tensors.slice(0, half), tensors.slice(half)];
+    const weightMap: Record<string, string> = {};
+    shards.forEach((shard, i) => {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      writeFileSync(join(dir, file), Buffer.concat(encodeSafetensors(shard)));
+      for (const t of shard) weightMap[t.name] = file;
+    });
+    writeFileSync(
+      join(dir, "model.safetensors.index.json"),
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
+    rmSync(join(dir, "model.safetensors"));
+  }
+
+  async function hiddenStates(dir: string): Promise<Float32Array> {
+    const input = join(HF_LLM, "llama", "sentences.in");
+    const out = join(work, `store-${dir.replace(/[^a-z0-9]+/gi, "_")}`);
+    const model = await openActivationModel(dir, { sites: ["hidden", "mlp"] });
+    try {
+      await extractActivations(model, { input, out, sites: ["hidden", "mlp"], quiet: true });
+    } finally {
+      await model.release();
+    }
+    const store = await ActivationStore.open(out);
+    const rows = Array.from({ length: store.meta.numRows }, (_, i) => i);
+    const hidden = await store.readRows(rows);
+    const mlp = await store.readRows(rows, { site: "mlp" });
+    return Float32Array.from([...hidden.data, ...mlp.data]);
+  }
+
+  it("sharded float32 and float16 safetensors give what the same values in one float32 file give", async () => {
+    const original = join(HF_LLM, "llama", "model");
+    const source = SafetensorsFile.open(join(original, "model.safetensors"));
+    const f32: TensorToWrite[] = [];
+    const f16: TensorToWrite[] = [];
+    const f16AsF32: TensorToWrite[] = [];
+    for (const name of source.names()) {
+      const t = source.read(name);
+      const bytes = (a: Float32Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      const halves = float32ToHalfArray(t.data);
+      f32.push({ name, dtype: "F32", shape: t.shape, bytes: bytes(t.data) });
+      f16.push({ name, dtype: "F16", shape: t.shape, bytes: bytes(halves) });
+      f16AsF32.push({ name, dtype: "F32", shape: t.shape, bytes: bytes(halfArrayToFloat32(halves)) });
+    }
+    source.close();
+    const copy = (name: string, tensors: TensorToWrite[], sharded: boolean) => {
+      const dir = join(work, name);
+      cpSync(original, dir, { recursive: true });
+      if (sharded) writeSharded(dir, tensors);
+      else writeFileSync(join(dir, "model.safetensors"), Buffer.concat(encodeSafetensors(tensors)));
+      return dir;
+    };
+    const reference = await hiddenStates(original);
+    expect(await hiddenStates(copy("sharded-f32", f32, true))).toEqual(reference);
+    // float16 weights are converted exactly: the same numbers as float32 weights holding those values.
+    const roundedReference = await hiddenStates(copy("f16-values-as-f32", f16AsF32, false));
+    expect(await hiddenStates(copy("sharded-f16", f16, true))).toEqual(roundedReference);
+  });
 });
