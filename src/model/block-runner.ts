@@ -16,6 +16,7 @@ import {
 } from "./arch/block-weights.js";
 import { attentionMask, RotaryTables, relativePositionBias } from "./arch/positions.js";
 import type { BlockArchitecture, ModelConfig } from "./config.js";
+import { applyEdit, type UnitEdit } from "./intervention.js";
 import type { RunInput, RunOutput } from "./runner.js";
 import type { CheckpointReader } from "./weights/tensor.js";
 
@@ -78,11 +79,7 @@ export class BlockRunner {
   private constructor(
     readonly config: ModelConfig,
     private readonly checkpoint: BlockCheckpoint,
-    private readonly sessions: {
-      plain: ort.InferenceSession;
-      mlp: ort.InferenceSession | null;
-      final: ort.InferenceSession;
-    },
+    private readonly sessions: BlockSessions,
     opts: { layers: number[]; mlpLayers: number[]; streaming: boolean },
   ) {
     this.layers = opts.layers;
@@ -129,16 +126,10 @@ export class BlockRunner {
         graphOptimizationLevel: "all",
         ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       };
-      const graph = (name: string, build: (g: GraphBuilder) => void) => {
-        const g = new GraphBuilder(`codeneurons_${config.modelType}_${name}`);
-        build(g);
-        return createSession(g.toModel({ opset: 17 }), sessionOpts);
-      };
-      const sessions = {
-        plain: await graph("block", (g) => buildBlockGraph(g, config, false)),
-        mlp: mlpLayers.length > 0 ? await graph("block_mlp", (g) => buildBlockGraph(g, config, true)) : null,
-        final: await graph("final_norm", (g) => buildFinalNormGraph(g, config)),
-      };
+      const sessions = new BlockSessions(config, sessionOpts);
+      // Create the sessions every run needs now, so that a graph problem shows before any work.
+      await sessions.block(mlpLayers.length > 0, false);
+      await sessions.final();
       return new BlockRunner(config, checkpoint, sessions, { layers, mlpLayers, streaming });
     } catch (e) {
       checkpoint.close();
@@ -166,23 +157,41 @@ export class BlockRunner {
    * soon as it exists (hidden 0 of every batch, then block 1's outputs of every batch, …). The last
    * hidden state is emitted after the final norm, as transformers returns it.
    */
-  async runGroup(batches: readonly RunInput[], sink: OutputSink): Promise<void> {
+  async runGroup(
+    batches: readonly RunInput[],
+    sink: OutputSink,
+    edits: readonly UnitEdit[] = [],
+  ): Promise<void> {
     const states = batches.map((input) => this.prepare(input));
     const wantHidden = new Set(this.layers);
     const wantMlp = new Set(this.mlpLayers);
     const H = this.config.hiddenSize;
+    const hiddenEdit = new Map(edits.filter((e) => e.site === "hidden").map((e) => [e.layer, e]));
+    const mlpEdit = new Map(edits.filter((e) => e.site === "mlp").map((e) => [e.layer, e]));
     for (const [b, s] of states.entries()) {
       s.x = this.embed(s);
-      if (wantHidden.has(0)) sink(b, "hidden", 0, this.blocksNeeded === 0 ? s.x : s.x.slice());
+      const edit = hiddenEdit.get(0);
+      if (edit) s.x = applyEdit(edit, s.x);
+      if (wantHidden.has(0)) sink(b, "hidden", 0, s.x);
     }
     for (let layer = 1; layer <= this.blocksNeeded; layer++) {
       const feeds = this.weightsOf(layer - 1);
       const window = this.arch.slidingWindows[layer - 1];
       const withMlp = wantMlp.has(layer);
-      const session = withMlp ? this.sessions.mlp! : this.sessions.plain;
+      const mlp = mlpEdit.get(layer);
+      const session = await this.sessions.block(withMlp, mlp !== undefined);
+      const editFeeds: Record<string, ort.Tensor> = mlp
+        ? {
+            mlp_scale: new ort.Tensor("float32", mlp.scale, [mlp.scale.length]),
+            mlp_value: new ort.Tensor("float32", mlp.value, [mlp.value.length]),
+            mlp_replace: new ort.Tensor("bool", mlp.replace, [mlp.replace.length]),
+          }
+        : {};
+      const edit = hiddenEdit.get(layer);
       for (const [b, s] of states.entries()) {
         const inputs: Record<string, ort.Tensor> = {
           ...feeds,
+          ...editFeeds,
           x: new ort.Tensor("float32", s.x, [s.tokens, H]),
           mask: this.maskOf(s, window),
         };
@@ -197,14 +206,14 @@ export class BlockRunner {
         if (wantHidden.has(layer)) {
           sink(b, "hidden", layer, layer === this.config.numLayers ? await this.normalize(s) : s.x);
         }
+        // After the output is recorded: the next block receives the changed stream.
+        if (edit) s.x = applyEdit(edit, s.x);
       }
     }
   }
 
   async release(): Promise<void> {
-    await this.sessions.plain.release();
-    await this.sessions.mlp?.release();
-    await this.sessions.final.release();
+    await this.sessions.release();
     this.checkpoint.close();
   }
 
@@ -312,7 +321,7 @@ export class BlockRunner {
       norm: this.finalNorm.weight,
     };
     if (this.finalNorm.bias) inputs.norm_bias = this.finalNorm.bias;
-    return (await this.sessions.final.run(inputs)).out.data as Float32Array;
+    return (await (await this.sessions.final()).run(inputs)).out.data as Float32Array;
   }
 
   /** Block `i`'s weights as feeds: loaded once when resident, re-read into the same buffers when streaming. */
@@ -335,6 +344,42 @@ export class BlockRunner {
       this.loadedBlock = i;
     }
     return set.feeds;
+  }
+}
+
+/** The block graph's variants (MLP output or not, MLP edit inputs or not) and the final norm, built on first use. */
+class BlockSessions {
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+  constructor(
+    private readonly config: ModelConfig,
+    private readonly options: ort.InferenceSession.SessionOptions,
+  ) {}
+
+  block(withMlp: boolean, mlpEdit: boolean): Promise<ort.InferenceSession> {
+    return this.get(`block${withMlp ? "_mlp" : ""}${mlpEdit ? "_edit" : ""}`, (g) =>
+      buildBlockGraph(g, this.config, withMlp, mlpEdit),
+    );
+  }
+
+  final(): Promise<ort.InferenceSession> {
+    return this.get("final_norm", (g) => buildFinalNormGraph(g, this.config));
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+
+  private get(name: string, build: (g: GraphBuilder) => void): Promise<ort.InferenceSession> {
+    let session = this.sessions.get(name);
+    if (!session) {
+      const g = new GraphBuilder(`codeneurons_${this.config.modelType}_${name}`);
+      build(g);
+      session = createSession(g.toModel({ opset: 17 }), this.options);
+      this.sessions.set(name, session);
+    }
+    return session;
   }
 }
 

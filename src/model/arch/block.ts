@@ -59,8 +59,13 @@ export function blockWeightShapes(cfg: ModelConfig): Record<BlockWeightName, num
   };
 }
 
-/** The block graph; `withMlp` adds the MLP neurons as a second output. */
-export function buildBlockGraph(g: GraphBuilder, cfg: ModelConfig, withMlp: boolean): void {
+/**
+ * The block graph; `withMlp` adds the MLP neurons as a second output; `mlpEdit` adds the inputs
+ * mlp_scale, mlp_value [I] (float32) and mlp_replace [I] (bool) that change the MLP neurons before the
+ * down projection — neurons' = replace ? value : neurons × scale (model/intervention.ts) — so every later
+ * computation sees the change; scale 1 and no replacement leave the neurons bit-identical.
+ */
+export function buildBlockGraph(g: GraphBuilder, cfg: ModelConfig, withMlp: boolean, mlpEdit = false): void {
   const b = cfg.blocks as BlockArchitecture;
   const H = cfg.hiddenSize;
   const I = cfg.intermediateSize;
@@ -78,6 +83,13 @@ export function buildBlockGraph(g: GraphBuilder, cfg: ModelConfig, withMlp: bool
     if (shape) w[name as BlockWeightName] = g.input(name, "float32", shape);
   }
   const norm = (v: string, weight: string, bias: string | undefined) => normalize(g, b, v, weight, bias);
+  const edit = mlpEdit
+    ? {
+        scale: g.input("mlp_scale", "float32", [I]),
+        value: g.input("mlp_value", "float32", [I]),
+        replace: g.input("mlp_replace", "bool", [I]),
+      }
+    : null;
 
   const attnIn = norm(x, w.ln1!, w.ln1_bias);
   const attn = attention(g, cfg, b, attnIn, mask, positionBias, cos, sin, w);
@@ -85,11 +97,11 @@ export function buildBlockGraph(g: GraphBuilder, cfg: ModelConfig, withMlp: bool
   let mlp: { neurons: string; out: string };
   if (b.parallelResidual) {
     // GPT-NeoX: mlp_output + attn_output + hidden_states, summed in that order.
-    mlp = feedForward(g, b, cfg.activationKind, norm(x, w.ln2!, w.ln2_bias), w, I);
+    mlp = feedForward(g, b, cfg.activationKind, norm(x, w.ln2!, w.ln2_bias), w, I, edit);
     out = g.op1("Add", [g.op1("Add", [mlp.out, attn]), x]);
   } else {
     const mid = g.op1("Add", [x, attn]);
-    mlp = feedForward(g, b, cfg.activationKind, norm(mid, w.ln2!, w.ln2_bias), w, I);
+    mlp = feedForward(g, b, cfg.activationKind, norm(mid, w.ln2!, w.ln2_bias), w, I, edit);
     out = g.op1("Add", [mid, mlp.out]);
   }
   g.op("Identity", [out], {}, { outputs: ["out"] });
@@ -205,6 +217,7 @@ function feedForward(
   x: string,
   w: Partial<Record<BlockWeightName, string>>,
   I: number,
+  edit: { scale: string; value: string; replace: string } | null,
 ): { neurons: string; out: string } {
   const up = linear(g, x, w.up!, w.up_bias);
   let neurons: string;
@@ -214,5 +227,6 @@ function feedForward(
   } else {
     neurons = activate(g, up, kind);
   }
+  if (edit) neurons = g.op1("Where", [edit.replace, edit.value, g.op1("Mul", [neurons, edit.scale])]);
   return { neurons, out: linear(g, neurons, w.down!, w.down_bias) };
 }
