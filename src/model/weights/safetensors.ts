@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { InputError } from "../../util/errors.js";
 import { bfloat16ArrayToFloat32, halfArrayToFloat32 } from "../../util/half.js";
+import { memoryBudget, overBudget } from "./budget.js";
 import {
   type CheckpointDType,
   type CheckpointReader,
@@ -81,7 +82,44 @@ export function parseSafetensorsHeader(file: string, head: Uint8Array, fileSize:
     }
     entries.set(name, parseEntry(file, name, raw, dataSize));
   }
+  checkCoverage(file, entries, dataSize);
   return { entries, metadata, dataStart };
+}
+
+/**
+ * The format requires the tensors to tile the data buffer exactly: sorted by offsets, each starts
+ * where the previous one ends, the first at 0 and the last at the end of the file (the reference
+ * implementation's `validate`). Overlapping tensors would alias each other's bytes; holes and trailing
+ * bytes hide data nobody reads (polyglot files).
+ */
+function checkCoverage(file: string, entries: Map<string, SafetensorsEntry>, dataSize: number): void {
+  const sorted = [...entries].sort(([, a], [, b]) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let previous: string | null = null;
+  for (const [name, e] of sorted) {
+    if (e.begin < covered) {
+      throw new InputError(
+        file,
+        `tensor '${name}' (data_offsets [${e.begin}, ${e.end}]) overlaps tensor '${previous}', which ends at ${covered}`,
+        { field: name },
+      );
+    }
+    if (e.begin > covered) {
+      throw new InputError(
+        file,
+        `bytes [${covered}, ${e.begin}) of the data lie between tensors, before tensor '${name}' (the format allows no holes)`,
+        { field: name },
+      );
+    }
+    covered = e.end;
+    previous = name;
+  }
+  if (covered !== dataSize) {
+    throw new InputError(
+      file,
+      `the data holds ${dataSize} bytes but the tensors cover only ${covered}: ${dataSize - covered} bytes after the last tensor${previous === null ? "" : ` ('${previous}')`}`,
+    );
+  }
 }
 
 function parseEntry(file: string, name: string, raw: unknown, dataSize: number): SafetensorsEntry {
@@ -238,6 +276,11 @@ export class SafetensorsFile implements CheckpointReader {
 
   read(name: string): LoadedTensor {
     const e = this.entry(name);
+    // Reading allocates the raw bytes and a float32 copy (unless the tensor is float32 already).
+    const largest = Math.max(e.end - e.begin, 4 * elementCount(e.shape));
+    if (largest > memoryBudget()) {
+      throw new InputError(this.path, `tensor '${name}' needs ${overBudget(largest)}`, { field: name });
+    }
     return { shape: e.shape, data: bytesToFloat32(this.readBytes(name), e.dtype), sourceDType: e.dtype };
   }
 

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { InputError } from "../../util/errors.js";
+import { memoryBudget, overBudget } from "./budget.js";
 import { type PickleContext, PyDict, PyObject, PyTuple, type PyValue, unpickle } from "./pickle.js";
 import { bytesToFloat32, dtypeBytes } from "./safetensors.js";
 import {
@@ -143,6 +144,8 @@ function checkSpan(
       `tensor view [${shape}] has ${count} elements, far more than its storage (${storage.numel})`,
     );
   }
+  // Every view becomes a float32 array of its own.
+  if (4 * count > memoryBudget()) throw ctx.error(`tensor view [${shape}] needs ${overBudget(4 * count)}`);
   let last = offset;
   for (let d = 0; d < shape.length; d++) last += (shape[d] - 1) * stride[d];
   if (!Number.isSafeInteger(last) || last >= storage.numel) {
@@ -244,13 +247,18 @@ export function resolveTorchGlobal(module: string, name: string): PyValue | unde
 
 // ---- persistent ids ----
 
-interface StorageLimits {
-  /** Bytes in the file: no storage can be larger. */
-  fileSize: number;
-}
+/**
+ * Checks the byte size a persistent id declares for storage `key` against where the data lives (the
+ * zip entry, or what the file can hold); throws through `ctx`.
+ */
+type StorageCheck = (key: string, bytes: number, ctx: PickleContext) => void;
 
-/** ('storage', storage_type, key, location, numel[, view_metadata]) → a StorageRef. */
-function storageFromPid(pid: PyValue, limits: StorageLimits, ctx: PickleContext): StorageRef {
+/**
+ * ('storage', storage_type, key, location, numel[, view_metadata]) → a StorageRef. The declared size
+ * is checked against the memory budget and against `check` here, while the pickle is decoded, so that
+ * no storage is ever allocated from a size the file cannot back.
+ */
+function storageFromPid(pid: PyValue, check: StorageCheck, ctx: PickleContext): StorageRef {
   if (!(pid instanceof PyTuple) || pid.items.length < 5 || pid.items[0] !== "storage") {
     throw ctx.error("persistent id is not a ('storage', …) tuple");
   }
@@ -258,9 +266,14 @@ function storageFromPid(pid: PyValue, limits: StorageLimits, ctx: PickleContext)
   if (!(type instanceof StorageType)) throw ctx.error("persistent id without a storage type");
   if (typeof key !== "string") throw ctx.error("storage key is not a string");
   const numel = int(numelValue, "storage size", ctx);
-  if (numel < 0 || numel * dtypeBytes(type.dtype) > limits.fileSize) {
-    throw ctx.error(`storage '${key}' claims ${numel} elements, more than the file holds`);
+  if (numel < 0) throw ctx.error(`storage '${key}' has a negative size ${numel}`);
+  const bytes = numel * dtypeBytes(type.dtype);
+  if (bytes > memoryBudget()) {
+    throw ctx.error(
+      `storage '${key}' declares ${numel} ${type.qualifiedName} elements: ${overBudget(bytes)}`,
+    );
   }
+  check(key, bytes, ctx);
   if (view === undefined || view === null) return new StorageRef(key, type.dtype, numel, 0);
   // Legacy views: (view_key, offset, view_size) inside the root storage.
   if (!(view instanceof PyTuple) || view.items.length !== 3) throw ctx.error("bad storage view metadata");
@@ -492,12 +505,22 @@ function openTorchZip(path: string): TorchZipCheckpoint {
     if (order !== "little" && order !== "big") {
       throw new InputError(path, `unknown byte order '${order}'`, { field: `${prefix}byteorder` });
     }
-    const limits = { fileSize: zip.fileSize };
+    // torch.save writes each storage as the entry data/<key> of exactly its byte size.
+    const check: StorageCheck = (key, bytes, ctx) => {
+      const entry = zip.entries.get(`${prefix}data/${key}`);
+      if (!entry)
+        throw ctx.error(`storage '${key}' is missing from the archive (no entry '${prefix}data/${key}')`);
+      if (entry.size !== bytes) {
+        throw ctx.error(
+          `storage '${key}' declares ${bytes} bytes but its entry '${entry.name}' holds ${entry.size}`,
+        );
+      }
+    };
     const { value } = unpickle(zip.read(pkl), {
       file: path,
       entry: pkl,
       resolveGlobal: resolveTorchGlobal,
-      persistentLoad: (pid, ctx) => storageFromPid(pid, limits, ctx),
+      persistentLoad: (pid, ctx) => storageFromPid(pid, check, ctx),
     });
     return new TorchZipCheckpoint(path, zip, prefix, collectTensors(value, path), order === "big");
   } catch (e) {
@@ -545,6 +568,11 @@ interface LegacyHead {
 
 function parseLegacyHead(path: string, head: Uint8Array, fileSize: number): LegacyHead {
   const storages = new Map<string, StorageRef>();
+  // The storages follow the pickles in the file; legacyOffsets checks each one's exact place.
+  const fileCheck: StorageCheck = (key, bytes, ctx) => {
+    if (bytes > fileSize)
+      throw ctx.error(`storage '${key}' declares ${bytes} bytes, more than the file holds`);
+  };
   const none = { file: path, resolveGlobal: () => undefined };
   const magic = unpickle(head, none);
   if (magic.value !== LEGACY_MAGIC) {
@@ -562,7 +590,7 @@ function parseLegacyHead(path: string, head: Uint8Array, fileSize: number): Lega
     start: sysInfo.end,
     resolveGlobal: resolveTorchGlobal,
     persistentLoad: (pid, ctx) => {
-      const s = storageFromPid(pid, { fileSize }, ctx);
+      const s = storageFromPid(pid, fileCheck, ctx);
       const known = storages.get(s.key);
       // A view's pid also names its root storage's full size; the root is what the file stores.
       const root = new StorageRef(s.key, s.dtype, int((pid as PyTuple).items[4], "storage size", ctx), 0);
@@ -607,7 +635,9 @@ function legacyOffsets(
 
 function openTorchLegacy(path: string, fd: number, fileSize: number): TorchLegacyCheckpoint {
   // The pickles sit at the start of the file and are small; read a growing window until they parse.
-  for (let window = Math.min(fileSize, LEGACY_HEAD_START); ; window = Math.min(fileSize, window * 8)) {
+  // The window never exceeds the memory budget: pickles that do not end within it are no checkpoint.
+  const limit = Math.min(fileSize, memoryBudget());
+  for (let window = Math.min(limit, LEGACY_HEAD_START); ; window = Math.min(limit, window * 8)) {
     const head = readExactly(path, fd, 0, window, "legacy checkpoint header");
     try {
       const parsed = parseLegacyHead(path, head, fileSize);
@@ -617,6 +647,9 @@ function openTorchLegacy(path: string, fd: number, fileSize: number): TorchLegac
     } catch (e) {
       const truncated = e instanceof InputError && /unexpected end of pickle data/.test(e.message);
       if (!truncated || window >= fileSize) throw e;
+      if (window >= limit) {
+        throw new InputError(path, `legacy checkpoint: its pickles run past the first ${overBudget(window)}`);
+      }
     }
   }
 }

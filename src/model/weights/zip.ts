@@ -1,11 +1,14 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { crc32, inflateRawSync } from "node:zlib";
 import { InputError } from "../../util/errors.js";
+import { memoryBudget, overBudget } from "./budget.js";
 
 /**
  * A small random-access zip reader for PyTorch checkpoints (torch.save's zip format): central directory
  * (with zip64), stored and deflated entries, CRC-checked. Every size and offset is checked against the
- * file size before anything is allocated, so a damaged file gives an InputError, never a huge allocation.
+ * file size, and every declared size against the memory budget (budget.ts), before anything is
+ * allocated; inflating never produces more than the entry declares. So a damaged file gives an
+ * InputError, never a huge allocation.
  */
 export interface ZipEntry {
   readonly name: string;
@@ -75,6 +78,11 @@ export class ZipReader {
   /** The whole (inflated) content of an entry, with its size and CRC-32 checked. */
   read(name: string): Uint8Array {
     const e = this.entry(name);
+    // The declared sizes are what reading allocates: both must fit the budget before anything is read.
+    const largest = Math.max(e.size, e.compressedSize);
+    if (largest > memoryBudget()) {
+      throw new InputError(this.path, `zip entry '${name}' declares ${overBudget(largest)}`, { field: name });
+    }
     const start = this.dataStart(e);
     const raw = readExactly(this.path, this.fd, start, e.compressedSize, name);
     const data = e.method === 0 ? raw : this.inflate(e, raw);
@@ -106,7 +114,14 @@ export class ZipReader {
   private inflate(e: ZipEntry, raw: Uint8Array): Uint8Array {
     let out: Buffer;
     try {
-      out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+      // One output chunk one byte larger than the declared size: an honest entry inflates into it
+      // without the copies that zlib's default 16 KiB chunks and their final concatenation make (twice
+      // the entry at the peak), and a stream that runs past the declared size stops at the first
+      // byte too many (maxOutputLength) before any further chunk is allocated.
+      out = inflateRawSync(raw, {
+        maxOutputLength: Math.max(1, e.size),
+        chunkSize: Math.max(64, e.size + 1),
+      });
     } catch (err) {
       throw new InputError(this.path, `zip entry '${e.name}' does not inflate (${(err as Error).message})`, {
         field: e.name,

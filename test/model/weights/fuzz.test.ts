@@ -1,13 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadSafetensors, loadTorchCheckpoint } from "../../../src/model/weights/index.js";
 import { PyDict, unpickle } from "../../../src/model/weights/pickle.js";
 import { ZipReader } from "../../../src/model/weights/zip.js";
 import { InputError } from "../../../src/util/errors.js";
 import { Rng } from "../../../src/util/rng.js";
+import { storedZip } from "./zip-writer.js";
 
 /**
  * Fuzz-style tests: random truncations and byte mutations of valid checkpoints must either load or fail
@@ -59,82 +59,6 @@ function fuzz(label: string, inputs: Uint8Array[], load: (path: string) => unkno
     counts[outcome(bytes, file, load, `${label} case ${i}`)]++;
   });
   return counts;
-}
-
-/**
- * A minimal zip writer (stored entries) so that a mutated data.pkl can sit inside a valid archive. With
- * `zip64`, every size and offset goes through the zip64 records, as in checkpoints larger than 4 GiB.
- */
-function storedZip(entries: [string, Uint8Array][], zip64 = false): Uint8Array {
-  const FULL = 0xffffffff;
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, data] of entries) {
-    const nameBytes = Buffer.from(name);
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(zip64 ? 45 : 20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(zip64 ? FULL : data.length, 18);
-    local.writeUInt32LE(zip64 ? FULL : data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    const localExtra = Buffer.alloc(zip64 ? 20 : 0);
-    if (zip64) {
-      localExtra.writeUInt16LE(0x0001, 0);
-      localExtra.writeUInt16LE(16, 2);
-      localExtra.writeBigUInt64LE(BigInt(data.length), 4);
-      localExtra.writeBigUInt64LE(BigInt(data.length), 12);
-    }
-    local.writeUInt16LE(localExtra.length, 28);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(zip64 ? 45 : 20, 4);
-    central.writeUInt16LE(zip64 ? 45 : 20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(zip64 ? FULL : data.length, 20);
-    central.writeUInt32LE(zip64 ? FULL : data.length, 24);
-    central.writeUInt16LE(nameBytes.length, 28);
-    central.writeUInt32LE(zip64 ? FULL : offset, 42);
-    const centralExtra = Buffer.alloc(zip64 ? 28 : 0);
-    if (zip64) {
-      centralExtra.writeUInt16LE(0x0001, 0);
-      centralExtra.writeUInt16LE(24, 2);
-      centralExtra.writeBigUInt64LE(BigInt(data.length), 4);
-      centralExtra.writeBigUInt64LE(BigInt(data.length), 12);
-      centralExtra.writeBigUInt64LE(BigInt(offset), 20);
-    }
-    central.writeUInt16LE(centralExtra.length, 30);
-    locals.push(local, nameBytes, localExtra, Buffer.from(data));
-    centrals.push(central, nameBytes, centralExtra);
-    offset += 30 + nameBytes.length + localExtra.length + data.length;
-  }
-  const dir = Buffer.concat(centrals);
-  const tail: Buffer[] = [];
-  if (zip64) {
-    const record = Buffer.alloc(56);
-    record.writeUInt32LE(0x06064b50, 0);
-    record.writeBigUInt64LE(44n, 4);
-    record.writeUInt16LE(45, 12);
-    record.writeUInt16LE(45, 14);
-    record.writeBigUInt64LE(BigInt(entries.length), 24);
-    record.writeBigUInt64LE(BigInt(entries.length), 32);
-    record.writeBigUInt64LE(BigInt(dir.length), 40);
-    record.writeBigUInt64LE(BigInt(offset), 48);
-    const locator = Buffer.alloc(20);
-    locator.writeUInt32LE(0x07064b50, 0);
-    locator.writeBigUInt64LE(BigInt(offset + dir.length), 8);
-    locator.writeUInt32LE(1, 16);
-    tail.push(record, locator);
-  }
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 8);
-  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 10);
-  end.writeUInt32LE(zip64 ? FULL : dir.length, 12);
-  end.writeUInt32LE(zip64 ? FULL : offset, 16);
-  return Buffer.concat([...locals, dir, ...tail, end]);
 }
 
 function zipEntries(path: string): [string, Uint8Array][] {
