@@ -5,7 +5,8 @@ import { AddedTokenSplitter } from "./added.js";
 import { readJsonFile } from "./json.js";
 import { MAX_VOCAB_ID, type TokenizerSettings } from "./settings.js";
 import type { SpecialRole, WordTokenizer } from "./types.js";
-import { idTable, resolveAdded } from "./wordpiece.js";
+import { checkVocabulary } from "./vocab-check.js";
+import { idTable, resolveAdded, specialIds } from "./wordpiece.js";
 
 /**
  * Byte-level BPE from vocab.json + merges.txt (GPT-2, RoBERTa, CodeBERT, CodeGPT): the GPT-2
@@ -155,15 +156,18 @@ export class ByteLevelBpeTokenizer implements WordTokenizer {
   private readonly wordCache = new Map<string, number[]>();
   private readonly utf8 = new TextEncoder();
 
+  /** @param vocabPath names vocab.json in errors */
   constructor(
     private readonly vocab: Map<string, number>,
     private readonly ranks: Map<string, number>,
     settings: TokenizerSettings,
+    vocabPath = "vocab.json",
   ) {
     const roberta = isRobertaStyle(settings, vocab);
     const added = roberta
       ? resolveAdded(settings, ROBERTA_DEFAULTS, vocab, { mask: { lstrip: true } })
       : resolveAdded(settings, GPT2_DEFAULTS, vocab);
+    checkVocabulary(vocabPath, undefined, vocab, specialIds(added, settings, vocab));
     this.specialTokens = added.special;
     this.tokens = idTable(vocab, added.tokens);
     this.vocabSize = this.tokens.length;
@@ -183,8 +187,9 @@ export class ByteLevelBpeTokenizer implements WordTokenizer {
   }
 
   static load(dir: string, settings: TokenizerSettings): ByteLevelBpeTokenizer {
-    const vocab = readVocabJson(join(dir, "vocab.json"));
-    return new ByteLevelBpeTokenizer(vocab, readMerges(join(dir, "merges.txt"), vocab), settings);
+    const vocabPath = join(dir, "vocab.json");
+    const vocab = readVocabJson(vocabPath);
+    return new ByteLevelBpeTokenizer(vocab, readMerges(join(dir, "merges.txt"), vocab), settings, vocabPath);
   }
 
   tokenizeWord(word: string, isFirst: boolean): number[] {

@@ -4,6 +4,7 @@ import { InputError } from "../../util/errors.js";
 import { field, readJsonFile } from "./json.js";
 import type { TokenizerSettings } from "./settings.js";
 import { SPECIAL_ROLES, type SpecialRole, type WordTokenizer } from "./types.js";
+import { checkVocabulary } from "./vocab-check.js";
 
 /**
  * tokenizer.json through @huggingface/tokenizers (normalizer, pre-tokenizer, model and added tokens as
@@ -53,7 +54,8 @@ export class HfJsonTokenizer implements WordTokenizer {
     settings: TokenizerSettings,
     private readonly path: string,
   ) {
-    const vocab = tokenizer.get_vocab(true);
+    // get_vocab lists the holes of a sparse vocabulary (ids without a token) under the key undefined.
+    const vocab = new Map([...tokenizer.get_vocab(true)].filter(([t]) => typeof t === "string"));
     this.tokens = new Map([...vocab].map(([t, id]) => [id, t]));
     let size = 0;
     for (const id of vocab.values()) size = Math.max(size, id + 1);
@@ -70,6 +72,10 @@ export class HfJsonTokenizer implements WordTokenizer {
       (typeof modelUnk === "string" ? (tokenizer.token_to_id(modelUnk) ?? null) : null);
     this.padId = this.specialTokens.pad ?? this.specialTokens.eos ?? this.unkId ?? 0;
     this.maxLength = settings.maxLength;
+    checkVocabulary(path, "model.vocab", vocab, [
+      ...Object.values(this.specialTokens),
+      ...specialAddedIds(json),
+    ]);
     this.contextIds = this.encode(CONTEXT);
   }
 
@@ -154,6 +160,15 @@ export class HfJsonTokenizer implements WordTokenizer {
     }
     return out;
   }
+}
+
+/** Ids of tokenizer.json's added tokens marked special. */
+function specialAddedIds(json: Record<string, unknown>): number[] {
+  const added = field(json, "added_tokens");
+  if (!Array.isArray(added)) return [];
+  return added
+    .filter((t) => field(t, "special") === true && Number.isSafeInteger(field(t, "id")))
+    .map((t) => field(t, "id") as number);
 }
 
 /** Fast tokenizer classes whose constructor in transformers rewrites ByteLevel's add_prefix_space. */

@@ -4,6 +4,7 @@ import { InputError } from "../../util/errors.js";
 import { type AddedToken, AddedTokenSplitter } from "./added.js";
 import type { AddedTokenSpec, TokenizerSettings } from "./settings.js";
 import { SPECIAL_ROLES, type SpecialRole, type WordTokenizer } from "./types.js";
+import { checkVocabulary } from "./vocab-check.js";
 
 /**
  * BERT's tokenizer built from vocab.txt, as transformers builds BertTokenizerFast from it: BertNormalizer
@@ -128,6 +129,7 @@ export class WordPieceTokenizer implements WordTokenizer {
       handleChineseChars: settings.tokenizeChineseChars,
     };
     const added = resolveAdded(settings, BERT_DEFAULTS, vocab);
+    checkVocabulary(vocabPath, undefined, vocab, specialIds(added, settings, vocab));
     this.specialTokens = added.special;
     const unk = this.specialTokens.unk;
     if (unk === undefined) throw new InputError(vocabPath, `has no unknown token '${added.unkContent}'`);
@@ -247,6 +249,20 @@ export function resolveAdded(
   }
   const unkContent = settings.special.unk?.content ?? defaults.unk;
   return { special, tokens: [...tokens.values()], unkContent };
+}
+
+/** The ids of the special tokens: the roles' and those of added tokens marked special. */
+export function specialIds(
+  added: ResolvedAdded,
+  settings: TokenizerSettings,
+  vocab: ReadonlyMap<string, number>,
+): number[] {
+  const ids = Object.values(added.special);
+  for (const spec of settings.addedTokens) {
+    const id = vocab.get(spec.content) ?? spec.id;
+    if (spec.special && id !== undefined) ids.push(id);
+  }
+  return ids;
 }
 
 /** id → token for the vocabulary and the added tokens. */
