@@ -27,6 +27,7 @@ export function buildEncoder(
   params: CheckpointParams,
   plan: GraphPlan,
 ): Map<string, string> {
+  params.refuseBlocksBeyond("encoder.layer.", cfg.numLayers, cfg.source, "num_hidden_layers");
   const ctx: Ctx = { g, fused: plan.fused, eps: cfg.layerNormEps };
   const out = new Map<string, string>();
   const ids = g.input("input_ids", "int64", ["batch", "sequence"]);

@@ -41,6 +41,7 @@ export function buildGpt2(
   params: CheckpointParams,
   plan: GraphPlan,
 ): Map<string, string> {
+  params.refuseBlocksBeyond("h.", cfg.numLayers, cfg.source, "n_layer");
   const ctx: Ctx = { g, fused: plan.fused, eps: cfg.layerNormEps };
   const out = new Map<string, string>();
   const H = cfg.hiddenSize;

@@ -1,4 +1,4 @@
-import { UserError } from "../../util/errors.js";
+import { InputError, UserError } from "../../util/errors.js";
 import { elementCount, type LoadedTensor, type TensorMap } from "../weights/tensor.js";
 
 /**
@@ -70,6 +70,32 @@ export class CheckpointParams {
 
   has(name: string): boolean {
     return aliases(this.prefix + name).some((n) => this.names.has(n));
+  }
+
+  /**
+   * Refuses a checkpoint holding a block at or beyond `numLayers` (a tensor `<prefix><blocks><i>.…`
+   * with i >= numLayers, e.g. `encoder.layer.12.` or `h.12.`): a config.json that says fewer layers
+   * than the weights have would otherwise run a truncated model without a word. The error names the
+   * config field and the tensor, as the block-streamed families do (block-weights.ts).
+   *
+   * @param configFile the config.json, @param field its layer-count field
+   */
+  refuseBlocksBeyond(blocks: string, numLayers: number, configFile: string, field: string): void {
+    const start = this.prefix + blocks;
+    let beyond: { name: string; layer: number } | null = null;
+    for (const name of this.names) {
+      if (!name.startsWith(start)) continue;
+      const m = /^(\d+)\./.exec(name.slice(start.length));
+      const layer = m ? Number(m[1]) : -1;
+      if (layer >= numLayers && (beyond === null || layer < beyond.layer)) beyond = { name, layer };
+    }
+    if (beyond) {
+      throw new InputError(
+        configFile,
+        `says ${numLayers} layers but the checkpoint has more (it holds '${beyond.name}')`,
+        { field },
+      );
+    }
   }
 
   /** Names of the checkpoint's tensors that no `get` asked for (for logging; never an error). */
