@@ -195,6 +195,8 @@ async function runExtract(o: ExtractCli): Promise<void> {
           `${result.shardsComputed} shards computed, ${result.shardsReused} reused) in ${formatSeconds(result.seconds)} → ${result.out}`,
       );
     }
+    // On stderr even with --json or CODENEURONS_QUIET: a store of unknown words must not pass unnoticed.
+    for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
   } finally {
     await model.release();
   }

@@ -73,9 +73,16 @@ export interface ExtractOptions {
   quiet?: boolean;
 }
 
+/** The store's counts, and the words that came out as nothing but the unknown token. */
+export interface ExtractCounts extends StoreCounts {
+  unknownWords: number;
+}
+
 export interface ExtractResult {
   out: string;
-  counts: StoreCounts;
+  counts: ExtractCounts;
+  /** Signs that the result may be meaningless (mostly unknown words); also in index.json. */
+  warnings: string[];
   shardsComputed: number;
   shardsReused: number;
   seconds: number;
@@ -128,10 +135,12 @@ function tokenizeLines(
   model: ActivationModel,
   input: SentenceInput,
   only?: ReadonlySet<number>,
-): { ids: number[][][]; emptyWords: number } {
+): { ids: number[][][]; emptyWords: number; unknownWords: number; words: number } {
   const cache = [new Map<string, number[]>(), new Map<string, number[]>()];
   const tok = model.tokenizer;
   let emptyWords = 0;
+  let unknownWords = 0;
+  let wordCount = 0;
   const ids = input.lines.map((words, line) =>
     (only && !only.has(line) ? [] : words).map((w, i) => {
       const c = cache[i === 0 ? 0 : 1];
@@ -142,14 +151,32 @@ function tokenizeLines(
         wordIds = tok.tokenizeWord(decodeToken(w) ?? w, i === 0);
         c.set(w, wordIds);
       }
-      if (wordIds.length > 0) return wordIds;
+      wordCount++;
+      if (wordIds.length > 0) {
+        if (wordIds.every((id) => id === tok.unkId)) unknownWords++;
+        return wordIds;
+      }
       // A word the tokenizer removes entirely (e.g. only zero-width characters for BERT) still needs a
       // vector: it is read as the unknown token, and counted.
       emptyWords++;
       return [tok.unkId ?? tok.padId];
     }),
   );
-  return { ids, emptyWords };
+  return { ids, emptyWords, unknownWords, words: wordCount };
+}
+
+/** Above this share of unknown words, the tokenizer does not fit the input (or its vocabulary is broken). */
+const UNKNOWN_WORDS_WARNING = 0.05;
+
+function unknownWordsWarning(model: ActivationModel, unknown: number, words: number): string[] {
+  if (words === 0 || unknown / words <= UNKNOWN_WORDS_WARNING) return [];
+  const tok = model.tokenizer;
+  const share = ((100 * unknown) / words).toFixed(1);
+  return [
+    `${unknown} of ${words} words (${share}%) are nothing but the unknown token ` +
+      `'${tok.unkId === null ? "" : tok.idToToken(tok.unkId)}': their vectors say nothing about the words. ` +
+      "Does the tokenizer of this model fit the input (language, escaping), and is its vocabulary intact?",
+  ];
 }
 
 function planLines(
@@ -539,7 +566,12 @@ export async function extractActivations(
   const range = o.part
     ? shardsOfPart(shards.length, o.part.index, o.part.count)
     : { begin: 0, end: shards.length };
-  const counts = { ...countsOf(lines), emptyWords: tokenized.emptyWords };
+  const counts: ExtractCounts = {
+    ...countsOf(lines),
+    emptyWords: tokenized.emptyWords,
+    unknownWords: tokenized.unknownWords,
+  };
+  const warnings = unknownWordsWarning(model, tokenized.unknownWords, tokenized.words);
   const mine = shards.slice(range.begin, range.end);
   const records: ShardRecord[] = [];
   const todo: ShardPlan[] = [];
@@ -566,10 +598,11 @@ export async function extractActivations(
   const { words, labels } = storedWords(model, keepOnly(input, lines), plan.settings.includeSpecialTokens);
   await writeWordsFiles(o.out, words, labels);
   const seconds = (Date.now() - started) / 1000;
-  const index: StoreIndex = {
+  const index: StoreIndex & { warnings?: string[] } = {
     ...plan,
     shards: records,
     counts,
+    ...(warnings.length > 0 ? { warnings } : {}),
     createdAt: new Date().toISOString(),
     seconds,
   };
@@ -581,6 +614,7 @@ export async function extractActivations(
     shardsReused: mine.length - todo.length,
     seconds,
     status,
+    warnings,
   };
 }
 

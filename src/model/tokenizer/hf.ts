@@ -55,7 +55,9 @@ export class HfJsonTokenizer implements WordTokenizer {
     private readonly path: string,
   ) {
     // get_vocab lists the holes of a sparse vocabulary (ids without a token) under the key undefined.
-    const vocab = new Map([...tokenizer.get_vocab(true)].filter(([t]) => typeof t === "string"));
+    const vocab = new Map<string, number>(
+      [...tokenizer.get_vocab(true)].filter(([t]) => typeof t === "string"),
+    );
     this.tokens = new Map([...vocab].map(([t, id]) => [id, t]));
     let size = 0;
     for (const id of vocab.values()) size = Math.max(size, id + 1);
