@@ -32,4 +32,12 @@ export * as store from "./store/index.js";
 export { ActivationStore, openSplitStores } from "./store/index.js";
 export { InputError, UserError } from "./util/errors.js";
 export { type Matrix, matrix } from "./util/matrix.js";
-export { neuronId, neuronName, parseNeuronName } from "./util/neurons.js";
+export {
+  type NeuronSpace,
+  neuronId,
+  neuronLayer,
+  neuronName,
+  neuronSpace,
+  parseNeuronName,
+  type SpaceLike,
+} from "./util/neurons.js";

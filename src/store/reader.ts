@@ -7,7 +7,7 @@ import { InputError } from "../util/errors.js";
 import { halfArrayToFloat32 } from "../util/half.js";
 import { getOrCreate } from "../util/maps.js";
 import { type Matrix, matrix } from "../util/matrix.js";
-import { neuronName } from "../util/neurons.js";
+import { neuronName, neuronSpace, siteLayers } from "../util/neurons.js";
 import {
   type ShardRecord,
   type Site,
@@ -202,28 +202,31 @@ export class ActivationStore {
   private columns(opts: ReadOptions): { layer: number; unit: number }[] {
     const site = opts.site ?? "hidden";
     const dim = this.dimOf(site);
+    // The MLP site has no layer 0 (the embeddings have no MLP).
+    const stored = siteLayers(site, this.meta.layers);
+    const which = site === "hidden" ? "" : `${site} `;
     if (opts.neurons) {
+      const space = neuronSpace(site, dim);
       const cols: { layer: number; unit: number }[] = [];
       for (let j = 0; j < opts.neurons.length; j++) {
         const id = opts.neurons[j];
         const layer = Math.floor(id / dim);
-        if (!this.meta.layers.includes(layer)) {
+        if (!stored.includes(layer)) {
           throw new InputError(
             this.dir,
-            `neuron ${id} (${neuronName(id, dim)}) is in layer ${layer}, which the store does not hold (layers ${this.meta.layers.join(",")})`,
+            `neuron ${id} (${neuronName(id, space)}) is in ${which}layer ${layer}, which the store does not hold (${which}layers ${stored.join(",")})`,
           );
         }
         cols.push({ layer, unit: id % dim });
       }
       return cols;
     }
-    // The MLP site has no layer 0 (the embeddings have no MLP).
-    const layers = opts.layers ?? this.meta.layers.filter((l) => site === "hidden" || l >= 1);
+    const layers = opts.layers ?? stored;
     for (const l of layers) {
-      if (!this.meta.layers.includes(l))
+      if (!stored.includes(l))
         throw new InputError(
           this.dir,
-          `layer ${l} is not in the store (layers ${this.meta.layers.join(",")})`,
+          `${which}layer ${l} is not in the store (${which}layers ${stored.join(",")})`,
         );
     }
     const cols: { layer: number; unit: number }[] = [];
