@@ -86,9 +86,17 @@ function activation(
   return v as ActivationName;
 }
 
-function heads(cfg: Json, file: string, hiddenSize: number, headsKey: string, kvKey: string | null) {
+function heads(
+  cfg: Json,
+  file: string,
+  hiddenSize: number,
+  headsKey: string,
+  kvKey: string | null,
+  kvDefault?: number,
+) {
   const numHeads = int(cfg, headsKey, file, { min: 1 });
-  const numKvHeads = kvKey === null ? numHeads : int(cfg, kvKey, file, { min: 1, fallback: numHeads });
+  const numKvHeads =
+    kvKey === null ? numHeads : int(cfg, kvKey, file, { min: 1, fallback: kvDefault ?? numHeads });
   if (numHeads % numKvHeads !== 0) {
     throw new InputError(
       file,
@@ -104,9 +112,10 @@ function heads(cfg: Json, file: string, hiddenSize: number, headsKey: string, kv
 }
 
 /**
- * Sliding windows per block. Mistral, StarCoder2 and Phi-3 apply `sliding_window` to every block;
- * Qwen2 only when use_sliding_window, from block max_window_layers on (transformers 5 writes this as
- * `layer_types`). transformers' window of w keeps keys with query − key < w, i.e. w keys.
+ * Sliding windows per block, as each config class reads them: Mistral (default 4096), StarCoder2 and
+ * Phi-3 apply `sliding_window` to every block; Qwen2 only with use_sliding_window, from block
+ * max_window_layers on (transformers 5 writes this as `layer_types`, which then decides); Llama and
+ * Gemma have none. transformers' window of w keeps keys with query − key < w, i.e. w keys.
  */
 function slidingWindows(
   cfg: Json,
@@ -114,7 +123,12 @@ function slidingWindows(
   numLayers: number,
   modelType: BlockModelType,
 ): (number | null)[] {
-  const window = optionalInt(cfg, "sliding_window", file, null);
+  const all = (w: number | null) => Array.from({ length: numLayers }, () => w);
+  if (modelType === "mistral") return all(optionalInt(cfg, "sliding_window", file, 4096));
+  if (modelType === "starcoder2" || modelType === "phi3")
+    return all(optionalInt(cfg, "sliding_window", file, null));
+  if (modelType !== "qwen2") return all(null);
+  const window = optionalInt(cfg, "sliding_window", file, 4096);
   const layerTypes =
     cfg.layer_types === undefined || cfg.layer_types === null ? null : stringList(cfg, "layer_types", file);
   if (layerTypes) {
@@ -134,15 +148,9 @@ function slidingWindows(
       return window;
     });
   }
-  if (modelType === "qwen2") {
-    const use = bool(cfg, "use_sliding_window", file, false);
-    const from = int(cfg, "max_window_layers", file, { min: 0, fallback: 28 });
-    return Array.from({ length: numLayers }, (_, i) => (use && window !== null && i >= from ? window : null));
-  }
-  if (modelType === "mistral" || modelType === "starcoder2" || modelType === "phi3") {
-    return Array.from({ length: numLayers }, () => window);
-  }
-  return Array.from({ length: numLayers }, () => null);
+  const use = bool(cfg, "use_sliding_window", file, false);
+  const from = int(cfg, "max_window_layers", file, { min: 0, fallback: 28 });
+  return Array.from({ length: numLayers }, (_, i) => (use && window !== null && i >= from ? window : null));
 }
 
 function base(
@@ -194,7 +202,15 @@ function parseRopeDecoder(cfg: Json, modelType: RopeDecoderType, file: string): 
   refuseAttentionVariants(cfg, file);
   const hiddenSize = int(cfg, "hidden_size", file, { min: 1 });
   const numLayers = int(cfg, "num_hidden_layers", file, { min: 1 });
-  const h = heads(cfg, file, hiddenSize, "num_attention_heads", "num_key_value_heads");
+  // MistralConfig defaults to 8 key/value heads; the others to one per attention head.
+  const h = heads(
+    cfg,
+    file,
+    hiddenSize,
+    "num_attention_heads",
+    "num_key_value_heads",
+    modelType === "mistral" ? 8 : undefined,
+  );
   if (modelType !== "gemma" && cfg.head_dim === undefined && hiddenSize % h.numHeads !== 0) {
     throw new InputError(file, `hidden size ${hiddenSize} is not a multiple of ${h.numHeads} heads`, {
       field: "num_attention_heads",
@@ -238,7 +254,21 @@ function parseRopeDecoder(cfg: Json, modelType: RopeDecoderType, file: string): 
     attentionScale: h.headDim ** -0.5,
     parallelResidual: false,
     positions: "rope",
-    rope: parseRope(cfg, file, h.headDim, maxPositions, { theta: 10000, partialRotaryFactor: 1 }),
+    rope: parseRope(
+      cfg,
+      file,
+      h.headDim,
+      maxPositions,
+      modelType === "phi3"
+        ? // Phi3Config renames the old "su" and "yarn" types to longrope and defaults to 4,096 pre-training positions.
+          {
+            theta: 10000,
+            partialRotaryFactor: 1,
+            originalMaxPositions: 4096,
+            aliases: { su: "longrope", yarn: "longrope" },
+          }
+        : { theta: 10000, partialRotaryFactor: 1 },
+    ),
     relative: null,
     slidingWindows: slidingWindows(cfg, file, numLayers, modelType),
     embeddingScale: isGemma ? Math.fround(Math.sqrt(hiddenSize)) : null,

@@ -54,6 +54,13 @@ export interface RopeDefaults {
   theta: number;
   /** Fraction of each head that rotates (GPT-NeoX 0.25, others 1). */
   partialRotaryFactor: number;
+  /**
+   * The config class's own original_max_position_embeddings when the file has none (Phi3Config: 4096);
+   * null for classes without the attribute.
+   */
+  originalMaxPositions?: number | null;
+  /** Old type names the family's config class renames (Phi3Config: "su" and "yarn" are longrope). */
+  aliases?: Record<string, RopeType>;
 }
 
 /**
@@ -76,34 +83,35 @@ export function parseRope(
       { field: "rope_parameters" },
     );
   }
-  // transformers 5 moves everything into rope_parameters; a transformers 4 config keeps theta and the
-  // partial factor at the top level and the scaling in rope_scaling. When both exist, rope_parameters
-  // wins (it is what transformers 5 reads), with the top-level values as its defaults.
-  const params: Json = { ...(v4 ?? {}), ...(v5 ?? {}) };
-  const where = v5 ? "rope_parameters" : v4 ? "rope_scaling" : "rope_theta";
+  // transformers 5 reads `rope_scaling or rope_parameters` (a transformers 4 rope_scaling wins), then
+  // fills in rope_theta from the top level when the dict has none, and always overrides the partial
+  // factor with a top-level one (RotaryEmbeddingConfigMixin.standardize_rope_params).
+  const params: Json = v4 && Object.keys(v4).length > 0 ? v4 : (v5 ?? {});
+  const where = v4 && Object.keys(v4).length > 0 ? "rope_scaling" : v5 ? "rope_parameters" : "rope_theta";
   const rawType = params.rope_type ?? params.type ?? "default";
   if (typeof rawType !== "string") {
     throw new InputError(file, `expected a string, got ${JSON.stringify(rawType)}`, {
       field: `${where}.rope_type`,
     });
   }
-  const type = oneOf(ROPE_ALIASES[rawType] ?? rawType, ROPE_TYPES, file, `${where}.rope_type`, "RoPE type");
+  const alias = defaults.aliases?.[rawType] ?? ROPE_ALIASES[rawType];
+  const type = oneOf(alias ?? rawType, ROPE_TYPES, file, `${where}.rope_type`, "RoPE type");
 
   const theta =
-    params.rope_theta !== undefined
+    params.rope_theta !== undefined && params.rope_theta !== null
       ? positiveFloat(params, "rope_theta", `${file} (${where})`)
-      : cfg.rope_theta !== undefined
+      : cfg.rope_theta !== undefined && cfg.rope_theta !== null
         ? positiveFloat(cfg, "rope_theta", file)
         : cfg.rotary_emb_base !== undefined
           ? positiveFloat(cfg, "rotary_emb_base", file)
           : defaults.theta;
   const partial =
-    params.partial_rotary_factor !== undefined
-      ? positiveFloat(params, "partial_rotary_factor", `${file} (${where})`)
-      : cfg.partial_rotary_factor !== undefined
-        ? positiveFloat(cfg, "partial_rotary_factor", file)
-        : cfg.rotary_pct !== undefined
-          ? positiveFloat(cfg, "rotary_pct", file)
+    cfg.partial_rotary_factor !== undefined && cfg.partial_rotary_factor !== null
+      ? positiveFloat(cfg, "partial_rotary_factor", file)
+      : cfg.rotary_pct !== undefined
+        ? positiveFloat(cfg, "rotary_pct", file)
+        : params.partial_rotary_factor !== undefined && params.partial_rotary_factor !== null
+          ? positiveFloat(params, "partial_rotary_factor", `${file} (${where})`)
           : defaults.partialRotaryFactor;
   if (partial > 1) {
     throw new InputError(file, `partial rotary factor ${partial} is above 1`, {
@@ -125,8 +133,12 @@ export function parseRope(
       throw new InputError(file, `RoPE type '${type}' needs ${key}`, { field: `${where}.${key}` });
     }
   };
+  // For llama3, yarn and longrope, a top-level original_max_position_embeddings (Phi-3 always has one)
+  // wins over the dict's; without either, max_position_embeddings.
+  const scaled = type === "llama3" || type === "yarn" || type === "longrope";
+  const topLevel = cfg.original_max_position_embeddings ?? defaults.originalMaxPositions ?? null;
   const original =
-    params.original_max_position_embeddings ?? cfg.original_max_position_embeddings ?? maxPositions;
+    scaled && topLevel !== null ? topLevel : (params.original_max_position_embeddings ?? maxPositions);
   if (typeof original !== "number" || !Number.isSafeInteger(original) || original < 1) {
     throw new InputError(file, `expected a positive integer, got ${JSON.stringify(original)}`, {
       field: `${where}.original_max_position_embeddings`,
@@ -136,11 +148,12 @@ export function parseRope(
   if (type === "llama3") {
     needs("low_freq_factor");
     needs("high_freq_factor");
-    needs("original_max_position_embeddings");
+    if (topLevel === null) needs("original_max_position_embeddings");
   }
-  let factor = positiveFloat(params, "factor", sub, 1);
-  if ((type === "yarn" || type === "longrope") && params.factor === undefined)
-    factor = maxPositions / original;
+  // yarn and longrope derive an absent (or null) factor from the two context lengths.
+  const derived =
+    (type === "yarn" || type === "longrope") && (params.factor === undefined || params.factor === null);
+  const factor = derived ? maxPositions / original : positiveFloat(params, "factor", sub, 1);
   const shortFactor = type === "longrope" ? factorList(params, "short_factor", sub, rotaryDim) : [];
   const longFactor = type === "longrope" ? factorList(params, "long_factor", sub, rotaryDim) : [];
   const truncate = params.truncate ?? true;

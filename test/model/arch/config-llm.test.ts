@@ -797,7 +797,7 @@ describe("transformers 5 rope_parameters and transformers 4 top-level fields giv
     expect(rope(v5).frequencyDType).toBe("float16");
   });
 
-  it.fails("BUG: yarn / longrope with factor null use max / original positions, as for an absent factor", () => {
+  it("yarn / longrope with factor null use max / original positions, as for an absent factor", () => {
     const r = rope(
       parse({
         ...LLAMA2_7B,
@@ -813,7 +813,7 @@ describe("transformers 5 rope_parameters and transformers 4 top-level fields giv
     expect(r.factor).toBe(4);
   });
 
-  it.fails("BUG: a Phi-3 rope_scaling of type 'yarn' is longrope (Phi3Config renames 'su' and 'yarn')", () => {
+  it("a Phi-3 rope_scaling of type 'yarn' is longrope (Phi3Config renames 'su' and 'yarn')", () => {
     const r = rope(
       parse({ ...PHI3_MINI_128K, rope_scaling: { ...PHI3_MINI_128K.rope_scaling, type: "yarn" } }),
     );

@@ -64,9 +64,7 @@ const FIXTURE: Fixture = JSON.parse(
   readFileSync(join(import.meta.dirname, "..", "..", "fixtures", "rope", "rope.json"), "utf8"),
 );
 
-/** Cases where codeneurons reads the config differently from transformers 5 (bugs, see the it.fails below). */
-const KNOWN_DIVERGENT = new Set(["longrope-phi3-yarn-alias-v4", "longrope-phi3-default-original-v4"]);
-const CASES = FIXTURE.rope.filter((c) => !KNOWN_DIVERGENT.has(c.name));
+const CASES = FIXTURE.rope;
 const byName = (name: string) => FIXTURE.rope.find((c) => c.name === name)!;
 
 const f32 = Math.fround;
@@ -271,12 +269,12 @@ describe("RoPE against transformers 5 (torch float32)", () => {
     expect(ropeFrequencies(rope, rope.maxPositions + 1).invFreq[1]).toBeLessThan(base[1]);
   });
 
-  it.fails("BUG: Phi-3's old rope type name 'yarn' means longrope (Phi3Config renames it)", () => {
+  it("Phi-3's old rope type name 'yarn' means longrope (Phi3Config renames it)", () => {
     const c = byName("longrope-phi3-yarn-alias-v4");
     expect(ropeOf(c).type).toBe("longrope");
   });
 
-  it.fails("BUG: Phi-3 longrope without original_max_position_embeddings uses Phi3Config's 4096", () => {
+  it("Phi-3 longrope without original_max_position_embeddings uses Phi3Config's 4096", () => {
     const c = byName("longrope-phi3-default-original-v4");
     const freq = ropeFrequencies(ropeOf(c), c.seq_len);
     expect(freq.scale).toBeCloseTo(c.attention_scaling, 12);
