@@ -1,4 +1,5 @@
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { SITES } from "../store/format.js";
 import { UserError } from "../util/errors.js";
 
 /**
@@ -68,6 +69,20 @@ export function parseIntList(_name: string): (value: string) => number[] {
     }
     return out;
   };
+}
+
+/**
+ * `--site hidden|mlp`: which neurons a command reads, takes and names (`L3:17` in the residual
+ * stream, `L3.mlp:17` among block 3's MLP neurons). Every command that takes or prints neurons has it,
+ * with the same default, so that the stages of one analysis agree.
+ */
+export function siteOption(): Option {
+  return new Option(
+    "--site <site>",
+    "neuron site: hidden (the residual stream after each layer, L12:17) or mlp (each block's MLP neurons, L12.mlp:3071; the store needs extract --sites hidden,mlp)",
+  )
+    .choices([...SITES])
+    .default("hidden");
 }
 
 /** A registrar adds one command (with its own --help) to the program. */

@@ -3,7 +3,8 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline.js";
 import { formatSummary } from "../redundancy/pipeline-summary.js";
 import type { PipelineSettings } from "../redundancy/results.js";
-import { action, parseFloatOption, parseIntOption, printJson, type Register } from "./common.js";
+import type { Site } from "../store/format.js";
+import { action, parseFloatOption, parseIntOption, printJson, type Register, siteOption } from "./common.js";
 
 /** "0.1,0.2" or "0.5%,1%" → fractions. */
 export function parseFractionList(value: string): number[] {
@@ -23,6 +24,7 @@ interface RedundancyCli {
   store: string;
   storeB?: string;
   task: string;
+  site: Site;
   out: string;
   steps?: string;
   seed: number;
@@ -82,6 +84,7 @@ export const register: Register = (program: Command) => {
       "task directory: {train,valid,test}.tsv (token tagging) or <split>.in / <split>.a.in+.b.in + <split>.label (sentence-level)",
     )
     .requiredOption("--out <dir>", "output directory")
+    .addOption(siteOption())
     .option(
       "--steps <list>",
       "steps to produce (with their dependencies): cka, oracle, independent, incremental (or layerwise), ls, ccfs, lslca, cc, lca, probeless, random, control; default all",
@@ -146,7 +149,7 @@ export const register: Register = (program: Command) => {
       action(async (o: RedundancyCli) => {
         if (o.quiet) process.env.CODENEURONS_QUIET = "1";
         const results = await runRedundancyPipeline(
-          { store: o.store, storeB: o.storeB, task: o.task },
+          { store: o.store, storeB: o.storeB, task: o.task, site: o.site },
           {
             out: o.out,
             steps: o.steps ? parseSteps(o.steps.split(",")) : undefined,

@@ -1,8 +1,9 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { readRunConfig } from "../run/config.js";
 import { runAnalysis } from "../run/run.js";
+import { SITES, type Site } from "../store/format.js";
 import { formatSeconds } from "../util/progress.js";
 import { action, printJson } from "./common.js";
 
@@ -13,6 +14,7 @@ export const DEMO_CONFIG = join(ROOT, "demo", "config.json");
 interface RunCli {
   model?: string;
   data?: string;
+  site?: Site;
   config?: string;
   out?: string;
   demo?: boolean;
@@ -29,6 +31,12 @@ export function registerRun(program: Command): void {
     .option("--model <dir-or-id>", "Hugging Face model directory or hub id (overrides the config)")
     .option("--data <dir>", "directory with train.in, valid.in, test.in (overrides the config)")
     .option("--config <file>", "JSON settings (see config/paper.json; defaults are the paper's)")
+    .addOption(
+      new Option(
+        "--site <site>",
+        "neurons to analyse: hidden (residual stream, L12:17) or mlp (each block's MLP neurons, L12.mlp:3071); overrides the config's site (default hidden)",
+      ).choices([...SITES]),
+    )
     .option("--out <dir>", "results directory", "results")
     .option("--demo", "the bundled model on the bundled Java slice (demo/config.json → demo-results/)")
     .option("--json", "print the run summary as JSON")
@@ -41,7 +49,7 @@ export function registerRun(program: Command): void {
       action(async (o: RunCli) => {
         const config = o.config ?? (o.demo ? DEMO_CONFIG : undefined);
         const out = o.demo && o.out === "results" ? "demo-results" : (o.out ?? "results");
-        const cfg = readRunConfig(config, { model: o.model, data: o.data });
+        const cfg = readRunConfig(config, { model: o.model, data: o.data, site: o.site });
         const t0 = performance.now();
         const result = await runAnalysis(cfg, out, { quiet: o.quiet });
         if (o.json) return printJson(result);

@@ -1,5 +1,6 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { startExplorer } from "../serve/server.js";
+import { SITES, type Site } from "../store/format.js";
 import { UserError } from "../util/errors.js";
 import { action, parseIntOption } from "./common.js";
 
@@ -18,16 +19,26 @@ export function register(program: Command): void {
       parseIntOption("max-rows", 1),
       50000,
     )
+    .addOption(
+      new Option(
+        "--site <site>",
+        "neuron site shown first: hidden (residual stream, L12:17) or mlp (MLP neurons, L12.mlp:3071); default concepts.json's, else hidden (the page switches between the sites a store holds)",
+      ).choices([...SITES]),
+    )
     .option("--verbose", "log every request")
     .action(
       action(
-        async (dir: string, opts: { port: number; host: string; maxRows: number; verbose?: boolean }) => {
+        async (
+          dir: string,
+          opts: { port: number; host: string; maxRows: number; site?: Site; verbose?: boolean },
+        ) => {
           if (opts.port > 65535) throw new UserError(`--port: ${opts.port} is not a port`);
           const running = await startExplorer({
             resultsDir: dir,
             port: opts.port,
             host: opts.host,
             maxRows: opts.maxRows,
+            site: opts.site,
             verbose: opts.verbose,
           }).catch((e: NodeJS.ErrnoException) => {
             if (e.code === "EADDRINUSE")

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
+import type { Site } from "../store/format.js";
 import { ActivationStore, exportNeuroxJson, importNeuroxJson, mergeStores } from "../store/index.js";
 import { UserError } from "../util/errors.js";
 import { log } from "../util/progress.js";
-import { action, parseIntList, printJson } from "./common.js";
+import { action, parseIntList, printJson, siteOption } from "./common.js";
 
 /** `import`, `export` and `merge`: moving activation stores in and out of codeneurons. */
 export function registerStoreCommands(program: Command): void {
@@ -56,15 +57,23 @@ export function registerStoreCommands(program: Command): void {
     .requiredOption("--store <dir>", "activation store")
     .requiredOption("--format <format>", "output format (neurox-json)")
     .requiredOption("--out <file>", "JSON lines file to write")
-    .option("--layers <list>", "layers to export, e.g. 0,3-5 (default all)", parseIntList("layers"))
+    .addOption(siteOption())
+    .option(
+      "--layers <list>",
+      "layers to export, e.g. 0,3-5 (default all of the site; MLP layers start at 1)",
+      parseIntList("layers"),
+    )
     .action(
-      action(async (o: { store: string; format: string; out: string; layers?: number[] }) => {
+      action(async (o: { store: string; format: string; out: string; site: Site; layers?: number[] }) => {
         if (o.format !== "neurox-json")
           throw new UserError(`--format: only neurox-json is supported, got '${o.format}'`);
         const store = await ActivationStore.open(o.store);
-        const n = await exportNeuroxJson(store, o.out, { layers: o.layers });
-        store.close();
-        log(`wrote ${n} sentences → ${o.out}`);
+        try {
+          const n = await exportNeuroxJson(store, o.out, { layers: o.layers, site: o.site });
+          log(`wrote ${n} sentences${o.site === "hidden" ? "" : ` (${o.site} site)`} → ${o.out}`);
+        } finally {
+          store.close();
+        }
       }),
     );
 

@@ -1,5 +1,5 @@
 import type { Matrix } from "../util/matrix.js";
-import { neuronLayer, neuronName } from "../util/neurons.js";
+import { type NeuronSpace, neuronLayer, neuronName } from "../util/neurons.js";
 import { Progress } from "../util/progress.js";
 import {
   type Concept,
@@ -48,18 +48,19 @@ export async function analyzeConcepts(
   const scanner = conceptScanner(types, concepts, opts.conceptTopK, opts.minCount);
   const heatNeurons = heatmapNeuronsPerClass(top, opts.heatmapNeurons);
   const pass = await scanNeurons(source, probe, top, types, scanner, heatNeurons, opts, options);
-  const layers = layersOf(source.neurons as number[], source.hidden);
+  const layers = layersOf(source.neurons as number[], source.space);
   const heatmaps = await buildHeatmaps(source, probe, heatNeurons, pass.kept, opts);
   return {
     schema: CONCEPTS_SCHEMA,
     version: CONCEPTS_VERSION,
-    hidden: source.hidden,
+    site: source.space.site,
+    width: source.space.width,
     layers,
     classes: [...probe.classes],
     corpus: corpusSummary(source, types),
     options: opts,
     topNeurons: top,
-    layerDistribution: distributionOf(top, source.hidden, layers),
+    layerDistribution: distributionOf(top, source.space, layers),
     neurons: pass.reports.sort((a, b) => a.id - b.id),
     conceptNeurons: sortMatches(pass.matches, concepts),
     concepts: summarizeConcepts(pass.matches, concepts, layers),
@@ -195,11 +196,11 @@ class NeuronContext {
     const pValue = scan.pValue;
     if (purity < this.opts.minPurity || pValue * this.tests > this.opts.alpha) return null;
     const baseRate = this.scanner.baseCounts[scan.concept] / this.scanner.eligibleTypes;
-    const hidden = this.source.hidden;
+    const space = this.source.space;
     return {
       neuron: id,
-      name: neuronName(id, hidden),
-      layer: neuronLayer(id, hidden),
+      name: neuronName(id, space),
+      layer: neuronLayer(id, space),
       concept: this.scanner.concepts[scan.concept].name,
       direction: scan.direction,
       purity,
@@ -229,8 +230,8 @@ class NeuronContext {
     const means = classMeans(column, rows.labels, rows.classes.length);
     return {
       id,
-      name: neuronName(id, this.source.hidden),
-      layer: neuronLayer(id, this.source.hidden),
+      name: neuronName(id, this.source.space),
+      layer: neuronLayer(id, this.source.space),
       topFor: this.topFor.get(id) ?? [],
       weights: this.weightsOf(id),
       mean: summary.mean,
@@ -278,7 +279,7 @@ async function buildHeatmaps(
     }
     out.push({
       class: cls,
-      neurons: present.map((id) => ({ id, name: neuronName(id, source.hidden) })),
+      neurons: present.map((id) => ({ id, name: neuronName(id, source.space) })),
       lines,
     });
   }
@@ -348,15 +349,15 @@ function corpusSummary(source: ActivationSource, types: WordTypes): ConceptsResu
 
 function distributionOf(
   top: TopNeurons,
-  hidden: number,
+  space: NeuronSpace,
   layers: number[],
 ): ConceptsResult["layerDistribution"] {
   return {
     layers,
     perClass: Object.fromEntries(
-      Object.entries(top.perClass).map(([c, ids]) => [c, layerDistribution(ids, hidden, layers).counts]),
+      Object.entries(top.perClass).map(([c, ids]) => [c, layerDistribution(ids, space, layers).counts]),
     ),
-    overall: layerDistribution(top.overall, hidden, layers).counts,
+    overall: layerDistribution(top.overall, space, layers).counts,
   };
 }
 

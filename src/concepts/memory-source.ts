@@ -1,4 +1,5 @@
 import { type Matrix, selectColumns, selectRows } from "../util/matrix.js";
+import { type SpaceLike, spaceOf } from "../util/neurons.js";
 import type { ActivationSource, CorpusRows, LineActivations } from "./types.js";
 
 /**
@@ -10,7 +11,7 @@ export function memorySource(
   activations: Matrix,
   rows: CorpusRows,
   neurons: readonly number[],
-  hidden: number,
+  space: SpaceLike,
 ): ActivationSource {
   if (activations.rows !== rows.words.length) {
     throw new Error(`activations have ${activations.rows} rows, corpus has ${rows.words.length}`);
@@ -31,7 +32,7 @@ export function memorySource(
     rowsOfSentence.set(s, [...(rowsOfSentence.get(s) ?? []), r]);
   }
   return {
-    hidden,
+    space: spaceOf(space),
     neurons,
     rows,
     readBlock: async (ids) => selectColumns(activations, columnsOf(ids)),

@@ -1,8 +1,13 @@
+import type { Site } from "../store/format.js";
 import type { ClassHeatmap, ConceptMatch, TopWord } from "./types.js";
 
-/** The versioned JSON that `codeneurons concepts` writes (concepts/concepts.json). */
+/**
+ * The versioned JSON that `codeneurons concepts` writes (concepts/concepts.json). Version 2 records the
+ * neuron site (`site`, `width`: ids are layer × width + unit of that site) where version 1 had `hidden`;
+ * readers take a version 1 file as the hidden site with width `hidden`.
+ */
 export const CONCEPTS_SCHEMA = "codeneurons.concepts";
-export const CONCEPTS_VERSION = 1;
+export const CONCEPTS_VERSION = 2;
 
 export interface NeuronReport {
   id: number;
@@ -31,7 +36,10 @@ export interface ConceptSummary {
 export interface ConceptsResult {
   schema: typeof CONCEPTS_SCHEMA;
   version: typeof CONCEPTS_VERSION;
-  hidden: number;
+  /** The site of every neuron id and name in the file. */
+  site: Site;
+  /** Neurons per layer of the site. */
+  width: number;
   /** Layers of the analysed neurons, ascending (model layer numbers). */
   layers: number[];
   /** Classes of the probe. */

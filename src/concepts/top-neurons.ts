@@ -1,6 +1,6 @@
 import { topNeurons as lcaTopNeurons } from "../rank/lca.js";
 import { matrix } from "../util/matrix.js";
-import { neuronLayer } from "../util/neurons.js";
+import { neuronLayer, type SpaceLike } from "../util/neurons.js";
 import type { LayerCounts, ProbeWeights } from "./types.js";
 
 export interface TopNeurons {
@@ -39,19 +39,19 @@ export function topNeuronsPerClass(probe: ProbeWeights, percentage = 0.05): TopN
 /** How many of `neuronIds` sit in each of `layers` (layers not listed are ignored). */
 export function layerDistribution(
   neuronIds: readonly number[],
-  hidden: number,
+  space: SpaceLike,
   layers: readonly number[],
 ): LayerCounts {
   const index = new Map(layers.map((l, i) => [l, i]));
   const counts = new Array<number>(layers.length).fill(0);
   for (const id of neuronIds) {
-    const i = index.get(neuronLayer(id, hidden));
+    const i = index.get(neuronLayer(id, space));
     if (i !== undefined) counts[i]++;
   }
   return { layers: [...layers], counts };
 }
 
 /** Layers present among `neuronIds`, ascending. */
-export function layersOf(neuronIds: readonly number[], hidden: number): number[] {
-  return [...new Set(neuronIds.map((id) => neuronLayer(id, hidden)))].sort((a, b) => a - b);
+export function layersOf(neuronIds: readonly number[], space: SpaceLike): number[] {
+  return [...new Set(neuronIds.map((id) => neuronLayer(id, space)))].sort((a, b) => a - b);
 }

@@ -1,4 +1,5 @@
 import type { Matrix } from "../util/matrix.js";
+import type { NeuronSpace } from "../util/neurons.js";
 
 /**
  * Plain inputs and outputs of concept analysis. Everything here is JSON-serialisable except the typed
@@ -10,9 +11,10 @@ export interface ProbeWeights {
   /** neurons × classes, row-major. */
   readonly weights: Float32Array;
   readonly classes: readonly string[];
-  /** Global neuron id (layer*hidden+unit) of each weight row. */
+  /** Neuron id (layer × width + unit of `space`) of each weight row. */
   readonly neurons: readonly number[];
-  readonly hidden: number;
+  /** The site and width the ids are of. */
+  readonly space: NeuronSpace;
 }
 
 /**
@@ -32,8 +34,9 @@ export interface CorpusRows {
  * model over a large corpus never needs the whole rows × neurons matrix in memory.
  */
 export interface ActivationSource {
-  readonly hidden: number;
-  /** Every neuron that can be read, as global ids. */
+  /** The site whose neurons this source reads, and its neurons per layer. */
+  readonly space: NeuronSpace;
+  /** Every neuron that can be read, as ids of `space`. */
   readonly neurons: readonly number[];
   readonly rows: CorpusRows;
   /** rows × neurons.length activations of the given neurons over `rows`. */

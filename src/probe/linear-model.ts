@@ -34,7 +34,12 @@ export interface FitInfo {
 export type ProbeInput = Matrix | DesignMatrix;
 
 export const PROBE_FORMAT = "codeneurons-probe";
-export const PROBE_VERSION = 1;
+/**
+ * 2: `codeneurons probe` records the neuron site (`site`, `width`) beside the neuron ids, which are ids
+ * of that site. Version 1 files are read too: they hold hidden-site ids.
+ */
+export const PROBE_VERSION = 2;
+export const PROBE_VERSIONS_READ: readonly number[] = [1, 2];
 
 /** A fitted linear map on z-scored inputs: scores = standardize(X)·W + b, W [inputs × outputs]. */
 export abstract class LinearModel {
@@ -166,7 +171,7 @@ export abstract class LinearModel {
   protected loadBase(obj: Record<string, unknown>, file: string, kind: string, outputs: number): void {
     if (obj.format !== PROBE_FORMAT)
       throw new InputError(file, `not a ${PROBE_FORMAT} file`, { field: "format" });
-    if (obj.version !== PROBE_VERSION)
+    if (!PROBE_VERSIONS_READ.includes(obj.version as number))
       throw new InputError(file, `unsupported version ${String(obj.version)}`, { field: "version" });
     if (obj.kind !== kind) throw new InputError(file, `expected a ${kind} probe`, { field: "kind" });
     const std = Standardizer.fromJSON(obj.standardizer, file);

@@ -146,8 +146,8 @@ export class StepContext {
         seed: s.seed,
         representative: s.representative,
         neuronIds: columns,
-        // Columns are full-matrix indices: ⌊column / hidden⌋ separates layers (and pair sides).
-        hidden: this.space.hidden,
+        // Columns are full-matrix indices: ⌊column / width⌋ separates layers (and pair sides).
+        hidden: this.space.width,
         tooLarge: "per-layer",
         progress: !this.quiet,
       });

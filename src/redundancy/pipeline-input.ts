@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { SplitStores } from "../store/index.js";
+import type { Site, SplitStores } from "../store/index.js";
 import { InputError } from "../util/errors.js";
 import type { Matrix } from "../util/matrix.js";
 import type { RedundancyInput } from "./results.js";
@@ -19,6 +19,8 @@ export interface PipelineInputOptions {
   store: string;
   storeB?: string;
   task: string;
+  /** Which neurons to analyse: the residual stream (default) or the MLP neurons of every block. */
+  site?: Site;
   /** Seed of a generated control task (sentence-level tasks without control/ label files). */
   seed?: number;
 }
@@ -45,33 +47,36 @@ export interface PipelineData {
   control: ControlLabels | null;
 }
 
-/** Feature-space layout: sides × stored layers × hidden, layer-major within a side. */
+/**
+ * Feature-space layout: sides × the site's stored layers × width (neurons per layer of the site),
+ * layer-major within a side. Neuron ids are ids of the site (layer × width + unit).
+ */
 export class FeatureSpace {
   constructor(
-    readonly hidden: number,
+    readonly width: number,
     readonly layers: readonly number[],
     readonly sides: number,
   ) {}
 
   get perSide(): number {
-    return this.layers.length * this.hidden;
+    return this.layers.length * this.width;
   }
 
   get total(): number {
     return this.sides * this.perSide;
   }
 
-  /** Offset of side s's neuron ids: (max layer + 1) × hidden per side. */
+  /** Offset of side s's neuron ids: (max layer + 1) × width per side. */
   get sideOffset(): number {
-    return (Math.max(...this.layers) + 1) * this.hidden;
+    return (Math.max(...this.layers) + 1) * this.width;
   }
 
   /** Global neuron id of full-matrix column c. */
   id(c: number): number {
     const side = Math.floor(c / this.perSide);
     const inSide = c - side * this.perSide;
-    const layer = this.layers[Math.floor(inSide / this.hidden)];
-    return side * this.sideOffset + layer * this.hidden + (inSide % this.hidden);
+    const layer = this.layers[Math.floor(inSide / this.width)];
+    return side * this.sideOffset + layer * this.width + (inSide % this.width);
   }
 
   ids(columns: ArrayLike<number>): number[] {
@@ -82,7 +87,7 @@ export class FeatureSpace {
   prefixColumns(count: number): number[] {
     const out: number[] = [];
     for (let s = 0; s < this.sides; s++)
-      for (let c = 0; c < count * this.hidden; c++) out.push(s * this.perSide + c);
+      for (let c = 0; c < count * this.width; c++) out.push(s * this.perSide + c);
     return out;
   }
 
@@ -90,7 +95,7 @@ export class FeatureSpace {
   layerColumns(index: number): number[] {
     const out: number[] = [];
     for (let s = 0; s < this.sides; s++)
-      for (let u = 0; u < this.hidden; u++) out.push(s * this.perSide + index * this.hidden + u);
+      for (let u = 0; u < this.width; u++) out.push(s * this.perSide + index * this.width + u);
     return out;
   }
 }
@@ -119,6 +124,14 @@ export async function fileHash(path: string): Promise<string> {
   }
 }
 
+/**
+ * What the data fingerprint says about the site: nothing for the residual stream, so that results
+ * cached before sites existed stay valid; the site otherwise (the same stores give other features).
+ */
+export function siteKey(site: Site): string[] {
+  return site === "hidden" ? [] : [`site ${site}`];
+}
+
 /** The store indexes (their shard checksums identify the activations) in split order. */
 export async function storeHashes(stores: SplitStores): Promise<string[]> {
   // Content, not the index file: a resumed extraction rewrites index.json with a new date.
@@ -131,13 +144,20 @@ export function classesOf(trainLabels: readonly string[], file: string): string[
   return classes;
 }
 
-export function checkStores(stores: SplitStores, level: "word" | "sentence", where: string): void {
+export function checkStores(
+  stores: SplitStores,
+  level: "word" | "sentence",
+  where: string,
+  site: Site,
+): void {
   for (const s of SPLIT_NAMES) {
     if (stores[s].meta.level !== level)
       throw new InputError(
         stores[s].dir,
         `is a ${stores[s].meta.level}-level store; this task needs ${level}-level`,
       );
+    // Up front, so that a store without the site fails before any step runs.
+    stores[s].dimOf(site);
   }
   const layers = stores.train.meta.layers;
   for (let i = 1; i < layers.length; i++)

@@ -1,14 +1,20 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { checkClassesKnown } from "../cli/probe.js";
 import { decodeToken } from "../data/escape.js";
 import { readText, splitLines } from "../data/io.js";
 import { readSentenceSplit, type SentenceSplit } from "../data/sentence/index.js";
 import { encodeLabels } from "../probe/labels.js";
-import { type ActivationStore, closeSplitStores, openSplitStores, type SplitStores } from "../store/index.js";
+import { checkClassesKnown } from "../probe/run.js";
+import {
+  type ActivationStore,
+  closeSplitStores,
+  openSplitStores,
+  type Site,
+  type SplitStores,
+} from "../store/index.js";
 import { InputError } from "../util/errors.js";
 import { type Matrix, matrix } from "../util/matrix.js";
-import { neuronIdsOfLayers } from "../util/neurons.js";
+import { type NeuronSpace, neuronIdsOfLayers, neuronSpace, siteLayers } from "../util/neurons.js";
 import { log } from "../util/progress.js";
 import { Rng } from "../util/rng.js";
 import {
@@ -24,6 +30,7 @@ import {
   SPLIT_NAMES,
   type Split,
   sha256,
+  siteKey,
   storeHashes,
 } from "./pipeline-input.js";
 import type { RedundancyInput } from "./results.js";
@@ -46,11 +53,11 @@ async function sideStores(opts: PipelineInputOptions, kind: SentenceKind): Promi
   return [await openSplitStores(join(opts.store, "a")), await openSplitStores(join(opts.store, "b"))];
 }
 
-function checkSides(sides: SplitStores[], opts: PipelineInputOptions): void {
+function checkSides(sides: SplitStores[], opts: PipelineInputOptions, site: Site): void {
   const bDir = opts.storeB ?? join(opts.store, "b");
-  for (const [i, st] of sides.entries()) checkStores(st, "sentence", i === 0 ? opts.store : bDir);
-  const [a, b] = sides.map((s) => s.train.meta);
-  if (b && (b.hidden !== a.hidden || `${b.layers}` !== `${a.layers}`))
+  for (const [i, st] of sides.entries()) checkStores(st, "sentence", i === 0 ? opts.store : bDir, site);
+  const [a, b] = sides.map((s) => s.train);
+  if (b && (b.dimOf(site) !== a.dimOf(site) || `${b.meta.layers}` !== `${a.meta.layers}`))
     throw new InputError(bDir, "the two sides' stores hold different layers");
 }
 
@@ -80,6 +87,9 @@ function hstack(a: Matrix, b: Matrix): Matrix {
 
 interface SentenceTask {
   kind: SentenceKind;
+  /** The neurons read: one site's layers and width. */
+  ids: NeuronSpace;
+  layers: number[];
   dir: string;
   splits: Record<Split, SentenceSplit>;
   classes: string[];
@@ -88,7 +98,12 @@ interface SentenceTask {
   controlFiles: string[] | null;
 }
 
-async function readSentenceTask(dir: string, kind: SentenceKind): Promise<SentenceTask> {
+async function readSentenceTask(
+  dir: string,
+  kind: SentenceKind,
+  ids: NeuronSpace,
+  layers: number[],
+): Promise<SentenceTask> {
   const splits = {} as Record<Split, SentenceSplit>;
   for (const s of SPLIT_NAMES) splits[s] = await readSentenceSplit(dir, s);
   const classes = classesOf(splits.train.labels, join(dir, "train.label"));
@@ -97,6 +112,8 @@ async function readSentenceTask(dir: string, kind: SentenceKind): Promise<Senten
   const controlFiles = SPLIT_NAMES.map((s) => join(dir, "control", `${s}.label`));
   return {
     kind,
+    ids,
+    layers,
     dir,
     splits,
     classes,
@@ -111,6 +128,7 @@ async function fingerprintOf(task: SentenceTask, sides: SplitStores[]): Promise<
   );
   return sha256([
     task.kind,
+    ...siteKey(task.ids.site),
     ...(await Promise.all(sides.map(storeHashes))).flat(),
     ...(await Promise.all([...files, ...(task.controlFiles ?? [])].map(fileHash))),
     task.controlFiles ? "control-files" : "generated-control",
@@ -122,13 +140,13 @@ const generatedSource = (seed: number, kind: SentenceKind) =>
 
 /** One split's rows: each side's sentence vectors, side by side. */
 async function readSentenceRows(task: SentenceTask, sides: SplitStores[], s: Split): Promise<LabelledRows> {
-  const meta = sides[0].train.meta;
-  const neurons = neuronIdsOfLayers(meta.layers, meta.hidden);
+  const neurons = neuronIdsOfLayers(task.layers, task.ids);
+  const site = task.ids.site;
   const sentences = task.kind === "pair" ? [task.splits[s].a, task.splits[s].b ?? []] : [task.splits[s].a];
   const parts: Matrix[] = [];
   for (const [i, st] of sides.entries()) {
     const rows = sentenceRows(st[s], sentences[i], join(task.dir, `${s}${task.suffixes[i]}`));
-    parts.push(await st[s].readRows(rows, { neurons }));
+    parts.push(await st[s].readRows(rows, { neurons, site }));
   }
   const x = parts.length === 2 ? hstack(parts[0], parts[1]) : parts[0];
   return { x, y: encodeLabels(task.splits[s].labels, task.classes).codes };
@@ -143,10 +161,13 @@ export async function openSentenceSource(
     for (const s of sides) closeSplitStores(s);
   };
   try {
-    checkSides(sides, opts);
-    const task = await readSentenceTask(opts.task, kind);
+    const site = opts.site ?? "hidden";
+    checkSides(sides, opts, site);
     const meta = sides[0].train.meta;
-    const space = new FeatureSpace(meta.hidden, meta.layers, sides.length);
+    const ids = neuronSpace(site, sides[0].train.dimOf(site));
+    const layers = siteLayers(site, meta.layers);
+    const task = await readSentenceTask(opts.task, kind, ids, layers);
+    const space = new FeatureSpace(ids.width, layers, sides.length);
     const seed = opts.seed ?? 1;
     const { splits } = task;
     const input: RedundancyInput = {
@@ -155,8 +176,10 @@ export async function openSentenceSource(
       task: opts.task,
       kind,
       model: meta.model,
+      site,
+      width: ids.width,
       hidden: meta.hidden,
-      layers: [...meta.layers],
+      layers,
       sides: sides.length,
       ...(kind === "pair" ? { sideOffset: space.sideOffset } : {}),
       classes: task.classes,

@@ -1,3 +1,5 @@
+import type { Site } from "../store/format.js";
+import { layerName } from "../util/neurons.js";
 import type { RedundancyResults, Scores, StepResults, SummaryRow } from "./results.js";
 
 /**
@@ -40,10 +42,13 @@ function row(name: string, c: Candidate, total: number): SummaryRow {
   };
 }
 
-const layerRange = (layers: number[]) =>
-  layers.length === 1 ? `layer ${layers[0]}` : `layers ${layers[0]}-${layers[layers.length - 1]}`;
+/** "layers 0-5"; MLP layers say so ("mlp layers 1-5"), as their numbers mean blocks, not states. */
+function layerRange(layers: number[], site: Site): string {
+  const what = site === "hidden" ? "layer" : `${site} layer`;
+  return layers.length === 1 ? `${what} ${layers[0]}` : `${what}s ${layers[0]}-${layers[layers.length - 1]}`;
+}
 
-function lsccLcaCandidates(steps: StepResults): Candidate[] {
+function lsccLcaCandidates(steps: StepResults, site: Site): Candidate[] {
   const out: Candidate[] = [];
   for (const g of steps.lslca?.groups ?? [])
     for (const r of g.runs)
@@ -52,12 +57,12 @@ function lsccLcaCandidates(steps: StepResults): Candidate[] {
         dev: r.minimal.dev,
         test: r.minimal.test,
         layers: g.layers,
-        detail: `δ=${g.deltas.join("/")}, ${r.threshold === null ? "no clustering" : `t=${r.threshold}`}, ${layerRange(g.layers)}`,
+        detail: `δ=${g.deltas.join("/")}, ${r.threshold === null ? "no clustering" : `t=${r.threshold}`}, ${layerRange(g.layers, site)}`,
       });
   return out;
 }
 
-export function summarize(steps: StepResults, total: number): SummaryRow[] {
+export function summarize(steps: StepResults, total: number, site: Site = "hidden"): SummaryRow[] {
   const rows: SummaryRow[] = [];
   const push = (name: string, c: Candidate | undefined) => {
     if (c) rows.push(row(name, c, total));
@@ -79,11 +84,11 @@ export function summarize(steps: StepResults, total: number): SummaryRow[] {
         dev: s.probe.dev,
         test: s.probe.test,
         layers: s.layers,
-        detail: `δ=${s.delta}, ${layerRange(s.layers)}`,
+        detail: `δ=${s.delta}, ${layerRange(s.layers, site)}`,
       })),
     ),
   );
-  push("LS+CC+LCA", best(lsccLcaCandidates(steps)));
+  push("LS+CC+LCA", best(lsccLcaCandidates(steps, site)));
   push(
     "CC",
     best(
@@ -125,9 +130,10 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 /** The summary as a small text table, plus the layer-wise accuracies, for stdout. */
 export function formatSummary(r: RedundancyResults): string {
   const i = r.input;
+  const site = i.site;
   const lines = [
     `redundancy: ${i.model} · ${i.task} (${i.kind}, ${i.classes.length} classes, ` +
-      `${i.rows.train}/${i.rows.valid}/${i.rows.test} rows, ${r.totalNeurons} neurons)`,
+      `${i.rows.train}/${i.rows.valid}/${i.rows.test} rows, ${r.totalNeurons} ${site === "hidden" ? "" : `${site} `}neurons)`,
     `  ${"step".padEnd(10)} ${"neurons".padStart(8)} ${"test acc".padStart(9)} ${"dev acc".padStart(9)} ${"reduction".padStart(10)}  setting`,
   ];
   for (const s of r.summary)
@@ -137,11 +143,11 @@ export function formatSummary(r: RedundancyResults): string {
   const layerLine = (label: string, layers?: { layer: number; probe: { test: Scores } }[]) => {
     if (layers)
       lines.push(
-        `  ${label} (test): ${layers.map((l) => `L${l.layer} ${pct(l.probe.test.accuracy)}`).join("  ")}`,
+        `  ${label} (test): ${layers.map((l) => `${layerName(l.layer, site)} ${pct(l.probe.test.accuracy)}`).join("  ")}`,
       );
   };
   layerLine("independent", r.steps.independent?.layers);
-  layerLine("incremental 0..i", r.steps.incremental?.layers);
+  layerLine(`incremental ${i.layers[0] ?? 0}..i`, r.steps.incremental?.layers);
   for (const s of r.run.skipped) lines.push(`  skipped ${s.step}: ${s.reason}`);
   lines.push(
     `  computed: ${r.run.computed.join(", ") || "nothing"}; cached: ${r.run.cached.join(", ") || "nothing"}; ` +

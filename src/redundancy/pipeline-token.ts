@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { checkClassesKnown, readSplit } from "../cli/probe.js";
 import { readTask, type Task, type TaskSplit } from "../data/task/tsv.js";
 import { encodeLabels } from "../probe/labels.js";
+import { checkClassesKnown, readSplit } from "../probe/run.js";
 import { closeSplitStores, openSplitStores } from "../store/index.js";
 import { InputError } from "../util/errors.js";
 import { matrix } from "../util/matrix.js";
-import { neuronIdsOfLayers } from "../util/neurons.js";
+import { neuronIdsOfLayers, neuronSpace, siteLayers } from "../util/neurons.js";
 import { log } from "../util/progress.js";
 import {
   type ControlLabels,
@@ -21,6 +21,7 @@ import {
   SPLIT_NAMES,
   type Split,
   sha256,
+  siteKey,
   storeHashes,
 } from "./pipeline-input.js";
 import type { RedundancyInput } from "./results.js";
@@ -32,7 +33,8 @@ import type { RedundancyInput } from "./results.js";
 export async function openTokenSource(opts: PipelineInputOptions): Promise<PipelineSource> {
   const stores = await openSplitStores(opts.store);
   try {
-    checkStores(stores, "word", opts.store);
+    const site = opts.site ?? "hidden";
+    checkStores(stores, "word", opts.store, site);
     const task = await readTask(opts.task);
     const controlDir = join(opts.task, "control");
     const hasControl = existsSync(join(controlDir, "train.tsv"));
@@ -45,18 +47,23 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
     const controlFiles = hasControl ? SPLIT_NAMES.map((s) => join(controlDir, `${s}.tsv`)) : [];
     const fingerprint = sha256([
       "token",
+      ...siteKey(site),
       ...(await storeHashes(stores)),
       ...(await Promise.all([...taskFiles, ...controlFiles].map(fileHash))),
     ]);
     const meta = stores.train.meta;
-    const space = new FeatureSpace(meta.hidden, meta.layers, 1);
+    const ids = neuronSpace(site, stores.train.dimOf(site));
+    const layers = siteLayers(site, meta.layers);
+    const space = new FeatureSpace(ids.width, layers, 1);
     const input: RedundancyInput = {
       store: opts.store,
       task: opts.task,
       kind: "token",
       model: meta.model,
+      site,
+      width: ids.width,
       hidden: meta.hidden,
-      layers: [...meta.layers],
+      layers,
       sides: 1,
       classes,
       control: hasControl ? controlDir : null,
@@ -64,12 +71,12 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
       fingerprint,
     };
     const load = async (): Promise<PipelineData> => {
-      const neurons = neuronIdsOfLayers(meta.layers, meta.hidden);
+      const neurons = neuronIdsOfLayers(layers, ids);
       const split = async (s: Split): Promise<LabelledRows> => {
-        const read = await readSplit(stores, s, task[s], neurons, join(opts.task, `${s}.tsv`));
+        const read = await readSplit(stores, s, task[s], { neurons, site }, join(opts.task, `${s}.tsv`));
         return { x: read.x, y: encodeLabels(read.labels, classes).codes };
       };
-      log(`redundancy: reading ${neurons.length} neurons for ${input.rows.train} train tokens`);
+      log(`redundancy: reading ${neurons.length} ${site} neurons for ${input.rows.train} train tokens`);
       const data = { train: await split("train"), valid: await split("valid"), test: await split("test") };
       return { ...data, control: control ? controlLabelsOf(control, controlDir) : null };
     };

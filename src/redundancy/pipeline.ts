@@ -199,7 +199,7 @@ export async function runRedundancyPipeline(
     settings,
     totalNeurons: source.space.total,
     steps: done,
-    summary: summarize(done, source.space.total),
+    summary: summarize(done, source.space.total, source.input.site),
     run: {
       computed,
       cached,

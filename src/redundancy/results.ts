@@ -4,16 +4,19 @@
  * dev (valid split) and test scores: the dev split decides (λs, layers, minimal sets, "best" rows), the
  * test split is what the tables show.
  *
- * Neuron ids are global: layer × hidden + unit (DESIGN.md). For pair tasks, whose features are the
- * concatenation [v(a); v(b)], the second side's ids are offset by (maxLayer + 1) × hidden (see `input`).
+ * Neuron ids are ids of the analysed site (`input.site`): layer × width + unit (DESIGN.md), width being
+ * the site's neurons per layer. For pair tasks, whose features are the concatenation [v(a); v(b)], the
+ * second side's ids are offset by (maxLayer + 1) × width (see `input`).
  * Sets of neurons are written compactly: a layer list when a step keeps whole layers, sorted id
  * ranges ("0-767,800,802-900") for cluster representatives, and importance-ordered id lists only as
  * long as the longest set a search evaluated.
  */
+import type { Site } from "../store/format.js";
 import type { LayerSimilarity } from "./cka.js";
 
 export const REDUNDANCY_SCHEMA = "codeneurons.redundancy";
-export const REDUNDANCY_VERSION = 1;
+/** 2: `input.site` and `input.width` (ids are of that site); version 1 results are of the hidden site. */
+export const REDUNDANCY_VERSION = 2;
 
 export const STEP_NAMES = [
   "cka",
@@ -271,7 +274,13 @@ export interface RedundancyInput {
   task: string;
   kind: "token" | "sentence" | "pair";
   model: string;
+  /** The neurons analysed: the residual stream ("hidden") or every block's MLP neurons ("mlp"). */
+  site: Site;
+  /** Neurons per layer of the site (the hidden or the intermediate size). */
+  width: number;
+  /** The model's hidden size. */
   hidden: number;
+  /** The site's stored layers (the MLP site has no layer 0). */
   layers: number[];
   /** 1, or 2 for pairs ([v(a); v(b)]). */
   sides: number;

@@ -35,6 +35,7 @@ export interface Figure {
 /** Every figure the data allows, in page order. */
 export function figuresOf(data: ReportData): Figure[] {
   const out: Figure[] = [];
+  const site = data.site ?? "hidden";
   const colours = groupColours([
     ...(data.layerDistribution?.classes.map((c) => c.name) ?? []),
     ...(data.conceptNeurons?.concepts.map((c) => c.name) ?? []),
@@ -45,7 +46,7 @@ export function figuresOf(data: ReportData): Figure[] {
       section: "accuracy",
       caption:
         "Test accuracy of a probe trained on each layer alone, and on all layers up to it. A flat curve means later layers add little for this task.",
-      spec: layerAccuracySpec(data.layerAccuracy),
+      spec: layerAccuracySpec(data.layerAccuracy, site),
     });
   }
   if (data.cka) {
@@ -54,7 +55,7 @@ export function figuresOf(data: ReportData): Figure[] {
       section: "cka",
       caption:
         "Linear CKA between every pair of layers (unbiased HSIC, averaged over minibatches of tokens). Bright blocks are groups of redundant layers.",
-      spec: ckaSpec(data.cka),
+      spec: ckaSpec(data.cka, site),
     });
   }
   if (data.neuronCurves) {
@@ -79,7 +80,7 @@ export function figuresOf(data: ReportData): Figure[] {
       name: "layer-distribution",
       section: "distribution",
       caption: "How the most important neurons of each class spread over the layers.",
-      spec: layerDistributionSpec(data.layerDistribution, colours),
+      spec: layerDistributionSpec(data.layerDistribution, colours, site),
     });
   }
   if (data.conceptNeurons && data.conceptNeurons.concepts.length > 0) {
@@ -88,7 +89,7 @@ export function figuresOf(data: ReportData): Figure[] {
       section: "concepts",
       caption:
         "Neurons found (not hand-picked) to fire on one concept: most of their top-activating word types belong to it.",
-      spec: conceptNeuronsSpec(data.conceptNeurons, colours),
+      spec: conceptNeuronsSpec(data.conceptNeurons, colours, site),
     });
   }
   const used = new Set<string>();

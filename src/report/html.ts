@@ -1,3 +1,4 @@
+import { namePattern, siteTitle } from "../util/neurons.js";
 import { type Figure, SECTIONS, type SectionId } from "./figures.js";
 import type { ConceptNeuronExample, RedundancySummary, ReportData } from "./types.js";
 
@@ -49,8 +50,10 @@ export function reportHtml(data: ReportData, figures: RenderedFigure[], version:
 <p class="kicker">codeneurons report</p>
 <h1>${escapeHtml(title)}</h1>
 <p class="meta">Model <b>${escapeHtml(data.model)}</b> · task <b>${escapeHtml(data.task)}</b>${
-    data.createdAt ? ` · ${escapeHtml(data.createdAt)}` : ""
-  }</p>
+    data.site
+      ? ` · neurons <b data-site="${data.site}">${escapeHtml(siteTitle(data.site))}</b> (${escapeHtml(namePattern(data.site))})`
+      : ""
+  }${data.createdAt ? ` · ${escapeHtml(data.createdAt)}` : ""}</p>
 ${cardsHtml(data)}
 ${data.notes?.length ? `<ul class="notes">${data.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>` : ""}
 </div>

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { InputError } from "../util/errors.js";
+import { recordedSite } from "../util/neurons.js";
 import { JsonChecker, join, parseJsonText } from "./check.js";
 import {
   type CkaMatrix,
@@ -10,6 +11,7 @@ import {
   type NeuronHeatmap,
   REPORT_SCHEMA,
   REPORT_VERSION,
+  REPORT_VERSIONS_READ,
   type RedundancySummary,
   type ReportData,
 } from "./types.js";
@@ -38,15 +40,17 @@ export function parseReportData(value: unknown, file: string): ReportData {
   const o = c.object(value, "");
   if (o.schema !== REPORT_SCHEMA)
     c.fail("schema", `expected "${REPORT_SCHEMA}", got ${JSON.stringify(o.schema)}`);
-  if (o.version !== REPORT_VERSION) {
+  if (!REPORT_VERSIONS_READ.includes(o.version as number)) {
     c.fail(
       "version",
-      `this codeneurons reads version ${REPORT_VERSION}, the file has ${JSON.stringify(o.version)}`,
+      `this codeneurons reads version ${REPORT_VERSIONS_READ.join(" or ")}, the file has ${JSON.stringify(o.version)}`,
     );
   }
   return {
     schema: REPORT_SCHEMA,
     version: REPORT_VERSION,
+    // Version 1 had no site: its neurons are of the residual stream.
+    site: recordedSite(o.site, file),
     title: c.optional(o, "title", "", (v, p) => c.string(v, p)),
     model: c.string(o.model, "model"),
     task: c.string(o.task, "task"),

@@ -1,4 +1,5 @@
 import type { TopLevelSpec } from "vega-lite";
+import type { Site } from "../store/format.js";
 import { MONO, ORDERING_COLOURS, PALETTE, THEME } from "./theme.js";
 import type {
   CkaMatrix,
@@ -32,22 +33,30 @@ function base(title: string, subtitle?: string): Pick<TopLevelSpec, "$schema" | 
   return { $schema: SCHEMA, config: THEME, title: subtitle ? { text: title, subtitle } : title };
 }
 
+/** What a layer number means at a site: a state of the residual stream, or a block's MLP. */
+function layerAxisTitle(site: Site): string {
+  return site === "hidden" ? "Layer (0 = embeddings)" : "Block (its MLP neurons)";
+}
+
 /** Lower edge of an accuracy axis in %: a round number a little below the lowest value. */
 function accuracyFloor(values: number[]): number {
   const lo = Math.min(...values.map(pct));
   return Math.max(0, Math.floor((lo - 2) / 10) * 10);
 }
 
-export function layerAccuracySpec(data: LayerAccuracy): TopLevelSpec {
+export function layerAccuracySpec(data: LayerAccuracy, site: Site = "hidden"): TopLevelSpec {
   const series: { layer: number; series: string; accuracy: number }[] = [];
   const add = (name: string, values: (number | null)[] | undefined) => {
     values?.forEach((v, i) => {
       if (v !== null) series.push({ layer: data.layers[i], series: name, accuracy: pct(v) });
     });
   };
-  add("Single layer", data.independent);
-  add("Layers 0 … i (incremental)", data.incremental);
-  add("Control task (single layer)", data.control);
+  // MLP layers start at block 1.
+  const incremental = `Layers ${site === "hidden" ? 0 : Math.min(...data.layers)} … i (incremental)`;
+  const names = ["Single layer", incremental, "Control task (single layer)"];
+  add(names[0], data.independent);
+  add(names[1], data.incremental);
+  add(names[2], data.control);
   const all = [...data.independent, ...(data.incremental ?? []), ...(data.control ?? []), data.oracle ?? 1];
   const y = {
     field: "accuracy",
@@ -62,7 +71,7 @@ export function layerAccuracySpec(data: LayerAccuracy): TopLevelSpec {
       x: {
         field: "layer",
         type: "quantitative" as const,
-        title: "Layer (0 = embeddings)",
+        title: layerAxisTitle(site),
         axis: { values: data.layers, format: "d" },
         scale: { domain: [Math.min(...data.layers), Math.max(...data.layers)] },
       },
@@ -71,7 +80,7 @@ export function layerAccuracySpec(data: LayerAccuracy): TopLevelSpec {
         field: "series",
         type: "nominal" as const,
         title: null,
-        sort: ["Single layer", "Layers 0 … i (incremental)", "Control task (single layer)"],
+        sort: names,
         legend: LINE_LEGEND,
       },
       strokeDash: {
@@ -80,7 +89,7 @@ export function layerAccuracySpec(data: LayerAccuracy): TopLevelSpec {
         title: null,
         legend: LINE_LEGEND,
         scale: {
-          domain: ["Single layer", "Layers 0 … i (incremental)", "Control task (single layer)"],
+          domain: names,
           range: [
             [1, 0],
             [1, 0],
@@ -127,11 +136,11 @@ function oracleRule(oracle: number) {
   ];
 }
 
-export function ckaSpec(data: CkaMatrix): TopLevelSpec {
+export function ckaSpec(data: CkaMatrix, site: Site = "hidden"): TopLevelSpec {
   const n = data.layers.length;
   const cell = Math.max(18, Math.min(40, Math.floor(440 / n)));
   const values = data.layers.flatMap((a, i) => data.layers.map((b, j) => ({ a, b, cka: data.matrix[i][j] })));
-  const axis = { title: "Layer", labelAngle: 0 };
+  const axis = { title: site === "hidden" ? "Layer" : "Block (MLP)", labelAngle: 0 };
   const layers = [
     {
       mark: { type: "rect" as const, stroke: "white", strokeWidth: 1 },
@@ -304,6 +313,7 @@ export function redundancySpec(data: RedundancySummary): TopLevelSpec {
 function countsPerLayerSpec(
   title: string,
   subtitle: string,
+  site: Site,
   layers: number[],
   groups: { name: string; counts: number[] }[],
   groupTitle: string,
@@ -324,7 +334,7 @@ function countsPerLayerSpec(
         field: "layer",
         type: "ordinal",
         sort: layers,
-        title: "Layer (0 = embeddings)",
+        title: layerAxisTitle(site),
         axis: { labelAngle: 0 },
       },
       y: {
@@ -363,10 +373,15 @@ export function groupColours(names: Iterable<string>): Map<string, string> {
   return out;
 }
 
-export function layerDistributionSpec(data: LayerDistribution, colours?: Map<string, string>): TopLevelSpec {
+export function layerDistributionSpec(
+  data: LayerDistribution,
+  colours?: Map<string, string>,
+  site: Site = "hidden",
+): TopLevelSpec {
   return countsPerLayerSpec(
     "Where the top neurons are",
     data.description ?? "Top neurons of each class per layer",
+    site,
     data.layers,
     data.classes,
     "Class",
@@ -375,10 +390,15 @@ export function layerDistributionSpec(data: LayerDistribution, colours?: Map<str
   );
 }
 
-export function conceptNeuronsSpec(data: ConceptNeuronCounts, colours?: Map<string, string>): TopLevelSpec {
+export function conceptNeuronsSpec(
+  data: ConceptNeuronCounts,
+  colours?: Map<string, string>,
+  site: Site = "hidden",
+): TopLevelSpec {
   return countsPerLayerSpec(
     "Concept neurons per layer",
     "Neurons whose top words belong mostly to one concept",
+    site,
     data.layers,
     data.concepts.map((c) => ({ name: c.name, counts: c.byLayer })),
     "Concept",

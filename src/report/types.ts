@@ -1,15 +1,22 @@
+import type { Site } from "../store/format.js";
+
 /**
  * ReportData: everything the report shows, as plain JSON (<results-dir>/report-data.json). The report
  * is "declarative spec in, picture out": this file is the only input of `codeneurons report`, and each
  * section is optional so that a partial run still gives a partial report. Accuracies are fractions in
- * [0, 1]; the report shows them as percentages. Layers are model layer numbers (0 = embeddings).
+ * [0, 1]; the report shows them as percentages. Layers are model layer numbers: 0 = embeddings … L for
+ * the residual stream, blocks 1 … L for MLP neurons (`site`).
  */
 export const REPORT_SCHEMA = "codeneurons.report-data";
-export const REPORT_VERSION = 1;
+/** 2: `site`. Version 1 files (no site) are read as the residual stream. */
+export const REPORT_VERSION = 2;
+export const REPORT_VERSIONS_READ: readonly number[] = [1, 2];
 
 export interface ReportData {
   schema: typeof REPORT_SCHEMA;
   version: typeof REPORT_VERSION;
+  /** Which neurons the figures and names are of (absent: the residual stream, "hidden"). */
+  site?: Site;
   /** Shown as the page title; default "<model> · <task>". */
   title?: string;
   model: string;

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { SITES, type Site } from "../store/format.js";
 import { InputError } from "../util/errors.js";
 
 /**
@@ -10,6 +11,11 @@ import { InputError } from "../util/errors.js";
 export interface RunConfig {
   /** Hugging Face model directory or hub id. */
   model: string;
+  /**
+   * The neurons the analysis (probe, redundancy, concepts, report) is about: the residual stream
+   * ("hidden", the paper's) or every block's MLP neurons ("mlp"). Extraction keeps this site.
+   */
+  site: Site;
   data: {
     /** Language of the code (java, python, javascript, …; see `codeneurons label --help`). */
     language: string;
@@ -28,6 +34,8 @@ export interface RunConfig {
   extract: {
     /** Hidden-state layers (null = all). */
     layers: number[] | null;
+    /** Sites to store (default: the residual stream, plus the MLP neurons when `site` is "mlp"). */
+    sites: Site[];
     aggregation: "first" | "last" | "average";
     dtype: "float32" | "float16";
     batchTokens: number;
@@ -51,9 +59,10 @@ export interface RunConfig {
 export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data"> & {
   data: Pick<RunConfig["data"], "language" | "pretokenized">;
 } = {
+  site: "hidden",
   data: { language: "java", pretokenized: true },
   task: { seed: 1, caps: [2000, 270, 340], control: "distribution" },
-  extract: { layers: null, aggregation: "average", dtype: "float32", batchTokens: 1024 },
+  extract: { layers: null, sites: ["hidden"], aggregation: "average", dtype: "float32", batchTokens: 1024 },
   redundancy: {
     seed: 1,
     deltas: [0.03, 0.02, 0.01],
@@ -133,6 +142,20 @@ class ConfigReader {
     return v as number[];
   }
 
+  /** A list of distinct values from `allowed`; absent: `fallback`. */
+  someOf<T extends string>(obj: Json, key: string, path: string, fallback: T[], allowed: readonly T[]): T[] {
+    const v = obj[key];
+    if (v === undefined) return fallback;
+    if (
+      !Array.isArray(v) ||
+      v.length === 0 ||
+      !v.every((x) => typeof x === "string" && (allowed as readonly string[]).includes(x)) ||
+      new Set(v).size !== v.length
+    )
+      this.fail(path, `must be a list of distinct values from ${allowed.join(", ")}`);
+    return v as T[];
+  }
+
   oneOf<T extends string>(obj: Json, key: string, path: string, fallback: T, allowed: readonly T[]): T {
     const v = obj[key];
     if (v === undefined) return fallback;
@@ -147,7 +170,7 @@ const isInt = (n: number) => Number.isInteger(n) && n >= 0;
 /** Reads a config file; `overrides` (from the command line) win over the file. */
 export function readRunConfig(
   file: string | undefined,
-  overrides: { model?: string; data?: string } = {},
+  overrides: { model?: string; data?: string; site?: Site } = {},
 ): RunConfig {
   let json: Json = {};
   let dir = process.cwd();
@@ -205,10 +228,26 @@ export function readRunConfig(
       field: "redundancy.steps",
     });
   }
+  const site = overrides.site ?? r.oneOf(json, "site", "site", d.site, SITES);
+  // The analysed site must be extracted; by default it is, besides the residual stream.
+  const sites = r.someOf(
+    extract,
+    "sites",
+    "extract.sites",
+    site === "hidden" ? [...d.extract.sites] : ["hidden", site],
+    SITES,
+  );
+  if (!sites.includes(site))
+    throw new InputError(
+      file ?? "(command line)",
+      `the analysis is on the ${site} site, which extract.sites (${sites.join(", ")}) leaves out`,
+      { field: "site" },
+    );
   return {
     model:
       overrides.model ??
       (looksLikePath(String(json.model)) ? r.path(json, "model", "model") : r.string(json, "model", "model")),
+    site,
     data: {
       language: r.string(data, "language", "data.language", d.data.language),
       pretokenized: r.bool(data, "pretokenized", "data.pretokenized", d.data.pretokenized),
@@ -223,6 +262,8 @@ export function readRunConfig(
     },
     extract: {
       layers: r.numbers(extract, "layers", "extract.layers", d.extract.layers, isInt, "layer numbers"),
+      // In the order extraction writes them.
+      sites: SITES.filter((s) => sites.includes(s)),
       aggregation: r.oneOf(extract, "aggregation", "extract.aggregation", d.extract.aggregation, [
         "first",
         "last",

@@ -47,9 +47,10 @@ export function headlineOf(
   if (r && oracle && row) {
     const kept = `${row.name} keeps ${row.neurons} neurons at ${pct(row.accuracy)} test accuracy, ${pct(row.devAccuracy)} dev`;
     const base = `oracle, all neurons: ${pct(oracle.accuracy)} test, ${pct(oracle.devAccuracy)} dev`;
+    const neurons = r.input.site === "mlp" ? "MLP neurons" : "neurons";
     lines.push(
       withinTolerance(row, oracle)
-        ? `${r.totalNeurons - row.neurons} of ${r.totalNeurons} neurons (${pct(row.reduction)}) can go: ` +
+        ? `${r.totalNeurons - row.neurons} of ${r.totalNeurons} ${neurons} (${pct(row.reduction)}) can go: ` +
             `${kept} (${base}; ${row.detail ?? ""}).`
         : `No method dropped neurons within ${100 * DEV_TOLERANCE} point of the oracle's dev accuracy. ` +
             `Closest: ${kept} (${base}; ${row.detail ?? ""}).`,

@@ -3,19 +3,25 @@ import { reportSectionsFromRedundancy } from "../redundancy/pipeline-report.js";
 import type { RedundancyResults } from "../redundancy/results.js";
 import { reportSectionsFromConcepts } from "../report/from-concepts.js";
 import { REPORT_SCHEMA, REPORT_VERSION, type ReportData } from "../report/types.js";
+import { checkSite } from "../util/neurons.js";
 
 /**
  * The report's input (ReportData) from the redundancy results and the concept analysis: the report
- * draws pictures from this one declarative file and knows nothing of the stages.
+ * draws pictures from this one declarative file and knows nothing of the stages. Both must be of one
+ * neuron site (one figure shows layers of both); `files` names them in the error when they are not.
  */
 export function reportDataOf(
   redundancy: RedundancyResults | null,
   concepts: ConceptsResult | null,
   meta: { model: string; task: string; notes?: string[] },
+  files: { concepts: string } = { concepts: "concepts.json" },
 ): ReportData {
+  const site = redundancy?.input.site ?? concepts?.site ?? "hidden";
+  if (concepts) checkSite(concepts.site, site, files.concepts, "site");
   return {
     schema: REPORT_SCHEMA,
     version: REPORT_VERSION,
+    site,
     model: meta.model,
     task: meta.task,
     createdAt: new Date().toISOString(),

@@ -50,7 +50,7 @@ export async function runAnalysis(
   await stage("probe", "oracle probe (λ grid on dev)", () => probeStage(cfg, layout, quiet));
   const redundancy: RedundancyResults = await stage("redundancy", "the paper's pipeline", () =>
     runRedundancyPipeline(
-      { store: layout.activations, task: layout.task, seed: cfg.redundancy.seed },
+      { store: layout.activations, task: layout.task, site: cfg.site, seed: cfg.redundancy.seed },
       {
         out: layout.redundancy,
         steps: cfg.redundancy.steps ? parseSteps(cfg.redundancy.steps) : undefined,
@@ -69,11 +69,16 @@ export async function runAnalysis(
   );
   const notes = [
     `Data: ${labelled.train.sentences}/${labelled.valid.sentences}/${labelled.test.sentences} sentences labelled; task ${task.totals.train}/${task.totals.valid}/${task.totals.test} tokens (classes ${task.classes.join(", ")})`,
-    `Settings: seed ${cfg.task.seed}, aggregation ${cfg.extract.aggregation}, δ ${cfg.redundancy.deltas.join("/")}, thresholds ${cfg.redundancy.thresholds.join(",")}`,
+    `Settings: ${cfg.site === "hidden" ? "residual-stream" : "MLP"} neurons (site ${cfg.site}), seed ${cfg.task.seed}, aggregation ${cfg.extract.aggregation}, δ ${cfg.redundancy.deltas.join("/")}, thresholds ${cfg.redundancy.thresholds.join(",")}`,
   ];
   await writeJsonAtomic(
     layout.reportData,
-    reportDataOf(redundancy, concepts, { model: cfg.model, task: "Java token tagging (6 classes)", notes }),
+    reportDataOf(
+      redundancy,
+      concepts,
+      { model: cfg.model, task: "Java token tagging (6 classes)", notes },
+      { concepts: join(layout.concepts, "concepts.json") },
+    ),
   );
   const report = await stage("report", "figures and the HTML report", () =>
     writeReportForResults(out, { png: cfg.report.png, quiet }),

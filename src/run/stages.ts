@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { runConcepts } from "../cli/concepts.js";
-import { runProbe } from "../cli/probe.js";
+import { runConcepts } from "../concepts/run.js";
 import {
   buildTokenTagging,
   labelFile,
@@ -14,6 +13,7 @@ import {
 import { isLabelLanguage } from "../data/label.js";
 import { type ExtractResult, extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
+import { runProbe } from "../probe/run.js";
 import { SPLITS, type SplitName } from "../store/splits.js";
 import { UserError } from "../util/errors.js";
 import type { RunConfig } from "./config.js";
@@ -75,7 +75,10 @@ export async function extractStage(
   quiet: boolean,
 ): Promise<Record<SplitName, ExtractResult>> {
   const task = await readTask(layout.task);
-  const model = await openActivationModel(cfg.model, { layers: cfg.extract.layers ?? undefined });
+  const model = await openActivationModel(cfg.model, {
+    layers: cfg.extract.layers ?? undefined,
+    sites: cfg.extract.sites,
+  });
   try {
     const out = {} as Record<SplitName, ExtractResult>;
     for (const s of SPLITS) {
@@ -84,6 +87,7 @@ export async function extractStage(
         labels: `${layout.data(s)}.label`,
         out: layout.store(s),
         layers: cfg.extract.layers ?? undefined,
+        sites: cfg.extract.sites,
         aggregation: cfg.extract.aggregation,
         dtype: cfg.extract.dtype,
         batchTokens: cfg.extract.batchTokens,
@@ -105,6 +109,7 @@ export async function probeStage(cfg: RunConfig, layout: Layout, quiet: boolean)
     store: layout.activations,
     task: layout.task,
     out: layout.probe,
+    site: cfg.site,
     grid: true,
     selectivity: true,
     seed: cfg.redundancy.seed,
@@ -118,6 +123,7 @@ export async function conceptsStage(cfg: RunConfig, layout: Layout, quiet: boole
   return runConcepts({
     store: layout.store("train"),
     probe: join(layout.probe, "probe.json"),
+    site: cfg.site,
     task: layout.task,
     splits: ["train"],
     out: layout.concepts,

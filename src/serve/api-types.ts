@@ -2,22 +2,42 @@
  * The explorer's JSON API (shared by the server and the browser code; type-only for the browser).
  *
  *   GET /api/meta                         MetaResponse
- *   GET /api/neurons?layer=L              NeuronsResponse: every unit of layer L
+ *   GET /api/neurons?layer=L[&site=S]     NeuronsResponse: every unit of layer L of site S
  *   GET /api/neurons?class=C              NeuronsResponse: LCA top neurons of class C, best first
  *   GET /api/neurons?concept=X            NeuronsResponse: concept neurons of concept X, most significant first
- *   GET /api/neuron/:id[?lines=3,10]      NeuronResponse (id: global id or L{layer}:{unit})
- *   GET /api/search?token=T               SearchResponse: the neurons that fire most on T
- *   GET /api/compare?a=ID&b=ID            CompareResponse
- * Errors: 4xx with ErrorResponse.
+ *   GET /api/neuron/:ref[?lines=3,10&site=S]   NeuronResponse (ref: a name, L{layer}:{unit} or
+ *                                         L{layer}.mlp:{unit}, or an id of site S)
+ *   GET /api/search?token=T[&site=S]      SearchResponse: the neurons of site S that fire most on T
+ *   GET /api/compare?a=REF&b=REF[&site=S] CompareResponse
+ * S (hidden or mlp) defaults to MetaResponse.site. Errors: 4xx with ErrorResponse.
  */
+import type { Site } from "../store/format.js";
+
 export interface ErrorResponse {
   error: string;
 }
 
+export interface SiteInfo {
+  site: Site;
+  /** For people: "residual stream", "MLP neurons". */
+  title: string;
+  /** Neurons per layer. */
+  width: number;
+  layers: number[];
+}
+
 export interface MetaResponse {
   model: string;
-  hidden: number;
+  /** The model's hidden size (null when only concepts.json of the MLP site is there). */
+  hidden: number | null;
+  /** The site shown first: concepts.json's, else the residual stream. */
+  site: Site;
+  /** Layers of `site`. */
   layers: number[];
+  /** Every site the results hold. */
+  sites: SiteInfo[];
+  /** The site of the class and concept lists (concepts.json's), null without concepts.json. */
+  conceptsSite: Site | null;
   /** Rows (word occurrences) the explorer computes statistics over. */
   rows: number;
   sentences: number;
@@ -34,6 +54,8 @@ export interface MetaResponse {
 
 export interface NeuronChip {
   id: number;
+  site: Site;
+  /** Site-qualified: `L5:3`, `L5.mlp:3`. */
   name: string;
   layer: number;
   /** Classes for which LCA selected the neuron. */
@@ -66,6 +88,7 @@ export interface LineView {
 
 export interface NeuronResponse {
   id: number;
+  site: Site;
   name: string;
   layer: number;
   mean: number;
@@ -80,8 +103,9 @@ export interface NeuronResponse {
 
 export interface SearchResponse {
   token: string;
+  site: Site;
   occurrences: number;
-  neurons: { id: number; name: string; layer: number; z: number; mean: number }[];
+  neurons: { id: number; site: Site; name: string; layer: number; z: number; mean: number }[];
   /** Words that start like the token, when it does not occur. */
   suggestions: string[];
 }

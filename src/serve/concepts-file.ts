@@ -1,10 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { CONCEPTS_SCHEMA, CONCEPTS_VERSION, type ConceptsResult } from "../concepts/result.js";
 import { JsonChecker, parseJsonText } from "../report/check.js";
+import { recordedSite } from "../util/neurons.js";
 
 /**
  * Reads concepts.json for the explorer. The parts the explorer indexes (ids, class lists, concept
  * matches) are checked so that a damaged file fails at start-up with the field named, not mid-request.
+ * A version 1 file (before sites) comes back as version 2 of the hidden site, its `hidden` the width.
  */
 export async function readConceptsFile(file: string): Promise<ConceptsResult> {
   const value = parseJsonText(await readFile(file, "utf8"), file);
@@ -12,9 +14,11 @@ export async function readConceptsFile(file: string): Promise<ConceptsResult> {
   const o = c.object(value, "");
   if (o.schema !== CONCEPTS_SCHEMA)
     c.fail("schema", `expected "${CONCEPTS_SCHEMA}", got ${JSON.stringify(o.schema)}`);
-  if (o.version !== CONCEPTS_VERSION)
-    c.fail("version", `expected ${CONCEPTS_VERSION}, got ${JSON.stringify(o.version)}`);
-  c.integer(o.hidden, "hidden", 1);
+  if (o.version !== 1 && o.version !== CONCEPTS_VERSION)
+    c.fail("version", `expected 1 or ${CONCEPTS_VERSION}, got ${JSON.stringify(o.version)}`);
+  const v1 = o.version === 1;
+  const site = v1 ? "hidden" : recordedSite(o.site ?? null, file);
+  const width = v1 ? c.integer(o.hidden, "hidden", 1) : c.integer(o.width, "width", 1);
   c.integers(o.layers, "layers");
   c.strings(o.classes, "classes");
   const top = c.object(o.topNeurons, "topNeurons");
@@ -41,5 +45,6 @@ export async function readConceptsFile(file: string): Promise<ConceptsResult> {
     c.integer(r.count, `concepts[${i}].count`);
   });
   c.array(o.heatmaps, "heatmaps");
-  return value as ConceptsResult;
+  const { hidden: _v1Width, ...rest } = o;
+  return { ...rest, version: CONCEPTS_VERSION, site, width } as unknown as ConceptsResult;
 }

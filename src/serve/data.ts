@@ -4,9 +4,20 @@ import type { ConceptsResult, NeuronReport } from "../concepts/result.js";
 import { summarizeColumn, topWordsFromSummary } from "../concepts/top-words.js";
 import type { TopWord } from "../concepts/types.js";
 import { type WordTypes, wordTypes } from "../concepts/word-types.js";
-import { ActivationStore } from "../store/index.js";
-import { InputError } from "../util/errors.js";
-import { neuronLayer, neuronName } from "../util/neurons.js";
+import { ActivationStore, SITES, type Site } from "../store/index.js";
+import { errorMessage, InputError, UserError } from "../util/errors.js";
+import {
+  type NeuronSpace,
+  neuronIdsOfLayers,
+  neuronLayer,
+  neuronName,
+  neuronSpace,
+  neuronUnit,
+  parseNeuronName,
+  siteLayers,
+  siteOfName,
+  siteTitle,
+} from "../util/neurons.js";
 import type {
   CompareResponse,
   LineView,
@@ -24,17 +35,32 @@ import { HttpError, type ResultsRoot } from "./files.js";
  * What the explorer shows, computed on demand from the activation store in the results directory
  * (<results>/activations) and the concepts analysis (<results>/concepts/concepts.json). Statistics run
  * over a sample: the store's first `maxRows` word rows. Without a store, neurons that concepts.json
- * describes can still be browsed (top words, heatmap lines); search and compare need the store.
+ * describes can still be browsed (top words, heatmap lines); search and compare need the store. A store
+ * with both sites shows both (the residual stream and the MLP neurons); class and concept lists are of
+ * the site concepts.json was made on.
  */
 export interface ExplorerOptions {
+  /** The site shown first (default: concepts.json's, else the residual stream). */
+  site?: Site;
   maxRows?: number;
-  /** Layers kept in memory as columns (each: rows × hidden floats). */
+  /** Layers kept in memory as columns (each: rows × width floats). */
   cachedLayers?: number;
 }
 
+/**
+ * A neuron of the explorer: ids of the two sites overlap, so every reference carries its site. The
+ * browser names neurons by their site-qualified names (`L5:3`, `L5.mlp:3`).
+ */
+export interface NeuronRef {
+  site: Site;
+  id: number;
+}
+
 export class ExplorerData {
-  private readonly layerCache = new Map<number, Float32Array>();
-  private stats: { mean: Float64Array; std: Float64Array } | null = null;
+  /** Whole layers of the sample as columns, keyed by site and layer. */
+  private readonly layerCache = new Map<string, Float32Array>();
+  private readonly stats = new Map<Site, { mean: Float64Array; std: Float64Array }>();
+  /** concepts.json's neurons, all of `conceptsSite`, by id. */
   private readonly reports = new Map<number, NeuronReport>();
   private readonly conceptOf = new Map<number, ConceptsResult["conceptNeurons"][number]>();
   private readonly topFor = new Map<number, string[]>();
@@ -44,7 +70,7 @@ export class ExplorerData {
     private readonly concepts: ConceptsResult | null,
     private readonly sample: Sample | null,
     private readonly reportPath: string | null,
-    private readonly opts: Required<ExplorerOptions>,
+    private readonly opts: Required<Omit<ExplorerOptions, "site">> & { site?: Site },
   ) {
     for (const r of concepts?.neurons ?? []) this.reports.set(r.id, r);
     for (const m of concepts?.conceptNeurons ?? [])
@@ -55,46 +81,90 @@ export class ExplorerData {
   }
 
   static async open(root: ResultsRoot, options: ExplorerOptions = {}): Promise<ExplorerData> {
-    const opts = { maxRows: options.maxRows ?? 50000, cachedLayers: options.cachedLayers ?? 2 };
+    const opts = {
+      site: options.site,
+      maxRows: options.maxRows ?? 50000,
+      cachedLayers: options.cachedLayers ?? 2,
+    };
     // One store, or per-split stores as `codeneurons run` writes them (the train split is explored).
     const storeDir = (await root.optional("activations", "train")) ?? (await root.optional("activations"));
     const store =
       storeDir && existsSync(join(storeDir, "index.json")) ? await ActivationStore.open(storeDir) : null;
-    if (store && store.meta.level !== "word") {
-      store.close();
-      throw new InputError(storeDir!, "the explorer needs a word-level activation store");
+    try {
+      if (store && store.meta.level !== "word")
+        throw new InputError(storeDir!, "the explorer needs a word-level activation store");
+      const conceptsFile = await root.optional("concepts", "concepts.json");
+      const concepts = conceptsFile ? await readConceptsFile(conceptsFile) : null;
+      if (!store && !concepts) {
+        throw new InputError(
+          root.dir,
+          "nothing to explore: no activations/ store and no concepts/concepts.json inside the results directory",
+        );
+      }
+      if (store && concepts && conceptsFile) checkConceptsAgainstStore(concepts, conceptsFile, store);
+      const report = (await root.optional("report", "index.html")) ? "report/index.html" : null;
+      const sample = store ? buildSample(store, concepts?.classes, opts.maxRows) : null;
+      const data = new ExplorerData(store, concepts, sample, report, opts);
+      if (opts.site && !data.sites.includes(opts.site))
+        throw new UserError(
+          `--site ${opts.site}: the results hold only the ${data.sites.join(" and ")} site${store ? ` (store ${store.dir})` : ""}`,
+        );
+      return data;
+    } catch (e) {
+      store?.close();
+      throw e;
     }
-    const conceptsFile = await root.optional("concepts", "concepts.json");
-    const concepts = conceptsFile ? await readConceptsFile(conceptsFile) : null;
-    if (!store && !concepts) {
-      throw new InputError(
-        root.dir,
-        "nothing to explore: no activations/ store and no concepts/concepts.json inside the results directory",
-      );
-    }
-    const report = (await root.optional("report", "index.html")) ? "report/index.html" : null;
-    const sample = store ? buildSample(store, concepts?.classes, opts.maxRows) : null;
-    return new ExplorerData(store, concepts, sample, report, opts);
   }
 
   close(): void {
     this.store?.close();
   }
 
-  get hidden(): number {
-    return this.store?.meta.hidden ?? this.concepts!.hidden;
+  /** The sites there is something of: the store's, or concepts.json's alone. */
+  get sites(): Site[] {
+    return this.store ? [...this.store.meta.sites] : [this.concepts!.site];
   }
 
-  get layers(): number[] {
-    return this.store?.meta.layers ?? this.concepts!.layers;
+  /** The site shown first: as asked, else the concept analysis' (its classes and concepts are of it), else hidden. */
+  get defaultSite(): Site {
+    const sites = this.sites;
+    const preferred = this.opts.site ?? this.concepts?.site ?? "hidden";
+    return sites.includes(preferred) ? preferred : sites[0];
+  }
+
+  space(site: Site): NeuronSpace {
+    this.checkSite(site);
+    return neuronSpace(site, this.store ? this.store.dimOf(site) : this.concepts!.width);
+  }
+
+  layers(site: Site): number[] {
+    this.checkSite(site);
+    return this.store ? siteLayers(site, this.store.meta.layers) : this.concepts!.layers;
+  }
+
+  private checkSite(site: Site): void {
+    if (!this.sites.includes(site))
+      throw new HttpError(
+        404,
+        `no ${site} neurons here (${siteTitle(site)}): the results hold the ${this.sites.join(" and ")} site`,
+      );
   }
 
   meta(): MetaResponse {
     const c = this.concepts;
+    const site = this.defaultSite;
     return {
       model: this.store?.meta.model ?? "(concepts only)",
-      hidden: this.hidden,
-      layers: this.layers,
+      hidden: this.store?.meta.hidden ?? (c?.site === "hidden" ? c.width : null),
+      site,
+      layers: this.layers(site),
+      sites: this.sites.map((s) => ({
+        site: s,
+        title: siteTitle(s),
+        width: this.space(s).width,
+        layers: this.layers(s),
+      })),
+      conceptsSite: c?.site ?? null,
       rows: this.sample?.words.length ?? c?.corpus.rows ?? 0,
       sentences: this.sample?.sentences ?? c?.corpus.sentences ?? 0,
       sampled: this.store ? this.sample!.words.length < this.store.meta.numRows : false,
@@ -109,66 +179,109 @@ export class ExplorerData {
     };
   }
 
-  /** Parses a neuron reference (global id or L{layer}:{unit}); 400 when malformed, 404 when unknown. */
-  parseNeuron(text: string | null): number {
-    if (text === null || text === "") throw new HttpError(400, "missing neuron id");
-    const named = /^L(\d{1,4}):(\d{1,6})$/.exec(text);
-    let id: number;
-    if (named) {
-      const unit = Number(named[2]);
-      if (unit >= this.hidden) throw new HttpError(404, `unit ${unit} >= hidden size ${this.hidden}`);
-      id = Number(named[1]) * this.hidden + unit;
-    } else if (/^\d{1,9}$/.test(text)) {
-      id = Number(text);
-    } else {
-      throw new HttpError(400, `not a neuron id: expected a number or L{layer}:{unit}`);
-    }
-    if (!this.layers.includes(neuronLayer(id, this.hidden))) {
-      throw new HttpError(404, `neuron ${id} is not in the stored layers (${this.layers.join(",")})`);
-    }
-    if (!this.store && !this.reports.has(id))
-      throw new HttpError(404, `concepts.json has no details of neuron ${id}`);
-    return id;
+  /** `site` query parameter: one of the sites here; absent, the default site. */
+  siteParam(text: string | null): Site {
+    if (text === null || text === "") return this.defaultSite;
+    if (!(SITES as readonly string[]).includes(text))
+      throw new HttpError(400, `site must be one of ${SITES.join(", ")}`);
+    this.checkSite(text as Site);
+    return text as Site;
   }
 
-  neurons(q: { layer?: number; cls?: string; concept?: string }): NeuronsResponse {
-    if (q.layer !== undefined) {
-      if (!this.layers.includes(q.layer)) throw new HttpError(404, `layer ${q.layer} is not stored`);
-      const ids = Array.from({ length: this.hidden }, (_, u) => q.layer! * this.hidden + u);
-      const available = this.store ? ids : ids.filter((id) => this.reports.has(id));
-      return { title: `Layer ${q.layer}`, neurons: available.map((id) => this.chip(id, null)) };
+  /**
+   * Parses a neuron reference: a name (`L5:3`, `L5.mlp:3`: the name says its site) or an id of
+   * `site`. 400 when malformed, 404 when there is no such neuron here.
+   */
+  parseNeuron(text: string | null, site: Site = this.defaultSite): NeuronRef {
+    if (text === null || text === "") throw new HttpError(400, "missing neuron id");
+    let ref: NeuronRef;
+    if (/^\d{1,9}$/.test(text)) {
+      ref = { site, id: Number(text) };
+    } else if (/^L\d{1,4}(\.[A-Za-z]{1,8})?:\d{1,6}$/.test(text)) {
+      let named: Site;
+      try {
+        named = siteOfName(text);
+      } catch (e) {
+        throw new HttpError(400, errorMessage(e));
+      }
+      const space = this.space(named);
+      try {
+        ref = { site: named, id: parseNeuronName(text, space) };
+      } catch (e) {
+        throw new HttpError(404, errorMessage(e));
+      }
+    } else {
+      throw new HttpError(400, "not a neuron id: expected a number, L{layer}:{unit} or L{layer}.mlp:{unit}");
     }
+    const layers = this.layers(ref.site);
+    if (!layers.includes(neuronLayer(ref.id, this.space(ref.site)))) {
+      throw new HttpError(
+        404,
+        `neuron ${ref.id} is not in the stored ${ref.site} layers (${layers.join(",")})`,
+      );
+    }
+    if (!this.store && !this.reports.has(ref.id))
+      throw new HttpError(404, `concepts.json has no details of neuron ${ref.id}`);
+    return ref;
+  }
+
+  neurons(q: { layer?: number; site?: Site; cls?: string; concept?: string }): NeuronsResponse {
+    if (q.layer !== undefined) {
+      const site = q.site ?? this.defaultSite;
+      const space = this.space(site);
+      if (!this.layers(site).includes(q.layer))
+        throw new HttpError(404, `${site === "hidden" ? "" : `${site} `}layer ${q.layer} is not stored`);
+      const ids = neuronIdsOfLayers([q.layer], space);
+      const available = this.store ? ids : ids.filter((id) => this.reports.has(id));
+      return {
+        title: site === "hidden" ? `Layer ${q.layer}` : `Layer ${q.layer} MLP`,
+        neurons: available.map((id) => this.chip({ site, id }, null)),
+      };
+    }
+    // Classes and concepts come from concepts.json: neurons of its site.
+    const site = this.concepts?.site ?? "hidden";
     if (q.cls !== undefined) {
       const ids = this.concepts?.topNeurons.perClass[q.cls];
       if (!ids) throw new HttpError(404, `no top neurons for class '${q.cls}'`);
       return {
         title: `Top neurons of ${q.cls}`,
-        neurons: ids.map((id) => this.chip(id, this.reports.get(id)?.weights?.[q.cls!] ?? null)),
+        neurons: ids.map((id) => this.chip({ site, id }, this.reports.get(id)?.weights?.[q.cls!] ?? null)),
       };
     }
     if (q.concept !== undefined) {
       const known = this.concepts?.concepts.some((k) => k.concept === q.concept);
       if (!known) throw new HttpError(404, `no concept '${q.concept}'`);
       const matches = this.concepts!.conceptNeurons.filter((m) => m.concept === q.concept);
-      return { title: `${q.concept} neurons`, neurons: matches.map((m) => this.chip(m.neuron, m.purity)) };
+      return {
+        title: `${q.concept} neurons`,
+        neurons: matches.map((m) => this.chip({ site, id: m.neuron }, m.purity)),
+      };
     }
     throw new HttpError(400, "give one of layer, class or concept");
   }
 
-  private chip(id: number, score: number | null): NeuronChip {
+  /** What concepts.json says of a neuron, when it is of the analysed site. */
+  private fromConcepts<T>(ref: NeuronRef, map: Map<number, T>): T | undefined {
+    return ref.site === this.concepts?.site ? map.get(ref.id) : undefined;
+  }
+
+  private named(ref: NeuronRef): { id: number; site: Site; name: string; layer: number } {
+    const space = this.space(ref.site);
+    return { id: ref.id, site: ref.site, name: neuronName(ref.id, space), layer: neuronLayer(ref.id, space) };
+  }
+
+  private chip(ref: NeuronRef, score: number | null): NeuronChip {
     return {
-      id,
-      name: neuronName(id, this.hidden),
-      layer: neuronLayer(id, this.hidden),
-      topFor: this.topFor.get(id) ?? [],
-      concept: this.conceptOf.get(id)?.concept ?? null,
+      ...this.named(ref),
+      topFor: this.fromConcepts(ref, this.topFor) ?? [],
+      concept: this.fromConcepts(ref, this.conceptOf)?.concept ?? null,
       score,
     };
   }
 
-  async neuron(id: number, lines: number[] = []): Promise<NeuronResponse> {
-    if (!this.store || !this.sample) return this.neuronFromConcepts(id);
-    const column = await this.column(id);
+  async neuron(ref: NeuronRef, lines: number[] = []): Promise<NeuronResponse> {
+    if (!this.store || !this.sample) return this.neuronFromConcepts(ref);
+    const column = await this.column(ref);
     const summary = summarizeColumn(column, this.sample.types);
     const wordOpts = {
       k: 15,
@@ -177,16 +290,14 @@ export class ExplorerData {
       sentence: this.sample.sentence,
       position: this.sample.position,
     };
-    const report = this.reports.get(id);
-    const match = this.conceptOf.get(id);
+    const report = this.fromConcepts(ref, this.reports);
+    const match = this.fromConcepts(ref, this.conceptOf);
     const chosen = [...lines.map((l) => this.checkLine(l)), ...topSentences(column, this.sample, 6, lines)];
     return {
-      id,
-      name: neuronName(id, this.hidden),
-      layer: neuronLayer(id, this.hidden),
+      ...this.named(ref),
       mean: summary.mean,
       std: summary.std,
-      topFor: this.topFor.get(id) ?? [],
+      topFor: this.fromConcepts(ref, this.topFor) ?? [],
       weights: report?.weights ?? null,
       concept: match
         ? { name: match.concept, direction: match.direction, purity: match.purity, pValue: match.pValue }
@@ -202,7 +313,7 @@ export class ExplorerData {
           direction: "negative",
         }).map(wordScore),
       },
-      lines: await this.lineViews(chosen, [id]),
+      lines: await this.lineViews(chosen, [ref]),
     };
   }
 
@@ -213,18 +324,19 @@ export class ExplorerData {
     return line;
   }
 
-  private neuronFromConcepts(id: number): NeuronResponse {
-    const r = this.reports.get(id)!;
+  private neuronFromConcepts(ref: NeuronRef): NeuronResponse {
+    const r = this.reports.get(ref.id)!;
     const lines: LineView[] = [];
     for (const h of this.concepts!.heatmaps) {
-      const n = h.neurons.findIndex((x) => x.id === id);
+      const n = h.neurons.findIndex((x) => x.id === ref.id);
       if (n < 0) continue;
       for (const l of h.lines)
         lines.push({ sentence: l.sentence, words: l.words, activations: [l.activations[n]] });
     }
-    const match = this.conceptOf.get(id);
+    const match = this.conceptOf.get(ref.id);
     return {
-      id,
+      id: ref.id,
+      site: ref.site,
       name: r.name,
       layer: r.layer,
       mean: r.mean,
@@ -247,34 +359,39 @@ export class ExplorerData {
     };
   }
 
-  async search(token: string): Promise<SearchResponse> {
+  /** The neurons of one site that fire most on a token. */
+  async search(token: string, site: Site = this.defaultSite): Promise<SearchResponse> {
     const sample = this.needSample("search");
+    const space = this.space(site);
     const t = sample.types.types.indexOf(token);
-    if (t < 0) return { token, occurrences: 0, neurons: [], suggestions: suggestions(sample.types, token) };
+    if (t < 0)
+      return { token, site, occurrences: 0, neurons: [], suggestions: suggestions(sample.types, token) };
     const rows = sample.types.rowsOfType.subarray(sample.types.offsets[t], sample.types.offsets[t + 1]);
     // Enough occurrences for a stable mean; more only costs reading time.
     const used = Array.from(rows.subarray(0, 2000), (r) => sample.storeRows[r]);
-    const m = await this.store!.readRows(used);
-    const { mean, std } = await this.neuronStats();
+    const ids = this.allNeuronIds(site);
+    const m = await this.store!.readRows(used, { layers: this.layers(site), site });
+    const { mean, std } = await this.neuronStats(site);
     const n = m.cols;
     const sums = new Float64Array(n);
     for (let r = 0; r < m.rows; r++) for (let j = 0; j < n; j++) sums[j] += m.data[r * n + j];
-    const ids = this.allNeuronIds();
     const scored = ids.map((id, j) => {
       const onToken = sums[j] / m.rows;
       return {
         id,
-        name: neuronName(id, this.hidden),
-        layer: neuronLayer(id, this.hidden),
+        site,
+        name: neuronName(id, space),
+        layer: neuronLayer(id, space),
         mean: onToken,
         z: std[j] > 0 ? (onToken - mean[j]) / std[j] : 0,
       };
     });
     scored.sort((a, b) => b.z - a.z || a.id - b.id);
-    return { token, occurrences: rows.length, neurons: scored.slice(0, 30), suggestions: [] };
+    return { token, site, occurrences: rows.length, neurons: scored.slice(0, 30), suggestions: [] };
   }
 
-  async compare(a: number, b: number): Promise<CompareResponse> {
+  /** Two neurons, of one site or of two. */
+  async compare(a: NeuronRef, b: NeuronRef): Promise<CompareResponse> {
     const sample = this.needSample("compare");
     const [na, nb] = [await this.neuron(a), await this.neuron(b)];
     const [ca, cb] = [await this.column(a), await this.column(b)];
@@ -299,46 +416,48 @@ export class ExplorerData {
     return this.sample;
   }
 
-  private allNeuronIds(): number[] {
-    return this.layers.flatMap((l) => Array.from({ length: this.hidden }, (_, u) => l * this.hidden + u));
+  private allNeuronIds(site: Site): number[] {
+    return neuronIdsOfLayers(this.layers(site), this.space(site));
   }
 
   /** A neuron's activations over the sample rows, via a cache of whole layers (the store reads layers). */
-  private async column(id: number): Promise<Float32Array> {
-    const layer = neuronLayer(id, this.hidden);
-    const cols = await this.layerColumns(layer);
+  private async column(ref: NeuronRef): Promise<Float32Array> {
+    const space = this.space(ref.site);
+    const cols = await this.layerColumns(ref.site, neuronLayer(ref.id, space));
     const n = this.sample!.words.length;
-    const u = id % this.hidden;
+    const u = neuronUnit(ref.id, space);
     return cols.subarray(u * n, (u + 1) * n);
   }
 
-  private async layerColumns(layer: number): Promise<Float32Array> {
-    const cached = this.layerCache.get(layer);
+  private async layerColumns(site: Site, layer: number): Promise<Float32Array> {
+    const key = `${site}.${layer}`;
+    const cached = this.layerCache.get(key);
     if (cached) {
-      this.layerCache.delete(layer);
-      this.layerCache.set(layer, cached);
+      this.layerCache.delete(key);
+      this.layerCache.set(key, cached);
       return cached;
     }
     const sample = this.sample!;
-    const m = await this.store!.readRows(sample.storeRows, { layers: [layer] });
+    const m = await this.store!.readRows(sample.storeRows, { layers: [layer], site });
     const n = m.rows;
     const h = m.cols;
     const cols = new Float32Array(n * h);
     for (let r = 0; r < n; r++) for (let u = 0; u < h; u++) cols[u * n + r] = m.data[r * h + u];
-    this.layerCache.set(layer, cols);
+    this.layerCache.set(key, cols);
     while (this.layerCache.size > this.opts.cachedLayers)
       this.layerCache.delete(this.layerCache.keys().next().value!);
     return cols;
   }
 
-  /** Mean and std of every neuron over the sample, computed once (one pass over each layer). */
-  private async neuronStats(): Promise<{ mean: Float64Array; std: Float64Array }> {
-    if (this.stats) return this.stats;
-    const ids = this.allNeuronIds();
+  /** Mean and std of every neuron of a site over the sample, computed once (one pass over each layer). */
+  private async neuronStats(site: Site): Promise<{ mean: Float64Array; std: Float64Array }> {
+    const known = this.stats.get(site);
+    if (known) return known;
+    const ids = this.allNeuronIds(site);
     const mean = new Float64Array(ids.length);
     const std = new Float64Array(ids.length);
     for (let j = 0; j < ids.length; j++) {
-      const col = await this.column(ids[j]);
+      const col = await this.column({ site, id: ids[j] });
       let s = 0;
       for (const v of col) s += v;
       const mu = s / col.length;
@@ -347,26 +466,48 @@ export class ExplorerData {
       mean[j] = mu;
       std[j] = Math.sqrt(q / col.length);
     }
-    this.stats = { mean, std };
-    return this.stats;
+    const stats = { mean, std };
+    this.stats.set(site, stats);
+    return stats;
   }
 
-  private async lineViews(sentences: number[], ids: number[]): Promise<LineView[]> {
+  private async lineViews(sentences: number[], refs: NeuronRef[]): Promise<LineView[]> {
     const out: LineView[] = [];
     for (const s of sentences) {
       const words = this.store!.words(s);
       if (words.length === 0) continue;
       const rows = words.map((_, i) => this.store!.row(s, i));
-      const m = await this.store!.readRows(rows, { neurons: ids });
-      out.push({
-        sentence: s,
-        words,
-        activations: ids.map((_, n) =>
-          Array.from({ length: m.rows }, (_, w) => round(m.data[w * m.cols + n])),
-        ),
-      });
+      // One read per neuron: the two neurons of a comparison may be of two sites.
+      const activations: number[][] = [];
+      for (const ref of refs) {
+        const m = await this.store!.readRows(rows, { neurons: [ref.id], site: ref.site });
+        activations.push(Array.from(m.data, round));
+      }
+      out.push({ sentence: s, words, activations });
     }
     return out;
+  }
+}
+
+/**
+ * concepts.json must describe neurons the store holds: of one of its sites, with that site's width
+ * (ids are layer × width + unit). Refused at start-up, naming the file and the field.
+ */
+function checkConceptsAgainstStore(c: ConceptsResult, file: string, store: ActivationStore): void {
+  if (!store.meta.sites.includes(c.site)) {
+    throw new InputError(
+      file,
+      `holds ${c.site}-site neurons (${siteTitle(c.site)}), but the activation store ${store.dir} has only the ${store.meta.sites.join(" and ")} site`,
+      { field: "site" },
+    );
+  }
+  const width = store.dimOf(c.site);
+  if (c.width !== width) {
+    throw new InputError(
+      file,
+      `counts ${c.width} neurons per layer, the store's ${c.site} site has ${width}: concepts of another model?`,
+      { field: "width" },
+    );
   }
 }
 

@@ -122,7 +122,7 @@ async function api(route: string, q: URLSearchParams, data: ExplorerData): Promi
     const layer = q.get("layer");
     if (layer !== null) {
       if (!/^\d{1,4}$/.test(layer)) throw new HttpError(400, "layer must be a number");
-      return data.neurons({ layer: Number(layer) });
+      return data.neurons({ layer: Number(layer), site: data.siteParam(q.get("site")) });
     }
     const cls = q.get("class");
     if (cls !== null) return data.neurons({ cls });
@@ -131,16 +131,18 @@ async function api(route: string, q: URLSearchParams, data: ExplorerData): Promi
     throw new HttpError(400, "give layer, class or concept");
   }
   if (parts[0] === "neuron" && parts.length === 2) {
-    return data.neuron(data.parseNeuron(decodeParam(parts[1])), parseLines(q.get("lines")));
+    const site = data.siteParam(q.get("site"));
+    return data.neuron(data.parseNeuron(decodeParam(parts[1]), site), parseLines(q.get("lines")));
   }
   if (route === "search") {
     const token = q.get("token");
     if (token === null || token === "" || token.length > 200)
       throw new HttpError(400, "give a token (1–200 characters)");
-    return data.search(token);
+    return data.search(token, data.siteParam(q.get("site")));
   }
   if (route === "compare") {
-    return data.compare(data.parseNeuron(q.get("a")), data.parseNeuron(q.get("b")));
+    const site = data.siteParam(q.get("site"));
+    return data.compare(data.parseNeuron(q.get("a"), site), data.parseNeuron(q.get("b"), site));
   }
   throw new HttpError(404, "no such API route");
 }

@@ -7,10 +7,12 @@ import { tempNameFor, writeJsonAtomic } from "../util/atomic.js";
 import { decodeByteLevel } from "../util/bytelevel.js";
 import { InputError, UserError } from "../util/errors.js";
 import { getOrCreate } from "../util/maps.js";
+import { siteLayers } from "../util/neurons.js";
 import { Progress } from "../util/progress.js";
 import {
   type ShardPlan,
   type ShardRecord,
+  type Site,
   STORE_FORMAT,
   STORE_VERSION,
   type StoreDType,
@@ -277,16 +279,22 @@ function round8(x: number): number {
   return Math.round(x * 1e8) / 1e8;
 }
 
-/** Exports a word-level store (chosen layers) as NeuroX activation JSON lines. Atomic. */
+/**
+ * Exports a word-level store (chosen layers of one site) as NeuroX activation JSON lines. Atomic.
+ * NeuroX knows no sites: an MLP export holds block l's MLP neurons under `index` l, so its file
+ * should say so in its name.
+ */
 export async function exportNeuroxJson(
   store: ActivationStore,
   out: string,
-  opts: { layers?: number[]; quiet?: boolean } = {},
+  opts: { layers?: number[]; site?: Site; quiet?: boolean } = {},
 ): Promise<number> {
   if (store.meta.level !== "word")
     throw new UserError("export: NeuroX JSON holds word-level activations; this store is sentence-level");
-  const layers = opts.layers ?? store.meta.layers;
-  const hidden = store.meta.hidden;
+  const site = opts.site ?? "hidden";
+  // The store refuses layers it does not hold (for the MLP site, layer 0 too).
+  const layers = opts.layers ?? siteLayers(site, store.meta.layers);
+  const hidden = store.dimOf(site);
   await mkdir(join(out, ".."), { recursive: true });
   const tmp = tempNameFor(out);
   const stream = createWriteStream(tmp);
@@ -298,7 +306,7 @@ export async function exportNeuroxJson(
       progress.tick();
       if (words.length === 0) continue;
       const rows = Int32Array.from(words, (_, w) => store.row(s, w));
-      const m = await store.readRows(rows, { layers });
+      const m = await store.readRows(rows, { layers, site });
       const features = words.map((token, t) => ({
         token,
         layers: layers.map((l, li) => ({

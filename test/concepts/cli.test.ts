@@ -3,7 +3,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseProbeWeights, runConcepts } from "../../src/cli/concepts.js";
+import { parseProbeWeights, runConcepts } from "../../src/concepts/run.js";
 import { parseJsonText } from "../../src/report/check.js";
 import { readConceptsFile } from "../../src/serve/concepts-file.js";
 import { InputError } from "../../src/util/errors.js";

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { CorpusRows, ProbeWeights } from "../../src/concepts/index.js";
 import { type Matrix, matrix } from "../../src/util/matrix.js";
+import { neuronSpace } from "../../src/util/neurons.js";
 
 /** The fixture written by scripts/reference/concepts_reference.py. */
 export interface ReferenceFixture {
@@ -56,7 +57,7 @@ export function loadReference(): Reference {
     weights: Float32Array.from(fixture.weights.flat()),
     classes: fixture.classes,
     neurons,
-    hidden: fixture.hidden,
+    space: neuronSpace("hidden", fixture.hidden),
   };
   const activations = matrix(fixture.activations.length, n, Float32Array.from(fixture.activations.flat()));
   const columns = neurons.map((j) => Float32Array.from(fixture.activations, (row) => row[j]));

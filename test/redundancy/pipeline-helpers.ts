@@ -36,8 +36,11 @@ async function extract(
   await extractActivations(model, { input, out, level, onlyLines: only, quiet: true });
 }
 
-/** DIR/java.{split}.in, DIR/task (with control/), DIR/stores/{split}. */
-export async function makeTokenTask(dir: string, caps = { train: 30, valid: 10, test: 10 }) {
+/**
+ * DIR/java.{split}.in and DIR/task (with control/); `lines` are the input lines each split's task rows
+ * use (what a store of the split must hold).
+ */
+export async function makeTokenTaskFiles(dir: string, caps = { train: 30, valid: 10, test: 10 }) {
   await mkdir(dir, { recursive: true });
   const sources = {} as PerSplit<TaskSource>;
   for (const s of SPLITS) {
@@ -50,17 +53,27 @@ export async function makeTokenTask(dir: string, caps = { train: 30, valid: 10, 
   const task = join(dir, "task");
   const build = buildTokenTagging(sources, { seed: 1, caps, control: "distribution" });
   await writeTask(task, build);
+  const lines = {} as PerSplit<number[]>;
+  for (const s of SPLITS) lines[s] = [...new Set(build.selection.rows[s].map((r) => r.sentence))];
+  return {
+    task,
+    inputs: Object.fromEntries(SPLITS.map((s) => [s, sources[s].in])) as PerSplit<string>,
+    lines,
+    rows: SPLITS.map((s) => build.selection.rows[s].length),
+  };
+}
+
+/** DIR/java.{split}.in, DIR/task (with control/), DIR/stores/{split}. */
+export async function makeTokenTask(dir: string, caps = { train: 30, valid: 10, test: 10 }) {
+  const { task, inputs, lines, rows } = await makeTokenTaskFiles(dir, caps);
   const store = join(dir, "stores");
   const model = await openActivationModel(MODEL);
   try {
-    for (const s of SPLITS) {
-      const used = new Set(build.selection.rows[s].map((r) => r.sentence));
-      await extract(model, sources[s].in, join(store, s), "word", used);
-    }
+    for (const s of SPLITS) await extract(model, inputs[s], join(store, s), "word", new Set(lines[s]));
   } finally {
     await model.release();
   }
-  return { store, task, rows: SPLITS.map((s) => build.selection.rows[s].length) };
+  return { store, task, rows };
 }
 
 /**

@@ -13,7 +13,12 @@ const row = (name: string, neurons: number, test: number, dev: number, detail = 
 
 /** Only the fields the headline reads. */
 function results(summary: SummaryRow[]): RedundancyResults {
-  return { totalNeurons: 1000, summary, steps: {} } as unknown as RedundancyResults;
+  return {
+    totalNeurons: 1000,
+    summary,
+    steps: {},
+    input: { site: "hidden" },
+  } as unknown as RedundancyResults;
 }
 
 describe("headline", () => {

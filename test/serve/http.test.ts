@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -8,12 +8,14 @@ import type {
   CompareResponse,
   MetaResponse,
   NeuronResponse,
+  NeuronsResponse,
   SearchResponse,
 } from "../../src/serve/api-types.js";
 import { type RunningExplorer, startExplorer } from "../../src/serve/server.js";
 import { ActivationStore } from "../../src/store/index.js";
+import { InputError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
-import { makeResultsDir } from "../fixtures/report/make-results.js";
+import { FIXTURE, makeResultsDir } from "../fixtures/report/make-results.js";
 
 const SECRET = "secret-outside-the-results-directory";
 let dir: string;
@@ -272,6 +274,114 @@ describe("explorer without an activation store", () => {
       expect((await get("/api/search?token=0")).status).toBe(409);
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe("explorer over a store with both sites", () => {
+  let both: RunningExplorer;
+  let bothDir: string;
+  const get = async <T>(p: string): Promise<{ status: number; body: T }> => {
+    const r = await fetch(`${both.url}${p.slice(1)}`);
+    return { status: r.status, body: (await r.json()) as T };
+  };
+
+  beforeAll(async () => {
+    bothDir = await mkdtemp(join(tmpdir(), "cn-serve-sites-"));
+    await makeResultsDir(bothDir, { mlp: true });
+    both = await startExplorer({ resultsDir: bothDir, port: 0 });
+  });
+
+  afterAll(async () => {
+    await both?.close();
+  });
+
+  it("describes both sites; classes and concepts stay of concepts.json's site", async () => {
+    const meta = (await get<MetaResponse>("/api/meta")).body;
+    expect(meta.site).toBe("hidden");
+    expect(meta.conceptsSite).toBe("hidden");
+    expect(meta.sites.map((s) => [s.site, s.width, s.layers.length])).toEqual([
+      ["hidden", 8, 13],
+      ["mlp", 12, 12],
+    ]);
+    expect(meta.sites[1].layers[0]).toBe(1);
+  });
+
+  it("lists an MLP layer, opens MLP neurons by name or by id of the site, refuses what is not there", async () => {
+    const list = (await get<NeuronsResponse>("/api/neurons?layer=4&site=mlp")).body;
+    expect(list.title).toBe("Layer 4 MLP");
+    expect(list.neurons.map((n) => n.name)).toEqual(Array.from({ length: 12 }, (_, u) => `L4.mlp:${u}`));
+    const { id } = FIXTURE.mlp.planted;
+    const byName = (await get<NeuronResponse>("/api/neuron/L4.mlp:7")).body;
+    expect([byName.site, byName.id, byName.name, byName.layer]).toEqual(["mlp", id, "L4.mlp:7", 4]);
+    expect(byName.topWords.positive.slice(0, 5).every((w) => w.label === "NUMBER")).toBe(true);
+    // An MLP neuron is not the hidden neuron of the same id, and says nothing of concepts.json's.
+    expect(byName.concept).toBeNull();
+    expect((await get<NeuronResponse>(`/api/neuron/${id}?site=mlp`)).body.name).toBe("L4.mlp:7");
+    expect((await get<NeuronResponse>(`/api/neuron/${id}`)).body.name).toBe("L6:7");
+    const wide = await get<{ error: string }>("/api/neuron/L4.mlp:12");
+    expect(wide.status).toBe(404);
+    expect(wide.body.error).toMatch(/unit 12 is out of range: the mlp site has 12 neurons per layer/);
+    expect((await get("/api/neurons?layer=0&site=mlp")).status).toBe(404);
+    expect((await get("/api/neuron/L0.mlp:3")).status).toBe(404);
+    expect((await get("/api/neurons?layer=1&site=attn")).status).toBe(400);
+    expect((await get("/api/neuron/L1.attn:3")).status).toBe(400);
+  });
+
+  it("--site picks the site shown first; a site the results lack is refused", async () => {
+    const mlpFirst = await startExplorer({ resultsDir: bothDir, port: 0, site: "mlp" });
+    try {
+      const meta = (await fetch(`${mlpFirst.url}api/meta`).then((r) => r.json())) as MetaResponse;
+      expect([meta.site, meta.layers[0], meta.conceptsSite]).toEqual(["mlp", 1, "hidden"]);
+      const n = (await fetch(`${mlpFirst.url}api/neuron/${FIXTURE.mlp.planted.id}`).then((r) =>
+        r.json(),
+      )) as NeuronResponse;
+      expect(n.name).toBe("L4.mlp:7");
+    } finally {
+      await mlpFirst.close();
+    }
+    await expect(startExplorer({ resultsDir: dir, port: 0, site: "mlp" })).rejects.toThrow(
+      /--site mlp: the results hold only the hidden site/,
+    );
+  });
+
+  it("searches one site's neurons, and compares neurons of two sites", async () => {
+    const mlp = (await get<SearchResponse>("/api/search?token=0&site=mlp")).body;
+    expect(mlp.site).toBe("mlp");
+    expect(mlp.neurons[0].name).toBe("L4.mlp:7");
+    expect(mlp.neurons.every((n) => n.site === "mlp")).toBe(true);
+    expect((await get<SearchResponse>("/api/search?token=0")).body.neurons[0].name).toBe("L5:3");
+    const r = (await get<CompareResponse>("/api/compare?a=L5:3&b=L4.mlp:7")).body;
+    expect([r.a.name, r.b.name]).toEqual(["L5:3", "L4.mlp:7"]);
+    // Both fire on numbers.
+    expect(r.correlation!).toBeGreaterThan(0.3);
+    expect(
+      r.lines.every((l) => l.activations.length === 2 && l.activations[1].length === l.words.length),
+    ).toBe(true);
+  });
+});
+
+describe("concepts.json and the store must be of one site", () => {
+  it("refuses concepts of a site the store lacks, naming the file and field; reads version 1 files", async () => {
+    const base = await mkdtemp(join(tmpdir(), "cn-serve-mismatch-"));
+    cpSync(dir, base, { recursive: true, verbatimSymlinks: true });
+    const file = join(base, "concepts", "concepts.json");
+    const concepts = JSON.parse(readFileSync(file, "utf8"));
+    writeFileSync(file, JSON.stringify({ ...concepts, site: "mlp" }));
+    const refused = await startExplorer({ resultsDir: base, port: 0 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InputError);
+    expect((refused as InputError).message).toMatch(
+      /concepts\.json \(field 'site'\): holds mlp-site neurons .*has only the hidden site/,
+    );
+    // Before sites: version 1 with `hidden`, the residual stream.
+    const { site: _s, width, ...v1 } = concepts;
+    writeFileSync(file, JSON.stringify({ ...v1, version: 1, hidden: width }));
+    const old = await startExplorer({ resultsDir: base, port: 0 });
+    try {
+      const n = (await fetch(`${old.url}api/neuron/L5:3`).then((r) => r.json())) as NeuronResponse;
+      expect([n.site, n.concept?.name]).toEqual(["hidden", "NUMBER"]);
+    } finally {
+      await old.close();
     }
   });
 });

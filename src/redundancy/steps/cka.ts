@@ -27,7 +27,7 @@ export const ckaStep: StepDef<"cka"> = {
     const x = ckaRows(data.train.x, ctx.space.sides);
     if (x.rows < 4) throw new UserError(`CKA needs at least 4 training rows, the task has ${x.rows}`);
     const similarity = await linearCKA(x, {
-      hidden: ctx.space.hidden,
+      hidden: ctx.space.width,
       layerNumbers: ctx.space.layers,
       batchSize: Math.min(ctx.settings.ckaBatchSize, x.rows),
       seed: ctx.settings.seed,

@@ -97,7 +97,7 @@ export const layerSelectionStep: StepDef<"ls"> = {
       const target = oracle.probe.dev.accuracy * (1 - delta);
       const found = incremental.findIndex((p) => p.probe.dev.accuracy > target);
       const top = found >= 0 ? found : incremental.length - 1;
-      const neurons = (top + 1) * ctx.space.hidden * ctx.space.sides;
+      const neurons = (top + 1) * ctx.space.width * ctx.space.sides;
       return {
         delta,
         target,
