@@ -9,6 +9,8 @@ import { makeResultsDir } from "../fixtures/report/make-results.js";
 import { artifactPath, launchChromium } from "./browser.js";
 
 let explorer: RunningExplorer;
+/** Over a store with both sites (the residual stream and MLP neurons). */
+let sites: RunningExplorer;
 let browser: Browser;
 let page: Page;
 const problems: string[] = [];
@@ -18,6 +20,9 @@ beforeAll(async () => {
   await makeResultsDir(dir);
   await writeReportForResults(dir, { quiet: true, png: false });
   explorer = await startExplorer({ resultsDir: dir, port: 0 });
+  const both = await mkdtemp(join(tmpdir(), "cn-e2e-sites-"));
+  await makeResultsDir(both, { mlp: true });
+  sites = await startExplorer({ resultsDir: both, port: 0 });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
   // Console errors include Content-Security-Policy violations: the app must run under its own policy.
@@ -30,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await explorer?.close();
+  await sites?.close();
 });
 
 /** Background colour of a token as [r, g, b]. */
@@ -114,6 +120,49 @@ describe("explorer in chromium", () => {
     await report.goto(new URL(href!, explorer.url).href);
     expect(await report.locator("figure[data-figure] svg").count()).toBeGreaterThan(5);
     await report.close();
+  });
+
+  it("a store with one site shows no site switch", async () => {
+    await page.goto(explorer.url);
+    await page.waitForSelector(".pill[data-layer='0']");
+    expect(await page.isHidden("#sites")).toBe(true);
+  });
+
+  it("with both sites: switches to the MLP neurons, browses a block, searches and compares across sites", async () => {
+    await page.goto(sites.url);
+    await page.waitForSelector("#sites .site[data-site='mlp']");
+    expect(await page.textContent("#model")).toContain("13 layers × 8 units · MLP 12 × 12");
+    expect(await page.getAttribute(".site[data-site='hidden']", "class")).toContain("active");
+    await page.click(".site[data-site='mlp']");
+    await page.waitForFunction(() => document.querySelector(".pill[data-layer]")?.textContent === "1");
+    expect(await page.locator(".pill[data-layer]").count()).toBe(12);
+    await page.click(".pill[data-layer='4']");
+    await page.waitForFunction(() =>
+      document.querySelector("#list-title")?.textContent?.startsWith("Layer 4 MLP"),
+    );
+    expect(await page.locator("#neuron-list .chip").count()).toBe(12);
+    await page.click(".chip[data-name='L4.mlp:7']");
+    await page.waitForFunction(
+      () => document.querySelector("[data-testid=neuron-name]")?.textContent === "L4.mlp:7",
+    );
+    expect(await page.textContent("[data-testid=layer-badge]")).toBe("block 4 MLP");
+    expect(decodeURIComponent(new URL(page.url()).hash)).toBe("#/neuron/L4.mlp:7");
+    await page.fill("#search", "0");
+    await page.click("#search-form button");
+    await page.waitForSelector("[data-testid=search-results] tbody tr");
+    expect(await page.textContent("#detail h2")).toContain("MLP neurons that fire most on");
+    const first = page.locator("[data-testid=search-results] tbody tr").first();
+    expect(await first.getAttribute("data-name")).toBe("L4.mlp:7");
+    await page.screenshot({ path: artifactPath("explorer-mlp-search.png") });
+    await page.fill("#cmp-a", "L5:3");
+    await page.fill("#cmp-b", "L4.mlp:7");
+    await page.click("#compare-form button");
+    await page.waitForSelector("[data-testid=scatter] circle");
+    expect(await page.textContent("#detail h2")).toContain("L4.mlp:7");
+    // Back to the residual stream: its layers again, 0 (the embeddings) included.
+    await page.click(".site[data-site='hidden']");
+    await page.waitForFunction(() => document.querySelector(".pill[data-layer]")?.textContent === "0");
+    expect(await page.locator(".pill[data-layer]").count()).toBe(13);
   });
 
   it("ran without console errors (CSP violations included)", () => {

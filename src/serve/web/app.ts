@@ -1,8 +1,11 @@
 /**
- * The explorer in the browser: hash routes (#/layer/5, #/class/NUMBER, #/concept/STRING,
- * #/neuron/43, #/search/<token>, #/compare/43/69) over the JSON API. Every text from the corpus goes
- * into the page through textContent, never as HTML: code tokens can hold anything.
+ * The explorer in the browser: hash routes (#/layer/5, #/layer/5/mlp, #/class/NUMBER,
+ * #/concept/STRING, #/neuron/L5:3, #/neuron/L5.mlp:3, #/search/<token>, #/compare/L5:3/L8:5) over the
+ * JSON API. Neurons go by their site-qualified names (ids of the two sites overlap); a bare id in a
+ * route or the compare boxes is of the site picked in the sidebar. Every text from the corpus goes into
+ * the page through textContent, never as HTML: code tokens can hold anything.
  */
+import type { Site } from "../../store/format.js";
 import type {
   CompareResponse,
   LineView,
@@ -69,10 +72,29 @@ function colour(v: number): string {
 
 let meta: MetaResponse;
 let currentList = "";
+/** The site whose layers the sidebar lists and whose neurons search looks at. */
+let site: Site;
+
+/** "layer 5" of the residual stream, "block 5 MLP" (this page runs alone: no shared helpers). */
+function layerLabel(s: Site, layer: number): string {
+  return s === "hidden" ? `layer ${layer}` : `block ${layer} MLP`;
+}
+
+/** What the results hold: "13 layers × 768 units · MLP 12 × 3072". */
+function sitesText(): string {
+  return meta.sites
+    .map((s, i) =>
+      s.site === "hidden"
+        ? `${s.layers.length} layers × ${s.width} units`
+        : `MLP ${s.layers.length}${i === 0 ? " layers" : ""} × ${s.width}${i === 0 ? " units" : ""}`,
+    )
+    .join(" · ");
+}
 
 async function init(): Promise<void> {
   meta = await getJson<MetaResponse>("/api/meta");
-  byId("model").textContent = `${meta.model} · ${meta.layers.length} layers × ${meta.hidden} units`;
+  site = meta.site;
+  byId("model").textContent = `${meta.model} · ${sitesText()}`;
   byId("corpus").textContent =
     `${meta.rows.toLocaleString()} words from ${meta.sentences.toLocaleString()} lines${
       meta.sampled ? " (a sample of the store)" : ""
@@ -98,20 +120,66 @@ async function init(): Promise<void> {
   await route();
 }
 
-function fillSidebar(): void {
-  const layers = byId("layers");
-  for (const l of meta.layers) {
-    layers.append(
+/** The layer pills of the current site. */
+function fillLayers(): void {
+  const info = meta.sites.find((s) => s.site === site) ?? meta.sites[0];
+  byId("layers").replaceChildren(
+    ...info.layers.map((l) =>
       el(
         "button",
-        { class: "pill", "data-layer": String(l), type: "button", title: `layer ${l}` },
+        { class: "pill", "data-layer": String(l), type: "button", title: layerLabel(site, l) },
         String(l),
       ),
+    ),
+  );
+  markActive(".site", "data-site", site);
+}
+
+/** Picks the site of the layer pills, search and bare ids. */
+function setSite(s: Site): void {
+  if (s === site || !meta.sites.some((x) => x.site === s)) return;
+  site = s;
+  fillLayers();
+}
+
+function layerHash(layer: string | number): string {
+  return `#/layer/${layer}${site === "hidden" ? "" : `/${site}`}`;
+}
+
+function fillSidebar(): void {
+  // A site switch only when the store holds both sites.
+  if (meta.sites.length > 1) {
+    const sites = byId("sites");
+    sites.hidden = false;
+    sites.append(
+      ...meta.sites.map((s) =>
+        el(
+          "button",
+          {
+            class: "pill site",
+            "data-site": s.site,
+            type: "button",
+            title: `${s.title}: ${s.width} per layer`,
+          },
+          s.site === "hidden" ? "Residual" : "MLP",
+        ),
+      ),
     );
+    sites.addEventListener("click", (e) => {
+      const b = (e.target as HTMLElement).closest("button");
+      if (b?.dataset.site) setSite(b.dataset.site as Site);
+    });
   }
-  layers.addEventListener("click", (e) => {
+  fillLayers();
+  // With two sites, say which one the class and concept lists are of.
+  const conceptsSite = meta.sites.find((s) => s.site === meta.conceptsSite);
+  if (meta.sites.length > 1 && conceptsSite) {
+    for (const id of ["classes", "concepts"])
+      byId(id).previousElementSibling?.append(el("small", {}, ` · ${conceptsSite.title}`));
+  }
+  byId("layers").addEventListener("click", (e) => {
     const b = (e.target as HTMLElement).closest("button");
-    if (b) location.hash = `#/layer/${b.dataset.layer}`;
+    if (b) location.hash = layerHash(b.dataset.layer ?? "");
   });
   const classes = byId("classes");
   for (const [cls, n] of Object.entries(meta.topNeurons)) {
@@ -147,8 +215,11 @@ function markActive(selector: string, attr: string, value: string | null): void 
 async function route(): Promise<void> {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
-    if (parts[0] === "layer") await showList(`layer=${encodeURIComponent(parts[1])}`, "layer", parts[1]);
-    else if (parts[0] === "class") await showList(`class=${encodeURIComponent(parts[1])}`, "class", parts[1]);
+    if (parts[0] === "layer") {
+      setSite((parts[2] as Site | undefined) ?? "hidden");
+      await showList(`layer=${encodeURIComponent(parts[1])}&site=${site}`, "layer", parts[1]);
+    } else if (parts[0] === "class")
+      await showList(`class=${encodeURIComponent(parts[1])}`, "class", parts[1]);
     else if (parts[0] === "concept")
       await showList(`concept=${encodeURIComponent(parts[1])}`, "concept", parts[1]);
     else if (parts[0] === "neuron") await showNeuron(parts[1]);
@@ -160,7 +231,7 @@ async function route(): Promise<void> {
 }
 
 async function showList(query: string, kind: string, value: string): Promise<void> {
-  markActive(".pill", "data-layer", kind === "layer" ? value : null);
+  markActive(".pill[data-layer]", "data-layer", kind === "layer" ? value : null);
   markActive(".item[data-class]", "data-class", kind === "class" ? value : null);
   markActive(".item[data-concept]", "data-concept", kind === "concept" ? value : null);
   if (currentList === query) return;
@@ -181,20 +252,26 @@ function chip(n: NeuronChip): HTMLElement {
     .join(", ");
   const b = el(
     "button",
-    { class: classes, type: "button", "data-neuron": String(n.id), title: tags || n.name },
+    {
+      class: classes,
+      type: "button",
+      "data-neuron": String(n.id),
+      "data-name": n.name,
+      title: tags || n.name,
+    },
     n.name,
     n.score !== null ? el("span", { class: "score" }, n.score.toFixed(2)) : null,
   );
   b.addEventListener("click", () => {
-    location.hash = `#/neuron/${n.id}`;
+    location.hash = `#/neuron/${encodeURIComponent(n.name)}`;
   });
   return b;
 }
 
-async function showNeuron(id: string): Promise<void> {
-  const n = await getJson<NeuronResponse>(`/api/neuron/${encodeURIComponent(id)}`);
+async function showNeuron(ref: string): Promise<void> {
+  const n = await getJson<NeuronResponse>(`/api/neuron/${encodeURIComponent(ref)}?site=${site}`);
   for (const c of Array.from(document.querySelectorAll<HTMLElement>(".chip"))) {
-    c.classList.toggle("selected", c.dataset.neuron === String(n.id));
+    c.classList.toggle("selected", c.dataset.name === n.name);
   }
   const detail = byId("detail");
   detail.replaceChildren(
@@ -202,7 +279,7 @@ async function showNeuron(id: string): Promise<void> {
       "h2",
       {},
       el("span", { class: "id", "data-testid": "neuron-name" }, n.name),
-      el("span", { class: "muted" }, `neuron #${n.id}`),
+      el("span", { class: "muted" }, `${n.site === "hidden" ? "" : "MLP "}neuron #${n.id}`),
     ),
     badges(n),
     el(
@@ -245,7 +322,7 @@ function badges(n: NeuronResponse): HTMLElement {
         )
       : null,
     ...n.topFor.map((c) => el("span", { class: "badge top" }, `top neuron of ${c}`)),
-    el("span", { class: "badge" }, `layer ${n.layer}`),
+    el("span", { class: "badge", "data-testid": "layer-badge" }, layerLabel(n.site, n.layer)),
   );
 }
 
@@ -362,7 +439,7 @@ function legend(): HTMLElement {
 
 async function showSearch(token: string): Promise<void> {
   byId<HTMLInputElement>("search").value = token;
-  const r = await getJson<SearchResponse>(`/api/search?token=${encodeURIComponent(token)}`);
+  const r = await getJson<SearchResponse>(`/api/search?token=${encodeURIComponent(token)}&site=${site}`);
   const detail = byId("detail");
   if (r.occurrences === 0) {
     detail.replaceChildren(
@@ -377,10 +454,10 @@ async function showSearch(token: string): Promise<void> {
   const rows = r.neurons.map((n, i) => {
     const tr = el(
       "tr",
-      { class: "clickable", "data-neuron": String(n.id) },
+      { class: "clickable", "data-neuron": String(n.id), "data-name": n.name },
       el("td", { class: "num" }, String(i + 1)),
       el("td", { class: "w" }, n.name),
-      el("td", {}, `layer ${n.layer}`),
+      el("td", {}, layerLabel(n.site, n.layer)),
       el(
         "td",
         { class: "bar-cell" },
@@ -390,12 +467,18 @@ async function showSearch(token: string): Promise<void> {
       el("td", { class: "num" }, `mean ${n.mean.toFixed(3)}`),
     );
     tr.addEventListener("click", () => {
-      location.hash = `#/neuron/${n.id}`;
+      location.hash = `#/neuron/${encodeURIComponent(n.name)}`;
     });
     return tr;
   });
   detail.replaceChildren(
-    el("h2", {}, "Neurons that fire most on ", el("code", { "data-testid": "search-token" }, token)),
+    el(
+      "h2",
+      {},
+      r.site === "hidden" ? "Neurons" : "MLP neurons",
+      " that fire most on ",
+      el("code", { "data-testid": "search-token" }, token),
+    ),
     el(
       "p",
       { class: "stats" },
@@ -423,7 +506,7 @@ async function showCompare(a: string, b: string): Promise<void> {
   byId<HTMLInputElement>("cmp-a").value = a;
   byId<HTMLInputElement>("cmp-b").value = b;
   const r = await getJson<CompareResponse>(
-    `/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`,
+    `/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}&site=${site}`,
   );
   const detail = byId("detail");
   detail.replaceChildren(

@@ -21,16 +21,16 @@ export function appHtml(): string {
     <button type="submit">Search</button>
   </form>
   <form id="compare-form" autocomplete="off">
-    <input id="cmp-a" name="a" placeholder="L5:3" aria-label="first neuron" size="8">
+    <input id="cmp-a" name="a" placeholder="L5:3" aria-label="first neuron" size="9" title="a neuron: L5:3, L5.mlp:3 (MLP) or an id">
     <span class="vs">vs</span>
-    <input id="cmp-b" name="b" placeholder="L8:5" aria-label="second neuron" size="8">
+    <input id="cmp-b" name="b" placeholder="L8:5" aria-label="second neuron" size="9" title="a neuron: L8:5, L8.mlp:5 (MLP) or an id">
     <button type="submit">Compare</button>
   </form>
   <a id="report-link" class="report-link" href="/report" hidden>Report ↗</a>
 </header>
 <div class="layout">
   <aside id="sidebar">
-    <section><h3>Layers</h3><div id="layers" class="pills"></div></section>
+    <section><h3>Layers</h3><div id="sites" class="pills sites" hidden></div><div id="layers" class="pills"></div></section>
     <section><h3>Classes <small>top neurons</small></h3><div id="classes" class="list"></div></section>
     <section><h3>Concepts <small>concept neurons</small></h3><div id="concepts" class="list"></div></section>
     <p id="corpus" class="corpus"></p>
@@ -75,6 +75,9 @@ aside h3 small{text-transform:none;letter-spacing:0;font-weight:400}
 .pill,.item{border:1px solid var(--line);background:#fff;border-radius:999px;padding:3px 10px;cursor:pointer;font:inherit;color:var(--ink)}
 .pill:hover,.item:hover{border-color:var(--accent);color:var(--accent)}
 .pill.active,.item.active{background:var(--accent);border-color:var(--accent);color:#fff}
+.sites{margin-bottom:8px;padding-bottom:8px;border-bottom:1px solid var(--line)}
+.sites[hidden]{display:none}
+.pill.site.active{background:var(--accent2);border-color:var(--accent2)}
 .list{display:flex;flex-direction:column;gap:4px}
 .item{border-radius:8px;text-align:left;display:flex;justify-content:space-between}
 .item .n{color:var(--muted);font-variant-numeric:tabular-nums}
