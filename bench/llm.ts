@@ -410,6 +410,8 @@ interface BaselineResult {
   words: number;
   layers: number;
   peak_mb: number | null;
+  /** Shared libraries with "blas" in their path that the baseline had loaded. */
+  blas: string[];
 }
 
 /** Max |ours − baseline| over the word vectors of every layer of the first CHECK_LINES lines. */
@@ -498,6 +500,12 @@ async function main(): Promise<void> {
     process.stderr.write(
       `bench:llm: baseline ${baseline.seconds.toFixed(1)} s (load ${baseline.load_s.toFixed(1)} s), peak ${baseline.peak_mb?.toFixed(0)} MB\n`,
     );
+    if (!baseline.blas.some((p) => p.includes("openblas"))) {
+      process.stderr.write(
+        `bench:llm: warning: the baseline ran without OpenBLAS (${baseline.blas.join(", ") || "no BLAS library"}): ` +
+          "Debian's reference BLAS is about 20x slower; install libopenblas0-pthread\n",
+      );
+    }
     const checkWords = sentences.slice(0, CHECK_LINES).reduce((s, x) => s + x.spans.length, 0);
     check = await compareWithBaseline(store, dump, checkWords, blocks + 1);
     process.stderr.write(

@@ -216,6 +216,7 @@ def main():
         "threads": int(threads),
         "torch": torch.__version__,
         "peak_mb": _peak_mb(),
+        "blas": _blas_library(),
     }))
 
 
@@ -225,6 +226,14 @@ def _peak_mb():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return None
+
+
+def _blas_library():
+    """The BLAS library torch's matrix products went through: Debian's torch links libblas.so.3, which
+    is the reference BLAS (about 20x slower) unless an OpenBLAS package provides that alternative."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    return sorted(paths)
 
 
 if __name__ == "__main__":
