@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { InputError } from "../../util/errors.js";
 import { field, readJsonFile } from "./json.js";
-import type { TokenizerSettings } from "./settings.js";
+import { MAX_VOCAB_ID, type TokenizerSettings } from "./settings.js";
 import { SPECIAL_ROLES, type SpecialRole, type WordTokenizer } from "./types.js";
 import { checkVocabulary } from "./vocab-check.js";
 
@@ -95,6 +95,7 @@ export class HfJsonTokenizer implements WordTokenizer {
     obj.pre_tokenizer = withConfiguredPrefixSpace(obj.pre_tokenizer, settings);
     if (!Array.isArray(obj.added_tokens))
       throw new InputError(path, "must be a list", { field: "added_tokens" });
+    checkIds(path, obj.model, obj.added_tokens);
     try {
       return new HfJsonTokenizer(new Tokenizer(obj, settings.rawConfig), obj, settings, path);
     } catch (e) {
@@ -129,8 +130,9 @@ export class HfJsonTokenizer implements WordTokenizer {
   }
 
   private encode(text: string): number[] {
+    let ids: number[];
     try {
-      return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+      ids = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
     } catch (e) {
       // A tokenizer.json that @huggingface/tokenizers accepts but cannot apply is still a bad input file.
       throw new InputError(
@@ -138,6 +140,17 @@ export class HfJsonTokenizer implements WordTokenizer {
         `cannot tokenize ${JSON.stringify(text.slice(0, 40))}: ${(e as Error).message}`,
       );
     }
+    // Whatever the library gives must be an id of this vocabulary; anything else would reach the model.
+    // (A model.unk_token missing from the vocabulary gives `undefined` for every unknown word: the Rust
+    // tokenizers refuse to encode then, and so does this.)
+    const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0 || id >= this.vocabSize);
+    if (bad >= 0) {
+      throw new InputError(
+        this.path,
+        `tokenizing ${JSON.stringify(text.slice(0, 40))} gives the id ${String(ids[bad])}, outside the vocabulary of ${this.vocabSize}`,
+      );
+    }
+    return ids;
   }
 
   private resolveSpecial(
@@ -162,6 +175,31 @@ export class HfJsonTokenizer implements WordTokenizer {
     }
     return out;
   }
+}
+
+/**
+ * @huggingface/tokenizers stores the vocabulary as an array indexed by id and walks it from 0 to the
+ * largest id: one id of 2^31 (a flipped digit) makes loading hang. So ids must be integers below
+ * MAX_VOCAB_ID, as in vocab.json, before the library sees them.
+ */
+function checkIds(path: string, model: unknown, added: readonly unknown[]): void {
+  const check = (id: unknown, where: string) => {
+    if (!Number.isSafeInteger(id) || (id as number) < 0 || (id as number) >= MAX_VOCAB_ID) {
+      throw new InputError(path, `ids must be integers in [0, ${MAX_VOCAB_ID}), got ${JSON.stringify(id)}`, {
+        field: where,
+      });
+    }
+  };
+  const vocab = field(model, "vocab");
+  if (Array.isArray(vocab)) {
+    // Unigram: [piece, score] pairs, the id is the position.
+    if (vocab.length > MAX_VOCAB_ID) check(vocab.length, "model.vocab");
+  } else if (typeof vocab === "object" && vocab !== null) {
+    for (const [token, id] of Object.entries(vocab)) check(id, `model.vocab.${token}`);
+  }
+  added.forEach((t, i) => {
+    check(field(t, "id"), `added_tokens[${i}].id`);
+  });
 }
 
 /** Ids of tokenizer.json's added tokens marked special. */

@@ -257,7 +257,22 @@ export class SafetensorsFile implements CheckpointReader {
   /** Raw bytes [begin, end) of a tensor's data (relative to the tensor start). */
   readBytes(name: string, begin = 0, end?: number): Uint8Array {
     const e = this.entry(name);
-    const stop = end ?? e.end - e.begin;
+    const size = e.end - e.begin;
+    const stop = end ?? size;
+    // A range outside the tensor would read its neighbours' bytes (or allocate whatever was asked).
+    if (
+      !(
+        Number.isSafeInteger(begin) &&
+        Number.isSafeInteger(stop) &&
+        0 <= begin &&
+        begin <= stop &&
+        stop <= size
+      )
+    ) {
+      throw new RangeError(
+        `readBytes: bytes [${begin}, ${stop}) of '${name}' (${size} bytes) in ${this.path}`,
+      );
+    }
     const out = new Uint8Array(stop - begin);
     let done = 0;
     while (done < out.length) {

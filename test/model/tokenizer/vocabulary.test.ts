@@ -100,3 +100,48 @@ describe("a vocabulary without ordinary tokens is an error", () => {
     expect(tok.tokenizeWord("b", true)).toEqual([1]);
   });
 });
+
+/** Found by the fuzz round (test/fuzz): tokenizer.json values the library trusts. */
+describe("tokenizer.json ids the library would trust", () => {
+  it("an id at or beyond 2^24 in model.vocab is refused, naming the token (the library walks every id below it)", async () => {
+    const dir = variant(
+      "wordpiece-uncased-json",
+      "tokenizer.json",
+      editJson((j) => {
+        (j.model.vocab as Record<string, number>).public = 2 ** 25;
+      }),
+    );
+    const e = await loadError(dir);
+    expect(e.field).toBe("model.vocab.public");
+    expect(e.message).toMatch(/ids must be integers in \[0, 16777216\), got 33554432/);
+  });
+
+  it("an added token without an integer id is refused", async () => {
+    const dir = variant("bpe-roberta-json", "tokenizer.json", (text) => {
+      const j = JSON.parse(text);
+      j.added_tokens[0].id = -1;
+      return JSON.stringify(j);
+    });
+    expect((await loadError(dir)).field).toBe("added_tokens[0].id");
+  });
+
+  it("a model.unk_token missing from the vocabulary: an unknown word is an InputError, not the id undefined", async () => {
+    const dir = variant(
+      "wordpiece-uncased-json",
+      "tokenizer.json",
+      editJson((j) => {
+        j.model.unk_token = "[U";
+      }),
+    );
+    const tok = await loadTokenizer(dir);
+    expect(tok.tokenizeWord("public", true).every(Number.isSafeInteger)).toBe(true);
+    let error: unknown;
+    try {
+      tok.tokenizeWord("é中😀", false);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toMatch(/gives the id undefined, outside the vocabulary/);
+  });
+});

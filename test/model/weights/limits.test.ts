@@ -217,6 +217,21 @@ describe("safetensors: the tensors tile the data buffer exactly", () => {
     );
   });
 
+  it("a byte range outside a tensor is refused instead of reading its neighbour's bytes", () => {
+    const path = write(
+      "two.safetensors",
+      safetensors({ a: f32([1], 0, 4), b: f32([1], 4, 8) }, new Uint8Array(8)),
+    );
+    const f = SafetensorsFile.open(path);
+    try {
+      expect(f.readBytes("a", 0, 4).length).toBe(4);
+      expect(() => f.readBytes("a", 0, 8)).toThrow(/readBytes: bytes \[0, 8\) of 'a' \(4 bytes\)/);
+      expect(() => f.readBytes("a", 2, 1)).toThrow(RangeError);
+    } finally {
+      f.close();
+    }
+  });
+
   it("the fixtures tile their data exactly", () => {
     expect(loadSafetensors(join(FIXTURES, "st/model.safetensors")).size).toBeGreaterThan(0);
   });
