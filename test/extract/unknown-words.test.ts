@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractActivations } from "../../src/extract/extract.js";
 import { openActivationModel } from "../../src/extract/model.js";
-import type { ActivationModel } from "../../src/extract/types.js";
 
 /**
  * Issue 17, finding 6: a store where most words are the unknown token used to be a silent success.
@@ -12,7 +11,7 @@ import type { ActivationModel } from "../../src/extract/types.js";
  * warns, in its result and in index.json, when they are more than 5% of the words.
  */
 const work = mkdtempSync(join(tmpdir(), "cn-unknown-"));
-let model: ActivationModel;
+let model: Awaited<ReturnType<typeof openActivationModel>>;
 beforeAll(async () => {
   model = await openActivationModel("test/fixtures/models/tiny-bert");
 });
