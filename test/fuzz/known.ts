@@ -65,20 +65,3 @@ export const STORE_HIDDEN_OOM: KnownCrash = {
   // The target screens these inputs (they cannot be run in-process) and throws WouldAbort instead.
   matches: (e) => e instanceof WouldAbort,
 };
-
-export const CONFIG_LAYER_COUNT_OOM: KnownCrash = {
-  bug:
-    "config.json (src/model/config/families.ts, slidingWindows and the per-layer lists): a block family's " +
-    "layer count is not bounded before arrays of one entry per layer are built, so num_hidden_layers " +
-    "2147483648 in a Llama / GPT-NeoX / T5 … config aborts the process: V8 heap out of memory",
-  // The target screens these inputs (they cannot be run in-process) and throws WouldAbort instead.
-  matches: (e) => e instanceof WouldAbort,
-};
-
-export const CONFIG_LONGROPE_ORIGINAL_ONE: KnownCrash = {
-  bug:
-    "config.json (src/model/config/rope.ts): original_max_position_embeddings 1 is accepted for longrope, " +
-    "whose attention factor divides by log(original) (src/model/arch/rope.ts): the cos / sin scale is " +
-    "Infinity (transformers raises ZeroDivisionError); it needs original_max_position_embeddings >= 2",
-  matches: (e) => /invalid config accepted: RoPE frequencies are not finite \(longrope\)/.test(e.message),
-};

@@ -38,6 +38,21 @@ export function parseBlockModel(cfg: Json, modelType: BlockModelType, file: stri
   }
 }
 
+/**
+ * A block count no real checkpoint comes near (the largest have about 100 blocks); checked before any
+ * per-layer list is built, so that a damaged config cannot make us allocate one entry per "layer".
+ */
+const MAX_LAYERS = 10_000;
+
+function layerCount(cfg: Json, key: string, file: string): number {
+  const n = int(cfg, key, file, { min: 1 });
+  if (n > MAX_LAYERS)
+    throw new InputError(file, `${n} layers is not a plausible model (at most ${MAX_LAYERS})`, {
+      field: key,
+    });
+  return n;
+}
+
 /** What every family states the same way; the family parsers fill in the rest. */
 interface Common {
   hiddenSize: number;
@@ -201,7 +216,7 @@ type RopeDecoderType = Exclude<BlockModelType, "gpt_bigcode" | "gpt_neox" | "t5"
 function parseRopeDecoder(cfg: Json, modelType: RopeDecoderType, file: string): ModelConfig {
   refuseAttentionVariants(cfg, file);
   const hiddenSize = int(cfg, "hidden_size", file, { min: 1 });
-  const numLayers = int(cfg, "num_hidden_layers", file, { min: 1 });
+  const numLayers = layerCount(cfg, "num_hidden_layers", file);
   // MistralConfig defaults to 8 key/value heads; the others to one per attention head.
   const h = heads(
     cfg,
@@ -311,7 +326,7 @@ function parseGptBigCode(cfg: Json, file: string): ModelConfig {
     positions: "learned",
     rope: null,
     relative: null,
-    slidingWindows: Array.from({ length: int(cfg, "n_layer", file, { min: 1 }) }, () => null),
+    slidingWindows: Array.from({ length: layerCount(cfg, "n_layer", file) }, () => null),
     embeddingScale: null,
     tieWordEmbeddings: bool(cfg, "tie_word_embeddings", file, true),
   };
@@ -321,7 +336,7 @@ function parseGptBigCode(cfg: Json, file: string): ModelConfig {
     file,
     {
       hiddenSize,
-      numLayers: int(cfg, "n_layer", file, { min: 1 }),
+      numLayers: layerCount(cfg, "n_layer", file),
       numHeads,
       numKvHeads: arch.numKvHeads,
       headDim,
@@ -344,7 +359,7 @@ function parseGptBigCode(cfg: Json, file: string): ModelConfig {
 function parseGptNeox(cfg: Json, file: string): ModelConfig {
   refuseAttentionVariants(cfg, file);
   const hiddenSize = int(cfg, "hidden_size", file, { min: 1 });
-  const numLayers = int(cfg, "num_hidden_layers", file, { min: 1 });
+  const numLayers = layerCount(cfg, "num_hidden_layers", file);
   const numHeads = int(cfg, "num_attention_heads", file, { min: 1 });
   if (hiddenSize % numHeads !== 0) {
     throw new InputError(file, `hidden size ${hiddenSize} is not a multiple of ${numHeads} heads`, {
@@ -400,7 +415,7 @@ function parseGptNeox(cfg: Json, file: string): ModelConfig {
 /** The T5 encoder (CodeT5, CodeT5+ encoders): relative position buckets, RMS layer norm, no score scale. */
 function parseT5(cfg: Json, file: string): ModelConfig {
   const hiddenSize = int(cfg, "d_model", file, { min: 1 });
-  const numLayers = int(cfg, "num_layers", file, { min: 1 });
+  const numLayers = layerCount(cfg, "num_layers", file);
   const numHeads = int(cfg, "num_heads", file, { min: 1 });
   const headDim = int(cfg, "d_kv", file, { min: 1 });
   // feed_forward_proj is "relu", "gelu", "gated-gelu", "gated-silu", …: T5Config's reading of it.

@@ -139,8 +139,9 @@ export function parseRope(
   const topLevel = cfg.original_max_position_embeddings ?? defaults.originalMaxPositions ?? null;
   const original =
     scaled && topLevel !== null ? topLevel : (params.original_max_position_embeddings ?? maxPositions);
-  if (typeof original !== "number" || !Number.isSafeInteger(original) || original < 1) {
-    throw new InputError(file, `expected a positive integer, got ${JSON.stringify(original)}`, {
+  // ≥ 2: longrope's attention factor divides by log(original) (transformers raises ZeroDivisionError).
+  if (typeof original !== "number" || !Number.isSafeInteger(original) || original < 2) {
+    throw new InputError(file, `expected an integer >= 2, got ${JSON.stringify(original)}`, {
       field: `${where}.original_max_position_embeddings`,
     });
   }
