@@ -9,9 +9,12 @@ import {
   type GraphInputName,
   type GraphOptions,
   type TensorSource,
+  type TransformerGraph,
 } from "./arch/index.js";
+import { editInputName } from "./arch/ops.js";
 import type { GraphOutput } from "./arch/plan.js";
 import type { ModelConfig } from "./config.js";
+import type { UnitEdit } from "./intervention.js";
 import type { TensorMap } from "./weights/tensor.js";
 
 /**
@@ -68,6 +71,8 @@ export class TransformerRunner {
     /** Checkpoint tensors the graph did not need (LM heads, poolers, buffers). */
     readonly unusedTensors: readonly string[],
     private readonly tempFiles: string | null,
+    /** Intervention points of an editable graph (GraphOptions.editable); empty otherwise. */
+    private readonly editPoints: TransformerGraph["editPoints"],
   ) {}
 
   static async create(
@@ -107,6 +112,7 @@ export class TransformerRunner {
       session,
       graph.unusedTensors,
       tempFiles,
+      graph.editPoints,
     );
   }
 
@@ -119,8 +125,12 @@ export class TransformerRunner {
     return this.outputs.filter((o) => o.kind === "intermediate").map((o) => o.layer);
   }
 
-  async run(input: RunInput): Promise<RunOutput> {
-    const feeds = this.feeds(input);
+  /**
+   * Runs one batch; `edits` (an editable runner only) change units inside the forward pass, the other
+   * intervention points are fed the identity.
+   */
+  async run(input: RunInput, edits: readonly UnitEdit[] = []): Promise<RunOutput> {
+    const feeds = { ...this.feeds(input), ...this.editFeeds(edits) };
     const results = await this.session.run(feeds);
     const hidden = new Map<number, Float32Array>();
     const intermediate = new Map<number, Float32Array>();
@@ -130,6 +140,23 @@ export class TransformerRunner {
       (o.kind === "hidden" ? hidden : intermediate).set(o.layer, t.data as Float32Array);
     }
     return { hidden, intermediate };
+  }
+
+  private editFeeds(edits: readonly UnitEdit[]): Record<string, ort.Tensor> {
+    if (this.editPoints.length === 0) {
+      if (edits.length > 0) throw new UserError("run: this runner was created without intervention points");
+      return {};
+    }
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const p of this.editPoints) {
+      const edit = edits.find((e) => e.site === p.site && e.layer === p.layer);
+      const name = editInputName(p.site, p.layer);
+      const w = p.width;
+      feeds[`${name}_scale`] = new ort.Tensor("float32", edit?.scale ?? identityScale(w), [w]);
+      feeds[`${name}_value`] = new ort.Tensor("float32", edit?.value ?? new Float32Array(w), [w]);
+      feeds[`${name}_replace`] = new ort.Tensor("bool", edit?.replace ?? new Uint8Array(w), [w]);
+    }
+    return feeds;
   }
 
   async release(): Promise<void> {
@@ -221,6 +248,10 @@ export function positionIds(cfg: ModelConfig, ids: BigInt64Array, batch: number,
   }
   for (let i = 0; i < out.length; i++) out[i] = BigInt(i % seq);
   return out;
+}
+
+function identityScale(width: number): Float32Array {
+  return new Float32Array(width).fill(1);
 }
 
 function toInt64(values: IntArray, n: number, what: string): BigInt64Array {

@@ -4,6 +4,7 @@ import {
   addLayerNorm,
   biasActivation,
   type Ctx,
+  editPoint,
   type MaskInfo,
   param,
   prepareMask,
@@ -35,14 +36,18 @@ export function buildEncoder(
   const positions = g.input("position_ids", "int64", ["batch", "sequence"]);
   const types = cfg.typeVocabSize > 1 ? g.input("token_type_ids", "int64", ["batch", "sequence"]) : null;
 
+  const H = cfg.hiddenSize;
+  // Interventions (plan.editable): the embedding output is recorded as block 1 receives it, a block's
+  // output as the block produced it, before the change the next block sees (model/intervention.ts).
   let x = embeddings(ctx, cfg, params, ids, positions, types);
+  if (plan.editable) x = editPoint(g, x, "hidden", 0, H);
   if (plan.hidden.has(0)) out.set("hidden_0", x);
   const maskInfo = plan.blocks > 0 ? prepareMask(ctx, mask, cfg.causal) : null;
   for (let i = 0; i < plan.blocks; i++) {
-    const block = encoderBlock(ctx, cfg, params, i, x, maskInfo!);
-    x = block.output;
-    if (plan.hidden.has(i + 1)) out.set(`hidden_${i + 1}`, x);
+    const block = encoderBlock(ctx, cfg, params, i, x, maskInfo!, plan.editable);
+    if (plan.hidden.has(i + 1)) out.set(`hidden_${i + 1}`, block.output);
     if (plan.intermediate.has(i + 1)) out.set(`intermediate_${i + 1}`, block.intermediate);
+    x = plan.editable && i + 1 < plan.blocks ? editPoint(g, block.output, "hidden", i + 1, H) : block.output;
   }
   return out;
 }
@@ -89,6 +94,7 @@ function encoderBlock(
   i: number,
   x: string,
   mask: MaskInfo,
+  editable: boolean,
 ): { output: string; intermediate: string } {
   const { g } = ctx;
   const H = cfg.hiddenSize;
@@ -148,12 +154,14 @@ function encoderBlock(
     afterAttn,
     param(g, `${L}ffn_in_w`, linearW("intermediate.dense", I, H), [H, I]),
   ]);
-  const act = biasActivation(
+  const activated = biasActivation(
     ctx,
     up,
     param(g, `${L}ffn_in_b`, bias("intermediate.dense", I), [I]),
     cfg.activationKind,
   );
+  // The MLP neurons as output.dense receives them (changed, when intervened on).
+  const act = editable ? editPoint(g, activated, "mlp", i + 1, I) : activated;
   const down = g.op1("MatMul", [act, param(g, `${L}ffn_out_w`, linearW("output.dense", H, I), [I, H])]);
   const output = addLayerNorm(
     ctx,

@@ -4,6 +4,8 @@ import {
   addLayerNorm,
   biasActivation,
   type Ctx,
+  editPoint,
+  layerNorm,
   type MaskInfo,
   param,
   prepareMask,
@@ -59,7 +61,12 @@ export function buildGpt2(
   // The residual stream x_i and its layer-normed form, the next block's input.
   let x: string;
   let normed: string | null = null;
-  if (blocks.length > 0) {
+  if (plan.editable) {
+    // Interventions (model/intervention.ts): the stream is edited between the sum and the next layer
+    // norm, so the fused Add + LayerNorm is split; layer 0 is recorded as block 1 receives it.
+    x = editPoint(g, g.op1("Add", [tokens, places]), "hidden", 0, H);
+    if (blocks.length > 0) normed = layerNorm(ctx, x, ...blocks[0].ln1);
+  } else if (blocks.length > 0) {
     ({ sum: x, normed } = addLayerNorm(ctx, tokens, places, null, ...blocks[0].ln1));
   } else {
     x = g.op1("Add", [tokens, places]);
@@ -68,16 +75,23 @@ export function buildGpt2(
   const maskInfo = blocks.length > 0 ? prepareMask(ctx, mask, true) : null;
 
   for (let i = 0; i < blocks.length; i++) {
-    const step = gpt2Block(ctx, cfg, blocks[i], x, normed!, maskInfo!);
+    const step = gpt2Block(ctx, cfg, blocks[i], x, normed!, maskInfo!, plan.editable ? i + 1 : null);
     if (plan.intermediate.has(i + 1)) out.set(`intermediate_${i + 1}`, step.intermediate);
     const nextLn = i + 1 < blocks.length ? blocks[i + 1].ln1 : lnF;
+    // transformers applies ln_f to the last hidden state it returns.
+    const isLast = i + 1 === cfg.numLayers;
+    if (plan.editable) {
+      const produced = g.op1("Add", [g.op1("Add", [step.mlpOut, blocks[i].outB]), step.residual]);
+      x = i + 1 < blocks.length ? editPoint(g, produced, "hidden", i + 1, H) : produced;
+      normed = nextLn ? layerNorm(ctx, x, ...nextLn) : null;
+      if (plan.hidden.has(i + 1)) out.set(`hidden_${i + 1}`, isLast ? normed! : produced);
+      continue;
+    }
     if (nextLn) {
       ({ sum: x, normed } = addLayerNorm(ctx, step.mlpOut, step.residual, blocks[i].outB, ...nextLn));
     } else {
       x = g.op1("Add", [g.op1("Add", [step.mlpOut, blocks[i].outB]), step.residual]);
     }
-    // transformers applies ln_f to the last hidden state it returns.
-    const isLast = i + 1 === cfg.numLayers;
     if (plan.hidden.has(i + 1)) out.set(`hidden_${i + 1}`, isLast ? normed! : x);
   }
   return out;
@@ -140,6 +154,7 @@ function gpt2Block(
   x: string,
   normed: string,
   mask: MaskInfo,
+  editLayer: number | null,
 ): { residual: string; mlpOut: string; intermediate: string } {
   const { g } = ctx;
   const context = selfAttention(
@@ -150,6 +165,8 @@ function gpt2Block(
   );
   const proj = g.op1("MatMul", [context, b.projW]);
   const { sum: residual, normed: ln2 } = addLayerNorm(ctx, proj, x, b.projB, ...b.ln2);
-  const act = biasActivation(ctx, g.op1("MatMul", [ln2, b.fcW]), b.fcB, cfg.activationKind);
+  const activated = biasActivation(ctx, g.op1("MatMul", [ln2, b.fcW]), b.fcB, cfg.activationKind);
+  const act =
+    editLayer === null ? activated : editPoint(g, activated, "mlp", editLayer, cfg.intermediateSize);
   return { residual, mlpOut: g.op1("MatMul", [act, b.outW]), intermediate: act };
 }

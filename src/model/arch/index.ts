@@ -3,7 +3,7 @@ import type { ModelConfig } from "../config.js";
 import type { TensorMap } from "../weights/tensor.js";
 import { buildEncoder, ENCODER_PREFIXES, ENCODER_PROBE } from "./encoder.js";
 import { buildGpt2, GPT2_PREFIXES, GPT2_PROBE } from "./gpt2.js";
-import { type GraphOptions, type GraphOutput, planGraph } from "./plan.js";
+import { type GraphOptions, type GraphOutput, type GraphPlan, planGraph } from "./plan.js";
 import { CheckpointParams, type TensorSource } from "./weights.js";
 
 export type { GraphOptions, GraphOutput } from "./plan.js";
@@ -20,6 +20,8 @@ export interface TransformerGraph {
   readonly opsets: { opset: number; extraOpsets: Record<string, number> };
   /** Checkpoint tensors the graph did not use (heads, poolers, buffers), for logging. */
   readonly unusedTensors: readonly string[];
+  /** Intervention points (GraphOptions.editable): each site and layer whose edit inputs the graph has. */
+  readonly editPoints: readonly { site: "hidden" | "mlp"; layer: number; width: number }[];
 }
 
 /**
@@ -42,21 +44,21 @@ export function buildTransformerGraph(
   if (cfg.modelType === "gpt2") {
     const params = new CheckpointParams(weights, source, GPT2_PREFIXES, GPT2_PROBE);
     values = buildGpt2(g, cfg, params, plan);
-    return finish(g, cfg, plan.outputs, values, params, plan.fused);
+    return finish(g, cfg, plan, values, params);
   }
   const params = new CheckpointParams(weights, source, ENCODER_PREFIXES, ENCODER_PROBE);
   values = buildEncoder(g, cfg, params, plan);
-  return finish(g, cfg, plan.outputs, values, params, plan.fused);
+  return finish(g, cfg, plan, values, params);
 }
 
 function finish(
   g: GraphBuilder,
   cfg: ModelConfig,
-  outputs: readonly GraphOutput[],
+  plan: GraphPlan,
   values: Map<string, string>,
   params: CheckpointParams,
-  fused: boolean,
 ): TransformerGraph {
+  const outputs = plan.outputs;
   for (const o of outputs) {
     const value = values.get(o.name);
     if (!value) throw new Error(`graph builder: output ${o.name} was planned but not built`);
@@ -69,7 +71,23 @@ function finish(
     builder: g,
     inputs,
     outputs,
-    opsets: { opset: 17, extraOpsets: fused ? { "com.microsoft": 1 } : {} },
+    opsets: { opset: 17, extraOpsets: plan.fused ? { "com.microsoft": 1 } : {} },
     unusedTensors: params.unused(),
+    // The builders put a point on hidden layers 0 … blocks − 1 (what block i + 1 receives) and on the
+    // MLP of blocks 1 … blocks; a change after the last built block could not reach any output.
+    editPoints: plan.editable
+      ? [
+          ...Array.from({ length: plan.blocks }, (_, l) => ({
+            site: "hidden" as const,
+            layer: l,
+            width: cfg.hiddenSize,
+          })),
+          ...Array.from({ length: plan.blocks }, (_, l) => ({
+            site: "mlp" as const,
+            layer: l + 1,
+            width: cfg.intermediateSize,
+          })),
+        ]
+      : [],
   };
 }

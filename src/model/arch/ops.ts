@@ -15,6 +15,29 @@ export interface Ctx {
   eps: number;
 }
 
+/**
+ * An intervention point (model/intervention.ts): inputs edit_{site}_{layer}_scale / _value [width]
+ * (float32) and _replace [width] (bool); returns replace ? value : x × scale. Scale 1 without
+ * replacement passes x through bit for bit.
+ */
+export function editPoint(
+  g: GraphBuilder,
+  x: string,
+  site: "hidden" | "mlp",
+  layer: number,
+  width: number,
+): string {
+  const name = editInputName(site, layer);
+  const scale = g.input(`${name}_scale`, "float32", [width]);
+  const value = g.input(`${name}_value`, "float32", [width]);
+  const replace = g.input(`${name}_replace`, "bool", [width]);
+  return g.op1("Where", [replace, value, g.op1("Mul", [x, scale])]);
+}
+
+export function editInputName(site: "hidden" | "mlp", layer: number): string {
+  return `edit_${site}_${layer}`;
+}
+
 /** A float32 initializer. */
 export function param(g: GraphBuilder, name: string, data: Float32Array, dims: readonly number[]): string {
   return g.initializer(name, { dtype: "float32", dims, data });

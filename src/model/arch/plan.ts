@@ -9,6 +9,11 @@ export interface GraphOptions {
   intermediates?: readonly number[];
   /** Use onnxruntime's contrib ops (com.microsoft Attention, BiasGelu, FastGelu); default true. */
   fused?: boolean;
+  /**
+   * Give every hidden layer 0 … blocks and every MLP layer an intervention point (ops.ts editPoint),
+   * fed per run (runner.ts); default false (extraction graphs have none).
+   */
+  editable?: boolean;
 }
 
 export interface GraphOutput {
@@ -27,6 +32,7 @@ export interface GraphPlan {
   /** Blocks 1 … blocks are built; later ones are left out (they cannot affect the requested outputs). */
   readonly blocks: number;
   readonly fused: boolean;
+  readonly editable: boolean;
   readonly outputs: readonly GraphOutput[];
 }
 
@@ -56,6 +62,7 @@ export function planGraph(cfg: ModelConfig, opts: GraphOptions = {}): GraphPlan 
     intermediate: new Set(intermediate),
     blocks,
     fused: opts.fused ?? true,
+    editable: opts.editable ?? false,
     outputs,
   };
 }
