@@ -1,0 +1,92 @@
+/**
+ * The demo's results in a form that can be compared across commits: every results JSON with wall-clock
+ * fields and absolute paths taken out, and a sha256 of every other file the demo writes (texts, task
+ * files, activation shards, figures). The fixture under test/fixtures/demo-results/ was written by
+ * `npx tsx test/run/write-demo-fixture.ts` at the commit before the redesign of issue 16; demo.test.ts
+ * checks that the redesigned code still writes the same numbers.
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+
+/** Keys that hold wall-clock time or dates: they differ on every run and are not results. */
+const TIMING_KEY = /^(seconds|createdAt|[a-z]+Seconds)$/;
+/**
+ * redundancy.json's input fingerprint and step keys identify cache entries; they hash the absolute
+ * paths of the run, so they differ between output folders.
+ */
+const CACHE_KEY = /^(fingerprint|key)$/;
+
+/** Files that are not results: the redundancy cache's entries are keyed by hashes of the cache format. */
+function skipped(rel: string): boolean {
+  return rel.startsWith("redundancy/cache/");
+}
+
+export interface NormalizedResults {
+  /** Results JSON files by path under the output folder (forward slashes), normalized. */
+  json: Record<string, unknown>;
+  /** sha256 of every other file by path. */
+  sha256: Record<string, string>;
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...listFiles(path));
+    else out.push(path);
+  }
+  return out;
+}
+
+/** Replace absolute paths by `<out>` / `<root>` and drop timing keys, recursively. */
+export function normalizeValue(value: unknown, out: string, root: string): unknown {
+  if (typeof value === "string") return normalizeText(value, out, root);
+  if (Array.isArray(value)) return value.map((v) => normalizeValue(v, out, root));
+  if (value !== null && typeof value === "object") {
+    const result: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) {
+      if (TIMING_KEY.test(key) || CACHE_KEY.test(key)) continue;
+      result[key] = normalizeValue(v, out, root);
+    }
+    return result;
+  }
+  return value;
+}
+
+/** Paths of this run replaced by placeholders. */
+function normalizeText(text: string, out: string, root: string): string {
+  return text.split(out).join("<out>").split(root).join("<root>");
+}
+
+/** The report's HTML states when it was made. */
+const ISO_DATE = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g;
+
+/** Every file the demo wrote under `out`, normalized; `root` is the repository (model and data paths). */
+export function normalizeResults(out: string, root: string): NormalizedResults {
+  const json: Record<string, unknown> = {};
+  const sha256: Record<string, string> = {};
+  for (const path of listFiles(out)) {
+    const rel = relative(out, path).split(sep).join("/");
+    if (skipped(rel)) continue;
+    if (rel.endsWith(".json")) {
+      json[rel] = normalizeValue(JSON.parse(readFileSync(path, "utf8")), out, root);
+    } else if (rel.endsWith(".html")) {
+      const text = normalizeText(readFileSync(path, "utf8"), out, root).replace(ISO_DATE, "<date>");
+      sha256[rel] = createHash("sha256").update(text).digest("hex");
+    } else {
+      sha256[rel] = createHash("sha256").update(readFileSync(path)).digest("hex");
+    }
+  }
+  return { json, sha256 };
+}
+
+/**
+ * JSON text with arrays of numbers or strings on one line: the fixture stays readable in a diff
+ * without one line per number.
+ */
+export function compactJson(value: unknown): string {
+  return JSON.stringify(value, null, 1).replace(/\[\n\s*([^[\]{}]*?)\n\s*\]/g, (_, body: string) => {
+    return `[${body.split(/,\n\s*/).join(", ")}]`;
+  });
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, sep } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readRunConfig } from "../../src/run/config.js";
+import { runAnalysis } from "../../src/run/run.js";
+import { normalizeResults } from "./demo-results.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const FIXTURE = join(ROOT, "test", "fixtures", "demo-results");
+
+function fixtureJson(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith(".json") && path !== join(FIXTURE, "sha256.json"))
+        out[relative(FIXTURE, path).split(sep).join("/")] = JSON.parse(readFileSync(path, "utf8"));
+    }
+  };
+  walk(FIXTURE);
+  return out;
+}
+
+/** The first few places where two JSON values differ, as `path: expected → actual`. */
+function differences(expected: unknown, actual: unknown, path = "", found: string[] = []): string[] {
+  if (found.length >= 10) return found;
+  if (
+    typeof expected !== "object" ||
+    typeof actual !== "object" ||
+    expected === null ||
+    actual === null ||
+    Array.isArray(expected) !== Array.isArray(actual)
+  ) {
+    if (!Object.is(expected, actual))
+      found.push(
+        `${path || "(root)"}: ${JSON.stringify(expected)?.slice(0, 80)} → ${JSON.stringify(actual)?.slice(0, 80)}`,
+      );
+    return found;
+  }
+  const e = expected as Record<string, unknown>;
+  const a = actual as Record<string, unknown>;
+  for (const key of new Set([...Object.keys(e), ...Object.keys(a)]))
+    differences(e[key], a[key], `${path}.${key}`, found);
+  return found;
+}
+
+describe("the demo's results (issue 16: the redesign keeps them bit-identical)", () => {
+  it("codeneurons run --demo writes the numbers of test/fixtures/demo-results", async () => {
+    const out = mkdtempSync(join(tmpdir(), "cn-demo-"));
+    try {
+      await runAnalysis(readRunConfig(join(ROOT, "demo", "config.json")), out, { quiet: true });
+      const actual = normalizeResults(out, ROOT);
+      const expected = fixtureJson();
+      expect(Object.keys(actual.json).sort()).toEqual(Object.keys(expected).sort());
+      const report: string[] = [];
+      for (const [file, value] of Object.entries(expected)) {
+        for (const d of differences(value, actual.json[file])) report.push(`${file} ${d}`);
+      }
+      expect(report).toEqual([]);
+      expect(actual.sha256).toEqual(JSON.parse(readFileSync(join(FIXTURE, "sha256.json"), "utf8")));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
