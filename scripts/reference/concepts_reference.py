@@ -3,7 +3,7 @@
 
 Builds a small synthetic labelled corpus with planted neurons (one fires on numbers, one is negative on
 strings, one fires on keywords) plus noise neurons, random probe weights, and the expected results of:
-  - LCA top neurons per class (DESIGN.md: |w| descending, shortest prefix reaching p x total mass),
+  - LCA top neurons per class (docs/DESIGN.md: |w| descending, shortest prefix reaching p x total mass),
   - per-neuron mean / population std, top word types by mean z (positive, negative) and by mean |z|
     (NeuroX get_top_words, normalised by the best score), class means,
   - hypergeometric upper tails (scipy.stats.hypergeom.sf),

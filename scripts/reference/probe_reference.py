@@ -12,7 +12,7 @@ Writes:
                       - "optimum": the exact minimiser of the same objective (float64 FISTA with the exact
                         prox of l1*|.|_1 + l2*||.||_F, run to convergence), its objective and accuracies.
   regression.json     a small linear regression problem and the optimum of MSE + l1*|w|_1 + l2*||w||_2.
-  lca.json            LCA top neurons / orderings (direct numpy implementation of DESIGN.md) for given weights.
+  lca.json            LCA top neurons / orderings (direct numpy implementation of docs/DESIGN.md) for given weights.
   probeless.json      probeless scores and orderings (Antverg & Belinkov 2022) for a small matrix.
   metrics.json        scikit-learn accuracy / precision / recall / F1 / confusion matrix on random predictions.
 """
@@ -204,7 +204,7 @@ def order_desc(a):
 
 
 def top_neurons(w, p, bottom=False):
-    """DESIGN.md's topNeurons with the tie rules of src/rank/lca.ts, written directly."""
+    """docs/DESIGN.md's topNeurons with the tie rules of src/rank/lca.ts, written directly."""
     aw = np.abs(w.astype(np.float64))
     per_class = []
     for c in range(aw.shape[0]):

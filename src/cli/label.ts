@@ -57,7 +57,7 @@ export const register: Register = (program) => {
       .option("--field <name>", "for .json/.jsonl inputs: the field holding the code", "code")
       .option(
         "--char-literal-label <label>",
-        "Java: label of character literals (DESIGN.md: UNKNOWN; javalang: STRING)",
+        "Java: label of character literals (docs/DESIGN.md: UNKNOWN; javalang: STRING)",
       )
       .option("--json", "print the summary as JSON")
       .addHelpText(

@@ -12,7 +12,7 @@ export interface TopNeurons {
 }
 
 /**
- * LCA top neurons (Dalvi et al. 2019, DESIGN.md "Rankings") through the rank stage's `topNeurons`:
+ * LCA top neurons (Dalvi et al. 2019, docs/DESIGN.md "Rankings") through the rank stage's `topNeurons`:
  * for each class, neurons by |w| descending (ties: lower row first), the shortest prefix whose
  * cumulative |w| reaches `percentage` × the class's total |w| (at least one). Rows map to neuron ids.
  */

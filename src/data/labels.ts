@@ -1,5 +1,5 @@
 /**
- * Label names shared by the labelers. The paper's scheme (DESIGN.md, "Token tagging task"): word
+ * Label names shared by the labelers. The paper's scheme (docs/DESIGN.md, "Token tagging task"): word
  * classes MODIFIER, TYPE, KEYWORD, IDENT, NUMBER, STRING, BOOL; operators and separators by their text,
  * named like the constants of Python's `token` module; UNKNOWN for everything else.
  */

@@ -2,7 +2,7 @@ import { InputError } from "../util/errors.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 
 /**
- * Column z-scoring with statistics from the training rows (DESIGN.md, "Probe"): x' = (x − mean) / scale,
+ * Column z-scoring with statistics from the training rows (docs/DESIGN.md, "Probe"): x' = (x − mean) / scale,
  * scale = population standard deviation. A constant column gets scale 1 (as scikit-learn's
  * StandardScaler), so that it becomes all zeros instead of NaN and its probe weight stays 0.
  */

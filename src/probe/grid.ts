@@ -13,7 +13,7 @@ import {
   solveBatch,
 } from "./owlqn.js";
 
-/** The paper's λ values for both λ1 and λ2 (DESIGN.md, "Probe"). */
+/** The paper's λ values for both λ1 and λ2 (docs/DESIGN.md, "Probe"). */
 export const LAMBDA_GRID: readonly number[] = [0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1];
 
 export interface GridSearchOptions extends Omit<ProbeOptions, "lambda1" | "lambda2" | "onIteration"> {

@@ -1,5 +1,5 @@
 /**
- * Probe metrics (DESIGN.md, "Probe"): accuracy overall and per class (NeuroX's per-class score is the
+ * Probe metrics (docs/DESIGN.md, "Probe"): accuracy overall and per class (NeuroX's per-class score is the
  * accuracy on that class's rows, i.e. its recall), macro-F1 over all of the probe's classes (a class with
  * no predictions and no rows counts as F1 0, as scikit-learn with zero_division=0), the confusion
  * matrix (rows: true class, columns: predicted), F1 of class index 1 for binary tasks (scikit-learn's

@@ -2,7 +2,7 @@ import type { Matrix } from "../util/matrix.js";
 
 /**
  * Linguistic Correlation Analysis rankings from probe weights (Dalvi et al. 2019; NeuroX's
- * get_top_neurons / get_neuron_ordering), as DESIGN.md defines them. `weights` is [classes × neurons]
+ * get_top_neurons / get_neuron_ordering), as docs/DESIGN.md defines them. `weights` is [classes × neurons]
  * (PyTorch's Linear.weight layout; LogisticProbe.weightsByOutput()). Indices are columns of the probe's
  * input; callers map them to neuron ids.
  *

@@ -3,7 +3,7 @@ import type { Lambdas } from "./pipeline-probes.js";
 import type { MinimalSet, ProbeRecord, SearchPoint, SearchResult } from "./results.js";
 
 /**
- * The minimal neuron set of an ordering (DESIGN.md, "Minimal neuron set"; Dalvi et al. 2020's
+ * The minimal neuron set of an ordering (docs/DESIGN.md, "Minimal neuron set"; Dalvi et al. 2020's
  * run_neuron_selection): for each percentage p in order, retrain on the first ⌊p × total⌋ neurons
  * (total = all neurons of the model, as theirs: `int(percentage * num_layers * neurons_per_layer)`),
  * skipping sizes larger than the ordering; the first probe whose dev accuracy > base dev × (1 − δ)

@@ -28,7 +28,7 @@ import type { StepDef } from "./steps/types.js";
 
 /**
  * The task-specific redundancy pipeline of Dalvi et al. 2020 as Sharma et al. 2023 ran it, as one
- * restartable computation (DESIGN.md, "Redundancy"):
+ * restartable computation (docs/DESIGN.md, "Redundancy"):
  *
  *   cka          layer × layer linear CKA (task-agnostic; OUT/cka.json)
  *   oracle       probe on all neurons, λ1, λ2 tuned on dev

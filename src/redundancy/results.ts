@@ -4,7 +4,7 @@
  * dev (valid split) and test scores: the dev split decides (λs, layers, minimal sets, "best" rows), the
  * test split is what the tables show.
  *
- * Neuron ids are ids of the analysed site (`input.site`): layer × width + unit (DESIGN.md), width being
+ * Neuron ids are ids of the analysed site (`input.site`): layer × width + unit (docs/DESIGN.md), width being
  * the site's neurons per layer. For pair tasks, whose features are the concatenation [v(a); v(b)], the
  * second side's ids are offset by (maxLayer + 1) × width (see `input`).
  * Sets of neurons are written compactly: a layer list when a step keeps whole layers, sorted id

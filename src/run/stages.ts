@@ -36,7 +36,7 @@ export function layoutOf(out: string) {
 
 export type Layout = ReturnType<typeof layoutOf>;
 
-/** Labels the three splits of the corpus (DESIGN.md's scheme for Java). */
+/** Labels the three splits of the corpus (docs/DESIGN.md's scheme for Java). */
 export async function labelStage(
   cfg: RunConfig,
   layout: Layout,

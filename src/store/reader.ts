@@ -43,7 +43,7 @@ export interface ReadOptions {
 
 /**
  * Read access to an activation store. Rows are words (or sentences for sentence-level stores) in
- * input order; columns are neurons, numbered layer-major as in DESIGN.md. Only the bytes of the
+ * input order; columns are neurons, numbered layer-major as in docs/DESIGN.md. Only the bytes of the
  * requested shards and layers are read.
  */
 export class ActivationStore {

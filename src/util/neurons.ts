@@ -2,7 +2,7 @@ import { SITES, type Site } from "../store/format.js";
 import { InputError } from "./errors.js";
 
 /**
- * Neuron numbering (DESIGN.md). A neuron lives at a site: `hidden`, the residual stream after layer l
+ * Neuron numbering (docs/DESIGN.md). A neuron lives at a site: `hidden`, the residual stream after layer l
  * (0 = embeddings … L), or `mlp`, the MLP neurons of block l (1 … L). Within a site, neuron id =
  * layer × width + unit (NeuroX's layer-major order), width being the site's neurons per layer (the
  * hidden size, or the intermediate size for mlp); so the hidden site's numbering is NeuroX's and did

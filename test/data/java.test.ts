@@ -203,7 +203,7 @@ describe("Java lexer: javalang token classes", () => {
   });
 });
 
-describe("Java labels: the paper's scheme (DESIGN.md)", () => {
+describe("Java labels: the paper's scheme (docs/DESIGN.md)", () => {
   it("labels word classes and literals", () => {
     expect(labels("public final int x = 0x1F + 07 + 0b1 + 1.5 + 2 + 0x1p1;")).toBe(
       "MODIFIER MODIFIER TYPE IDENT EQUAL UNKNOWN PLUS UNKNOWN PLUS UNKNOWN PLUS NUMBER PLUS NUMBER PLUS UNKNOWN SEMI",

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /**
- * The project's shared data folder, the `shared` folder DESIGN.md calls ../shared. Looked for in this
+ * The project's shared data folder, the `shared` folder docs/DESIGN.md calls ../shared. Looked for in this
  * order: $CODENEURONS_SHARED; a `shared/data` beside the repository or beside any folder above it (a
  * clone may sit deeper than the main checkout); /work/shared, where this project's machines keep it.
  * Tests and benchmarks on the real data read it there; it is not copied into the repository.

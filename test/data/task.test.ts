@@ -76,7 +76,7 @@ const opts = {
   closedClasses: ["KEYWORD", "TYPE"],
 };
 
-/** The rules of DESIGN.md, asserted on any build. */
+/** The rules of docs/DESIGN.md, asserted on any build. */
 function assertRules(build: TaskBuild): void {
   const { rows, wordLists } = build.selection;
   const trainTexts = new Set(rows.train.map((r) => r.token));

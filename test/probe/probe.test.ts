@@ -94,7 +94,7 @@ describe("LogisticProbe vs the reference optimum and a NeuroX Adam probe", () =>
       // tolerance), nor below it by more than 1e-6 (that would mean a wrong objective).
       expect(obj).toBeLessThanOrEqual(pt.optimum.objective + 2e-6);
       expect(obj).toBeGreaterThanOrEqual(pt.optimum.objective - 1e-6);
-      // DESIGN.md: at least as low as the Adam probe's best epoch.
+      // docs/DESIGN.md: at least as low as the Adam probe's best epoch.
       expect(obj).toBeLessThanOrEqual(pt.adam.min_objective);
       const acc = await probe.score(test.x, test.y);
       // Same minimiser: test accuracy within 0.3 points of the reference optimum's (rows on the boundary).

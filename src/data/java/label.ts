@@ -11,14 +11,14 @@ import { JavaLexError, type JavaToken, type JavaTokenKind, lexJava } from "./lex
 
 export interface JavaLabelOptions {
   /**
-   * Label of character literals. DESIGN.md says UNKNOWN (the default). Note: javalang itself types
+   * Label of character literals. docs/DESIGN.md says UNKNOWN (the default). Note: javalang itself types
    * character literals as String, so the paper authors' script labelled them STRING; pass "STRING" to
    * reproduce that.
    */
   charLiteralLabel?: string;
 }
 
-/** The paper's label of a javalang-class token (DESIGN.md, "Token tagging task"). */
+/** The paper's label of a javalang-class token (docs/DESIGN.md, "Token tagging task"). */
 export function javaTokenLabel(kind: JavaTokenKind, text: string, opts: JavaLabelOptions = {}): string {
   switch (kind) {
     case "Modifier":

@@ -93,7 +93,7 @@ export interface TaskBuild {
   predicate?: string;
 }
 
-/** The paper's filtered 6-class token tagging task (DESIGN.md). */
+/** The paper's filtered 6-class token tagging task (docs/DESIGN.md). */
 export function buildTokenTagging(sources: PerSplit<TaskSource>, opts: TokenTaggingOptions): TaskBuild {
   const classes = opts.classes ?? SIX_CLASSES;
   if (classes.length === 0) throw new UserError("--classes: at least one class is needed");

@@ -2,7 +2,7 @@ import { Rng } from "../../util/rng.js";
 
 /**
  * The selection engine behind the token-level tasks: from the tokens of three labelled splits, pick a
- * balanced set per class under the paper's lexical controls (DESIGN.md, "Token tagging task"):
+ * balanced set per class under the paper's lexical controls (docs/DESIGN.md, "Token tagging task"):
  *
  * 1. closed classes (KEYWORD, MODIFIER, TYPE by default) get disjoint word lists across
  *    train / valid / test; a token of a closed class is only eligible in the split that owns its word;

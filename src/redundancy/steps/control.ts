@@ -3,7 +3,7 @@ import { need, probeSettings, type StepDef } from "./types.js";
 
 /**
  * The control task's selectivity (Hewitt & Liang 2019): a probe on all neurons with the oracle's λs
- * ("same probe settings", DESIGN.md) trained on the control labels; selectivity = oracle accuracy −
+ * ("same probe settings", docs/DESIGN.md) trained on the control labels; selectivity = oracle accuracy −
  * control accuracy, on dev and on test.
  */
 export const controlStep: StepDef<"control"> = {

@@ -9,7 +9,7 @@ after printing "ready" it reads one mode per line from stdin ("eager" or "transf
 and prints the wall-clock and CPU seconds it took; it exits at end of input. The first run of each mode is a warm-up
 that the caller discards.
 Usage: forward_baseline.py BATCH SEQ THREADS
-Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (see DESIGN.md, Benchmarks).
+Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (see docs/DESIGN.md, Benchmarks).
 """
 import os
 import sys
