@@ -3,10 +3,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeToken } from "../data/escape.js";
 import { readTaskSplit } from "../data/task/tsv.js";
-import { JsonChecker, parseJsonText } from "../report/check.js";
 import { ActivationStore, type Site } from "../store/index.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { InputError, UserError } from "../util/errors.js";
+import { JsonChecker, parseJsonText } from "../util/json.js";
 import {
   checkSite,
   type NeuronSpace,

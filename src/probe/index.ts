@@ -1,3 +1,4 @@
+export { ablate, ablatedProbe, type RetrainResult, retrainOn } from "./ablation.js";
 export {
   chooseBest,
   type GridPoint,

@@ -2,9 +2,9 @@ import { join } from "node:path";
 import { decodeToken } from "../data/escape.js";
 import { readTask, type TaskSplit } from "../data/task/tsv.js";
 import { DesignMatrix } from "../linalg/design.js";
-import { randomOrdering } from "../rank/ablation.js";
 import { neuronOrdering, topNeurons } from "../rank/lca.js";
 import { probelessRanking } from "../rank/probeless.js";
+import { randomOrdering } from "../rank/random.js";
 import {
   type ActivationStore,
   closeSplitStores,

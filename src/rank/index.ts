@@ -1,4 +1,3 @@
-export { ablate, ablatedProbe, type RetrainResult, randomOrdering, retrainOn } from "./ablation.js";
 export {
   bottomNeurons,
   type NeuronOrdering,
@@ -8,3 +7,4 @@ export {
   topNeurons,
 } from "./lca.js";
 export { classMeans, type ProbelessRanking, probelessRanking, rankDescending } from "./probeless.js";
+export { randomOrdering } from "./random.js";

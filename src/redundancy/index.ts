@@ -35,7 +35,6 @@ export {
   parseSteps,
   runRedundancyPipeline,
 } from "./pipeline.js";
-export { reportSectionsFromRedundancy } from "./pipeline-report.js";
 export { formatSummary, summarize } from "./pipeline-summary.js";
 export { medoidRepresentatives, type RepresentativeRule, randomRepresentatives } from "./representatives.js";
 export * from "./results.js";

@@ -1,6 +1,6 @@
-export { JsonChecker, parseJsonText } from "./check.js";
 export { type Figure, figuresOf, SECTIONS } from "./figures.js";
 export { reportSectionsFromConcepts } from "./from-concepts.js";
+export { reportSectionsFromRedundancy } from "./from-redundancy.js";
 export { escapeHtml, inlineSvg, reportHtml } from "./html.js";
 export { parseReportData, readReportData } from "./read.js";
 export { renderSvg, svgToPng } from "./render.js";

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { InputError } from "../util/errors.js";
+import { JsonChecker, join, parseJsonText } from "../util/json.js";
 import { recordedSite } from "../util/neurons.js";
-import { JsonChecker, join, parseJsonText } from "./check.js";
 import {
   type CkaMatrix,
   type ConceptNeuronCounts,

@@ -1,7 +1,7 @@
 import type { ConceptsResult } from "../concepts/index.js";
-import { reportSectionsFromRedundancy } from "../redundancy/pipeline-report.js";
 import type { RedundancyResults } from "../redundancy/results.js";
 import { reportSectionsFromConcepts } from "../report/from-concepts.js";
+import { reportSectionsFromRedundancy } from "../report/from-redundancy.js";
 import { REPORT_SCHEMA, REPORT_VERSION, type ReportData } from "../report/types.js";
 import { checkSite } from "../util/neurons.js";
 

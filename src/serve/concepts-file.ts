@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { CONCEPTS_SCHEMA, CONCEPTS_VERSION, type ConceptsResult } from "../concepts/result.js";
-import { JsonChecker, parseJsonText } from "../report/check.js";
+import { JsonChecker, parseJsonText } from "../util/json.js";
 import { recordedSite } from "../util/neurons.js";
 
 /**

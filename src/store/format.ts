@@ -1,3 +1,5 @@
+import type { Site } from "../util/neurons.js";
+
 /**
  * The on-disk layout of an activation store (a directory):
  *
@@ -22,9 +24,8 @@ export const STORE_VERSION = 2;
 export type StoreDType = "float16" | "float32";
 export type Aggregation = "first" | "last" | "average";
 export type SentenceRepresentation = "first" | "last" | "mean";
-/** Where a neuron lives: the residual stream after a block (`L12:17`) or a block's MLP (`L12.mlp:3071`). */
-export type Site = "hidden" | "mlp";
-export const SITES: readonly Site[] = ["hidden", "mlp"];
+// Sites are a notion of neuron numbering (util/neurons.ts); the store names its tensors by them.
+export { SITES, type Site } from "../util/neurons.js";
 
 export interface ShardPlan {
   /** 0-based shard number; the file is shards/{id padded to 5}.safetensors. */

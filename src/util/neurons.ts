@@ -1,5 +1,8 @@
-import { SITES, type Site } from "../store/format.js";
 import { InputError } from "./errors.js";
+
+/** Where a neuron lives: the residual stream after a block (`L12:17`) or a block's MLP (`L12.mlp:3071`). */
+export type Site = "hidden" | "mlp";
+export const SITES: readonly Site[] = ["hidden", "mlp"];
 
 /**
  * Neuron numbering (docs/DESIGN.md). A neuron lives at a site: `hidden`, the residual stream after layer l

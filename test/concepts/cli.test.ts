@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseProbeWeights, runConcepts } from "../../src/concepts/run.js";
-import { parseJsonText } from "../../src/report/check.js";
 import { readConceptsFile } from "../../src/serve/concepts-file.js";
 import { InputError } from "../../src/util/errors.js";
+import { parseJsonText } from "../../src/util/json.js";
 import { Rng } from "../../src/util/rng.js";
 import { makeResultsDir } from "../fixtures/report/make-results.js";
 

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { DesignMatrix } from "../../src/linalg/design.js";
+import { ablate, retrainOn } from "../../src/probe/ablation.js";
 import { LogisticProbe } from "../../src/probe/logistic.js";
 import { interceptOnlyAccuracy } from "../../src/probe/metrics.js";
-import { ablate, randomOrdering, retrainOn } from "../../src/rank/ablation.js";
 import { bottomNeurons, neuronOrdering, topNeurons } from "../../src/rank/lca.js";
 import { probelessRanking } from "../../src/rank/probeless.js";
+import { randomOrdering } from "../../src/rank/random.js";
 import { decodeMatrix, readFixture } from "../probe/fixture-data.js";
 
 interface Selection {

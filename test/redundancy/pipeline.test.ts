@@ -7,7 +7,6 @@ import { LogisticProbe } from "../../src/probe/logistic.js";
 import { FINE_PERCENTAGES, PAPER_PERCENTAGES, runRedundancyPipeline } from "../../src/redundancy/pipeline.js";
 import { openPipelineSource } from "../../src/redundancy/pipeline-data.js";
 import { fitProbe, standardizeData } from "../../src/redundancy/pipeline-probes.js";
-import { reportSectionsFromRedundancy } from "../../src/redundancy/pipeline-report.js";
 import {
   decodeIdRanges,
   encodeIdRanges,
@@ -15,6 +14,7 @@ import {
   type RedundancyResults,
   type SearchResult,
 } from "../../src/redundancy/results.js";
+import { reportSectionsFromRedundancy } from "../../src/report/from-redundancy.js";
 import { parseReportData } from "../../src/report/read.js";
 import { REPORT_SCHEMA, REPORT_VERSION } from "../../src/report/types.js";
 import { selectColumns } from "../../src/util/matrix.js";

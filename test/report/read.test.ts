@@ -3,8 +3,9 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseJsonText, parseReportData, type ReportData } from "../../src/report/index.js";
+import { parseReportData, type ReportData } from "../../src/report/index.js";
 import { InputError } from "../../src/util/errors.js";
+import { parseJsonText } from "../../src/util/json.js";
 import { Rng } from "../../src/util/rng.js";
 import { makeResultsDir } from "../fixtures/report/make-results.js";
 

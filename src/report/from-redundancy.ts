@@ -1,11 +1,5 @@
-import type {
-  CkaMatrix,
-  LayerAccuracy,
-  NeuronCurves,
-  RedundancySummary,
-  ReportData,
-} from "../report/types.js";
-import type { RedundancyResults, SearchResult } from "./results.js";
+import type { RedundancyResults, SearchResult } from "../redundancy/results.js";
+import type { CkaMatrix, LayerAccuracy, NeuronCurves, RedundancySummary, ReportData } from "./types.js";
 
 /**
  * The report sections that come from `codeneurons redundancy` output (test accuracies): layer-wise

@@ -1,16 +1,16 @@
 import { DesignMatrix } from "../linalg/design.js";
 import { Standardizer } from "../linalg/standardize.js";
-import type { Labels } from "../probe/labels.js";
-import type { ProbeOptions } from "../probe/linear-model.js";
-import { type LabeledSplit, LogisticProbe } from "../probe/logistic.js";
-import type { ClassificationMetrics } from "../probe/metrics.js";
 import { type Matrix, selectColumns } from "../util/matrix.js";
-import { Rng } from "../util/rng.js";
+import type { Labels } from "./labels.js";
+import type { ProbeOptions } from "./linear-model.js";
+import { type LabeledSplit, LogisticProbe } from "./logistic.js";
+import type { ClassificationMetrics } from "./metrics.js";
 
-/** A seeded random ordering of n neurons (the paper's random baseline). */
-export function randomOrdering(n: number, seed: number): number[] {
-  return new Rng(seed).permutation(n);
-}
+/**
+ * Ablation (docs/DESIGN.md, "Rankings"): a probe re-scored, or retrained, with a set of neurons zeroed
+ * out or kept. It lives with the probes because it fits them; the orderings it is run with (LCA,
+ * probeless, random) are rank/'s.
+ */
 
 /**
  * A copy of a fitted probe whose weights are zero for the given input columns (`mode: "zero"`) or for

@@ -1,4 +1,4 @@
-import { InputError } from "../util/errors.js";
+import { InputError } from "./errors.js";
 
 /**
  * A small checker for JSON read from files: every failure is an InputError naming the file and the
