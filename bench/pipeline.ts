@@ -22,10 +22,10 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { threadCount } from "../src/linalg/runtime.js";
-import { runRedundancyPipeline } from "../src/redundancy/pipeline.js";
-import { openPipelineSource } from "../src/redundancy/pipeline-data.js";
-import { formatSummary } from "../src/redundancy/pipeline-summary.js";
-import type { ProbeRecord, RedundancyResults, StepName } from "../src/redundancy/results.js";
+import { openPipelineSource } from "../src/redundancy/pipeline/input/index.js";
+import { runRedundancyPipeline } from "../src/redundancy/pipeline/pipeline.js";
+import type { ProbeRecord, RedundancyResults, StepName } from "../src/redundancy/pipeline/results.js";
+import { formatSummary } from "../src/redundancy/pipeline/summary.js";
 import { selectColumns } from "../src/util/matrix.js";
 import { sharedData } from "../test/data/shared.js";
 import {

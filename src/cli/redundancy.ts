@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline.js";
-import { formatSummary } from "../redundancy/pipeline-summary.js";
-import type { PipelineSettings } from "../redundancy/results.js";
+import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
+import type { PipelineSettings } from "../redundancy/pipeline/results.js";
+import { formatSummary } from "../redundancy/pipeline/summary.js";
 import type { Site } from "../store/format.js";
 import { action, parseFloatOption, parseIntOption, printJson, type Register, siteOption } from "./common.js";
 

@@ -34,7 +34,7 @@ export {
   type PipelineOptions,
   parseSteps,
   runRedundancyPipeline,
-} from "./pipeline.js";
-export { formatSummary, summarize } from "./pipeline-summary.js";
+} from "./pipeline/pipeline.js";
+export * from "./pipeline/results.js";
+export { formatSummary, summarize } from "./pipeline/summary.js";
 export { medoidRepresentatives, type RepresentativeRule, randomRepresentatives } from "./representatives.js";
-export * from "./results.js";

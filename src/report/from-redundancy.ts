@@ -1,4 +1,4 @@
-import type { RedundancyResults, SearchResult } from "../redundancy/results.js";
+import type { RedundancyResults, SearchResult } from "../redundancy/pipeline/results.js";
 import type { CkaMatrix, LayerAccuracy, NeuronCurves, RedundancySummary, ReportData } from "./types.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { ConceptsResult } from "../concepts/index.js";
-import type { RedundancyResults, SummaryRow } from "../redundancy/results.js";
+import type { RedundancyResults, SummaryRow } from "../redundancy/pipeline/results.js";
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 

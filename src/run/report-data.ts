@@ -1,5 +1,5 @@
 import type { ConceptsResult } from "../concepts/index.js";
-import type { RedundancyResults } from "../redundancy/results.js";
+import type { RedundancyResults } from "../redundancy/pipeline/results.js";
 import { reportSectionsFromConcepts } from "../report/from-concepts.js";
 import { reportSectionsFromRedundancy } from "../report/from-redundancy.js";
 import { REPORT_SCHEMA, REPORT_VERSION, type ReportData } from "../report/types.js";

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline.js";
-import type { RedundancyResults } from "../redundancy/results.js";
+import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
+import type { RedundancyResults } from "../redundancy/pipeline/results.js";
 import { writeReportForResults } from "../report/write.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { formatSeconds, log } from "../util/progress.js";

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseFractionList } from "../../src/cli/redundancy.js";
-import { parseSteps, withDependencies } from "../../src/redundancy/pipeline.js";
-import type { RedundancyResults } from "../../src/redundancy/results.js";
+import { parseSteps, withDependencies } from "../../src/redundancy/pipeline/pipeline.js";
+import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
 import { makeTokenTask } from "./pipeline-helpers.js";
 
 const exec = promisify(execFile);

@@ -4,16 +4,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { LogisticProbe } from "../../src/probe/logistic.js";
-import { FINE_PERCENTAGES, PAPER_PERCENTAGES, runRedundancyPipeline } from "../../src/redundancy/pipeline.js";
-import { openPipelineSource } from "../../src/redundancy/pipeline-data.js";
-import { fitProbe, standardizeData } from "../../src/redundancy/pipeline-probes.js";
+import { openPipelineSource } from "../../src/redundancy/pipeline/input/index.js";
+import {
+  FINE_PERCENTAGES,
+  PAPER_PERCENTAGES,
+  runRedundancyPipeline,
+} from "../../src/redundancy/pipeline/pipeline.js";
+import { fitProbe, standardizeData } from "../../src/redundancy/pipeline/probes.js";
 import {
   decodeIdRanges,
   encodeIdRanges,
   type ProbeRecord,
   type RedundancyResults,
   type SearchResult,
-} from "../../src/redundancy/results.js";
+} from "../../src/redundancy/pipeline/results.js";
 import { reportSectionsFromRedundancy } from "../../src/report/from-redundancy.js";
 import { parseReportData } from "../../src/report/read.js";
 import { REPORT_SCHEMA, REPORT_VERSION } from "../../src/report/types.js";

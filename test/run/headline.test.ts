@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RedundancyResults, SummaryRow } from "../../src/redundancy/results.js";
+import type { RedundancyResults, SummaryRow } from "../../src/redundancy/pipeline/results.js";
 import { headlineOf } from "../../src/run/headline.js";
 
 const row = (name: string, neurons: number, test: number, dev: number, detail = ""): SummaryRow => ({

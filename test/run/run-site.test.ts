@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ConceptsResult } from "../../src/concepts/result.js";
-import type { RedundancyResults } from "../../src/redundancy/results.js";
+import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
 import type { ReportData } from "../../src/report/types.js";
 import { readRunConfig } from "../../src/run/config.js";
 import { runAnalysis } from "../../src/run/run.js";

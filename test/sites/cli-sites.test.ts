@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ConceptsResult } from "../../src/concepts/result.js";
-import type { RedundancyResults } from "../../src/redundancy/results.js";
+import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
 import { SPLITS } from "../../src/store/splits.js";
 import { MODEL, makeTokenTaskFiles } from "../redundancy/pipeline-helpers.js";
 

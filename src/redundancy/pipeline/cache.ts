@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../util/atomic.js";
-import { log } from "../util/progress.js";
+import { writeFileAtomic } from "../../util/atomic.js";
+import { log } from "../../util/progress.js";
 
 /**
  * The pipeline's cache under OUT/cache/, two levels:

@@ -1,6 +1,6 @@
-import { UserError } from "../../util/errors.js";
-import { type Matrix, matrix } from "../../util/matrix.js";
-import { linearCKA } from "../cka.js";
+import { UserError } from "../../../util/errors.js";
+import { type Matrix, matrix } from "../../../util/matrix.js";
+import { linearCKA } from "../../cka.js";
 import type { StepDef } from "./types.js";
 
 /** The training rows as layer-major [rows × layers·hidden]; for pairs both sides' rows, stacked. */

@@ -1,8 +1,8 @@
-import { probelessRanking } from "../../rank/probeless.js";
-import { Rng } from "../../util/rng.js";
-import type { StepContext } from "../pipeline-context.js";
-import { searchMinimal } from "../pipeline-search.js";
+import { probelessRanking } from "../../../rank/probeless.js";
+import { Rng } from "../../../util/rng.js";
+import type { StepContext } from "../context.js";
 import type { OracleResult, PipelineSettings, StepName } from "../results.js";
+import { searchMinimal } from "../search.js";
 import { need, probeSettings, type StepDef, type StepOutput } from "./types.js";
 
 /**

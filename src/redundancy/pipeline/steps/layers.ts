@@ -1,5 +1,5 @@
-import { interceptOnlyAccuracy } from "../../probe/metrics.js";
-import type { StepContext } from "../pipeline-context.js";
+import { interceptOnlyAccuracy } from "../../../probe/metrics.js";
+import type { StepContext } from "../context.js";
 import type { LayerProbe, LayerSelection } from "../results.js";
 import { need, probeSettings, type StepDef } from "./types.js";
 

@@ -1,14 +1,13 @@
 import { join } from "node:path";
-import { LAMBDA_GRID } from "../probe/grid.js";
-import { writeFileAtomic } from "../util/atomic.js";
-import { UserError } from "../util/errors.js";
-import { definedOptions } from "../util/options.js";
-import { formatSeconds, log } from "../util/progress.js";
-import { DEFAULT_THRESHOLDS } from "./cluster.js";
-import { contentKey, PipelineCache } from "./pipeline-cache.js";
-import { StepContext } from "./pipeline-context.js";
-import { openPipelineSource, type PipelineInputOptions } from "./pipeline-data.js";
-import { summarize } from "./pipeline-summary.js";
+import { LAMBDA_GRID } from "../../probe/grid.js";
+import { writeFileAtomic } from "../../util/atomic.js";
+import { UserError } from "../../util/errors.js";
+import { definedOptions } from "../../util/options.js";
+import { formatSeconds, log } from "../../util/progress.js";
+import { DEFAULT_THRESHOLDS } from "../cluster.js";
+import { contentKey, PipelineCache } from "./cache.js";
+import { StepContext } from "./context.js";
+import { openPipelineSource, type PipelineInputOptions } from "./input/index.js";
 import {
   formatResultsJson,
   type PipelineSettings,
@@ -25,6 +24,7 @@ import { controlStep } from "./steps/control.js";
 import { incrementalStep, independentStep, layerSelectionStep, oracleStep } from "./steps/layers.js";
 import { lcaStep, probelessStep, randomStep } from "./steps/orderings.js";
 import type { StepDef } from "./steps/types.js";
+import { summarize } from "./summary.js";
 
 /**
  * The task-specific redundancy pipeline of Dalvi et al. 2020 as Sharma et al. 2023 ran it, as one
@@ -41,7 +41,7 @@ import type { StepDef } from "./steps/types.js";
  *   control      control-task probe with the oracle's λs, selectivity
  *
  * The dev split decides everything (λs, layers, minimal sets, the best rows of the summary); test
- * accuracies are reported. Each finished step is cached under OUT/cache (see pipeline-cache.ts).
+ * accuracies are reported. Each finished step is cached under OUT/cache (see cache.ts).
  */
 
 /** LS+CC+LCA percentages of all neurons (Dalvi et al. 2020's run_neuron_selection; Sharma et al.). */

@@ -1,6 +1,5 @@
-import type { Clustering, StepContext } from "../pipeline-context.js";
-import type { Lambdas } from "../pipeline-probes.js";
-import { searchMinimal } from "../pipeline-search.js";
+import type { Clustering, StepContext } from "../context.js";
+import type { Lambdas } from "../probes.js";
 import {
   type ClusterGroupResult,
   type ClusteringInfo,
@@ -10,6 +9,7 @@ import {
   type OracleResult,
   type ThresholdProbe,
 } from "../results.js";
+import { searchMinimal } from "../search.js";
 import { layerGroups } from "./layers.js";
 import { need, probeSettings, type StepDef } from "./types.js";
 

@@ -1,13 +1,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { readTask, type Task, type TaskSplit } from "../data/task/tsv.js";
-import { encodeLabels } from "../probe/labels.js";
-import { checkClassesKnown, readSplit } from "../probe/run.js";
-import { closeSplitStores, openSplitStores } from "../store/index.js";
-import { InputError } from "../util/errors.js";
-import { matrix } from "../util/matrix.js";
-import { neuronIdsOfLayers, neuronSpace, siteLayers } from "../util/neurons.js";
-import { log } from "../util/progress.js";
+import { readTask, type Task, type TaskSplit } from "../../../data/task/tsv.js";
+import { encodeLabels } from "../../../probe/labels.js";
+import { checkClassesKnown, readSplit } from "../../../probe/run.js";
+import { closeSplitStores, openSplitStores } from "../../../store/index.js";
+import { InputError } from "../../../util/errors.js";
+import { matrix } from "../../../util/matrix.js";
+import { neuronIdsOfLayers, neuronSpace, siteLayers } from "../../../util/neurons.js";
+import { log } from "../../../util/progress.js";
+import type { RedundancyInput } from "../results.js";
 import {
   type ControlLabels,
   checkStores,
@@ -23,8 +24,7 @@ import {
   sha256,
   siteKey,
   storeHashes,
-} from "./pipeline-input.js";
-import type { RedundancyInput } from "./results.js";
+} from "./types.js";
 
 /**
  * Token-tagging tasks as `codeneurons task token-tagging` writes them: DIR/{train,valid,test}.tsv

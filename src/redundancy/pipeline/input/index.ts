@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { InputError } from "../util/errors.js";
-import type { PipelineInputOptions, PipelineSource } from "./pipeline-input.js";
-import { openSentenceSource } from "./pipeline-sentence.js";
-import { openTokenSource } from "./pipeline-token.js";
+import { InputError } from "../../../util/errors.js";
+import { openSentenceSource } from "./sentence.js";
+import { openTokenSource } from "./token.js";
+import type { PipelineInputOptions, PipelineSource } from "./types.js";
 
 export {
   type ControlLabels,
@@ -14,7 +14,7 @@ export {
   type PipelineSource,
   SPLIT_NAMES,
   type Split,
-} from "./pipeline-input.js";
+} from "./types.js";
 
 function taskKind(task: string): "token" | "sentence" | "pair" {
   if (existsSync(join(task, "train.tsv"))) return "token";

@@ -1,22 +1,23 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { decodeToken } from "../data/escape.js";
-import { readText, splitLines } from "../data/io.js";
-import { readSentenceSplit, type SentenceSplit } from "../data/sentence/index.js";
-import { encodeLabels } from "../probe/labels.js";
-import { checkClassesKnown } from "../probe/run.js";
+import { decodeToken } from "../../../data/escape.js";
+import { readText, splitLines } from "../../../data/io.js";
+import { readSentenceSplit, type SentenceSplit } from "../../../data/sentence/index.js";
+import { encodeLabels } from "../../../probe/labels.js";
+import { checkClassesKnown } from "../../../probe/run.js";
 import {
   type ActivationStore,
   closeSplitStores,
   openSplitStores,
   type Site,
   type SplitStores,
-} from "../store/index.js";
-import { InputError } from "../util/errors.js";
-import { type Matrix, matrix } from "../util/matrix.js";
-import { type NeuronSpace, neuronIdsOfLayers, neuronSpace, siteLayers } from "../util/neurons.js";
-import { log } from "../util/progress.js";
-import { Rng } from "../util/rng.js";
+} from "../../../store/index.js";
+import { InputError } from "../../../util/errors.js";
+import { type Matrix, matrix } from "../../../util/matrix.js";
+import { type NeuronSpace, neuronIdsOfLayers, neuronSpace, siteLayers } from "../../../util/neurons.js";
+import { log } from "../../../util/progress.js";
+import { Rng } from "../../../util/rng.js";
+import type { RedundancyInput } from "../results.js";
 import {
   type ControlLabels,
   checkStores,
@@ -32,8 +33,7 @@ import {
   sha256,
   siteKey,
   storeHashes,
-} from "./pipeline-input.js";
-import type { RedundancyInput } from "./results.js";
+} from "./types.js";
 
 /**
  * Sentence-level tasks as `codeneurons task sentence` writes them: DIR/<split>.in (or .a.in + .b.in for

@@ -1,5 +1,5 @@
-import type { StepContext } from "./pipeline-context.js";
-import type { Lambdas } from "./pipeline-probes.js";
+import type { StepContext } from "./context.js";
+import type { Lambdas } from "./probes.js";
 import type { MinimalSet, ProbeRecord, SearchPoint, SearchResult } from "./results.js";
 
 /**

@@ -11,8 +11,8 @@
  * ranges ("0-767,800,802-900") for cluster representatives, and importance-ordered id lists only as
  * long as the longest set a search evaluated.
  */
-import type { Site } from "../store/format.js";
-import type { LayerSimilarity } from "./cka.js";
+import type { Site } from "../../store/format.js";
+import type { LayerSimilarity } from "../cka.js";
 
 export const REDUNDANCY_SCHEMA = "codeneurons.redundancy";
 /** 2: `input.site` and `input.width` (ids are of that site); version 1 results are of the hidden site. */

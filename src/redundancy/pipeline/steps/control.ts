@@ -1,4 +1,4 @@
-import { UserError } from "../../util/errors.js";
+import { UserError } from "../../../util/errors.js";
 import { need, probeSettings, type StepDef } from "./types.js";
 
 /**

@@ -1,11 +1,11 @@
-import { DesignMatrix } from "../linalg/design.js";
-import { Standardizer } from "../linalg/standardize.js";
-import { gridSearch } from "../probe/grid.js";
-import { LogisticProbe } from "../probe/logistic.js";
-import type { ClassificationMetrics } from "../probe/metrics.js";
-import { neuronOrdering } from "../rank/lca.js";
-import { type Matrix, selectColumns, selectRows } from "../util/matrix.js";
-import type { PipelineData, Split } from "./pipeline-data.js";
+import { DesignMatrix } from "../../linalg/design.js";
+import { Standardizer } from "../../linalg/standardize.js";
+import { gridSearch } from "../../probe/grid.js";
+import { LogisticProbe } from "../../probe/logistic.js";
+import type { ClassificationMetrics } from "../../probe/metrics.js";
+import { neuronOrdering } from "../../rank/lca.js";
+import { type Matrix, selectColumns, selectRows } from "../../util/matrix.js";
+import type { PipelineData, Split } from "./input/index.js";
 import type { ProbeRecord, Scores } from "./results.js";
 
 /** How a probe's λs are set: given, or tuned on the dev split over a grid (both λ1 and λ2). */

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { Site, SplitStores } from "../store/index.js";
-import { InputError } from "../util/errors.js";
-import type { Matrix } from "../util/matrix.js";
-import type { RedundancyInput } from "./results.js";
+import type { Site, SplitStores } from "../../../store/index.js";
+import { InputError } from "../../../util/errors.js";
+import type { Matrix } from "../../../util/matrix.js";
+import type { RedundancyInput } from "../results.js";
 
 /**
  * The pipeline's input: a task (token tagging: DIR/{train,valid,test}.tsv; sentence-level: the

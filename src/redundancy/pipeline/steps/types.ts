@@ -1,4 +1,4 @@
-import type { StepContext } from "../pipeline-context.js";
+import type { StepContext } from "../context.js";
 import type { PipelineSettings, RedundancyInput, StepName, StepResults } from "../results.js";
 
 /** A step's result without the fields the pipeline adds (seconds, cache key). */

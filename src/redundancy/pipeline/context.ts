@@ -1,8 +1,8 @@
-import { selectColumns } from "../util/matrix.js";
-import { formatSeconds, log, Progress } from "../util/progress.js";
-import { clusterNeurons } from "./cluster.js";
-import { contentKey, type PipelineCache } from "./pipeline-cache.js";
-import type { FeatureSpace, PipelineData, PipelineSource } from "./pipeline-data.js";
+import { selectColumns } from "../../util/matrix.js";
+import { formatSeconds, log, Progress } from "../../util/progress.js";
+import { clusterNeurons } from "../cluster.js";
+import { contentKey, type PipelineCache } from "./cache.js";
+import type { FeatureSpace, PipelineData, PipelineSource } from "./input/index.js";
 import {
   fitProbe,
   type Lambdas,
@@ -10,7 +10,7 @@ import {
   type ProbeRequest,
   type StandardizedData,
   standardizeData,
-} from "./pipeline-probes.js";
+} from "./probes.js";
 import type { ClusteringInfo, OracleResult, PipelineSettings, RedundancyInput } from "./results.js";
 
 /** Flat clusters of a set of columns at every threshold, with one representative each. */

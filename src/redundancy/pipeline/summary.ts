@@ -1,5 +1,5 @@
-import type { Site } from "../store/format.js";
-import { layerName } from "../util/neurons.js";
+import type { Site } from "../../store/format.js";
+import { layerName } from "../../util/neurons.js";
 import type { RedundancyResults, Scores, StepResults, SummaryRow } from "./results.js";
 
 /**
