@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import type { ConceptsResult } from "../concepts/result.js";
 import { type ConceptsRunOptions, runConcepts } from "../concepts/run.js";
+import { isSplitName, SPLITS, type SplitName } from "../data/splits.js";
 import { action, parseFloatOption, parseIntList, parseIntOption, printJson, siteOption } from "./common.js";
 
 export function register(program: Command): void {
@@ -123,13 +124,12 @@ function printSummary(s: ConceptsSummary): void {
   process.stdout.write(`${out.join("\n")}\n`);
 }
 
-function parseSplits(value: string): string[] {
+function parseSplits(value: string): SplitName[] {
   const splits = value.split(",").map((s) => s.trim());
   for (const s of splits) {
-    if (!["train", "valid", "test"].includes(s))
-      throw new InvalidArgumentError(`--splits: '${s}' is not train, valid or test`);
+    if (!isSplitName(s)) throw new InvalidArgumentError(`--splits: '${s}' is not ${SPLITS.join(", ")}`);
   }
-  return splits;
+  return splits as SplitName[];
 }
 
 /**

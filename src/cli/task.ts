@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { CLOSED_CLASSES, NUMBER, SIX_CLASSES } from "../data/labels.js";
 import { SENTENCE_FORMATS, type SentenceFormat, writeSentenceTask } from "../data/sentence/index.js";
+import { type PerSplit, SPLITS } from "../data/splits.js";
 import {
   binaryPredicate,
   buildBinary,
@@ -10,7 +11,6 @@ import {
   writeTask,
 } from "../data/task/build.js";
 import type { ControlMode } from "../data/task/control.js";
-import { type PerSplit, SPLITS } from "../data/task/select.js";
 import { UserError } from "../util/errors.js";
 import { action, parseIntOption, printJson, type Register } from "./common.js";
 

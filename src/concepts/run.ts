@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeToken } from "../data/escape.js";
+import type { SplitName } from "../data/splits.js";
 import { readTaskSplit } from "../data/task/tsv.js";
 import { ActivationStore, type Site } from "../store/index.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -34,7 +35,7 @@ export interface ConceptsRunOptions {
   site?: Site;
   task?: string;
   /** Task splits whose rows to analyse; the store must hold their lines. */
-  splits?: string[];
+  splits?: SplitName[];
   out: string;
   percentage?: number;
   topWords?: number;
@@ -192,7 +193,7 @@ export async function taskRows(
   dir: string,
   store: ActivationStore,
   classes: readonly string[],
-  splits: readonly string[] = ["train"],
+  splits: readonly SplitName[] = ["train"],
 ): Promise<CorpusRows & { storeRows: Int32Array }> {
   const out = {
     words: [] as string[],

@@ -37,6 +37,7 @@ export {
   type SentenceSplit,
   writeSentenceTask,
 } from "./sentence/index.js";
+export { isSplitName, type PerSplit, perSplit, SPLITS, type SplitName } from "./splits.js";
 export {
   binaryPredicate,
   buildBinary,
@@ -48,7 +49,7 @@ export {
   writeTask,
 } from "./task/build.js";
 export { type ControlMode, controlTask } from "./task/control.js";
-export { type Candidate, type PerSplit, SPLITS, type SplitName, selectTask } from "./task/select.js";
+export { type Candidate, selectTask } from "./task/select.js";
 export {
   checkTaskAgainstSentences,
   readTask,

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { decodeToken } from "../data/escape.js";
+import type { SplitName } from "../data/splits.js";
 import { readTask, type TaskSplit } from "../data/task/tsv.js";
 import { DesignMatrix } from "../linalg/design.js";
 import { neuronOrdering, topNeurons } from "../rank/lca.js";
@@ -95,7 +96,7 @@ export async function runProbe(opts: ProbeRunOptions): Promise<ProbeSummary> {
       : neuronIdsOfLayers(checkLayers(opts.layers ?? layers, layers, opts.store, site), space);
     const task = await readTask(opts.task, { control: opts.control });
     const taskDir = opts.control ? join(opts.task, "control") : opts.task;
-    const read = async (name: "train" | "valid" | "test", split: TaskSplit) =>
+    const read = async (name: SplitName, split: TaskSplit) =>
       readSplit(
         stores,
         name,
@@ -194,7 +195,7 @@ function filterClasses(split: TaskSplit, classes?: string[]): TaskSplit {
 /** The split's activations (rows in task order), after checking every task row against the store's words. */
 export async function readSplit(
   stores: SplitStores,
-  name: "train" | "valid" | "test",
+  name: SplitName,
   split: TaskSplit,
   columns: { neurons: number[]; site: Site },
   file: string,
@@ -280,7 +281,7 @@ async function controlAccuracy(
 ): Promise<{ valid: number; test: number }> {
   const task = await readTask(opts.task, { control: true });
   const dir = join(opts.task, "control");
-  const read = (name: "train" | "valid" | "test", split: TaskSplit) =>
+  const read = (name: SplitName, split: TaskSplit) =>
     readSplit(stores, name, filterClasses(split, opts.classes), columns, join(dir, `${name}.tsv`));
   const train = await read("train", task.train);
   const valid = await read("valid", task.valid);
@@ -306,7 +307,7 @@ function summarize(
   site: Site,
   probe: LogisticProbe,
   neurons: number,
-  metrics: Record<"train" | "valid" | "test", ClassificationMetrics>,
+  metrics: Record<SplitName, ClassificationMetrics>,
   trainCodes: Int32Array,
   classes: string[],
   valid: SplitData,
@@ -347,7 +348,7 @@ async function writeOutputs(
     neurons: number[];
     space: NeuronSpace;
     meta: ActivationStore["meta"];
-    metrics: Record<"train" | "valid" | "test", ClassificationMetrics>;
+    metrics: Record<SplitName, ClassificationMetrics>;
     fitted: Fitted;
     summary: ProbeSummary;
     probeless: ReturnType<typeof probelessRanking>;

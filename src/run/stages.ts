@@ -11,10 +11,10 @@ import {
   writeTask,
 } from "../data/index.js";
 import { isLabelLanguage } from "../data/label.js";
+import { SPLITS, type SplitName } from "../data/splits.js";
 import { type ExtractResult, extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
 import { runProbe } from "../probe/run.js";
-import { SPLITS, type SplitName } from "../store/splits.js";
 import { UserError } from "../util/errors.js";
 import type { RunConfig } from "./config.js";
 

@@ -1,10 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { SPLITS, type SplitName } from "../data/splits.js";
 import { InputError } from "../util/errors.js";
 import { ActivationStore } from "./reader.js";
-
-export const SPLITS = ["train", "valid", "test"] as const;
-export type SplitName = (typeof SPLITS)[number];
 
 /** The stores a task's splits read from: task rows name (sentence, word) of their split's input file. */
 export type SplitStores = Record<SplitName, ActivationStore>;

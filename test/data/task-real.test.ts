@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { labelJavaTokenLines } from "../../src/data/java/label.js";
 import { SIX_CLASSES } from "../../src/data/labels.js";
+import { type PerSplit, SPLITS } from "../../src/data/splits.js";
 import { buildTokenTagging, classCounts, type TaskSource } from "../../src/data/task/build.js";
-import { type PerSplit, SPLITS } from "../../src/data/task/select.js";
 import { formatTaskTsv } from "../../src/data/task/tsv.js";
 import { sharedData } from "./shared.js";
 

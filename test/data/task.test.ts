@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { LabelledCorpus } from "../../src/data/io.js";
+import { type PerSplit, SPLITS } from "../../src/data/splits.js";
 import {
   binaryPredicate,
   buildBinary,
@@ -14,7 +15,7 @@ import {
   writeTask,
 } from "../../src/data/task/build.js";
 import { controlTask } from "../../src/data/task/control.js";
-import { type Candidate, type PerSplit, SPLITS, selectTask } from "../../src/data/task/select.js";
+import { type Candidate, selectTask } from "../../src/data/task/select.js";
 import {
   checkTaskAgainstSentences,
   formatTaskTsv,

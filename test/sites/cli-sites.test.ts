@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ConceptsResult } from "../../src/concepts/result.js";
+import { SPLITS } from "../../src/data/splits.js";
 import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
-import { SPLITS } from "../../src/store/splits.js";
 import { MODEL, makeTokenTaskFiles } from "../redundancy/pipeline-helpers.js";
 
 /**

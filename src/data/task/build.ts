@@ -7,15 +7,13 @@ import { Rng } from "../../util/rng.js";
 import { encodeToken } from "../escape.js";
 import { decodeUtf8, type LabelledCorpus, labelledPaths, parseLabelled } from "../io.js";
 import { CLOSED_CLASSES, NUMBER, SIX_CLASSES } from "../labels.js";
+import { type PerSplit, SPLITS, type SplitName } from "../splits.js";
 import { type ControlMode, controlTask } from "./control.js";
 import {
   type Candidate,
-  type PerSplit,
   type Removed,
   type Selection,
   type SelectionConfig,
-  SPLITS,
-  type SplitName,
   selectTask,
   takeRandom,
 } from "./select.js";

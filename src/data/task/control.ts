@@ -1,5 +1,6 @@
 import { Rng } from "../../util/rng.js";
-import { type Candidate, type PerSplit, SPLITS } from "./select.js";
+import { type PerSplit, SPLITS } from "../splits.js";
+import type { Candidate } from "./select.js";
 
 /**
  * Control task (Hewitt & Liang 2019): every word type (token text) gets one fixed random label, drawn

@@ -14,9 +14,9 @@ import { Rng } from "../../util/rng.js";
  *    class), then are capped per class, uniformly at random.
  * Everything random comes from one Rng(seed), consumed in a fixed order: same seed, same task.
  */
-export const SPLITS = ["train", "valid", "test"] as const;
-export type SplitName = (typeof SPLITS)[number];
-export type PerSplit<T> = Record<SplitName, T>;
+import { type PerSplit, SPLITS, type SplitName } from "../splits.js";
+
+export type { PerSplit, SplitName };
 
 /** A token of a split that belongs to one of the task's classes. */
 export interface Candidate {

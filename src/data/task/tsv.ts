@@ -4,7 +4,7 @@ import { writeFileAtomic } from "../../util/atomic.js";
 import { InputError } from "../../util/errors.js";
 import { decodeToken, encodeToken, hasBlank } from "../escape.js";
 import { readText, splitLines } from "../io.js";
-import { SPLITS, type SplitName } from "./select.js";
+import { SPLITS, type SplitName } from "../splits.js";
 
 /**
  * Task split files: `DIR/{train,valid,test}.tsv`, a header `sentence\tword\ttoken\tlabel`, then one

@@ -5,7 +5,7 @@ import { LogisticProbe } from "../../probe/logistic.js";
 import type { ClassificationMetrics } from "../../probe/metrics.js";
 import { neuronOrdering } from "../../rank/lca.js";
 import { type Matrix, selectColumns, selectRows } from "../../util/matrix.js";
-import type { PipelineData, Split } from "./input/index.js";
+import type { PipelineData, SplitName } from "./input/index.js";
 import type { ProbeRecord, Scores } from "./results.js";
 
 /** How a probe's λs are set: given, or tuned on the dev split over a grid (both λ1 and λ2). */
@@ -40,7 +40,7 @@ export function scoresOf(m: ClassificationMetrics): Scores {
   return { accuracy: m.accuracy, macroF1: m.macroF1, ...(m.f1 !== undefined ? { f1: m.f1 } : {}), perClass };
 }
 
-function labelsOf(data: PipelineData, which: "task" | "control", split: Split): Int32Array {
+function labelsOf(data: PipelineData, which: "task" | "control", split: SplitName): Int32Array {
   if (which === "task") return data[split].y;
   if (!data.control) throw new Error("no control task");
   return data.control.y[split];

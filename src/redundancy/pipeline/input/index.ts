@@ -9,11 +9,12 @@ export {
   type ControlLabels,
   FeatureSpace,
   type LabelledRows,
+  type PerSplit,
   type PipelineData,
   type PipelineInputOptions,
   type PipelineSource,
-  SPLIT_NAMES,
-  type Split,
+  SPLITS,
+  type SplitName,
 } from "./types.js";
 
 function taskKind(task: string): "token" | "sentence" | "pair" {

@@ -25,11 +25,12 @@ import {
   FeatureSpace,
   fileHash,
   type LabelledRows,
+  type PerSplit,
   type PipelineData,
   type PipelineInputOptions,
   type PipelineSource,
-  SPLIT_NAMES,
-  type Split,
+  SPLITS,
+  type SplitName,
   sha256,
   siteKey,
   storeHashes,
@@ -91,7 +92,7 @@ interface SentenceTask {
   ids: NeuronSpace;
   layers: number[];
   dir: string;
-  splits: Record<Split, SentenceSplit>;
+  splits: PerSplit<SentenceSplit>;
   classes: string[];
   /** The .in file suffix of each side. */
   suffixes: string[];
@@ -104,12 +105,12 @@ async function readSentenceTask(
   ids: NeuronSpace,
   layers: number[],
 ): Promise<SentenceTask> {
-  const splits = {} as Record<Split, SentenceSplit>;
-  for (const s of SPLIT_NAMES) splits[s] = await readSentenceSplit(dir, s);
+  const splits = {} as PerSplit<SentenceSplit>;
+  for (const s of SPLITS) splits[s] = await readSentenceSplit(dir, s);
   const classes = classesOf(splits.train.labels, join(dir, "train.label"));
   for (const s of ["valid", "test"] as const)
     checkClassesKnown({ x: matrix(0, 0), labels: splits[s].labels }, classes, join(dir, `${s}.label`));
-  const controlFiles = SPLIT_NAMES.map((s) => join(dir, "control", `${s}.label`));
+  const controlFiles = SPLITS.map((s) => join(dir, "control", `${s}.label`));
   return {
     kind,
     ids,
@@ -123,9 +124,7 @@ async function readSentenceTask(
 }
 
 async function fingerprintOf(task: SentenceTask, sides: SplitStores[]): Promise<string> {
-  const files = SPLIT_NAMES.flatMap((s) =>
-    [...task.suffixes, ".label"].map((x) => join(task.dir, `${s}${x}`)),
-  );
+  const files = SPLITS.flatMap((s) => [...task.suffixes, ".label"].map((x) => join(task.dir, `${s}${x}`)));
   return sha256([
     task.kind,
     ...siteKey(task.ids.site),
@@ -139,7 +138,11 @@ const generatedSource = (seed: number, kind: SentenceKind) =>
   `generated (seed ${seed}, one label per distinct ${kind === "pair" ? "pair" : "sentence"})`;
 
 /** One split's rows: each side's sentence vectors, side by side. */
-async function readSentenceRows(task: SentenceTask, sides: SplitStores[], s: Split): Promise<LabelledRows> {
+async function readSentenceRows(
+  task: SentenceTask,
+  sides: SplitStores[],
+  s: SplitName,
+): Promise<LabelledRows> {
   const neurons = neuronIdsOfLayers(task.layers, task.ids);
   const site = task.ids.site;
   const sentences = task.kind === "pair" ? [task.splits[s].a, task.splits[s].b ?? []] : [task.splits[s].a];
@@ -193,7 +196,7 @@ export async function openSentenceSource(
     };
     const load = async (): Promise<PipelineData> => {
       log(`redundancy: reading ${space.total} features for ${input.rows.train} train ${kind}s`);
-      const read = (s: Split) => readSentenceRows(task, sides, s);
+      const read = (s: SplitName) => readSentenceRows(task, sides, s);
       const data = { train: await read("train"), valid: await read("valid"), test: await read("test") };
       const control = task.controlFiles
         ? await readControlLabelFiles(opts.task, splits)
@@ -207,12 +210,9 @@ export async function openSentenceSource(
   }
 }
 
-async function readControlLabelFiles(
-  task: string,
-  splits: Record<Split, SentenceSplit>,
-): Promise<ControlLabels> {
-  const labels = {} as Record<Split, string[]>;
-  for (const s of SPLIT_NAMES) {
+async function readControlLabelFiles(task: string, splits: PerSplit<SentenceSplit>): Promise<ControlLabels> {
+  const labels = {} as PerSplit<string[]>;
+  for (const s of SPLITS) {
     const file = join(task, "control", `${s}.label`);
     const lines = splitLines(await readText(file));
     if (lines.length !== splits[s].labels.length)
@@ -225,8 +225,8 @@ async function readControlLabelFiles(
     });
     labels[s] = lines;
   }
-  const classes = [...new Set(SPLIT_NAMES.flatMap((s) => labels[s]))].sort();
-  const codes = (s: Split) => encodeLabels(labels[s], classes).codes;
+  const classes = [...new Set(SPLITS.flatMap((s) => labels[s]))].sort();
+  const codes = (s: SplitName) => encodeLabels(labels[s], classes).codes;
   return {
     source: join(task, "control"),
     classes,
@@ -242,7 +242,7 @@ const CONTROL_STREAM = 0x2545f491;
  * sentence (pair) text gets one fixed label drawn from the train class distribution, seeded.
  */
 export function generatedControl(
-  splits: Record<Split, SentenceSplit>,
+  splits: PerSplit<SentenceSplit>,
   classes: string[],
   kind: SentenceKind,
   seed: number,
@@ -250,8 +250,8 @@ export function generatedControl(
   const weights = classes.map((c) => splits.train.labels.filter((l) => l === c).length);
   const rng = new Rng((seed ^ CONTROL_STREAM) >>> 0);
   const labelOf = new Map<string, number>();
-  const y = {} as Record<Split, Int32Array>;
-  for (const s of SPLIT_NAMES) {
+  const y = {} as PerSplit<Int32Array>;
+  for (const s of SPLITS) {
     const sp = splits[s];
     y[s] = Int32Array.from(sp.a, (words, i) => {
       const text = kind === "pair" ? `${words.join(" ")}\t${(sp.b?.[i] ?? []).join(" ")}` : words.join(" ");

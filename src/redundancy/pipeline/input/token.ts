@@ -19,8 +19,8 @@ import {
   type PipelineData,
   type PipelineInputOptions,
   type PipelineSource,
-  SPLIT_NAMES,
-  type Split,
+  SPLITS,
+  type SplitName,
   sha256,
   siteKey,
   storeHashes,
@@ -43,8 +43,8 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
     for (const s of ["valid", "test"] as const)
       checkClassesKnown({ x: matrix(0, 0), labels: task[s].label }, classes, join(opts.task, `${s}.tsv`));
     if (control) checkSameRows(task, control, controlDir);
-    const taskFiles = SPLIT_NAMES.map((s) => join(opts.task, `${s}.tsv`));
-    const controlFiles = hasControl ? SPLIT_NAMES.map((s) => join(controlDir, `${s}.tsv`)) : [];
+    const taskFiles = SPLITS.map((s) => join(opts.task, `${s}.tsv`));
+    const controlFiles = hasControl ? SPLITS.map((s) => join(controlDir, `${s}.tsv`)) : [];
     const fingerprint = sha256([
       "token",
       ...siteKey(site),
@@ -72,7 +72,7 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
     };
     const load = async (): Promise<PipelineData> => {
       const neurons = neuronIdsOfLayers(layers, ids);
-      const split = async (s: Split): Promise<LabelledRows> => {
+      const split = async (s: SplitName): Promise<LabelledRows> => {
         const read = await readSplit(stores, s, task[s], { neurons, site }, join(opts.task, `${s}.tsv`));
         return { x: read.x, y: encodeLabels(read.labels, classes).codes };
       };
@@ -89,7 +89,7 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
 
 /** The control task must label the real task's rows (only the labels differ). */
 function checkSameRows(task: Task, control: Task, dir: string): void {
-  for (const s of SPLIT_NAMES) {
+  for (const s of SPLITS) {
     const a: TaskSplit = task[s];
     const b: TaskSplit = control[s];
     const same =
@@ -104,7 +104,7 @@ function checkSameRows(task: Task, control: Task, dir: string): void {
 }
 
 function controlLabelsOf(control: Task, dir: string): ControlLabels {
-  const all = SPLIT_NAMES.flatMap((s) => control[s].label);
+  const all = SPLITS.flatMap((s) => control[s].label);
   const classes = [...new Set(all)].sort();
   return {
     source: dir,

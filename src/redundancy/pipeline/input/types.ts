@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { type PerSplit, SPLITS } from "../../../data/splits.js";
 import type { Site, SplitStores } from "../../../store/index.js";
 import { InputError } from "../../../util/errors.js";
 import type { Matrix } from "../../../util/matrix.js";
@@ -25,8 +26,7 @@ export interface PipelineInputOptions {
   seed?: number;
 }
 
-export const SPLIT_NAMES = ["train", "valid", "test"] as const;
-export type Split = (typeof SPLIT_NAMES)[number];
+export { type PerSplit, SPLITS, type SplitName } from "../../../data/splits.js";
 
 export interface LabelledRows {
   x: Matrix;
@@ -36,7 +36,7 @@ export interface LabelledRows {
 export interface ControlLabels {
   source: string;
   classes: string[];
-  y: Record<Split, Int32Array>;
+  y: PerSplit<Int32Array>;
 }
 
 /** Activations of every split with the task's labels; columns are the FeatureSpace's columns. */
@@ -135,7 +135,7 @@ export function siteKey(site: Site): string[] {
 /** The store indexes (their shard checksums identify the activations) in split order. */
 export async function storeHashes(stores: SplitStores): Promise<string[]> {
   // Content, not the index file: a resumed extraction rewrites index.json with a new date.
-  return SPLIT_NAMES.map((s) => stores[s].contentFingerprint());
+  return SPLITS.map((s) => stores[s].contentFingerprint());
 }
 
 export function classesOf(trainLabels: readonly string[], file: string): string[] {
@@ -150,7 +150,7 @@ export function checkStores(
   where: string,
   site: Site,
 ): void {
-  for (const s of SPLIT_NAMES) {
+  for (const s of SPLITS) {
     if (stores[s].meta.level !== level)
       throw new InputError(
         stores[s].dir,
