@@ -18,6 +18,7 @@ import { attentionMask, RotaryTables, relativePositionBias } from "./arch/positi
 import type { BlockArchitecture, ModelConfig } from "./config.js";
 import { applyEdit, type UnitEdit } from "./intervention.js";
 import type { RunInput, RunOutput } from "./runner.js";
+import { WeightPrefetcher } from "./weight-prefetch.js";
 import type { CheckpointReader } from "./weights/tensor.js";
 
 /**
@@ -75,6 +76,8 @@ export class BlockRunner {
   /** Resident: one weight set per block; streaming: one set, refilled. */
   private readonly weightSets: { weights: BlockWeights; feeds: Record<string, ort.Tensor> }[] = [];
   private loadedBlock = -1;
+  /** Streaming from safetensors: reads the next block on another thread (null: not possible here). */
+  private prefetcher: WeightPrefetcher | null | undefined;
 
   private constructor(
     readonly config: ModelConfig,
@@ -175,7 +178,7 @@ export class BlockRunner {
       if (wantHidden.has(0)) sink(b, "hidden", 0, s.x);
     }
     for (let layer = 1; layer <= this.blocksNeeded; layer++) {
-      const feeds = this.weightsOf(layer - 1);
+      const { feeds, done } = await this.weightsFor(layer - 1);
       const window = this.arch.slidingWindows[layer - 1];
       const withMlp = wantMlp.has(layer);
       const mlp = mlpEdit.get(layer);
@@ -209,10 +212,12 @@ export class BlockRunner {
         // After the output is recorded: the next block receives the changed stream.
         if (edit) s.x = applyEdit(edit, s.x);
       }
+      done();
     }
   }
 
   async release(): Promise<void> {
+    await this.prefetcher?.close();
     await this.sessions.release();
     this.checkpoint.close();
   }
@@ -325,14 +330,33 @@ export class BlockRunner {
   }
 
   /** Block `i`'s weights as feeds: loaded once when resident, re-read into the same buffers when streaming. */
-  private weightsOf(i: number): Record<string, ort.Tensor> {
+  /**
+   * Block `i`'s weights as feeds, and what to call once every batch has run through it. Resident:
+   * loaded once. Streaming: from the prefetcher (block i + 1 is read on another thread meanwhile), or,
+   * for checkpoints another thread cannot read (pickled .bin), re-read here into one reused set.
+   */
+  private async weightsFor(i: number): Promise<{ feeds: Record<string, ort.Tensor>; done: () => void }> {
     if (!this.streaming) {
       while (this.weightSets.length <= i) {
         const weights = allocateBlockWeights(this.config);
         this.checkpoint.readBlock(this.weightSets.length, weights);
         this.weightSets.push({ weights, feeds: feedsOf(this.config, weights) });
       }
-      return this.weightSets[i].feeds;
+      return { feeds: this.weightSets[i].feeds, done: () => {} };
+    }
+    if (this.prefetcher === undefined) {
+      const plan = this.checkpoint.readJobs(0) ? (b: number) => this.checkpoint.readJobs(b)! : null;
+      this.prefetcher = plan
+        ? new WeightPrefetcher([allocateBlockWeights(this.config), allocateBlockWeights(this.config)], plan)
+        : null;
+    }
+    if (this.prefetcher) {
+      const prefetcher = this.prefetcher;
+      const weights = await prefetcher.take(i);
+      // The next block of this group, or block 0 of the next group.
+      const next = i + 1 < this.blocksNeeded ? i + 1 : 0;
+      if (next !== i) prefetcher.prefetch(next);
+      return { feeds: feedsOf(this.config, weights), done: () => prefetcher.recycle(weights) };
     }
     if (this.weightSets.length === 0) {
       const weights = allocateBlockWeights(this.config);
@@ -343,7 +367,7 @@ export class BlockRunner {
       this.checkpoint.readBlock(i, set.weights);
       this.loadedBlock = i;
     }
-    return set.feeds;
+    return { feeds: set.feeds, done: () => {} };
   }
 }
 

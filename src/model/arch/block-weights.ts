@@ -201,6 +201,24 @@ function layoutOf(cfg: ModelConfig): Layout {
   }
 }
 
+/** One tensor read: its bytes in a file, converted into `into` from element `destOffset`. */
+export interface BlockReadJob {
+  path: string;
+  offset: number;
+  dtype: "F32" | "F16" | "BF16";
+  count: number;
+  into: BlockWeightName;
+  destOffset: number;
+  /** Per-head fused QKV rows [heads, 3, d] (each `cols` wide) to reorder into [3, heads, d]. */
+  interleave: { heads: number; d: number; cols: number } | null;
+}
+
+export interface BlockReadPlan {
+  jobs: BlockReadJob[];
+  /** Weights that hold Gemma's w of (1 + w), turned into 1 + w after reading. */
+  onePlus: BlockWeightName[];
+}
+
 /** The canonical weights of one block (arch/block.ts's inputs), as reused float32 buffers. */
 export type BlockWeights = Partial<Record<BlockWeightName, Float32Array>>;
 
@@ -321,6 +339,37 @@ export class BlockCheckpoint {
       onePlus(w.ln1!);
       onePlus(w.ln2!);
     }
+  }
+
+  /**
+   * Block `i`'s reads as jobs another thread can do on its own (model/weight-prefetch.ts), or null when
+   * a tensor's bytes are not plainly in a file (pickled checkpoints read on the main thread).
+   */
+  readJobs(i: number): BlockReadPlan | null {
+    const jobs: BlockReadJob[] = [];
+    for (const part of this.layout.block(i)) {
+      const full = this.prefix + part.tensor;
+      const at = this.reader.locate?.(full);
+      if (!at || (at.dtype !== "F32" && at.dtype !== "F16" && at.dtype !== "BF16")) return null;
+      this.used.add(full);
+      jobs.push({
+        path: at.path,
+        offset: at.offset,
+        dtype: at.dtype,
+        count: at.count,
+        into: part.into,
+        destOffset: part.offset,
+        interleave:
+          part.interleavedHeads === undefined
+            ? null
+            : {
+                heads: part.interleavedHeads,
+                d: this.config.blocks!.headDim,
+                cols: at.count / part.shape[0],
+              },
+      });
+    }
+    return { jobs, onePlus: this.config.blocks?.norm === "rms_one_plus" ? ["ln1", "ln2"] : [] };
   }
 
   /** The final norm's weight (and bias for LayerNorm families). */

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { InputError } from "../../util/errors.js";
 import { findWeightFiles, readShardIndex } from "../files.js";
 import { SafetensorsFile } from "./safetensors.js";
-import type { CheckpointReader, LoadedTensor, TensorInfo, TensorMap } from "./tensor.js";
+import type { CheckpointReader, LoadedTensor, TensorInfo, TensorLocation, TensorMap } from "./tensor.js";
 import { openTorchCheckpoint } from "./torch.js";
 
 export * from "./safetensors.js";
@@ -88,6 +88,10 @@ export class ShardedCheckpoint implements CheckpointReader {
 
   readRange(name: string, begin: number, end: number, dest: Float32Array): void {
     this.reader(name).readRange(name, begin, end, dest);
+  }
+
+  locate(name: string): TensorLocation | undefined {
+    return this.reader(name).locate?.(name);
   }
 
   readAll(): TensorMap {

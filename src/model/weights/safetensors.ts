@@ -8,6 +8,7 @@ import {
   elementCount,
   type LoadedTensor,
   type TensorInfo,
+  type TensorLocation,
   type TensorMap,
 } from "./tensor.js";
 
@@ -297,6 +298,16 @@ export class SafetensorsFile implements CheckpointReader {
       throw new InputError(this.path, `tensor '${name}' needs ${overBudget(largest)}`, { field: name });
     }
     return { shape: e.shape, data: bytesToFloat32(this.readBytes(name), e.dtype), sourceDType: e.dtype };
+  }
+
+  locate(name: string): TensorLocation {
+    const e = this.entry(name);
+    return {
+      path: this.path,
+      offset: this.header.dataStart + e.begin,
+      dtype: e.dtype,
+      count: (e.end - e.begin) / BYTES[e.dtype],
+    };
   }
 
   /** Elements [begin, end) converted into `dest`, read in chunks so that no full-tensor copy is made. */

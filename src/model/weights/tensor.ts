@@ -18,6 +18,14 @@ export function elementCount(shape: readonly number[]): number {
   return n;
 }
 
+/** A tensor's bytes in a file: little-endian elements of `dtype` from byte `offset`. */
+export interface TensorLocation {
+  readonly path: string;
+  readonly offset: number;
+  readonly dtype: CheckpointDType;
+  readonly count: number;
+}
+
 /** What a checkpoint says about a tensor before its data is read. */
 export interface TensorInfo {
   readonly shape: readonly number[];
@@ -40,6 +48,11 @@ export interface CheckpointReader {
    * each block's weights this way into buffers it reuses, and embedding rows one by one.
    */
   readRange(name: string, begin: number, end: number, dest: Float32Array): void;
+  /**
+   * Where a tensor's bytes are, when they lie contiguous in a file as stored (safetensors), so that
+   * another thread can read them itself; undefined otherwise (pickled checkpoints).
+   */
+  locate?(name: string): TensorLocation | undefined;
   /** Every tensor, in `names()` order (storages shared by several tensors are read once). */
   readAll(): TensorMap;
   close(): void;

@@ -31,6 +31,8 @@ interface Case {
   mlp: string;
   tol: number;
   weights?: "resident" | "stream";
+  /** Small groups: several passes over the blocks, the next group's first block prefetched. */
+  groupBytes?: number;
 }
 
 const CASES: Case[] = [
@@ -45,6 +47,26 @@ const CASES: Case[] = [
   // The streaming path (one block's weights at a time, re-read into the same buffers) must agree too.
   { family: "qwen2", model: "model", hidden: "hidden.npz", mlp: "mlp.npz", tol: 1e-4, weights: "stream" },
   { family: "t5", model: "model", hidden: "hidden.npz", mlp: "mlp.npz", tol: 1e-4, weights: "stream" },
+  // Gemma's (1 + w) norms and GPT-NeoX's per-head fused QKV are prepared on the prefetching thread.
+  { family: "gemma", model: "model", hidden: "hidden.npz", mlp: "mlp.npz", tol: 1e-4, weights: "stream" },
+  {
+    family: "gpt_neox",
+    model: "model",
+    hidden: "hidden.npz",
+    mlp: "mlp.npz",
+    tol: 1e-4,
+    weights: "stream",
+    groupBytes: 64 * 1024,
+  },
+  {
+    family: "llama",
+    model: "model-bf16",
+    hidden: "hidden-bf16.npz",
+    mlp: "mlp-bf16.npz",
+    tol: 1e-3,
+    weights: "stream",
+    groupBytes: 64 * 1024,
+  },
 ];
 
 function maxDiff(store: ActivationStore, ref: NpyArray[], site: "hidden" | "mlp", firstLayer: number) {
@@ -72,7 +94,7 @@ function maxDiff(store: ActivationStore, ref: NpyArray[], site: "hidden" | "mlp"
 
 describe.skipIf(!hfLlmAvailable())("word activations match transformers (hf-llm references)", () => {
   for (const c of CASES) {
-    const label = `${c.family}/${c.model}${c.weights ? ` (${c.weights} weights)` : ""}`;
+    const label = `${c.family}/${c.model}${c.weights ? ` (${c.weights} weights)` : ""}${c.groupBytes ? " in small groups" : ""}`;
     it(`${label}: tokens, hidden states of every layer and MLP neurons of every block`, async () => {
       const dir = join(HF_LLM, c.family, c.model);
       const input = join(HF_LLM, c.family, "sentences.in");
