@@ -26,9 +26,10 @@ import type { CheckpointReader } from "./weights/tensor.js";
  * GPT-NeoX, T5 encoders) layer by layer: a group of batches goes through the embeddings, then through
  * block 1, block 2, … in turn. One ONNX session serves every block (weights are graph inputs, see
  * arch/block.ts), so only the block that runs needs its weights in memory: for a model larger than
- * memory, each block's tensors are read from the checkpoint (converted from bf16 / f16) into buffers
- * reused from block to block, and peak memory is about one block plus the group's activations, whatever
- * the depth. Models whose blocks fit in `residentBytes` keep them all loaded instead.
+ * memory, each block's tensors are read from the checkpoint (converted from bf16 / f16) on a worker
+ * thread while the previous block computes (weight-prefetch.ts), into two alternating sets of buffers;
+ * weights then cost two blocks whatever the depth (the caller's stored outputs are the caller's).
+ * Models whose blocks fit in residentLimitBytes() keep them all loaded instead.
  */
 export interface BlockRunnerOptions {
   /** Hidden-state layers to output (0 = embeddings … L); default all. */
