@@ -1,4 +1,5 @@
 import { UserError } from "../util/errors.js";
+import type { Site } from "../util/neurons.js";
 
 /**
  * Interventions inside the forward pass: chosen units of one site and layer are zeroed, set to values
@@ -10,10 +11,8 @@ import { UserError } from "../util/errors.js";
  *   recorded as block 1 receives it, i.e. with the change.
  * - `mlp` layer l: block l's MLP neurons (the input of its down projection), inside the block's graph.
  */
-export type InterventionSite = "hidden" | "mlp";
-
 export interface InterventionSpec {
-  site: InterventionSite;
+  site: Site;
   layer: number;
   units: readonly number[];
   /** zero: 0; set: `value` (one number, or one per unit, e.g. the neurons' means); scale: × `value`. */
@@ -23,7 +22,7 @@ export interface InterventionSpec {
 
 /** One site and layer's change as per-unit vectors: out = replace ? value : x × scale. */
 export interface UnitEdit {
-  readonly site: InterventionSite;
+  readonly site: Site;
   readonly layer: number;
   readonly scale: Float32Array;
   readonly value: Float32Array;

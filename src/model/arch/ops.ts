@@ -1,4 +1,5 @@
 import { attr, type GraphBuilder } from "../../onnx/graph.js";
+import type { Site } from "../../util/neurons.js";
 import type { ActivationKind } from "../config.js";
 
 /**
@@ -34,7 +35,7 @@ export function editPoint(
   return g.op1("Where", [replace, value, g.op1("Mul", [x, scale])]);
 }
 
-export function editInputName(site: "hidden" | "mlp", layer: number): string {
+export function editInputName(site: Site, layer: number): string {
   return `edit_${site}_${layer}`;
 }
 
