@@ -6,7 +6,7 @@
  * Usage: npm run bench [-- --only extract,probe] [-- --table-only]
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -14,14 +14,22 @@ import { writeFileAtomic } from "../src/util/atomic.js";
 import { BENCH_DIR, pythonHas, RESULTS_FILE } from "./common.js";
 
 const MODULES = ["torch", "numpy", "scipy", "sklearn"];
-const PACKAGES = ["python3-torch", "python3-numpy", "python3-scipy", "python3-sklearn"];
+// libopenblas0-pthread: without it Debian's torch and numpy fall back to the reference BLAS, about 20×
+// slower, which would flatter us.
+const PACKAGES = [
+  "python3-torch",
+  "python3-numpy",
+  "python3-scipy",
+  "python3-sklearn",
+  "libopenblas0-pthread",
+];
 
 const { values: args } = parseArgs({
   options: { only: { type: "string" }, "table-only": { type: "boolean" } },
 });
 
 function ensurePythonBaselines(): void {
-  if (pythonHas(MODULES)) return;
+  if (pythonHas(MODULES) && existsSync("/usr/lib/x86_64-linux-gnu/openblas-pthread")) return;
   const root = process.getuid?.() === 0;
   let hasApt = false;
   try {
