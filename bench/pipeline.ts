@@ -24,7 +24,12 @@ import { parseArgs } from "node:util";
 import { threadCount } from "../src/linalg/runtime.js";
 import { openPipelineSource } from "../src/redundancy/pipeline/input/index.js";
 import { runRedundancyPipeline } from "../src/redundancy/pipeline/pipeline.js";
-import type { ProbeRecord, RedundancyResults, StepName } from "../src/redundancy/pipeline/results.js";
+import type {
+  ProbeRecord,
+  RedundancyRecord,
+  RedundancyResults,
+  StepName,
+} from "../src/redundancy/pipeline/results.js";
 import { formatSummary } from "../src/redundancy/pipeline/summary.js";
 import { selectColumns } from "../src/util/matrix.js";
 import { sharedData } from "../test/data/shared.js";
@@ -207,10 +212,9 @@ function uptime(): string {
   }
 }
 
-function stepSeconds(r: RedundancyResults): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, step] of Object.entries(r.steps)) if (step) out[name] = step.seconds;
-  return out;
+function stepSeconds(record: RedundancyRecord): Record<string, number> {
+  const { total: _total, load: _load, ...perStep } = record.seconds;
+  return perStep;
 }
 
 async function main(): Promise<void> {
@@ -222,13 +226,13 @@ async function main(): Promise<void> {
   const before = uptime();
   process.stderr.write(`bench:pipeline: ${threadCount()} threads; ${before}\n`);
   const t0 = performance.now();
-  const r = await runRedundancyPipeline({ store, task }, { out, steps });
+  const { results: r, record } = await runRedundancyPipeline({ store, task }, { out, steps });
   const seconds = (performance.now() - t0) / 1000;
   const after = uptime();
-  process.stdout.write(`${formatSummary(r)}\n`);
-  const perStep = stepSeconds(r);
+  process.stdout.write(`${formatSummary(r, record)}\n`);
+  const perStep = stepSeconds(record);
   process.stdout.write(
-    `time per step (s; reading the activations took ${r.run.loadSeconds.toFixed(1)} s of the first step that needed them):\n`,
+    `time per step (s; reading the activations took ${record.seconds.load.toFixed(1)} s of the first step that needed them):\n`,
   );
   for (const [name, s] of Object.entries(perStep))
     process.stdout.write(`  ${name.padEnd(12)} ${s.toFixed(1)}\n`);
@@ -236,9 +240,9 @@ async function main(): Promise<void> {
   let rerunComputed = -1;
   if (args.rerun) {
     const t1 = performance.now();
-    const again = await runRedundancyPipeline({ store, task }, { out, steps });
+    const { record: again } = await runRedundancyPipeline({ store, task }, { out, steps });
     rerunSeconds = (performance.now() - t1) / 1000;
-    rerunComputed = again.run.computed.length + again.run.probesFitted + again.run.clusterings;
+    rerunComputed = again.details.computed.length + again.details.probesFitted + again.details.clusterings;
   }
   process.stdout.write(`uptime before: ${before}\nuptime after:  ${after}\n`);
   const estimate =
@@ -249,9 +253,9 @@ async function main(): Promise<void> {
     steps: Object.keys(perStep).length,
     neurons: r.totalNeurons,
     tokens: `${r.input.rows.train}/${r.input.rows.valid}/${r.input.rows.test}`,
-    probes: r.run.probesFitted,
-    clusterings: r.run.clusterings,
-    load_s: r.run.loadSeconds,
+    probes: record.details.probesFitted,
+    clusterings: record.details.clusterings,
+    load_s: record.seconds.load,
     rerun_s: rerunSeconds ?? "skipped",
     rerun_recomputed: rerunComputed,
     data: "real-random-bert-base",
@@ -279,7 +283,7 @@ async function main(): Promise<void> {
     perStep,
     rerunSeconds,
     summary: r.summary,
-    run: r.run,
+    run: record,
     uptimeBefore: before,
     uptimeAfter: after,
     machineBefore: machineInfo(),

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { SITES } from "../store/format.js";
 import { UserError } from "../util/errors.js";
 
@@ -34,41 +34,6 @@ export function action<A extends unknown[]>(
 /** Writes data as JSON on stdout (for `--json`). */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-export function parseIntOption(_name: string, min = 0): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
-    return n;
-  };
-}
-
-export function parseFloatOption(_name: string): (value: string) => number {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new InvalidArgumentError("expected a number");
-    return n;
-  };
-}
-
-/** Parses "0,3,5-7" into [0,3,5,6,7]. (Option parsers take the option name for readability at the call site; commander names the option in its message.) */
-export function parseIntList(_name: string): (value: string) => number[] {
-  return (value: string) => {
-    const out: number[] = [];
-    for (const part of value
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean)) {
-      const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-      if (!m) throw new InvalidArgumentError("expected a list like 0,3,5-7");
-      const a = Number(m[1]);
-      const b = m[2] !== undefined ? Number(m[2]) : a;
-      if (b < a) throw new InvalidArgumentError(`range ${part} is empty`);
-      for (let i = a; i <= b; i++) out.push(i);
-    }
-    return out;
-  };
 }
 
 /**

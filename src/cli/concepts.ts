@@ -1,9 +1,9 @@
 import { join } from "node:path";
-import { type Command, InvalidArgumentError } from "commander";
-import type { ConceptsResult } from "../concepts/result.js";
-import { type ConceptsRunOptions, runConcepts } from "../concepts/run.js";
-import { isSplitName, SPLITS, type SplitName } from "../data/splits.js";
-import { action, parseFloatOption, parseIntList, parseIntOption, printJson, siteOption } from "./common.js";
+import type { Command } from "commander";
+import { type ConceptsStageOptions, runConcepts } from "../concepts/stage.js";
+import { conceptsSummary, formatConceptsSummary } from "../concepts/summary.js";
+import { action, printJson, siteOption } from "./common.js";
+import { parseFloatOption, parseFraction, parseIntList, parseIntOption, parseSplits } from "./options.js";
 
 export function register(program: Command): void {
   program
@@ -18,10 +18,15 @@ export function register(program: Command): void {
     .option(
       "--splits <list>",
       "task splits to analyse, e.g. train or train,valid: their .in lines must be the store's lines (default: train)",
-      (v: string) => parseSplits(v),
+      parseSplits,
     )
     .requiredOption("--out <dir>", "output directory (writes concepts.json)")
-    .option("--percentage <p>", "LCA weight mass per class, in (0, 1]", fraction("percentage", false), 0.05)
+    .option(
+      "--percentage <p>",
+      "LCA weight mass per class, in (0, 1]",
+      parseFraction("percentage", false),
+      0.05,
+    )
     .option("--top-words <k>", "top words reported per neuron", parseIntOption("top-words", 1), 10)
     .option(
       "--concept-top-k <k>",
@@ -35,7 +40,7 @@ export function register(program: Command): void {
       parseFloatOption("min-purity"),
       0.75,
     )
-    .option("--alpha <a>", "significance after Bonferroni correction", fraction("alpha", false), 0.01)
+    .option("--alpha <a>", "significance after Bonferroni correction", parseFraction("alpha", false), 0.01)
     .option("--min-count <n>", "ignore word types seen fewer times", parseIntOption("min-count", 1), 1)
     .option(
       "--heatmap-neurons <n>",
@@ -64,86 +69,11 @@ export function register(program: Command): void {
     .option("--json", "print a summary as JSON on stdout")
     .option("--quiet", "no progress output")
     .action(
-      action(async (opts: ConceptsRunOptions & { json?: boolean }) => {
-        const result = await runConcepts(opts);
-        const summary = summaryOf(result, join(opts.out, "concepts.json"));
+      action(async (opts: ConceptsStageOptions & { json?: boolean }) => {
+        const { result } = await runConcepts(opts);
+        const summary = conceptsSummary(result, join(opts.out, "concepts.json"));
         if (opts.json) printJson(summary);
-        else printSummary(summary);
+        else process.stdout.write(`${formatConceptsSummary(summary)}\n`);
       }),
     );
-}
-
-interface ConceptsSummary {
-  file: string;
-  site: ConceptsResult["site"];
-  rows: number;
-  neurons: number;
-  topNeurons: number;
-  perClass: Record<string, number>;
-  conceptNeurons: Record<string, number>;
-  examples: { concept: string; neuron: string; purity: number; words: string[] }[];
-}
-
-function summaryOf(r: ConceptsResult, file: string): ConceptsSummary {
-  const firsts = new Map<string, ConceptsResult["conceptNeurons"][number]>();
-  for (const m of r.conceptNeurons) if (!firsts.has(m.concept)) firsts.set(m.concept, m);
-  return {
-    file,
-    site: r.site,
-    rows: r.corpus.rows,
-    neurons: r.stats.neurons.length,
-    topNeurons: r.topNeurons.overall.length,
-    perClass: Object.fromEntries(Object.entries(r.topNeurons.perClass).map(([c, ids]) => [c, ids.length])),
-    conceptNeurons: Object.fromEntries(r.concepts.map((c) => [c.concept, c.count])),
-    examples: [...firsts.values()].map((m) => ({
-      concept: m.concept,
-      neuron: m.name,
-      purity: m.purity,
-      words: m.words.slice(0, 8),
-    })),
-  };
-}
-
-function printSummary(s: ConceptsSummary): void {
-  const out: string[] = [
-    `wrote ${s.file}`,
-    `${s.rows} rows, ${s.neurons} ${s.site === "hidden" ? "" : `${s.site} `}neurons; ${s.topNeurons} top neurons (${Object.entries(
-      s.perClass,
-    )
-      .map(([c, n]) => `${c} ${n}`)
-      .join(", ")})`,
-    `concept neurons: ${Object.entries(s.conceptNeurons)
-      .map(([c, n]) => `${c} ${n}`)
-      .join(", ")}`,
-  ];
-  for (const e of s.examples) {
-    out.push(
-      `  ${e.concept.padEnd(12)} ${e.neuron.padEnd(s.site === "hidden" ? 9 : 13)} purity ${e.purity.toFixed(2)}  ${e.words.join(" ")}`,
-    );
-  }
-  process.stdout.write(`${out.join("\n")}\n`);
-}
-
-function parseSplits(value: string): SplitName[] {
-  const splits = value.split(",").map((s) => s.trim());
-  for (const s of splits) {
-    if (!isSplitName(s)) throw new InvalidArgumentError(`--splits: '${s}' is not ${SPLITS.join(", ")}`);
-  }
-  return splits as SplitName[];
-}
-
-/**
- * A number in (0, 1], or [0, 1] when zero makes sense. Option parsers throw commander's
- * InvalidArgumentError, which commander turns into a usage message and exit code 2.
- */
-function fraction(name: string, zeroOk: boolean): (value: string) => number {
-  return (value: string) => {
-    const x = Number(value);
-    if (value.trim() === "" || !Number.isFinite(x) || x > 1 || x < 0 || (x === 0 && !zeroOk)) {
-      throw new InvalidArgumentError(
-        `--${name}: expected a number in ${zeroOk ? "[0" : "(0"}, 1], got '${value}'`,
-      );
-    }
-    return x;
-  };
 }

@@ -1,11 +1,7 @@
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
-import { labelCounts, writeLabelled } from "../data/io.js";
-import { isLabelLanguage, LABEL_LANGUAGES, type LabelBackend, labelFile } from "../data/label.js";
-import { type LabelResult, type SentenceUnit, tokenCount } from "../data/labelled.js";
-import { writeJsonAtomic } from "../util/atomic.js";
-import { UserError } from "../util/errors.js";
+import { LABEL_LANGUAGES, type LabelBackend } from "../data/label.js";
+import type { SentenceUnit } from "../data/labelled.js";
+import { formatLabelSummary, runLabel } from "../data/stage.js";
 import { action, printJson, type Register } from "./common.js";
 
 interface LabelCliOptions {
@@ -66,92 +62,25 @@ export const register: Register = (program) => {
           "(see src/data/escape.ts); readers undo it.\n\nExample:\n  codeneurons label --lang java --pretokenized " +
           "--input shared/data/java-token-lines/train.in --out work/java/train",
       )
-      .action(action(runLabel)),
+      .action(action(runLabelCommand)),
   );
 };
 
-async function runLabel(opts: LabelCliOptions): Promise<void> {
-  if (!isLabelLanguage(opts.lang)) throw new UserError(`--lang: unknown language '${opts.lang}'`);
+async function runLabelCommand(o: LabelCliOptions): Promise<void> {
   const t0 = performance.now();
-  const result = await labelFile(opts.input, {
-    lang: opts.lang,
-    pretokenized: opts.pretokenized,
-    skipBadLines: opts.skipBadLines,
-    sentence: opts.sentence,
-    backend: opts.parser,
-    field: opts.field,
-    charLiteralLabel: opts.charLiteralLabel,
+  const { meta } = await runLabel({
+    lang: o.lang,
+    input: o.input,
+    out: o.out,
+    pretokenized: o.pretokenized,
+    skipBadLines: o.skipBadLines,
+    sentence: o.sentence,
+    backend: o.parser,
+    field: o.field,
+    charLiteralLabel: o.charLiteralLabel,
   });
   const seconds = (performance.now() - t0) / 1000;
-  const paths = await writeLabelled(opts.out, result);
-  const summary = await summarize(opts, result, seconds, paths.in, paths.label);
-  await writeJsonAtomic(`${opts.out}.meta.json`, {
-    ...summary,
-    sourceLines: result.sourceLines,
-    records: result.records,
-  });
-  if (opts.json) printJson(summary);
-  else printSummary(summary);
-}
-
-interface LabelSummary {
-  input: string;
-  inputSha256: string;
-  lang: string;
-  pretokenized: boolean;
-  out: { in: string; label: string; meta: string };
-  sentences: number;
-  tokens: number;
-  seconds: number;
-  tokensPerSecond: number;
-  counts: Record<string, number>;
-  skipped: LabelResult["skipped"];
-  anomalies: LabelResult["anomalies"];
-}
-
-async function summarize(
-  opts: LabelCliOptions,
-  result: LabelResult,
-  seconds: number,
-  inPath: string,
-  labelPath: string,
-): Promise<LabelSummary> {
-  const tokens = tokenCount(result);
-  return {
-    input: opts.input,
-    inputSha256: createHash("sha256")
-      .update(await readFile(opts.input))
-      .digest("hex"),
-    lang: opts.lang,
-    pretokenized: Boolean(opts.pretokenized),
-    out: { in: inPath, label: labelPath, meta: `${opts.out}.meta.json` },
-    sentences: result.sentences.length,
-    tokens,
-    seconds: Number(seconds.toFixed(4)),
-    tokensPerSecond: Math.round(tokens / Math.max(seconds, 1e-9)),
-    counts: labelCounts(result.labels),
-    skipped: result.skipped,
-    anomalies: result.anomalies,
-  };
-}
-
-function printSummary(s: LabelSummary): void {
-  const lines = [
-    `${s.input}: ${s.sentences} sentences, ${s.tokens} tokens in ${s.seconds.toFixed(2)} s (${s.tokensPerSecond} tokens/s)`,
-    `wrote ${s.out.in}, ${s.out.label}, ${s.out.meta}`,
-  ];
-  const width = Math.max(...Object.keys(s.counts).map((k) => k.length), 5);
-  for (const [label, n] of Object.entries(s.counts))
-    lines.push(
-      `  ${label.padEnd(width)} ${String(n).padStart(8)} ${((100 * n) / Math.max(s.tokens, 1)).toFixed(2).padStart(6)}%`,
-    );
-  if (s.skipped.length > 0) {
-    lines.push(`skipped ${s.skipped.length} line(s):`);
-    for (const k of s.skipped.slice(0, 10))
-      lines.push(`  line ${k.line}${k.record !== undefined ? ` (record ${k.record})` : ""}: ${k.reason}`);
-    if (s.skipped.length > 10) lines.push(`  … (all in ${s.out.meta})`);
-  }
-  if (s.anomalies.length > 0)
-    lines.push(`${s.anomalies.length} piece(s) kept whole as UNKNOWN (see ${s.out.meta})`);
-  process.stdout.write(`${lines.join("\n")}\n`);
+  if (o.json)
+    printJson({ ...meta, seconds, tokensPerSecond: Math.round(meta.tokens / Math.max(seconds, 1e-9)) });
+  else process.stdout.write(`${formatLabelSummary(meta, seconds)}\n`);
 }

@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import type { Command } from "commander";
-import { type ProbeRunOptions, type ProbeSummary, runProbe } from "../probe/run.js";
-import { action, parseFloatOption, parseIntList, parseIntOption, printJson, siteOption } from "./common.js";
+import { type ProbeStageOptions, type ProbeStageResult, runProbe } from "../probe/stage.js";
+import { action, printJson, siteOption } from "./common.js";
+import { parseFloatOption, parseIntList, parseIntOption } from "./options.js";
 
 export function register(program: Command): void {
   program
@@ -51,15 +52,15 @@ export function register(program: Command): void {
     .option("--json", "print a summary as JSON on stdout")
     .option("--quiet", "no progress output")
     .action(
-      action(async (opts: ProbeRunOptions & { json?: boolean }) => {
-        const summary = await runProbe(opts);
-        if (opts.json) printJson(summary);
-        else printSummary(summary);
+      action(async (opts: ProbeStageOptions & { json?: boolean }) => {
+        const result = await runProbe(opts);
+        if (opts.json) printJson(result.summary);
+        else printSummary(result);
       }),
     );
 }
 
-function printSummary(s: ProbeSummary): void {
+function printSummary({ summary: s, record }: ProbeStageResult): void {
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   const lines = [
     `probe${s.control ? " (control task)" : ""}: ${s.neurons} ${s.site === "hidden" ? "" : `${s.site} `}neurons, λ1=${s.lambda1} λ2=${s.lambda2}`,
@@ -70,6 +71,8 @@ function printSummary(s: ProbeSummary): void {
     lines.push(
       `  control task  test ${pct(s.controlAccuracy.test)}  selectivity ${(100 * s.selectivity.test).toFixed(2)} points`,
     );
-  lines.push(`  wrote ${join(s.out, "probe.json")}, metrics.json, rankings.json (${s.seconds.toFixed(1)} s)`);
+  lines.push(
+    `  wrote ${join(s.out, "probe.json")}, metrics.json, rankings.json (${record.seconds.total.toFixed(1)} s)`,
+  );
   process.stdout.write(`${lines.join("\n")}\n`);
 }

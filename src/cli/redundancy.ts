@@ -1,69 +1,23 @@
 import { join } from "node:path";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
 import type { PipelineSettings } from "../redundancy/pipeline/results.js";
 import { formatSummary } from "../redundancy/pipeline/summary.js";
 import type { Site } from "../store/format.js";
-import { action, parseFloatOption, parseIntOption, printJson, type Register, siteOption } from "./common.js";
+import { action, printJson, type Register, siteOption } from "./common.js";
+import { parseFloatOption, parseFractionList, parseIntOption } from "./options.js";
 
-/** "0.1,0.2" or "0.5%,1%" → fractions. */
-export function parseFractionList(value: string): number[] {
-  const out: number[] = [];
-  for (const part of value.split(",").map((s) => s.trim())) {
-    if (part === "") continue;
-    const percent = part.endsWith("%");
-    const n = Number(percent ? part.slice(0, -1) : part);
-    if (part === "%" || !Number.isFinite(n)) throw new InvalidArgumentError(`'${part}' is not a number`);
-    out.push(percent ? n / 100 : n);
-  }
-  if (out.length === 0) throw new InvalidArgumentError("expected a comma-separated list of numbers");
-  return out;
-}
-
-interface RedundancyCli {
+/** The flags: the pipeline's settings by name (those left out keep its defaults), input and output. */
+type RedundancyCli = Partial<PipelineSettings> & {
   store: string;
   storeB?: string;
   task: string;
   site: Site;
   out: string;
   steps?: string;
-  seed: number;
-  deltas?: number[];
-  neuronDelta?: number;
-  thresholds?: number[];
-  percentages?: number[];
-  finePercentages?: number[];
-  tune: "oracle" | "all";
-  lambda1?: number;
-  lambda2?: number;
-  representative: "random" | "medoid";
-  curves: "until-target" | "all";
-  stride?: number;
-  patience?: number;
-  maxIter?: number;
   json?: boolean;
   quiet?: boolean;
-}
-
-/** The settings given on the command line; those left out keep the pipeline's defaults. */
-function settingsOf(o: RedundancyCli): Partial<PipelineSettings> {
-  return {
-    seed: o.seed,
-    tune: o.tune,
-    representative: o.representative,
-    curves: o.curves,
-    deltas: o.deltas,
-    neuronDelta: o.neuronDelta,
-    thresholds: o.thresholds,
-    percentages: o.percentages,
-    finePercentages: o.finePercentages,
-    lambda1: o.lambda1,
-    lambda2: o.lambda2,
-    stride: o.stride,
-    patience: o.patience,
-    maxIter: o.maxIter,
-  };
-}
+};
 
 export const register: Register = (program: Command) => {
   program
@@ -147,20 +101,16 @@ export const register: Register = (program: Command) => {
     .option("--quiet", "no progress output")
     .action(
       action(async (o: RedundancyCli) => {
-        if (o.quiet) process.env.CODENEURONS_QUIET = "1";
-        const results = await runRedundancyPipeline(
-          { store: o.store, storeB: o.storeB, task: o.task, site: o.site },
-          {
-            out: o.out,
-            steps: o.steps ? parseSteps(o.steps.split(",")) : undefined,
-            settings: settingsOf(o),
-            quiet: o.quiet,
-          },
+        const { store, storeB, task, site, out, steps, json, quiet, ...settings } = o;
+        if (quiet) process.env.CODENEURONS_QUIET = "1";
+        const { results, record } = await runRedundancyPipeline(
+          { store, storeB, task, site },
+          { out, steps: steps ? parseSteps(steps.split(",")) : undefined, settings, quiet },
         );
-        if (o.json) printJson(results);
+        if (json) printJson(results);
         else
           process.stdout.write(
-            `${formatSummary(results)}\n  wrote ${join(o.out, "redundancy.json")}${results.steps.cka ? `, ${join(o.out, "cka.json")}` : ""}\n`,
+            `${formatSummary(results, record)}\n  wrote ${join(out, "redundancy.json")}${results.steps.cka ? `, ${join(out, "cka.json")}` : ""}\n`,
           );
       }),
     );

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { writeReportForResults } from "../report/write.js";
-import { action, parseIntOption, printJson } from "./common.js";
+import { action, printJson } from "./common.js";
+import { parseIntOption } from "./options.js";
 
 export function register(program: Command): void {
   program

@@ -1,15 +1,9 @@
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
-import { readRunConfig } from "../run/config.js";
+import { DEMO_CONFIG, readRunConfig } from "../run/config.js";
 import { runAnalysis } from "../run/run.js";
 import { SITES, type Site } from "../store/format.js";
 import { formatSeconds } from "../util/progress.js";
 import { action, printJson } from "./common.js";
-
-/** The package root (…/dist/cli/run.js or …/src/cli/run.ts → …). */
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const DEMO_CONFIG = join(ROOT, "demo", "config.json");
 
 interface RunCli {
   model?: string;

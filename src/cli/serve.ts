@@ -2,7 +2,8 @@ import { type Command, Option } from "commander";
 import { startExplorer } from "../serve/server.js";
 import { SITES, type Site } from "../store/format.js";
 import { UserError } from "../util/errors.js";
-import { action, parseIntOption } from "./common.js";
+import { action } from "./common.js";
+import { parseIntOption } from "./options.js";
 
 export function register(program: Command): void {
   program

@@ -3,7 +3,9 @@ import type { Site } from "../store/format.js";
 import { ActivationStore, exportNeuroxJson, importNeuroxJson, mergeStores } from "../store/index.js";
 import { UserError } from "../util/errors.js";
 import { log } from "../util/progress.js";
-import { action, parseIntList, printJson, siteOption } from "./common.js";
+import { action, printJson, siteOption } from "./common.js";
+import { parseIntList } from "./options.js";
+import { parseDType } from "./store-options.js";
 
 /** `import`, `export` and `merge`: moving activation stores in and out of codeneurons. */
 export function registerStoreCommands(program: Command): void {
@@ -107,9 +109,4 @@ interface ImportCli {
   modelType?: string;
   overwrite?: boolean;
   json?: boolean;
-}
-
-export function parseDType(d: string): "float16" | "float32" {
-  if (d !== "float16" && d !== "float32") throw new UserError(`--dtype: float16 or float32, got '${d}'`);
-  return d;
 }

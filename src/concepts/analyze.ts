@@ -11,14 +11,14 @@ import {
   LEXICAL_PATTERNS,
 } from "./concept-neurons.js";
 import {
-  CONCEPTS_SCHEMA,
+  CONCEPTS_FORMAT,
   CONCEPTS_VERSION,
   type ConceptSummary,
   type ConceptsResult,
   DEFAULT_CONCEPTS_OPTIONS,
   type NeuronReport,
   type ResolvedConceptsOptions,
-} from "./result.js";
+} from "./format.js";
 import { layerDistribution, layersOf, type TopNeurons, topNeuronsPerClass } from "./top-neurons.js";
 import { type ColumnSummary, classMeans, summarizeColumn, topWordsFromSummary } from "./top-words.js";
 import type { ActivationSource, ClassHeatmap, ConceptMatch, ProbeWeights } from "./types.js";
@@ -51,7 +51,7 @@ export async function analyzeConcepts(
   const layers = layersOf(source.neurons as number[], source.space);
   const heatmaps = await buildHeatmaps(source, probe, heatNeurons, pass.kept, opts);
   return {
-    schema: CONCEPTS_SCHEMA,
+    format: CONCEPTS_FORMAT,
     version: CONCEPTS_VERSION,
     site: source.space.site,
     width: source.space.width,

@@ -1,81 +1,197 @@
-import type { Site } from "../store/format.js";
-import type { ClassHeatmap, ConceptMatch, TopWord } from "./types.js";
+import { z } from "zod";
+import { checkJson, envelope, readVersioned } from "../util/json.js";
+import { SITES } from "../util/neurons.js";
 
 /**
- * The versioned JSON that `codeneurons concepts` writes (concepts/concepts.json). Version 2 records the
- * neuron site (`site`, `width`: ids are layer × width + unit of that site) where version 1 had `hidden`;
- * readers take a version 1 file as the hidden site with width `hidden`.
+ * concepts/concepts.json, the file `codeneurons concepts` writes. Its schema is the source of its
+ * TypeScript type and of docs/schemas/codeneurons-concepts.schema.json.
+ *
+ * Versions: 3 names the format `format: "codeneurons-concepts"` (1 and 2 had `schema:
+ * "codeneurons.concepts"`); 2 recorded the neuron site (`site`, `width`: ids are layer × width + unit of
+ * that site) where 1 had `hidden`. Readers take every version; a version 1 file is the hidden site
+ * with width `hidden`.
  */
-export const CONCEPTS_SCHEMA = "codeneurons.concepts";
-export const CONCEPTS_VERSION = 2;
+export const CONCEPTS_FORMAT = "codeneurons-concepts";
+export const CONCEPTS_VERSION = 3;
+const LEGACY_NAME = "codeneurons.concepts";
 
-export interface NeuronReport {
-  id: number;
-  name: string;
-  layer: number;
+const id = z.number().int().min(0);
+const finite = z.number();
+
+export const WORD_EXAMPLE_SCHEMA = z.object({
+  sentence: id,
+  position: id,
+  activation: finite,
+});
+
+export const TOP_WORD_SCHEMA = z.object({
+  word: z.string(),
+  /** Mean z-score over the word's occurrences (mean |z| for direction "abs"). */
+  score: finite,
+  /** score / the best score of the neuron (NeuroX's normalised score). */
+  relative: finite,
+  count: z.number().int().min(1),
+  /** Majority class of the word's occurrences, or null when unlabelled. */
+  label: z.string().nullable(),
+  /** Up to a few occurrences with the highest activation: where the word fires. */
+  examples: z.array(WORD_EXAMPLE_SCHEMA),
+});
+
+export const CONCEPT_MATCH_SCHEMA = z.object({
+  neuron: id,
+  name: z.string(),
+  layer: id,
+  concept: z.string(),
+  direction: z.enum(["positive", "negative"]),
+  /** Share of the top `topK` word types that belong to the concept. */
+  purity: z.number().min(0).max(1),
+  /** Share of all eligible word types that belong to the concept (what a random neuron would get). */
+  baseRate: z.number().min(0).max(1),
+  /** purity / baseRate. */
+  lift: finite,
+  /** Hypergeometric P(at least this many concept types among k drawn at random), uncorrected. */
+  pValue: z.number().min(0).max(1),
+  /** Word types compared: min(k, the concept's number of word types). */
+  topK: id,
+  /** The neuron's top `topK` words in `direction`, best first. */
+  words: z.array(z.string()),
+});
+
+/** A code line with the activations of some neurons over each of its words. */
+export const LINE_HEATMAP_SCHEMA = z.object({
+  sentence: id,
+  words: z.array(z.string()),
+  /** activations[n][w]: neuron n (in the order of the owning `neurons` list), word w. */
+  activations: z.array(z.array(finite)),
+});
+
+export const CLASS_HEATMAP_SCHEMA = z.object({
+  class: z.string(),
+  neurons: z.array(z.object({ id, name: z.string() })),
+  lines: z.array(LINE_HEATMAP_SCHEMA),
+});
+
+export const NEURON_REPORT_SCHEMA = z.object({
+  id,
+  name: z.string(),
+  layer: id,
   /** Classes for which LCA selected this neuron. */
-  topFor: string[];
-  /** Probe weight per class (absent when the probe did not see the neuron). */
-  weights: Record<string, number> | null;
-  mean: number;
-  std: number;
-  /** Mean activation per class of the corpus rows. */
-  classMeans: Record<string, number | null>;
-  topWords: { positive: TopWord[]; negative: TopWord[] };
+  topFor: z.array(z.string()),
+  /** Probe weight per class (null when the probe did not see the neuron). */
+  weights: z.record(z.string(), finite).nullable(),
+  mean: finite,
+  std: finite,
+  /** Mean activation per class of the corpus rows (null: no row of the class). */
+  classMeans: z.record(z.string(), finite.nullable()),
+  topWords: z.object({ positive: z.array(TOP_WORD_SCHEMA), negative: z.array(TOP_WORD_SCHEMA) }),
   /** The concept this neuron encodes, when it is a concept neuron. */
-  concept: { name: string; direction: "positive" | "negative"; purity: number; pValue: number } | null;
-}
+  concept: z
+    .object({
+      name: z.string(),
+      direction: z.enum(["positive", "negative"]),
+      purity: z.number().min(0).max(1),
+      pValue: z.number().min(0).max(1),
+    })
+    .nullable(),
+});
 
-export interface ConceptSummary {
-  concept: string;
-  count: number;
-  /** Concept neurons per layer, aligned with `ConceptsResult.layers`. */
-  byLayer: number[];
-}
+export const CONCEPT_SUMMARY_SCHEMA = z.object({
+  concept: z.string(),
+  count: id,
+  /** Concept neurons per layer, aligned with `layers`. */
+  byLayer: z.array(id),
+});
 
-export interface ConceptsResult {
-  schema: typeof CONCEPTS_SCHEMA;
-  version: typeof CONCEPTS_VERSION;
+export const CONCEPTS_OPTIONS_SCHEMA = z.object({
+  percentage: z.number().gt(0).max(1),
+  topWords: id,
+  examples: id,
+  minCount: id,
+  conceptTopK: id,
+  minPurity: z.number().min(0).max(1),
+  alpha: z.number().min(0).max(1),
+  heatmapNeurons: id,
+  heatmapLines: id,
+  lines: z.array(id).nullable(),
+  wordLists: z.record(z.string(), z.array(z.string())),
+  lexical: z.boolean(),
+});
+
+/** The analysis itself: every field but the format name and version. */
+const BODY = {
   /** The site of every neuron id and name in the file. */
-  site: Site;
+  site: z.enum(SITES),
   /** Neurons per layer of the site. */
-  width: number;
+  width: z.number().int().min(1),
   /** Layers of the analysed neurons, ascending (model layer numbers). */
-  layers: number[];
+  layers: z.array(id),
   /** Classes of the probe. */
-  classes: string[];
-  corpus: {
-    rows: number;
-    sentences: number;
-    wordTypes: number;
-    classCounts: Record<string, number>;
-  };
-  options: ResolvedConceptsOptions;
-  topNeurons: { percentage: number; perClass: Record<string, number[]>; overall: number[] };
-  layerDistribution: { layers: number[]; perClass: Record<string, number[]>; overall: number[] };
+  classes: z.array(z.string()),
+  corpus: z.object({
+    rows: id,
+    sentences: id,
+    wordTypes: id,
+    classCounts: z.record(z.string(), id),
+  }),
+  options: CONCEPTS_OPTIONS_SCHEMA,
+  topNeurons: z.object({
+    percentage: z.number().gt(0).max(1),
+    perClass: z.record(z.string(), z.array(id)),
+    overall: z.array(id),
+  }),
+  layerDistribution: z.object({
+    layers: z.array(id),
+    perClass: z.record(z.string(), z.array(id)),
+    overall: z.array(id),
+  }),
   /** Every LCA-selected or concept neuron, ascending id. */
-  neurons: NeuronReport[];
+  neurons: z.array(NEURON_REPORT_SCHEMA),
   /** Sorted by concept (in `concepts` order), then p-value, then purity. */
-  conceptNeurons: ConceptMatch[];
-  concepts: ConceptSummary[];
-  heatmaps: ClassHeatmap[];
+  conceptNeurons: z.array(CONCEPT_MATCH_SCHEMA),
+  concepts: z.array(CONCEPT_SUMMARY_SCHEMA),
+  heatmaps: z.array(CLASS_HEATMAP_SCHEMA),
   /** Mean and population std of every analysed neuron, for z-scores elsewhere (the explorer's search). */
-  stats: { neurons: number[]; mean: number[]; std: number[] };
-}
+  stats: z.object({ neurons: z.array(id), mean: z.array(finite), std: z.array(finite) }),
+};
 
-export interface ResolvedConceptsOptions {
-  percentage: number;
-  topWords: number;
-  examples: number;
-  minCount: number;
-  conceptTopK: number;
-  minPurity: number;
-  alpha: number;
-  heatmapNeurons: number;
-  heatmapLines: number;
-  lines: number[] | null;
-  wordLists: Record<string, string[]>;
-  lexical: boolean;
+export const CONCEPTS_SCHEMA = z
+  .object({ ...envelope(CONCEPTS_FORMAT, CONCEPTS_VERSION), ...BODY })
+  .describe("codeneurons concepts/concepts.json: top neurons per class, their top words, concept neurons");
+
+export type ConceptsResult = z.infer<typeof CONCEPTS_SCHEMA>;
+export type NeuronReport = z.infer<typeof NEURON_REPORT_SCHEMA>;
+export type ConceptSummary = z.infer<typeof CONCEPT_SUMMARY_SCHEMA>;
+export type ResolvedConceptsOptions = z.infer<typeof CONCEPTS_OPTIONS_SCHEMA>;
+
+const V2_SCHEMA = z.object({ schema: z.literal(LEGACY_NAME), version: z.literal(2), ...BODY });
+const { site: _site, width: _width, ...V1_BODY } = BODY;
+const V1_SCHEMA = z.object({
+  schema: z.literal(LEGACY_NAME),
+  version: z.literal(1),
+  /** Version 1 was always of the residual stream; this was its width. */
+  hidden: z.number().int().min(1),
+  ...V1_BODY,
+});
+
+/** Any version of concepts.json, as the current version; problems name the file and the field. */
+export function parseConcepts(value: unknown, file: string): ConceptsResult {
+  const current = { format: CONCEPTS_FORMAT, version: CONCEPTS_VERSION } as const;
+  return readVersioned(
+    value,
+    file,
+    { ...current, legacyName: LEGACY_NAME },
+    {
+      1: (v) => {
+        const { schema: _s, version: _v, hidden, ...rest } = checkJson(V1_SCHEMA, v, file);
+        return { ...current, site: "hidden", width: hidden, ...rest };
+      },
+      2: (v) => {
+        const { schema: _s, version: _v, ...rest } = checkJson(V2_SCHEMA, v, file);
+        return { ...current, ...rest };
+      },
+      3: (v) => checkJson(CONCEPTS_SCHEMA, v, file),
+    },
+  );
 }
 
 export const DEFAULT_CONCEPTS_OPTIONS: ResolvedConceptsOptions = {

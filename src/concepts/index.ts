@@ -8,8 +8,8 @@ export {
   hypergeometricTail,
   LEXICAL_PATTERNS,
 } from "./concept-neurons.js";
+export * from "./format.js";
 export { memorySource } from "./memory-source.js";
-export * from "./result.js";
 export {
   layerDistribution,
   layersOf,

@@ -1,34 +1,35 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { decodeToken } from "../data/escape.js";
+import { z } from "zod";
 import type { SplitName } from "../data/splits.js";
 import { readTaskSplit } from "../data/task/tsv.js";
-import { ActivationStore, type Site } from "../store/index.js";
+import { PROBE_FORMAT, parseProbeFile, WEIGHTS_LAYOUT } from "../probe/format.js";
+import { ActivationStore, type Site, storeRowsOfTask } from "../store/index.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { InputError, UserError } from "../util/errors.js";
-import { JsonChecker, parseJsonText } from "../util/json.js";
+import { checkJson, readJsonFile } from "../util/json.js";
 import {
   checkSite,
   type NeuronSpace,
   neuronIdsOfLayers,
   neuronSpace,
-  recordedSite,
+  SITES,
   type SpaceLike,
   siteLayers,
   spaceOf,
 } from "../util/neurons.js";
+import { type RunRecord, secondsSince, writeRunRecord } from "../util/run-record.js";
 import { analyzeConcepts } from "./analyze.js";
-import type { ConceptsResult } from "./result.js";
-import type { ActivationSource, CorpusRows, ProbeWeights } from "./types.js";
+import type { ConceptsResult } from "./format.js";
+import { type StoreCorpusRows, storeCorpusRows } from "./rows.js";
+import type { ActivationSource, ProbeWeights } from "./types.js";
 
 /**
- * `codeneurons concepts` over an activation store: reads the probe's weights and the task's rows,
- * analyses the neurons of one site and writes concepts.json. The CLI fills ConceptsRunOptions from its
- * flags and prints a summary.
+ * The concepts stage (`codeneurons concepts`, and `codeneurons run`'s): reads the probe's weights and
+ * the task's rows, analyses the neurons of one site over an activation store and writes
+ * OUT/concepts.json (concepts/format.ts) and OUT/run-record.json (timings).
  */
-/** What `codeneurons concepts` does; the CLI fills it from its flags. */
-export interface ConceptsRunOptions {
+export interface ConceptsStageOptions {
   store: string;
   probe: string;
   /** The neuron site to analyse (default hidden); the probe must have been trained on it. */
@@ -51,8 +52,15 @@ export interface ConceptsRunOptions {
   quiet?: boolean;
 }
 
-/** Runs the analysis and writes `out`/concepts.json atomically; returns what it wrote. */
-export async function runConcepts(opts: ConceptsRunOptions): Promise<ConceptsResult> {
+export interface ConceptsStageResult {
+  /** What concepts.json holds. */
+  result: ConceptsResult;
+  record: RunRecord;
+}
+
+/** Runs the analysis and writes OUT/concepts.json and OUT/run-record.json atomically. */
+export async function runConcepts(opts: ConceptsStageOptions): Promise<ConceptsStageResult> {
+  const t0 = performance.now();
   const store = await ActivationStore.open(opts.store);
   try {
     if (store.meta.level !== "word")
@@ -62,7 +70,7 @@ export async function runConcepts(opts: ConceptsRunOptions): Promise<ConceptsRes
     const probe = await readProbeWeights(opts.probe, space, siteLayers(site, store.meta.layers));
     const rows = opts.task
       ? await taskRows(opts.task, store, probe.classes, opts.splits ?? ["train"])
-      : storeRows(store, probe.classes, opts.maxRows ?? 100000);
+      : storeCorpusRows(store, opts.maxRows ?? 100000, probe.classes);
     if (rows.words.length === 0) throw new UserError("no rows to analyse (empty task or store)");
     const source = storeSource(store, rows, space);
     const result = await analyzeConcepts(source, probe, {
@@ -81,7 +89,7 @@ export async function runConcepts(opts: ConceptsRunOptions): Promise<ConceptsRes
       quiet: opts.quiet,
     });
     await writeJsonAtomic(join(opts.out, "concepts.json"), result);
-    return result;
+    return { result, record: await writeRunRecord(opts.out, "concepts", { total: secondsSince(t0) }) };
   } finally {
     store.close();
   }
@@ -98,7 +106,7 @@ function checkLines(lines: number[], store: ActivationStore): number[] {
 /** An ActivationSource over a store's neurons of one site and a chosen set of its rows. */
 export function storeSource(
   store: ActivationStore,
-  rows: CorpusRows & { storeRows: Int32Array },
+  rows: StoreCorpusRows,
   space: NeuronSpace,
 ): ActivationSource {
   const site = space.site;
@@ -116,25 +124,31 @@ export function storeSource(
 }
 
 /**
- * The probe file, read for its weights only. Accepted: `{classes, weights, neurons?, layers?, site?,
- * width?}` at the top level or under `probe`, with `weights` either classes × neurons (PyTorch's Linear
- * layout) or neurons × classes. Neuron ids are ids of `space`; they default to all neurons of `layers`
- * (or of the store's layers of the site). A file that records another site (or another width) than
- * `space` is refused: its ids would name other neurons. Files without `site` hold hidden-site ids.
+ * The probe file, read for its weights only: probe.json of any version (probe/format.ts), or a file of
+ * another tool `{classes, weights, neurons?, layers?, site?, width?}` (at the top level or under
+ * `probe`) whose weights are in the one layout, classes × neurons (PyTorch's Linear.weight). Neuron
+ * ids are ids of `space`; they default to all neurons of `layers` (or of the store's layers of the
+ * site). A file that records another site (or another width) than `space` is refused: its ids would
+ * name other neurons. Files without `site` hold hidden-site ids.
  */
 export async function readProbeWeights(
   file: string,
   space: SpaceLike,
   storeLayers: number[],
 ): Promise<ProbeWeights> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code})`);
-  }
-  return parseProbeWeights(parseJsonText(text, file), file, space, storeLayers);
+  return parseProbeWeights(await readJsonFile(file, z.unknown()), file, space, storeLayers);
 }
+
+/** Weights of another tool's probe file; `weightsLayout`, when given, must be the one layout. */
+const FOREIGN_PROBE_SCHEMA = z.object({
+  classes: z.array(z.string()).min(2, "a probe needs at least two classes"),
+  weights: z.array(z.array(z.number())),
+  weightsLayout: z.literal(WEIGHTS_LAYOUT).optional(),
+  neurons: z.array(z.number().int().min(0)).optional(),
+  layers: z.array(z.number().int().min(0)).optional(),
+  site: z.enum(SITES).optional(),
+  width: z.number().int().min(1).optional(),
+});
 
 export function parseProbeWeights(
   value: unknown,
@@ -143,43 +157,43 @@ export function parseProbeWeights(
   storeLayers: number[],
 ): ProbeWeights {
   const space = spaceOf(spaceLike);
-  const c = new JsonChecker(file);
-  let o = c.object(value, "");
-  let path = "";
-  if (o.weights === undefined && o.probe !== undefined) {
-    o = c.object(o.probe, "probe");
-    path = "probe.";
-  }
-  checkSite(recordedSite(o.site, file, `${path}site`), space.site, file, `${path}site`);
-  if (o.width !== undefined && c.integer(o.width, `${path}width`, 1) !== space.width) {
-    c.fail(
-      `${path}width`,
-      `the probe's ids count ${String(o.width)} neurons per layer, the store's ${space.site} site has ${space.width}: a probe of another model?`,
+  const ours =
+    typeof value === "object" && value !== null && (value as { format?: unknown }).format === PROBE_FORMAT;
+  const nested =
+    !ours && typeof value === "object" && value !== null && !("weights" in value) && "probe" in value;
+  const path = nested ? "probe." : "";
+  const p = ours
+    ? parseProbeFile(value, file)
+    : checkJson(
+        FOREIGN_PROBE_SCHEMA,
+        nested ? (value as { probe: unknown }).probe : value,
+        file,
+        nested ? "probe" : "",
+      );
+  checkSite(p.site ?? "hidden", space.site, file, `${path}site`);
+  if (p.width !== undefined && p.width !== space.width) {
+    throw new InputError(
+      file,
+      `the probe's ids count ${p.width} neurons per layer, the store's ${space.site} site has ${space.width}: a probe of another model?`,
+      { field: `${path}width` },
     );
   }
-  const classes = c.strings(o.classes, `${path}classes`);
-  if (classes.length < 2) c.fail(`${path}classes`, "a probe needs at least two classes");
-  const rows = c.array(o.weights, `${path}weights`).map((r, i) => c.numbers(r, `${path}weights[${i}]`));
-  const neurons =
-    o.neurons !== undefined
-      ? c.integers(o.neurons, `${path}neurons`)
-      : neuronIdsOfLayers(
-          o.layers !== undefined ? c.integers(o.layers, `${path}layers`) : storeLayers,
-          space,
-        );
-  const classMajor = rows.length === classes.length && rows.every((r) => r.length === neurons.length);
-  const neuronMajor = rows.length === neurons.length && rows.every((r) => r.length === classes.length);
-  if (!classMajor && !neuronMajor) {
-    c.fail(
-      `${path}weights`,
-      `expected ${classes.length} × ${neurons.length} (classes × neurons) or ${neurons.length} × ${classes.length}, got ${rows.length} rows`,
+  const classes = p.classes ?? [];
+  if (classes.length < 2)
+    throw new InputError(file, "a probe needs at least two classes", { field: `${path}classes` });
+  const neurons = p.neurons ?? neuronIdsOfLayers(p.layers ?? storeLayers, space);
+  const rows = p.weights;
+  if (rows.length !== classes.length || rows.some((r) => r.length !== neurons.length)) {
+    throw new InputError(
+      file,
+      `expected ${classes.length} × ${neurons.length} weights (${WEIGHTS_LAYOUT}: a row per class, a column per neuron), got ${rows.length} rows${rows.length > 0 ? ` of ${rows[0].length}` : ""}`,
+      { field: `${path}weights` },
     );
   }
+  // Concept analysis reads a neuron's weights together: neurons × classes, row-major.
   const weights = new Float32Array(neurons.length * classes.length);
-  for (let n = 0; n < neurons.length; n++) {
-    for (let k = 0; k < classes.length; k++)
-      weights[n * classes.length + k] = classMajor ? rows[k][n] : rows[n][k];
-  }
+  for (let n = 0; n < neurons.length; n++)
+    for (let k = 0; k < classes.length; k++) weights[n * classes.length + k] = rows[k][n];
   return { weights, classes, neurons, space };
 }
 
@@ -194,7 +208,7 @@ export async function taskRows(
   store: ActivationStore,
   classes: readonly string[],
   splits: readonly SplitName[] = ["train"],
-): Promise<CorpusRows & { storeRows: Int32Array }> {
+): Promise<StoreCorpusRows> {
   const out = {
     words: [] as string[],
     sentence: [] as number[],
@@ -209,8 +223,9 @@ export async function taskRows(
     if (!existsSync(file))
       throw new InputError(file, "not found: is --task a task directory, and --splits right?");
     const rows = await readTaskSplit(file);
+    const storeRows = storeRowsOfTask(store, rows, file);
     for (let i = 0; i < rows.token.length; i++) {
-      const row = storeRowOf(store, file, i + 2, rows.sentence[i], rows.word[i], rows.token[i]);
+      const row = storeRows[i];
       if (seen.has(row)) continue;
       seen.add(row);
       out.words.push(rows.token[i]);
@@ -230,80 +245,9 @@ export async function taskRows(
   };
 }
 
-/** The store row of a task row; the store keeps words as written in the `.in` file (escaped). */
-function storeRowOf(
-  store: ActivationStore,
-  file: string,
-  line: number,
-  sentence: number,
-  word: number,
-  token: string,
-): number {
-  if (sentence >= store.numLines) {
-    throw new InputError(
-      file,
-      `line ${sentence} is past the store's last line (${store.numLines - 1}): is this the store of this split?`,
-      { line, field: "sentence" },
-    );
-  }
-  const words = store.words(sentence);
-  if (word >= words.length) {
-    throw new InputError(
-      file,
-      `word ${word} is past the end of line ${sentence} (${words.length} words) in the store`,
-      { line, field: "word" },
-    );
-  }
-  if (words[word] !== token && decodeToken(words[word]) !== token) {
-    throw new InputError(
-      file,
-      `token '${token}' but the store has '${words[word]}' there: is this the store of this split?`,
-      { line, field: "token" },
-    );
-  }
-  return store.row(sentence, word);
-}
-
-/** Without a task: the store's first rows, labelled from the store's label file when it has one. */
-function storeRows(
-  store: ActivationStore,
-  classes: readonly string[],
-  maxRows: number,
-): CorpusRows & { storeRows: Int32Array } {
-  const classIndex = new Map(classes.map((c, i) => [c, i]));
-  const words: string[] = [];
-  const sentence: number[] = [];
-  const position: number[] = [];
-  const labels: number[] = [];
-  for (let s = 0; s < store.numLines && words.length < maxRows; s++) {
-    const ws = store.words(s);
-    const ls = store.labels(s);
-    for (let i = 0; i < ws.length && words.length < maxRows; i++) {
-      words.push(ws[i]);
-      sentence.push(s);
-      position.push(i);
-      labels.push(ls ? (classIndex.get(ls[i]) ?? -1) : -1);
-    }
-  }
-  const rows = Int32Array.from(sentence, (s, i) => store.row(s, position[i]));
-  return {
-    words,
-    sentence: Int32Array.from(sentence),
-    position: Int32Array.from(position),
-    labels: Int32Array.from(labels),
-    classes,
-    storeRows: rows,
-  };
-}
+/** `--concepts`: extra word-list concepts, `{"loops": ["for", "while", "do"], …}`. */
+const WORD_LISTS_SCHEMA = z.record(z.string(), z.array(z.string()));
 
 async function readWordLists(file: string): Promise<Record<string, string[]>> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code})`);
-  }
-  const c = new JsonChecker(file);
-  const o = c.object(parseJsonText(text, file), "");
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, c.strings(v, k)]));
+  return readJsonFile(file, WORD_LISTS_SCHEMA);
 }

@@ -1,5 +1,20 @@
+import type { z } from "zod";
 import type { Matrix } from "../util/matrix.js";
 import type { NeuronSpace } from "../util/neurons.js";
+import type {
+  CLASS_HEATMAP_SCHEMA,
+  CONCEPT_MATCH_SCHEMA,
+  LINE_HEATMAP_SCHEMA,
+  TOP_WORD_SCHEMA,
+  WORD_EXAMPLE_SCHEMA,
+} from "./format.js";
+
+/** The parts of concepts.json, typed by its schema (format.ts). */
+export type TopWord = z.infer<typeof TOP_WORD_SCHEMA>;
+export type WordExample = z.infer<typeof WORD_EXAMPLE_SCHEMA>;
+export type ConceptMatch = z.infer<typeof CONCEPT_MATCH_SCHEMA>;
+export type LineHeatmap = z.infer<typeof LINE_HEATMAP_SCHEMA>;
+export type ClassHeatmap = z.infer<typeof CLASS_HEATMAP_SCHEMA>;
 
 /**
  * Plain inputs and outputs of concept analysis. Everything here is JSON-serialisable except the typed
@@ -53,25 +68,6 @@ export interface LineActivations {
 /** How top words are ranked: by mean z-score (positive/negative) or by mean |z| (NeuroX's default). */
 export type Direction = "positive" | "negative" | "abs";
 
-export interface TopWord {
-  word: string;
-  /** Mean z-score over the word's occurrences (mean |z| for direction "abs"). */
-  score: number;
-  /** score / the best score of the neuron (NeuroX's normalised score). */
-  relative: number;
-  count: number;
-  /** Majority class of the word's occurrences, or null when unlabelled. */
-  label: string | null;
-  /** Up to a few occurrences with the highest activation: where the word fires. */
-  examples: WordExample[];
-}
-
-export interface WordExample {
-  sentence: number;
-  position: number;
-  activation: number;
-}
-
 export interface NeuronTopWords {
   neuron: number;
   name: string;
@@ -79,40 +75,6 @@ export interface NeuronTopWords {
   mean: number;
   std: number;
   words: TopWord[];
-}
-
-export interface ConceptMatch {
-  neuron: number;
-  name: string;
-  layer: number;
-  concept: string;
-  direction: "positive" | "negative";
-  /** Share of the top `topK` word types that belong to the concept. */
-  purity: number;
-  /** Share of all eligible word types that belong to the concept (what a random neuron would get). */
-  baseRate: number;
-  /** purity / baseRate. */
-  lift: number;
-  /** Hypergeometric P(at least this many concept types among k drawn at random), uncorrected. */
-  pValue: number;
-  /** Word types compared: min(k, the concept's number of word types). */
-  topK: number;
-  /** The neuron's top `topK` words in `direction`, best first. */
-  words: string[];
-}
-
-/** A code line with the activations of some neurons over each of its words. */
-export interface LineHeatmap {
-  sentence: number;
-  words: string[];
-  /** activations[n][w]: neuron n (in the order of the owning `neurons` list), word w. */
-  activations: number[][];
-}
-
-export interface ClassHeatmap {
-  class: string;
-  neurons: { id: number; name: string }[];
-  lines: LineHeatmap[];
 }
 
 export interface LayerCounts {

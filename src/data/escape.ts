@@ -61,3 +61,12 @@ export function decodeToken(escaped: string): string | undefined {
   if (bad || encodeToken(out) !== escaped) return undefined;
   return out;
 }
+
+/**
+ * A word of a sentence file as a model reads it: decoded when it is an escaped token, else as written
+ * (a file that codeneurons did not write may hold words that are no canonical escape, e.g. a lone '⟦').
+ * Extraction feeds the model this text, and the activation store returns it.
+ */
+export function decodeWord(word: string): string {
+  return decodeToken(word) ?? word;
+}

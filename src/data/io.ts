@@ -1,13 +1,18 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic } from "../util/atomic.js";
 import { InputError } from "../util/errors.js";
 import { decodeToken, encodeToken, hasBlank } from "./escape.js";
 
 /**
- * The `.in` / `.label` pair of NeuroX and the paper: one sentence per line, tokens separated by single
- * spaces, and a parallel file with one label per token. Tokens are escaped on disk (see escape.ts);
- * in memory they are the real token text. Lines may end in "\n" or "\r\n"; one trailing space per line
- * (as in the paper's files) is accepted; our writer emits none.
+ * The `.in` / `.label` pair of NeuroX and the paper: one sentence per line, tokens separated by
+ * whitespace (our writer: single spaces), and a parallel file with one label per token. Tokens are
+ * escaped on disk (see escape.ts); in memory they are the real token text. Lines may end in "\n" or
+ * "\r\n"; a blank line is an empty sentence (kept, so that line numbers stay valid references).
+ *
+ * This is the one reader of sentence files: splitWordLines splits lines and words for every stage
+ * (labels, tasks, extraction's input, the store's words.txt), and the stages differ only in how strictly
+ * they decode the escapes (parseSentences: every token must be a canonical escape).
  */
 export interface LabelledCorpus {
   sentences: string[][];
@@ -65,6 +70,11 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
 }
 
 export async function readText(file: string): Promise<string> {
+  return (await readTextWithHash(file)).text;
+}
+
+/** The text of a file (strict UTF-8, a leading BOM dropped) and the SHA-256 of its bytes. */
+export async function readTextWithHash(file: string): Promise<{ text: string; sha256: string }> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(file);
@@ -72,7 +82,7 @@ export async function readText(file: string): Promise<string> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(file, code === "ENOENT" ? "no such file" : `cannot read (${code ?? String(e)})`);
   }
-  return decodeUtf8(bytes, file);
+  return { text: decodeUtf8(bytes, file), sha256: createHash("sha256").update(bytes).digest("hex") };
 }
 
 /** Splits text into lines ("\n" or "\r\n"); a final newline does not start another line. */
@@ -87,26 +97,23 @@ export function splitLines(text: string): string[] {
   return lines;
 }
 
-/** The space-separated items of one line; one trailing space is allowed, empty items are not. */
-function splitItems(line: string, file: string, lineNo: number): string[] {
-  if (line.length === 0) return [];
-  const body = line.endsWith(" ") ? line.slice(0, -1) : line;
-  const items = body.split(" ");
-  for (let k = 0; k < items.length; k++)
-    if (items[k].length === 0)
-      throw new InputError(file, "empty token (two spaces in a row, or a leading space)", {
-        line: lineNo,
-        field: `token ${k + 1}`,
-      });
-  return items;
+/** The words of one line: runs of whitespace separate them; a blank line has none. */
+export function splitWords(line: string): string[] {
+  const t = line.trim();
+  return t === "" ? [] : t.split(/\s+/u);
+}
+
+/** The words of every line of a sentence file, as written (escaped). */
+export function splitWordLines(text: string): string[][] {
+  return splitLines(text).map(splitWords);
 }
 
 /** Parses `.in` text into sentences of decoded tokens. */
 export function parseSentences(text: string, file: string): string[][] {
-  const lines = splitLines(text);
+  const lines = splitWordLines(text);
   const out = new Array<string[]>(lines.length);
   for (let i = 0; i < lines.length; i++) {
-    const items = splitItems(lines[i], file, i + 1);
+    const items = lines[i];
     for (let k = 0; k < items.length; k++) {
       const token = decodeToken(items[k]);
       if (token === undefined)
@@ -123,10 +130,10 @@ export function parseSentences(text: string, file: string): string[][] {
 
 /** Parses `.label` text: one label (no whitespace) per token. */
 export function parseLabels(text: string, file: string): string[][] {
-  const lines = splitLines(text);
+  const lines = splitWordLines(text);
   const out = new Array<string[]>(lines.length);
   for (let i = 0; i < lines.length; i++) {
-    const items = splitItems(lines[i], file, i + 1);
+    const items = lines[i];
     for (let k = 0; k < items.length; k++)
       if (hasBlank(items[k]))
         throw new InputError(file, `label '${items[k]}' contains whitespace`, {

@@ -19,6 +19,18 @@ export const LABEL_LANGUAGES = [
 ] as const;
 export type LabelLanguage = (typeof LABEL_LANGUAGES)[number];
 
+/** How people write the language's name (titles of reports). */
+export const LANGUAGE_NAMES: Record<LabelLanguage, string> = {
+  java: "Java",
+  python: "Python",
+  javascript: "JavaScript",
+  typescript: "TypeScript",
+  tsx: "TSX",
+  c: "C",
+  cpp: "C++",
+  go: "Go",
+};
+
 export function isLabelLanguage(name: string): name is LabelLanguage {
   return (LABEL_LANGUAGES as readonly string[]).includes(name);
 }

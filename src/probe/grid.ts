@@ -111,7 +111,7 @@ export async function gridSearch(
   const probe = new LogisticProbe({ lambda1: points[bestIndex].lambda1, lambda2: points[bestIndex].lambda2 });
   probe.classes = enc.classes;
   const seconds = (performance.now() - t0) / 1000;
-  probe.adoptSolution(solved[bestIndex], design.standardizer, passes, seconds);
+  probe.adoptSolution(solved[bestIndex], design.standardizer, passes);
   return { points, best: points[bestIndex], probe, passes: roundPasses(passes), seconds };
 }
 

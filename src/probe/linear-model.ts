@@ -3,7 +3,10 @@ import { matmul } from "../linalg/products.js";
 import { Standardizer } from "../linalg/standardize.js";
 import { InputError } from "../util/errors.js";
 import { type Matrix, matrix } from "../util/matrix.js";
-import type { PassCount, SolveOptions, SolveResult, StopReason } from "./owlqn.js";
+import { type FitInfo, PROBE_FORMAT, PROBE_VERSION, type ProbeFile, WEIGHTS_LAYOUT } from "./format.js";
+import type { PassCount, SolveOptions, SolveResult } from "./owlqn.js";
+
+export type { FitInfo };
 
 /** Settings shared by the probes; λ1 (Σ|W|) and λ2 (‖W‖_F, not squared) as NeuroX. */
 export interface ProbeOptions extends Omit<SolveOptions, "onIteration"> {
@@ -18,28 +21,8 @@ export interface ProbeOptions extends Omit<SolveOptions, "onIteration"> {
   onIteration?: (iteration: number) => void;
 }
 
-export interface FitInfo {
-  iterations: number;
-  stop: StopReason;
-  objective: number;
-  trainLoss: number;
-  devLoss?: number;
-  devAccuracy?: number;
-  /** Passes over the training matrix (forward + gradient) and over the dev matrix. */
-  passes: PassCount;
-  seconds: number;
-}
-
 /** Input of predict/score: raw rows (standardized here) or a DesignMatrix standardized like the probe. */
 export type ProbeInput = Matrix | DesignMatrix;
-
-export const PROBE_FORMAT = "codeneurons-probe";
-/**
- * 2: `codeneurons probe` records the neuron site (`site`, `width`) beside the neuron ids, which are ids
- * of that site. Version 1 files are read too: they hold hidden-site ids.
- */
-export const PROBE_VERSION = 2;
-export const PROBE_VERSIONS_READ: readonly number[] = [1, 2];
 
 /** A fitted linear map on z-scored inputs: scores = standardize(X)·W + b, W [inputs × outputs]. */
 export abstract class LinearModel {
@@ -119,7 +102,7 @@ export abstract class LinearModel {
   }
 
   /** Takes a solver result as this probe's fitted state. */
-  adoptSolution(r: SolveResult, std: Standardizer, passes: PassCount, seconds: number): void {
+  adoptSolution(r: SolveResult, std: Standardizer, passes: PassCount): void {
     this.standardizer = std;
     this.weights = r.w;
     this.bias = r.b;
@@ -131,7 +114,6 @@ export abstract class LinearModel {
       devLoss: r.dev?.loss,
       devAccuracy: r.dev?.accuracy,
       passes: roundPasses(passes),
-      seconds,
     };
   }
 
@@ -146,15 +128,17 @@ export abstract class LinearModel {
     };
   }
 
-  protected baseJSON(kind: string): Record<string, unknown> {
+  /** The fields of probe.json (probe/format.ts) that describe the fitted model. */
+  protected baseJSON(kind: ProbeFile["kind"]): ProbeFile {
     const { std, w, b } = this.requireFitted();
     const k = this.outputs;
     const d = std.cols;
-    // [outputs × inputs] as PyTorch's Linear.weight; float64 values round-trip exactly through JSON.
+    // WEIGHTS_LAYOUT, [outputs × inputs] as PyTorch's Linear.weight; float64 values round-trip exactly.
     const weights = Array.from({ length: k }, (_, c) => Array.from({ length: d }, (_, j) => w[j * k + c]));
     return {
       format: PROBE_FORMAT,
       version: PROBE_VERSION,
+      weightsLayout: WEIGHTS_LAYOUT,
       kind,
       inputs: d,
       lambda1: this.lambda1,
@@ -162,61 +146,29 @@ export abstract class LinearModel {
       standardizer: std.toJSON(),
       weights,
       bias: Array.from(b),
-      // Without the wall time, so that the same data and settings give the same file.
-      fit: this.fitInfo ? { ...this.fitInfo, seconds: undefined } : null,
+      fit: this.fitInfo,
     };
   }
 
-  /** Restores the fields written by baseJSON; `outputs` is the expected number of weight rows. */
-  protected loadBase(obj: Record<string, unknown>, file: string, kind: string, outputs: number): void {
-    if (obj.format !== PROBE_FORMAT)
-      throw new InputError(file, `not a ${PROBE_FORMAT} file`, { field: "format" });
-    if (!PROBE_VERSIONS_READ.includes(obj.version as number))
-      throw new InputError(file, `unsupported version ${String(obj.version)}`, { field: "version" });
-    if (obj.kind !== kind) throw new InputError(file, `expected a ${kind} probe`, { field: "kind" });
-    const std = Standardizer.fromJSON(obj.standardizer, file);
-    const d = std.cols;
-    if (obj.inputs !== d)
-      throw new InputError(file, `inputs ${String(obj.inputs)} != ${d}`, { field: "inputs" });
-    for (const f of ["lambda1", "lambda2"] as const) {
-      const v = obj[f];
-      if (typeof v !== "number" || !(v >= 0))
-        throw new InputError(file, "expected a number >= 0", { field: f });
-    }
-    const rows = obj.weights;
-    if (!Array.isArray(rows) || rows.length !== outputs)
-      throw new InputError(file, `expected ${outputs} rows of weights`, { field: "weights" });
+  /** Restores the fields written by baseJSON from a checked probe file of this kind. */
+  protected loadBase(p: ProbeFile, file: string, kind: ProbeFile["kind"]): void {
+    if (p.kind !== kind) throw new InputError(file, `expected a ${kind} probe`, { field: "kind" });
+    const outputs = p.weights.length;
+    const d = p.inputs;
     const w = new Float64Array(d * outputs);
-    rows.forEach((row: unknown, c) => {
-      if (!Array.isArray(row) || row.length !== d)
-        throw new InputError(file, `expected ${d} weights`, { field: `weights[${c}]` });
-      row.forEach((v: unknown, j) => {
-        if (typeof v !== "number" || !Number.isFinite(v))
-          throw new InputError(file, `weight ${j} is not a finite number`, { field: `weights[${c}]` });
-        w[j * outputs + c] = v;
-      });
+    p.weights.forEach((row, c) => {
+      for (let j = 0; j < d; j++) w[j * outputs + c] = row[j];
     });
-    const bias = obj.bias;
-    if (
-      !Array.isArray(bias) ||
-      bias.length !== outputs ||
-      !bias.every((v) => typeof v === "number" && Number.isFinite(v))
-    )
-      throw new InputError(file, `expected ${outputs} finite numbers`, { field: "bias" });
-    this.lambda1 = obj.lambda1 as number;
-    this.lambda2 = obj.lambda2 as number;
-    this.standardizer = std;
+    this.lambda1 = p.lambda1;
+    this.lambda2 = p.lambda2;
+    this.standardizer = new Standardizer(
+      Float64Array.from(p.standardizer.mean),
+      Float64Array.from(p.standardizer.scale),
+    );
     this.weights = w;
-    this.bias = Float64Array.from(bias as number[]);
-    // Fit statistics are informational only; kept when they look like an object.
-    this.fitInfo = obj.fit && typeof obj.fit === "object" ? (obj.fit as FitInfo) : null;
+    this.bias = Float64Array.from(p.bias);
+    this.fitInfo = p.fit ?? null;
   }
-}
-
-export function asObject(value: unknown, file: string): Record<string, unknown> {
-  if (!value || typeof value !== "object" || Array.isArray(value))
-    throw new InputError(file, "expected a JSON object");
-  return value as Record<string, unknown>;
 }
 
 /** Pass counts for people: products that read part of X count fractionally; two decimals are enough. */

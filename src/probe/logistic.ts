@@ -1,8 +1,8 @@
 import { DesignMatrix } from "../linalg/design.js";
-import { InputError } from "../util/errors.js";
 import type { Matrix } from "../util/matrix.js";
+import { type ProbeFile, parseProbeFile } from "./format.js";
 import { encodeLabels, type Labels } from "./labels.js";
-import { asObject, LinearModel, type ProbeInput, type ProbeOptions } from "./linear-model.js";
+import { LinearModel, type ProbeInput, type ProbeOptions } from "./linear-model.js";
 import { SoftmaxCrossEntropy } from "./loss.js";
 import { type ClassificationMetrics, classificationMetrics } from "./metrics.js";
 import { type DevSet, type PassCount, solveBatch, type WarmStart } from "./owlqn.js";
@@ -38,7 +38,6 @@ export class LogisticProbe extends LinearModel {
   }
 
   async fit(x: ProbeInput, y: Labels, opts: LogisticFitOptions = {}): Promise<this> {
-    const t0 = performance.now();
     const enc = encodeLabels(y, opts.classes);
     if (enc.classes.length < 2) throw new Error("a classification probe needs at least two classes");
     const design = this.trainDesign(x);
@@ -52,7 +51,7 @@ export class LogisticProbe extends LinearModel {
       [{ lambda1: this.lambda1, lambda2: this.lambda2, init: opts.warmStart }],
       { ...this.solverOptions(), dev, passes },
     );
-    this.adoptSolution(r, design.standardizer, passes, (performance.now() - t0) / 1000);
+    this.adoptSolution(r, design.standardizer, passes);
     return this;
   }
 
@@ -96,20 +95,19 @@ export class LogisticProbe extends LinearModel {
     return classificationMetrics(codes, await this.predict(x), this.classes);
   }
 
-  toJSON(): Record<string, unknown> {
+  toJSON(): ProbeFile {
     return { ...this.baseJSON("logistic"), classes: this.classes };
   }
 
+  /** A probe from probe.json (any version; checked by probe/format.ts). */
   static fromJSON(value: unknown, file = "<probe>"): LogisticProbe {
-    const obj = asObject(value, file);
-    const classes = obj.classes;
-    if (!Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === "string"))
-      throw new InputError(file, "expected at least two class names", { field: "classes" });
-    if (new Set(classes).size !== classes.length)
-      throw new InputError(file, "class names are not unique", { field: "classes" });
+    return LogisticProbe.fromFile(parseProbeFile(value, file), file);
+  }
+
+  static fromFile(p: ProbeFile, file: string): LogisticProbe {
     const probe = new LogisticProbe();
-    probe.classes = classes as string[];
-    probe.loadBase(obj, file, "logistic", classes.length);
+    probe.loadBase(p, file, "logistic");
+    probe.classes = [...(p.classes ?? [])];
     return probe;
   }
 }

@@ -1,5 +1,6 @@
 import { DesignMatrix } from "../linalg/design.js";
-import { asObject, LinearModel, type ProbeInput, type ProbeOptions } from "./linear-model.js";
+import { type ProbeFile, parseProbeFile } from "./format.js";
+import { LinearModel, type ProbeInput, type ProbeOptions } from "./linear-model.js";
 import { SquaredError } from "./loss.js";
 import { type RegressionMetrics, regressionMetrics } from "./metrics.js";
 import { type PassCount, solveBatch, type WarmStart } from "./owlqn.js";
@@ -28,7 +29,6 @@ export class LinearRegressionProbe extends LinearModel {
     y: ArrayLike<number>,
     opts: { valid?: RegressionSplit; warmStart?: WarmStart } = {},
   ): Promise<this> {
-    const t0 = performance.now();
     checkTargets(y);
     const design = this.trainDesign(x);
     if (design.rows !== y.length) throw new Error(`probe: ${design.rows} rows but ${y.length} targets`);
@@ -46,7 +46,7 @@ export class LinearRegressionProbe extends LinearModel {
       [{ lambda1: this.lambda1, lambda2: this.lambda2, init: opts.warmStart }],
       { ...this.solverOptions(), dev, passes },
     );
-    this.adoptSolution(r, design.standardizer, passes, (performance.now() - t0) / 1000);
+    this.adoptSolution(r, design.standardizer, passes);
     return this;
   }
 
@@ -63,13 +63,17 @@ export class LinearRegressionProbe extends LinearModel {
     return regressionMetrics(y, await this.predict(x));
   }
 
-  toJSON(): Record<string, unknown> {
+  toJSON(): ProbeFile {
     return this.baseJSON("linear");
   }
 
   static fromJSON(value: unknown, file = "<probe>"): LinearRegressionProbe {
+    return LinearRegressionProbe.fromFile(parseProbeFile(value, file), file);
+  }
+
+  static fromFile(p: ProbeFile, file: string): LinearRegressionProbe {
     const probe = new LinearRegressionProbe();
-    probe.loadBase(asObject(value, file), file, "linear", 1);
+    probe.loadBase(p, file, "linear");
     return probe;
   }
 }

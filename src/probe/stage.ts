@@ -1,7 +1,6 @@
 import { join } from "node:path";
-import { decodeToken } from "../data/escape.js";
 import type { SplitName } from "../data/splits.js";
-import { readTask, type TaskSplit } from "../data/task/tsv.js";
+import { checkClassesKnown, readTask, type TaskSplit } from "../data/task/tsv.js";
 import { DesignMatrix } from "../linalg/design.js";
 import { neuronOrdering, topNeurons } from "../rank/lca.js";
 import { probelessRanking } from "../rank/probeless.js";
@@ -10,6 +9,7 @@ import {
   type ActivationStore,
   closeSplitStores,
   openSplitStores,
+  readTaskActivations,
   type Site,
   type SplitStores,
 } from "../store/index.js";
@@ -25,19 +25,30 @@ import {
   siteLayers,
 } from "../util/neurons.js";
 import { log, Progress } from "../util/progress.js";
+import { type RunRecord, secondsSince, writeRunRecord } from "../util/run-record.js";
+import { controlClasses, fitControlProbe, selectivityOf } from "./control.js";
+import {
+  METRICS_FORMAT,
+  METRICS_VERSION,
+  type ProbeMetricsFile,
+  type ProbeSummary,
+  RANKINGS_FORMAT,
+  RANKINGS_VERSION,
+  type RankingsFile,
+} from "./format.js";
 import { type GridPoint, gridSearch, LAMBDA_GRID } from "./grid.js";
 import { encodeLabels } from "./labels.js";
 import { LogisticProbe } from "./logistic.js";
-import { type ClassificationMetrics, interceptOnlyAccuracy, selectivity } from "./metrics.js";
+import { type ClassificationMetrics, interceptOnlyAccuracy } from "./metrics.js";
 import { readNeuronList } from "./neuron-list.js";
 
 /**
- * `codeneurons probe`: a probe on stored activations for a token-tagging task, tuned on the dev
- * split, with its metrics and neuron rankings written as probe.json, metrics.json and rankings.json
- * (each recording the neuron site, so that later stages can refuse ids of the other site). The CLI
- * fills ProbeRunOptions from its flags and prints the summary.
+ * The probe stage (`codeneurons probe`, and `codeneurons run`'s oracle probe): a probe on stored
+ * activations for a token-tagging task, λs tuned on the dev split, its metrics and neuron rankings.
+ * Writes OUT/probe.json, metrics.json and rankings.json (probe/format.ts; each records the neuron
+ * site, so that later stages can refuse ids of the other site) and OUT/run-record.json (timings).
  */
-export interface ProbeRunOptions {
+export interface ProbeStageOptions {
   store: string;
   task: string;
   out: string;
@@ -59,28 +70,37 @@ export interface ProbeRunOptions {
   quiet?: boolean;
 }
 
-export interface ProbeSummary {
-  out: string;
+export type { ProbeSummary };
+
+/**
+ * The fitted probe, for a later stage to reuse: `codeneurons run` hands it to the redundancy pipeline,
+ * whose oracle step is this very probe (the λ grid is tuned once per run).
+ */
+export interface FittedProbe {
+  probe: LogisticProbe;
+  /** Neuron ids (of `site`) of the probe's inputs, in input order. */
+  neurons: number[];
   site: Site;
+  /** The λ grid and every point of it, when the λs were tuned. */
+  grid: { lambdas: readonly number[]; points: GridPoint[] } | null;
+  solver: { patience?: number; maxIter?: number };
+  /** Trained on the control task. */
   control: boolean;
-  lambda1: number;
-  lambda2: number;
-  neurons: number;
-  rows: { train: number; valid: number; test: number };
-  accuracy: { train: number; valid: number; test: number };
-  interceptOnly: { valid: number; test: number };
-  controlAccuracy?: { valid: number; test: number };
-  selectivity?: { valid: number; test: number };
-  seconds: number;
 }
 
-export interface SplitData {
+export interface ProbeStageResult {
+  summary: ProbeSummary;
+  fitted: FittedProbe;
+  record: RunRecord;
+}
+
+interface SplitData {
   x: Matrix;
   labels: string[];
 }
 
-/** Runs the probe command; writes out/{probe,metrics,rankings}.json atomically and returns a summary. */
-export async function runProbe(opts: ProbeRunOptions): Promise<ProbeSummary> {
+/** Runs the probe stage; writes OUT/{probe,metrics,rankings,run-record}.json atomically. */
+export async function runProbe(opts: ProbeStageOptions): Promise<ProbeStageResult> {
   const t0 = performance.now();
   checkOptions(opts);
   const stores = await openSplitStores(opts.store);
@@ -96,36 +116,36 @@ export async function runProbe(opts: ProbeRunOptions): Promise<ProbeSummary> {
       : neuronIdsOfLayers(checkLayers(opts.layers ?? layers, layers, opts.store, site), space);
     const task = await readTask(opts.task, { control: opts.control });
     const taskDir = opts.control ? join(opts.task, "control") : opts.task;
-    const read = async (name: SplitName, split: TaskSplit) =>
-      readSplit(
-        stores,
-        name,
-        filterClasses(split, opts.classes),
-        { neurons, site },
-        join(taskDir, `${name}.tsv`),
-      );
+    const columns = { neurons, site };
     log(`probe: reading ${neurons.length} ${site} neurons for ${task.train.label.length} train rows`);
-    const train = await read("train", task.train);
-    const valid = await read("valid", task.valid);
-    const test = await read("test", task.test);
+    const read = (name: SplitName) =>
+      readSplit(stores[name], filterClasses(task[name], opts.classes), columns, join(taskDir, `${name}.tsv`));
+    const train = await read("train");
+    const valid = await read("valid");
+    const test = await read("test");
     const classes = [...new Set(train.labels)].sort();
     if (classes.length < 2) throw new InputError(join(taskDir, "train.tsv"), "needs at least two classes");
-    checkClassesKnown(valid, classes, join(taskDir, "valid.tsv"));
-    checkClassesKnown(test, classes, join(taskDir, "test.tsv"));
+    checkClassesKnown(valid.labels, classes, join(taskDir, "valid.tsv"));
+    checkClassesKnown(test.labels, classes, join(taskDir, "test.tsv"));
+    const readSeconds = secondsSince(t0);
 
     // Rankings that read raw activations come before the training matrix is standardized in place.
     const trainCodes = encodeLabels(train.labels, classes).codes;
     const probeless = probelessRanking(train.x, trainCodes, classes.length);
+    const t1 = performance.now();
     const fitted = await fitProbe(train, valid, test, classes, opts);
+    const fitSeconds = secondsSince(t1);
     const probe = fitted.probe;
     const metrics = {
       train: await probe.evaluate(fitted.trainDesign, train.labels),
       valid: await probe.evaluate(valid.x, valid.labels),
       test: await probe.evaluate(test.x, test.labels),
     };
-    const controlResult = opts.selectivity
-      ? await controlAccuracy(stores, opts, { neurons, site }, probe, classes)
+    const t2 = performance.now();
+    const control = opts.selectivity
+      ? await controlAccuracy(stores, opts, columns, probe, classes)
       : undefined;
+    const controlSeconds = secondsSince(t2);
     const summary = summarize(
       opts,
       site,
@@ -136,27 +156,43 @@ export async function runProbe(opts: ProbeRunOptions): Promise<ProbeSummary> {
       classes,
       valid,
       test,
-      controlResult,
+      control,
     );
-    summary.seconds = (performance.now() - t0) / 1000;
     await writeOutputs(opts, {
       probe,
       neurons,
       space,
-      meta: stores.train.meta,
+      meta,
       metrics,
-      fitted,
+      grid: fitted.grid,
       summary,
       probeless,
       classes,
     });
-    return summary;
+    const record = await writeRunRecord(opts.out, "probe", {
+      total: secondsSince(t0),
+      read: readSeconds,
+      fit: fitSeconds,
+      ...(control ? { control: controlSeconds } : {}),
+    });
+    return {
+      summary,
+      fitted: {
+        probe,
+        neurons,
+        site,
+        grid: fitted.grid ? { lambdas: LAMBDA_GRID, points: fitted.grid } : null,
+        solver: { patience: opts.patience, maxIter: opts.maxIter },
+        control: opts.control === true,
+      },
+      record,
+    };
   } finally {
     closeSplitStores(stores);
   }
 }
 
-function checkOptions(opts: ProbeRunOptions): void {
+function checkOptions(opts: ProbeStageOptions): void {
   const single = opts.lambda1 !== undefined || opts.lambda2 !== undefined;
   if (single && opts.grid) throw new UserError("--grid cannot be combined with --lambda1/--lambda2");
   if (opts.layers && opts.neurons) throw new UserError("--layers and --neurons exclude each other");
@@ -192,45 +228,21 @@ function filterClasses(split: TaskSplit, classes?: string[]): TaskSplit {
   };
 }
 
-/** The split's activations (rows in task order), after checking every task row against the store's words. */
-export async function readSplit(
-  stores: SplitStores,
-  name: SplitName,
+/** A split's activations (rows in task order) and labels. */
+async function readSplit(
+  store: ActivationStore,
   split: TaskSplit,
   columns: { neurons: number[]; site: Site },
   file: string,
 ): Promise<SplitData> {
-  const store: ActivationStore = stores[name];
-  const rows = new Int32Array(split.label.length);
-  for (let i = 0; i < rows.length; i++) {
-    const s = split.sentence[i];
-    const w = split.word[i];
-    const words = s < store.numLines ? store.words(s) : [];
-    const word = words[w];
-    if (word === undefined)
-      throw new InputError(file, `sentence ${s} word ${w} is not in the store ${store.dir}`, { line: i + 2 });
-    if (decodeToken(word) !== split.token[i])
-      throw new InputError(file, `token '${split.token[i]}' but the store has '${word}' there`, {
-        line: i + 2,
-      });
-    rows[i] = store.row(s, w);
-  }
-  if (rows.length === 0) throw new InputError(file, "no rows (after --classes)");
-  return { x: await store.readRows(rows, columns), labels: split.label };
-}
-
-export function checkClassesKnown(split: SplitData, classes: string[], file: string): void {
-  const known = new Set(classes);
-  const i = split.labels.findIndex((l) => !known.has(l));
-  if (i >= 0)
-    throw new InputError(file, `class '${split.labels[i]}' does not occur in train`, { line: i + 2 });
+  if (split.label.length === 0) throw new InputError(file, "no rows (after --classes)");
+  return { x: await readTaskActivations(store, split, columns, file), labels: split.label };
 }
 
 interface Fitted {
   probe: LogisticProbe;
   trainDesign: DesignMatrix;
   grid?: GridPoint[];
-  seconds: number;
 }
 
 async function fitProbe(
@@ -238,9 +250,8 @@ async function fitProbe(
   valid: SplitData,
   test: SplitData,
   classes: string[],
-  opts: ProbeRunOptions,
+  opts: ProbeStageOptions,
 ): Promise<Fitted> {
-  const t0 = performance.now();
   // The store gave us fresh matrices: standardize the training rows in place (no second copy).
   const trainDesign = DesignMatrix.build(train.x, { inPlace: true });
   const validDesign = DesignMatrix.wrap(trainDesign.standardizer.apply(valid.x), trainDesign.standardizer);
@@ -252,7 +263,7 @@ async function fitProbe(
     );
     const probe = new LogisticProbe({ ...common, lambda1: opts.lambda1 ?? 0, lambda2: opts.lambda2 ?? 0 });
     await probe.fit(trainDesign, train.labels, { valid: { x: validDesign, y: valid.labels }, classes });
-    return { probe, trainDesign, seconds: (performance.now() - t0) / 1000 };
+    return { probe, trainDesign };
   }
   const total = LAMBDA_GRID.length ** 2;
   const bar = new Progress("probe grid", total, { quiet: opts.quiet, unit: "fits" });
@@ -268,42 +279,44 @@ async function fitProbe(
     },
   );
   bar.finish(`best λ1=${r.best.lambda1} λ2=${r.best.lambda2} dev acc ${r.best.dev.accuracy.toFixed(4)}`);
-  return { probe: r.probe, trainDesign, grid: r.points, seconds: (performance.now() - t0) / 1000 };
+  return { probe: r.probe, trainDesign, grid: r.points };
 }
 
-/** Fits the control task with the chosen λs and returns its valid/test accuracy. */
+/** The control probe (probe/control.ts) on the same neurons and rows with the chosen λs. */
 async function controlAccuracy(
   stores: SplitStores,
-  opts: ProbeRunOptions,
+  opts: ProbeStageOptions,
   columns: { neurons: number[]; site: Site },
   probe: LogisticProbe,
   realClasses: string[],
 ): Promise<{ valid: number; test: number }> {
   const task = await readTask(opts.task, { control: true });
   const dir = join(opts.task, "control");
-  const read = (name: SplitName, split: TaskSplit) =>
-    readSplit(stores, name, filterClasses(split, opts.classes), columns, join(dir, `${name}.tsv`));
-  const train = await read("train", task.train);
-  const valid = await read("valid", task.valid);
-  const test = await read("test", task.test);
-  const classes = [...new Set([...train.labels, ...realClasses])].sort();
+  const read = (name: SplitName) =>
+    readSplit(stores[name], filterClasses(task[name], opts.classes), columns, join(dir, `${name}.tsv`));
+  const train = await read("train");
+  const valid = await read("valid");
+  const test = await read("test");
   log(`probe: control task with λ1=${probe.lambda1} λ2=${probe.lambda2}`);
-  const control = new LogisticProbe({
-    lambda1: probe.lambda1,
-    lambda2: probe.lambda2,
-    patience: opts.patience,
-    maxIter: opts.maxIter,
-    inPlace: true,
-  });
-  await control.fit(train.x, train.labels, { valid: { x: valid.x, y: valid.labels }, classes });
-  return {
-    valid: await control.score(valid.x, valid.labels),
-    test: await control.score(test.x, test.labels),
-  };
+  const fit = await fitControlProbe(
+    {
+      train: { x: train.x, y: train.labels },
+      valid: { x: valid.x, y: valid.labels },
+      test: { x: test.x, y: test.labels },
+    },
+    {
+      lambda1: probe.lambda1,
+      lambda2: probe.lambda2,
+      patience: opts.patience,
+      maxIter: opts.maxIter,
+      classes: controlClasses(realClasses, [...train.labels, ...valid.labels, ...test.labels]),
+    },
+  );
+  return { valid: fit.valid.accuracy, test: fit.test.accuracy };
 }
 
 function summarize(
-  opts: ProbeRunOptions,
+  opts: ProbeStageOptions,
   site: Site,
   probe: LogisticProbe,
   neurons: number,
@@ -315,6 +328,11 @@ function summarize(
   control?: { valid: number; test: number },
 ): ProbeSummary {
   const k = classes.length;
+  const accuracy = {
+    train: metrics.train.accuracy,
+    valid: metrics.valid.accuracy,
+    test: metrics.test.accuracy,
+  };
   return {
     out: opts.out,
     site,
@@ -323,33 +341,24 @@ function summarize(
     lambda2: probe.lambda2,
     neurons,
     rows: { train: metrics.train.rows, valid: metrics.valid.rows, test: metrics.test.rows },
-    accuracy: { train: metrics.train.accuracy, valid: metrics.valid.accuracy, test: metrics.test.accuracy },
+    accuracy,
     interceptOnly: {
       valid: interceptOnlyAccuracy(trainCodes, encodeLabels(valid.labels, classes).codes, k),
       test: interceptOnlyAccuracy(trainCodes, encodeLabels(test.labels, classes).codes, k),
     },
-    ...(control
-      ? {
-          controlAccuracy: control,
-          selectivity: {
-            valid: selectivity(metrics.valid.accuracy, control.valid),
-            test: selectivity(metrics.test.accuracy, control.test),
-          },
-        }
-      : {}),
-    seconds: 0,
+    ...(control ? { controlAccuracy: control, selectivity: selectivityOf(accuracy, control) } : {}),
   };
 }
 
 async function writeOutputs(
-  opts: ProbeRunOptions,
+  opts: ProbeStageOptions,
   r: {
     probe: LogisticProbe;
     neurons: number[];
     space: NeuronSpace;
     meta: ActivationStore["meta"];
     metrics: Record<SplitName, ClassificationMetrics>;
-    fitted: Fitted;
+    grid?: GridPoint[];
     summary: ProbeSummary;
     probeless: ReturnType<typeof probelessRanking>;
     classes: string[];
@@ -368,31 +377,35 @@ async function writeOutputs(
   };
   await writeJsonAtomic(join(opts.out, "probe.json"), {
     ...probe.toJSON(),
-    // Columns of `weights` are these neurons (global ids); the concepts command reads them.
+    // The inputs (columns of `weights`) are these neurons; the concepts stage reads them.
     neurons,
     ...where,
     task: opts.task,
     controlTask: opts.control === true,
   });
-  await writeJsonAtomic(join(opts.out, "metrics.json"), {
+  const metricsFile: ProbeMetricsFile = {
+    format: METRICS_FORMAT,
+    version: METRICS_VERSION,
     ...r.summary,
     ...where,
     task: opts.task,
     classes: r.classes,
     fit: probe.fitInfo,
-    fitSeconds: r.fitted.seconds,
     train: r.metrics.train,
     valid: r.metrics.valid,
     test: r.metrics.test,
-    ...(r.fitted.grid ? { grid: r.fitted.grid } : {}),
-  });
+    ...(r.grid ? { grid: r.grid } : {}),
+  };
+  await writeJsonAtomic(join(opts.out, "metrics.json"), metricsFile);
   const weights = probe.weightsByOutput();
   const stride = opts.stride ?? 100;
   const lca = neuronOrdering(weights, stride);
   const percentage = opts.percentage ?? 0.05;
   const top = topNeurons(weights, percentage);
   const seed = opts.seed ?? 1;
-  await writeJsonAtomic(join(opts.out, "rankings.json"), {
+  const rankings: RankingsFile = {
+    format: RANKINGS_FORMAT,
+    version: RANKINGS_VERSION,
     site: space.site,
     width: space.width,
     hidden: meta.hidden,
@@ -413,5 +426,6 @@ async function writeOutputs(
       perClass: Object.fromEntries(r.classes.map((c, i) => [c, ids(r.probeless.perClass[i].ordering)])),
     },
     random: { seed, ordering: ids(randomOrdering(neurons.length, seed)) },
-  });
+  };
+  await writeJsonAtomic(join(opts.out, "rankings.json"), rankings);
 }

@@ -1,4 +1,4 @@
-import type { ConceptsResult } from "../concepts/result.js";
+import type { ConceptsResult } from "../concepts/format.js";
 import type { ConceptNeuronExample, ReportData } from "./types.js";
 
 /**

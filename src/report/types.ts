@@ -1,4 +1,6 @@
-import type { Site } from "../store/format.js";
+import { z } from "zod";
+import { envelope } from "../util/json.js";
+import { SITES } from "../util/neurons.js";
 
 /**
  * ReportData: everything the report shows, as plain JSON (<results-dir>/report-data.json). The report
@@ -6,106 +8,146 @@ import type { Site } from "../store/format.js";
  * section is optional so that a partial run still gives a partial report. Accuracies are fractions in
  * [0, 1]; the report shows them as percentages. Layers are model layer numbers: 0 = embeddings … L for
  * the residual stream, blocks 1 … L for MLP neurons (`site`).
+ *
+ * The schema below is the source of the TypeScript types and of
+ * docs/schemas/codeneurons-report-data.schema.json; read.ts checks what the schema cannot say (lengths
+ * that follow `layers`). Versions: 3 names the format `format: "codeneurons-report-data"` (1 and 2 had
+ * `schema: "codeneurons.report-data"`); 2 added `site` (version 1 is the residual stream).
  */
-export const REPORT_SCHEMA = "codeneurons.report-data";
-/** 2: `site`. Version 1 files (no site) are read as the residual stream. */
-export const REPORT_VERSION = 2;
-export const REPORT_VERSIONS_READ: readonly number[] = [1, 2];
+export const REPORT_FORMAT = "codeneurons-report-data";
+export const REPORT_VERSION = 3;
+export const REPORT_LEGACY_NAME = "codeneurons.report-data";
 
-export interface ReportData {
-  schema: typeof REPORT_SCHEMA;
-  version: typeof REPORT_VERSION;
-  /** Which neurons the figures and names are of (absent: the residual stream, "hidden"). */
-  site?: Site;
-  /** Shown as the page title; default "<model> · <task>". */
-  title?: string;
-  model: string;
-  task: string;
-  /** ISO date of the run. */
-  createdAt?: string;
-  /** Free-text lines shown under the title (settings, seeds, data sizes). */
-  notes?: string[];
-  layerAccuracy?: LayerAccuracy;
-  cka?: CkaMatrix;
-  neuronCurves?: NeuronCurves;
-  redundancy?: RedundancySummary;
-  layerDistribution?: LayerDistribution;
-  conceptNeurons?: ConceptNeuronCounts;
-  heatmaps?: NeuronHeatmap[];
-}
+const accuracy = z.number().min(0).max(1);
+const layer = z.number().int().min(0);
+/** Layer numbers: at least one, none twice. */
+const layerList = z
+  .array(layer)
+  .min(1, "expected at least one layer")
+  .refine((ls) => new Set(ls).size === ls.length, "layers repeat");
 
-export interface LayerAccuracy {
-  layers: number[];
+export const LAYER_ACCURACY_SCHEMA = z.object({
+  layers: layerList,
   /** Test accuracy of a probe on layer i alone. */
-  independent: number[];
+  independent: z.array(accuracy),
   /** Test accuracy of a probe on layers 0..i (null where not run). */
-  incremental?: (number | null)[];
+  incremental: z.array(accuracy.nullable()).optional(),
   /** Control-task accuracy of the per-layer probes (selectivity = independent − control). */
-  control?: (number | null)[];
+  control: z.array(accuracy.nullable()).optional(),
   /** Accuracy of the probe on all layers. */
-  oracle?: number;
-}
+  oracle: accuracy.optional(),
+});
 
-export interface CkaMatrix {
-  layers: number[];
-  /** matrix[i][j] = linear CKA between layers[i] and layers[j], in [0, 1]. */
-  matrix: number[][];
-}
+export const CKA_MATRIX_SCHEMA = z.object({
+  layers: layerList,
+  /**
+   * matrix[i][j] = linear CKA between layers[i] and layers[j], in [0, 1]; estimators can stray slightly
+   * outside, anything far outside is a wrong file.
+   */
+  matrix: z.array(z.array(z.number().min(-0.5).max(1.5))),
+});
 
-export interface NeuronCurves {
+export const NEURON_CURVES_SCHEMA = z.object({
   /** Neurons the orderings rank (all neurons of the probed layers). */
-  totalNeurons: number;
-  oracle?: number;
+  totalNeurons: z.number().int().min(1),
+  oracle: accuracy.optional(),
   /** One curve per ordering, e.g. "LCA", "Probeless", "Random". */
-  orderings: { name: string; points: { neurons: number; accuracy: number }[] }[];
-}
+  orderings: z.array(
+    z.object({
+      name: z.string(),
+      points: z.array(z.object({ neurons: z.number().int().min(1), accuracy })),
+    }),
+  ),
+});
 
-export interface RedundancySummary {
-  totalNeurons: number;
-  /** In display order: Oracle, LS, LS+CC+LCA, CC, LCA, Probeless, Control, … */
-  steps: RedundancyStep[];
-}
-
-export interface RedundancyStep {
-  step: string;
-  neurons: number;
-  accuracy: number;
+export const REDUNDANCY_STEP_SCHEMA = z.object({
+  step: z.string(),
+  neurons: z.number().int().min(0),
+  accuracy,
   /** Percentage of neurons removed relative to `totalNeurons` (0–100). */
-  reduction: number;
+  reduction: z.number().min(0).max(100),
   /** Layers kept, when the step selects layers. */
-  layers?: number[];
+  layers: z.array(layer).optional(),
   /** e.g. "δ = 0.01, t = 0.3". */
-  detail?: string;
-}
+  detail: z.string().optional(),
+});
 
-export interface LayerDistribution {
-  layers: number[];
+export const REDUNDANCY_SUMMARY_SCHEMA = z.object({
+  totalNeurons: z.number().int().min(1),
+  /** In display order: Oracle, LS, LS+CC+LCA, CC, LCA, Probeless, Control, … */
+  steps: z.array(REDUNDANCY_STEP_SCHEMA),
+});
+
+export const LAYER_DISTRIBUTION_SCHEMA = z.object({
+  layers: layerList,
   /** counts[i] = top neurons of the class in layers[i]. */
-  classes: { name: string; counts: number[] }[];
+  classes: z.array(z.object({ name: z.string(), counts: z.array(z.number().int().min(0)) })),
   /** e.g. "LCA top neurons at 5% weight mass". */
-  description?: string;
-}
+  description: z.string().optional(),
+});
 
-export interface ConceptNeuronCounts {
-  layers: number[];
-  concepts: { name: string; byLayer: number[] }[];
-  /** The most significant concept neurons, shown as a table with their top words. */
-  examples?: ConceptNeuronExample[];
-}
-
-export interface ConceptNeuronExample {
-  neuron: string;
-  concept: string;
-  direction: string;
+export const CONCEPT_NEURON_EXAMPLE_SCHEMA = z.object({
+  neuron: z.string(),
+  concept: z.string(),
+  direction: z.string(),
   /** Share of its top word types that belong to the concept, in [0, 1]. */
-  purity: number;
-  pValue: number;
-  words: string[];
-}
+  purity: z.number().min(0).max(1),
+  pValue: z.number().min(0).max(1),
+  words: z.array(z.string()),
+});
+
+export const CONCEPT_NEURON_COUNTS_SCHEMA = z.object({
+  layers: layerList,
+  concepts: z.array(z.object({ name: z.string(), byLayer: z.array(z.number().int().min(0)) })),
+  /** The most significant concept neurons, shown as a table with their top words. */
+  examples: z.array(CONCEPT_NEURON_EXAMPLE_SCHEMA).optional(),
+});
 
 /** A class's top neurons and their activations over some code lines (concepts.json `heatmaps`). */
-export interface NeuronHeatmap {
-  class: string;
-  neurons: { id: number; name: string }[];
-  lines: { sentence: number; words: string[]; activations: number[][] }[];
-}
+export const NEURON_HEATMAP_SCHEMA = z.object({
+  class: z.string(),
+  neurons: z.array(z.object({ id: z.number().int().min(0), name: z.string() })),
+  lines: z.array(
+    z.object({
+      sentence: z.number().int().min(0),
+      words: z.array(z.string()),
+      activations: z.array(z.array(z.number())),
+    }),
+  ),
+});
+
+/** Every section; optional so that a partial run still gives a partial report. */
+export const REPORT_SECTIONS = {
+  /** Which neurons the figures and names are of (absent: the residual stream, "hidden"). */
+  site: z.enum(SITES).optional(),
+  /** Shown as the page title; default "<model> · <task>". */
+  title: z.string().optional(),
+  model: z.string(),
+  task: z.string(),
+  /** ISO date of the run, shown under the title. */
+  createdAt: z.string().optional(),
+  /** Free-text lines shown under the title (settings, seeds, data sizes). */
+  notes: z.array(z.string()).optional(),
+  layerAccuracy: LAYER_ACCURACY_SCHEMA.optional(),
+  cka: CKA_MATRIX_SCHEMA.optional(),
+  neuronCurves: NEURON_CURVES_SCHEMA.optional(),
+  redundancy: REDUNDANCY_SUMMARY_SCHEMA.optional(),
+  layerDistribution: LAYER_DISTRIBUTION_SCHEMA.optional(),
+  conceptNeurons: CONCEPT_NEURON_COUNTS_SCHEMA.optional(),
+  heatmaps: z.array(NEURON_HEATMAP_SCHEMA).optional(),
+};
+
+export const REPORT_DATA_SCHEMA = z
+  .object({ ...envelope(REPORT_FORMAT, REPORT_VERSION), ...REPORT_SECTIONS })
+  .describe("codeneurons report-data.json: the input of the report (every figure's numbers)");
+
+export type ReportData = z.infer<typeof REPORT_DATA_SCHEMA>;
+export type LayerAccuracy = z.infer<typeof LAYER_ACCURACY_SCHEMA>;
+export type CkaMatrix = z.infer<typeof CKA_MATRIX_SCHEMA>;
+export type NeuronCurves = z.infer<typeof NEURON_CURVES_SCHEMA>;
+export type RedundancySummary = z.infer<typeof REDUNDANCY_SUMMARY_SCHEMA>;
+export type RedundancyStep = z.infer<typeof REDUNDANCY_STEP_SCHEMA>;
+export type LayerDistribution = z.infer<typeof LAYER_DISTRIBUTION_SCHEMA>;
+export type ConceptNeuronCounts = z.infer<typeof CONCEPT_NEURON_COUNTS_SCHEMA>;
+export type ConceptNeuronExample = z.infer<typeof CONCEPT_NEURON_EXAMPLE_SCHEMA>;
+export type NeuronHeatmap = z.infer<typeof NEURON_HEATMAP_SCHEMA>;

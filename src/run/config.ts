@@ -1,60 +1,143 @@
-import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { SITES, type Site } from "../store/format.js";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import { InputError } from "../util/errors.js";
+import { readJsonFileSync } from "../util/json.js";
+import { SITES, type Site } from "../util/neurons.js";
 
 /**
  * Settings of `codeneurons run`: the paper's whole analysis for one model and one code corpus. Every
- * field is optional in the file; paths are relative to the config file. DEFAULTS are the paper's
- * settings (12000/1620/2040-token task, all layers, average aggregation, the 6×6 λ grid).
+ * field is optional in the file (RUN_CONFIG_FILE_SCHEMA, published as
+ * docs/schemas/codeneurons-run-config.schema.json); paths are relative to the config file. DEFAULTS are
+ * the paper's settings (12000/1620/2040-token task, all layers, average aggregation, the 6×6 λ grid).
+ * RunConfig is the config with every default filled in, as run.json records it.
  */
-export interface RunConfig {
+
+/** The package root (…/dist/run/config.js or …/src/run/config.ts → …). */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** `codeneurons run --demo`: the bundled model on the bundled Java slice. */
+export const DEMO_CONFIG = join(ROOT, "demo", "config.json");
+
+const nonNegative = z
+  .number()
+  .int({ error: "must be a non-negative integer" })
+  .min(0, "must be a non-negative integer");
+const positive = z.number().int({ error: "must be a positive integer" }).min(1, "must be a positive integer");
+const openFraction = z.number().gt(0, "must be in (0, 1)").lt(1, "must be in (0, 1)");
+const site = z.enum(SITES, { error: `must be one of ${SITES.join(", ")}` });
+const text = z.string({ error: "must be a non-empty string" }).min(1, "must be a non-empty string");
+
+export const RUN_CONFIG_SCHEMA = z.object({
   /** Hugging Face model directory or hub id. */
-  model: string;
+  model: z.string(),
   /**
    * The neurons the analysis (probe, redundancy, concepts, report) is about: the residual stream
    * ("hidden", the paper's) or every block's MLP neurons ("mlp"). Extraction keeps this site.
    */
-  site: Site;
-  data: {
+  site,
+  data: z.object({
     /** Language of the code (java, python, javascript, …; see `codeneurons label --help`). */
-    language: string;
+    language: z.string(),
     /** Lines are already tokenized (tokens separated by spaces), as in the paper's Java data. */
-    pretokenized: boolean;
-    train: string;
-    valid: string;
-    test: string;
-  };
-  task: {
-    seed: number;
+    pretokenized: z.boolean(),
+    train: z.string(),
+    valid: z.string(),
+    test: z.string(),
+  }),
+  task: z.object({
+    seed: nonNegative,
     /** Tokens per class in train, valid, test. */
-    caps: [number, number, number];
-    control: "distribution" | "uniform";
-  };
-  extract: {
+    caps: z.tuple([positive, positive, positive]),
+    control: z.enum(["distribution", "uniform"]),
+  }),
+  extract: z.object({
     /** Hidden-state layers (null = all). */
-    layers: number[] | null;
+    layers: z.array(nonNegative).nullable(),
     /** Sites to store (default: the residual stream, plus the MLP neurons when `site` is "mlp"). */
-    sites: Site[];
-    aggregation: "first" | "last" | "average";
-    dtype: "float32" | "float16";
-    batchTokens: number;
-  };
-  redundancy: {
-    seed: number;
-    deltas: number[];
-    thresholds: number[];
+    sites: z.array(site),
+    aggregation: z.enum(["first", "last", "average"]),
+    dtype: z.enum(["float32", "float16"]),
+    batchTokens: positive,
+  }),
+  redundancy: z.object({
+    seed: nonNegative,
+    deltas: z.array(openFraction),
+    thresholds: z.array(openFraction),
     /** Steps to run (null = all). */
-    steps: string[] | null;
+    steps: z.array(z.string()).nullable(),
     /** "all": accuracy at every percentage (full curves for the report); "until-target": stop at the minimal set. */
-    curves: "all" | "until-target";
-  };
-  concepts: {
+    curves: z.enum(["all", "until-target"]),
+  }),
+  concepts: z.object({
     /** LCA weight mass for the top neurons of each class. */
-    percentage: number;
-  };
-  report: { png: boolean };
-}
+    percentage: z.number().gt(0, "must be in (0, 1]").max(1, "must be in (0, 1]"),
+  }),
+  report: z.object({ png: z.boolean() }),
+});
+export type RunConfig = z.infer<typeof RUN_CONFIG_SCHEMA>;
+
+const bool = z.boolean({ error: "must be true or false" });
+
+/** A config file: every section and field optional (the defaults fill them in). */
+export const RUN_CONFIG_FILE_SCHEMA = z
+  .object({
+    model: text.optional(),
+    site: site.optional(),
+    data: z
+      .object({
+        language: text.optional(),
+        pretokenized: bool.optional(),
+        train: text.optional(),
+        valid: text.optional(),
+        test: text.optional(),
+      })
+      .optional(),
+    task: z
+      .object({
+        seed: nonNegative.optional(),
+        caps: z
+          .array(positive, { error: "must be [train, valid, test]" })
+          .length(3, "must be [train, valid, test]")
+          .optional(),
+        control: z
+          .enum(["distribution", "uniform"], { error: "must be one of distribution, uniform" })
+          .optional(),
+      })
+      .optional(),
+    extract: z
+      .object({
+        layers: z.array(nonNegative, { error: "must be a list of layer numbers" }).nullable().optional(),
+        sites: z
+          .array(site, { error: `must be a list of distinct values from ${SITES.join(", ")}` })
+          .min(1, `must be a list of distinct values from ${SITES.join(", ")}`)
+          .refine(
+            (s) => new Set(s).size === s.length,
+            `must be a list of distinct values from ${SITES.join(", ")}`,
+          )
+          .optional(),
+        aggregation: z
+          .enum(["first", "last", "average"], { error: "must be one of first, last, average" })
+          .optional(),
+        dtype: z.enum(["float32", "float16"], { error: "must be one of float32, float16" }).optional(),
+        batchTokens: positive.optional(),
+      })
+      .optional(),
+    redundancy: z
+      .object({
+        seed: nonNegative.optional(),
+        deltas: z.array(openFraction, { error: "must be a list of numbers in (0, 1)" }).optional(),
+        thresholds: z.array(openFraction, { error: "must be a list of numbers in (0, 1)" }).optional(),
+        steps: z.array(z.string(), { error: "must be a list of step names" }).nullable().optional(),
+        curves: z.enum(["all", "until-target"], { error: "must be one of all, until-target" }).optional(),
+      })
+      .optional(),
+    concepts: z
+      .object({ percentage: z.number().gt(0, "must be in (0, 1]").max(1, "must be in (0, 1]").optional() })
+      .optional(),
+    report: z.object({ png: bool.optional() }).optional(),
+  })
+  .describe("codeneurons run --config FILE: the analysis settings (every field optional)");
+export type RunConfigFile = z.infer<typeof RUN_CONFIG_FILE_SCHEMA>;
 
 export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data"> & {
   data: Pick<RunConfig["data"], "language" | "pretokenized">;
@@ -74,248 +157,70 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data"> & {
   report: { png: true },
 };
 
-type Json = Record<string, unknown>;
-
-class ConfigReader {
-  constructor(
-    private readonly file: string,
-    private readonly dir: string,
-  ) {}
-
-  private fail(field: string, why: string): never {
-    throw new InputError(this.file, why, { field });
-  }
-
-  section(obj: Json, key: string): Json {
-    const v = obj[key];
-    if (v === undefined) return {};
-    if (typeof v !== "object" || v === null || Array.isArray(v)) this.fail(key, "must be an object");
-    return v as Json;
-  }
-
-  string(obj: Json, key: string, path: string, fallback?: string): string {
-    const v = obj[key];
-    if (v === undefined && fallback !== undefined) return fallback;
-    if (typeof v !== "string" || v === "") this.fail(path, "must be a non-empty string");
-    return v;
-  }
-
-  path(obj: Json, key: string, path: string, fallback?: string): string {
-    const v = this.string(obj, key, path, fallback);
-    return isAbsolute(v) ? v : resolve(this.dir, v);
-  }
-
-  bool(obj: Json, key: string, path: string, fallback: boolean): boolean {
-    const v = obj[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== "boolean") this.fail(path, "must be true or false");
-    return v;
-  }
-
-  number(
-    obj: Json,
-    key: string,
-    path: string,
-    fallback: number,
-    check: (n: number) => boolean,
-    what: string,
-  ): number {
-    const v = obj[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || !check(v)) this.fail(path, `must be ${what}`);
-    return v;
-  }
-
-  numbers(
-    obj: Json,
-    key: string,
-    path: string,
-    fallback: number[] | null,
-    check: (n: number) => boolean,
-    what: string,
-  ): number[] | null {
-    const v = obj[key];
-    if (v === undefined) return fallback;
-    if (v === null) return null;
-    if (!Array.isArray(v) || !v.every((n) => typeof n === "number" && check(n)))
-      this.fail(path, `must be a list of ${what}`);
-    return v as number[];
-  }
-
-  /** A list of distinct values from `allowed`; absent: `fallback`. */
-  someOf<T extends string>(obj: Json, key: string, path: string, fallback: T[], allowed: readonly T[]): T[] {
-    const v = obj[key];
-    if (v === undefined) return fallback;
-    if (
-      !Array.isArray(v) ||
-      v.length === 0 ||
-      !v.every((x) => typeof x === "string" && (allowed as readonly string[]).includes(x)) ||
-      new Set(v).size !== v.length
-    )
-      this.fail(path, `must be a list of distinct values from ${allowed.join(", ")}`);
-    return v as T[];
-  }
-
-  oneOf<T extends string>(obj: Json, key: string, path: string, fallback: T, allowed: readonly T[]): T {
-    const v = obj[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== "string" || !(allowed as readonly string[]).includes(v))
-      this.fail(path, `must be one of ${allowed.join(", ")}`);
-    return v as T;
-  }
-}
-
-const isInt = (n: number) => Number.isInteger(n) && n >= 0;
-
 /** Reads a config file; `overrides` (from the command line) win over the file. */
 export function readRunConfig(
   file: string | undefined,
   overrides: { model?: string; data?: string; site?: Site } = {},
 ): RunConfig {
-  let json: Json = {};
-  let dir = process.cwd();
-  if (file) {
-    dir = dirname(resolve(file));
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      throw new InputError(
-        file,
-        `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      );
-    }
-    try {
-      json = JSON.parse(text) as Json;
-    } catch (e) {
-      throw new InputError(file, `not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof json !== "object" || json === null || Array.isArray(json))
-      throw new InputError(file, "must hold a JSON object");
-  }
-  const r = new ConfigReader(file ?? "(command line)", dir);
+  const json: RunConfigFile = file ? readJsonFileSync(file, RUN_CONFIG_FILE_SCHEMA) : {};
+  const where = file ?? "(command line)";
+  // Paths are relative to the config file (or to the working directory without one).
+  const dir = file ? dirname(resolve(file)) : process.cwd();
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
   const d = DEFAULT_CONFIG;
-  const data = r.section(json, "data");
+  const data = json.data ?? {};
   const dataDir = overrides.data ? resolve(overrides.data) : undefined;
-  const split = (name: string) =>
-    dataDir ? resolve(dataDir, `${name}.in`) : r.path(data, name, `data.${name}`, undefined);
-  if (!overrides.model && json.model === undefined)
-    throw new InputError(file ?? "(command line)", 'no model: give --model or a "model" field', {
-      field: "model",
-    });
-  const task = r.section(json, "task");
-  const extract = r.section(json, "extract");
-  const red = r.section(json, "redundancy");
-  const concepts = r.section(json, "concepts");
-  const report = r.section(json, "report");
-  const caps = r.numbers(
-    task,
-    "caps",
-    "task.caps",
-    [...d.task.caps],
-    (n) => isInt(n) && n > 0,
-    "positive integers",
-  );
-  if (caps?.length !== 3)
-    throw new InputError(file ?? "(command line)", "must be [train, valid, test]", { field: "task.caps" });
-  const steps = red.steps;
-  if (
-    steps !== undefined &&
-    steps !== null &&
-    !(Array.isArray(steps) && steps.every((s) => typeof s === "string"))
-  ) {
-    throw new InputError(file ?? "(command line)", "must be a list of step names", {
-      field: "redundancy.steps",
-    });
-  }
-  const site = overrides.site ?? r.oneOf(json, "site", "site", d.site, SITES);
+  const split = (name: "train" | "valid" | "test") => {
+    if (dataDir) return resolve(dataDir, `${name}.in`);
+    const p = data[name];
+    if (p === undefined) throw new InputError(where, "must be a non-empty string", { field: `data.${name}` });
+    return path(p);
+  };
+  const model = overrides.model ?? json.model;
+  if (model === undefined)
+    throw new InputError(where, 'no model: give --model or a "model" field', { field: "model" });
+  const analysed = overrides.site ?? json.site ?? d.site;
   // The analysed site must be extracted; by default it is, besides the residual stream.
-  const sites = r.someOf(
-    extract,
-    "sites",
-    "extract.sites",
-    site === "hidden" ? [...d.extract.sites] : ["hidden", site],
-    SITES,
-  );
-  if (!sites.includes(site))
+  const sites = json.extract?.sites ?? (analysed === "hidden" ? [...d.extract.sites] : ["hidden", analysed]);
+  if (!sites.includes(analysed))
     throw new InputError(
-      file ?? "(command line)",
-      `the analysis is on the ${site} site, which extract.sites (${sites.join(", ")}) leaves out`,
+      where,
+      `the analysis is on the ${analysed} site, which extract.sites (${sites.join(", ")}) leaves out`,
       { field: "site" },
     );
+  const caps = json.task?.caps ?? d.task.caps;
   return {
-    model:
-      overrides.model ??
-      (looksLikePath(String(json.model)) ? r.path(json, "model", "model") : r.string(json, "model", "model")),
-    site,
+    model: overrides.model ?? (looksLikePath(model) ? path(model) : model),
+    site: analysed,
     data: {
-      language: r.string(data, "language", "data.language", d.data.language),
-      pretokenized: r.bool(data, "pretokenized", "data.pretokenized", d.data.pretokenized),
+      language: data.language ?? d.data.language,
+      pretokenized: data.pretokenized ?? d.data.pretokenized,
       train: split("train"),
       valid: split("valid"),
       test: split("test"),
     },
     task: {
-      seed: r.number(task, "seed", "task.seed", d.task.seed, isInt, "a non-negative integer"),
-      caps: caps as [number, number, number],
-      control: r.oneOf(task, "control", "task.control", d.task.control, ["distribution", "uniform"] as const),
+      seed: json.task?.seed ?? d.task.seed,
+      caps: [caps[0], caps[1], caps[2]],
+      control: json.task?.control ?? d.task.control,
     },
     extract: {
-      layers: r.numbers(extract, "layers", "extract.layers", d.extract.layers, isInt, "layer numbers"),
+      layers: json.extract?.layers === undefined ? d.extract.layers : json.extract.layers,
       // In the order extraction writes them.
       sites: SITES.filter((s) => sites.includes(s)),
-      aggregation: r.oneOf(extract, "aggregation", "extract.aggregation", d.extract.aggregation, [
-        "first",
-        "last",
-        "average",
-      ] as const),
-      dtype: r.oneOf(extract, "dtype", "extract.dtype", d.extract.dtype, ["float32", "float16"] as const),
-      batchTokens: r.number(
-        extract,
-        "batchTokens",
-        "extract.batchTokens",
-        d.extract.batchTokens,
-        (n) => isInt(n) && n > 0,
-        "a positive integer",
-      ),
+      aggregation: json.extract?.aggregation ?? d.extract.aggregation,
+      dtype: json.extract?.dtype ?? d.extract.dtype,
+      batchTokens: json.extract?.batchTokens ?? d.extract.batchTokens,
     },
     redundancy: {
-      seed: r.number(red, "seed", "redundancy.seed", d.redundancy.seed, isInt, "a non-negative integer"),
-      deltas:
-        r.numbers(
-          red,
-          "deltas",
-          "redundancy.deltas",
-          d.redundancy.deltas,
-          (n) => n > 0 && n < 1,
-          "numbers in (0, 1)",
-        ) ?? d.redundancy.deltas,
-      thresholds:
-        r.numbers(
-          red,
-          "thresholds",
-          "redundancy.thresholds",
-          d.redundancy.thresholds,
-          (n) => n > 0 && n < 1,
-          "numbers in (0, 1)",
-        ) ?? d.redundancy.thresholds,
-      steps: (steps as string[] | null | undefined) ?? null,
-      curves: r.oneOf(red, "curves", "redundancy.curves", d.redundancy.curves, [
-        "all",
-        "until-target",
-      ] as const),
+      seed: json.redundancy?.seed ?? d.redundancy.seed,
+      deltas: json.redundancy?.deltas ?? d.redundancy.deltas,
+      thresholds: json.redundancy?.thresholds ?? d.redundancy.thresholds,
+      steps: json.redundancy?.steps ?? null,
+      curves: json.redundancy?.curves ?? d.redundancy.curves,
     },
-    concepts: {
-      percentage: r.number(
-        concepts,
-        "percentage",
-        "concepts.percentage",
-        d.concepts.percentage,
-        (n) => n > 0 && n <= 1,
-        "in (0, 1]",
-      ),
-    },
-    report: { png: r.bool(report, "png", "report.png", d.report.png) },
+    concepts: { percentage: json.concepts?.percentage ?? d.concepts.percentage },
+    report: { png: json.report?.png ?? d.report.png },
   };
 }
 

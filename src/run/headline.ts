@@ -1,5 +1,7 @@
+import type { z } from "zod";
 import type { ConceptsResult } from "../concepts/index.js";
 import type { RedundancyResults, SummaryRow } from "../redundancy/pipeline/results.js";
+import type { HEADLINE_SCHEMA } from "./format.js";
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
@@ -24,13 +26,8 @@ function headlineRow(r: RedundancyResults, oracle: SummaryRow): SummaryRow | nul
   return [...reducing].sort((a, b) => b.devAccuracy - a.devAccuracy || a.neurons - b.neurons)[0] ?? null;
 }
 
-export interface Headline {
-  text: string;
-  /** The row of the summary the headline quotes (see headlineRow), or null when none drops neurons. */
-  row: SummaryRow | null;
-  oracle: SummaryRow | null;
-  conceptNeurons: Record<string, string[]>;
-}
+/** What the run prints and run.json keeps (run/format.ts). */
+export type Headline = z.infer<typeof HEADLINE_SCHEMA>;
 
 /**
  * The run's one-paragraph finding: how many neurons of how many can go for how much accuracy, and the

@@ -2,7 +2,7 @@ import type { ConceptsResult } from "../concepts/index.js";
 import type { RedundancyResults } from "../redundancy/pipeline/results.js";
 import { reportSectionsFromConcepts } from "../report/from-concepts.js";
 import { reportSectionsFromRedundancy } from "../report/from-redundancy.js";
-import { REPORT_SCHEMA, REPORT_VERSION, type ReportData } from "../report/types.js";
+import { REPORT_FORMAT, REPORT_VERSION, type ReportData } from "../report/types.js";
 import { checkSite } from "../util/neurons.js";
 
 /**
@@ -19,7 +19,7 @@ export function reportDataOf(
   const site = redundancy?.input.site ?? concepts?.site ?? "hidden";
   if (concepts) checkSite(concepts.site, site, files.concepts, "site");
   return {
-    schema: REPORT_SCHEMA,
+    format: REPORT_FORMAT,
     version: REPORT_VERSION,
     site,
     model: meta.model,

@@ -1,12 +1,14 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { isLabelLanguage, LANGUAGE_NAMES } from "../data/label.js";
 import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
-import type { RedundancyResults } from "../redundancy/pipeline/results.js";
 import { writeReportForResults } from "../report/write.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { formatSeconds, log } from "../util/progress.js";
+import { writeRunRecord } from "../util/run-record.js";
 import type { RunConfig } from "./config.js";
+import { RUN_FORMAT, RUN_VERSION, type RunFile } from "./format.js";
 import { type Headline, headlineOf } from "./headline.js";
 import { reportDataOf } from "./report-data.js";
 import { conceptsStage, extractStage, labelStage, layoutOf, probeStage, taskStage } from "./stages.js";
@@ -15,28 +17,32 @@ export interface RunResult {
   out: string;
   report: string;
   headline: Headline;
+  /** Wall-clock seconds of each stage (also in OUT/run-record.json). */
   seconds: Record<string, number>;
 }
 
 /**
  * The paper's whole analysis for one model and corpus: label → task → extract → probe → redundancy →
- * concepts → report. Extraction resumes and the redundancy steps are cached, so a rerun after an
- * interruption (or with changed analysis settings) redoes only what changed.
+ * concepts → report, each stage the library's. Extraction resumes and the redundancy steps are cached,
+ * so a rerun after an interruption (or with changed analysis settings) redoes only what changed; the
+ * probe stage's tuned oracle is the redundancy pipeline's oracle, so the λ grid is fitted once.
+ * Writes OUT/run.json (the settings and the headline) and OUT/run-record.json (the timings).
  */
 export async function runAnalysis(
   cfg: RunConfig,
   out: string,
   opts: { quiet?: boolean } = {},
 ): Promise<RunResult> {
+  const t0 = performance.now();
   const quiet = opts.quiet ?? false;
   const layout = layoutOf(out);
   await mkdir(out, { recursive: true });
   const seconds: Record<string, number> = {};
   const stage = async <T>(name: string, what: string, fn: () => Promise<T>): Promise<T> => {
     log(`── ${name}: ${what}`);
-    const t0 = performance.now();
+    const t = performance.now();
     const result = await fn();
-    seconds[name] = (performance.now() - t0) / 1000;
+    seconds[name] = (performance.now() - t) / 1000;
     log(`   ${name} done in ${formatSeconds(seconds[name])}`);
     return result;
   };
@@ -47,8 +53,8 @@ export async function runAnalysis(
     taskStage(cfg, layout),
   );
   await stage("extract", `activations of ${cfg.model}`, () => extractStage(cfg, layout, quiet));
-  await stage("probe", "oracle probe (λ grid on dev)", () => probeStage(cfg, layout, quiet));
-  const redundancy: RedundancyResults = await stage("redundancy", "the paper's pipeline", () =>
+  const probe = await stage("probe", "oracle probe (λ grid on dev)", () => probeStage(cfg, layout, quiet));
+  const { results: redundancy } = await stage("redundancy", "the paper's pipeline", () =>
     runRedundancyPipeline(
       { store: layout.activations, task: layout.task, site: cfg.site, seed: cfg.redundancy.seed },
       {
@@ -60,11 +66,12 @@ export async function runAnalysis(
           thresholds: cfg.redundancy.thresholds,
           curves: cfg.redundancy.curves,
         },
+        oracle: probe.fitted,
         quiet,
       },
     ),
   );
-  const concepts = await stage("concepts", "top neurons, top words, concept neurons", () =>
+  const { result: concepts } = await stage("concepts", "top neurons, top words, concept neurons", () =>
     conceptsStage(cfg, layout, quiet),
   );
   const notes = [
@@ -76,7 +83,7 @@ export async function runAnalysis(
     reportDataOf(
       redundancy,
       concepts,
-      { model: cfg.model, task: "Java token tagging (6 classes)", notes },
+      { model: cfg.model, task: taskTitle(cfg.data.language, task.classes.length), notes },
       { concepts: join(layout.concepts, "concepts.json") },
     ),
   );
@@ -84,14 +91,22 @@ export async function runAnalysis(
     writeReportForResults(out, { png: cfg.report.png, quiet }),
   );
   const headline = headlineOf(redundancy, concepts);
-  await writeJsonAtomic(layout.run, {
+  const run: RunFile = {
+    format: RUN_FORMAT,
+    version: RUN_VERSION,
     config: cfg,
-    seconds,
     headline,
     report: report.html,
-    createdAt: new Date().toISOString(),
-  });
+  };
+  await writeJsonAtomic(layout.run, run);
+  await writeRunRecord(out, "run", { total: (performance.now() - t0) / 1000, ...seconds });
   return { out, report: report.html, headline, seconds };
+}
+
+/** The report's name of the task: "Java token tagging (6 classes)". */
+export function taskTitle(language: string, classes: number): string {
+  const name = isLabelLanguage(language) ? LANGUAGE_NAMES[language] : language;
+  return `${name} token tagging (${classes} classes)`;
 }
 
 export function reportExists(out: string): boolean {

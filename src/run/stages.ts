@@ -1,22 +1,23 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { runConcepts } from "../concepts/run.js";
-import {
-  buildTokenTagging,
-  labelFile,
-  readTask,
-  readTaskSources,
-  type TaskSummary,
-  writeLabelled,
-  writeTask,
-} from "../data/index.js";
+import { type ConceptsStageResult, runConcepts } from "../concepts/stage.js";
+import { readTask } from "../data/index.js";
 import { isLabelLanguage } from "../data/label.js";
 import { SPLITS, type SplitName } from "../data/splits.js";
+import { runLabel } from "../data/stage.js";
+import type { TaskSummary } from "../data/task/build.js";
+import { runTokenTaggingTask } from "../data/task/stage.js";
 import { type ExtractResult, extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
-import { runProbe } from "../probe/run.js";
+import { type ProbeStageResult, runProbe } from "../probe/stage.js";
+import { DEFAULT_SETTINGS } from "../redundancy/pipeline/pipeline.js";
 import { UserError } from "../util/errors.js";
 import type { RunConfig } from "./config.js";
+
+/**
+ * The stages of `codeneurons run`, each the library's stage function with the settings of the run's
+ * config, and the output layout they share. run.ts runs them in order.
+ */
 
 /** Where `codeneurons run` puts each stage's output inside the results directory. */
 export function layoutOf(out: string) {
@@ -45,27 +46,27 @@ export async function labelStage(
   if (!isLabelLanguage(lang)) throw new UserError(`data.language: unknown language '${lang}'`);
   const out = {} as Record<SplitName, { sentences: number; tokens: number }>;
   for (const s of SPLITS) {
-    const result = await labelFile(cfg.data[s], { lang, pretokenized: cfg.data.pretokenized });
-    await writeLabelled(layout.data(s), result);
-    out[s] = { sentences: result.sentences.length, tokens: result.labels.reduce((n, l) => n + l.length, 0) };
+    const { meta } = await runLabel({
+      lang,
+      input: cfg.data[s],
+      out: layout.data(s),
+      pretokenized: cfg.data.pretokenized,
+    });
+    out[s] = { sentences: meta.sentences, tokens: meta.tokens };
   }
   return out;
 }
 
 /** The paper's filtered token-tagging task and its control task. */
 export async function taskStage(cfg: RunConfig, layout: Layout): Promise<TaskSummary> {
-  const sources = await readTaskSources({
-    train: layout.data("train"),
-    valid: layout.data("valid"),
-    test: layout.data("test"),
-  });
   const [train, valid, test] = cfg.task.caps;
-  const build = buildTokenTagging(sources, {
-    seed: cfg.task.seed,
-    caps: { train, valid, test },
-    control: cfg.task.control,
-  });
-  return writeTask(layout.task, build);
+  return runTokenTaggingTask(
+    {
+      splits: { train: layout.data("train"), valid: layout.data("valid"), test: layout.data("test") },
+      out: layout.task,
+    },
+    { seed: cfg.task.seed, caps: { train, valid, test }, control: cfg.task.control },
+  );
 }
 
 /** Extracts activations of the sentences the task uses, one store per split. */
@@ -103,8 +104,12 @@ export async function extractStage(
   }
 }
 
-/** The oracle probe (all neurons, λ tuned on dev) whose weights the concept analysis reads. */
-export async function probeStage(cfg: RunConfig, layout: Layout, quiet: boolean) {
+/**
+ * The oracle probe (all neurons, λ tuned on dev, with the control probe for selectivity) whose weights
+ * the concept analysis reads. Fitted with the redundancy pipeline's solver settings, so that the
+ * pipeline takes it as its oracle instead of tuning the grid again.
+ */
+export async function probeStage(cfg: RunConfig, layout: Layout, quiet: boolean): Promise<ProbeStageResult> {
   return runProbe({
     store: layout.activations,
     task: layout.task,
@@ -113,12 +118,18 @@ export async function probeStage(cfg: RunConfig, layout: Layout, quiet: boolean)
     grid: true,
     selectivity: true,
     seed: cfg.redundancy.seed,
+    patience: DEFAULT_SETTINGS.patience,
+    maxIter: DEFAULT_SETTINGS.maxIter,
     quiet,
   });
 }
 
 /** Top neurons per class, their top words, concept neurons, heatmaps over code lines. */
-export async function conceptsStage(cfg: RunConfig, layout: Layout, quiet: boolean) {
+export async function conceptsStage(
+  cfg: RunConfig,
+  layout: Layout,
+  quiet: boolean,
+): Promise<ConceptsStageResult> {
   if (!existsSync(join(layout.probe, "probe.json"))) throw new Error("concepts: the probe stage has not run");
   return runConcepts({
     store: layout.store("train"),

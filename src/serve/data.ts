@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { ConceptsResult, NeuronReport } from "../concepts/result.js";
+import type { ConceptsResult, NeuronReport } from "../concepts/format.js";
 import { summarizeColumn, topWordsFromSummary } from "../concepts/top-words.js";
 import type { TopWord } from "../concepts/types.js";
 import { type WordTypes, wordTypes } from "../concepts/word-types.js";

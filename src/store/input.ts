@@ -1,16 +1,16 @@
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readTextWithHash, splitWordLines } from "../data/io.js";
 import { InputError } from "../util/errors.js";
 
 /**
- * Reads a sentence file (one sentence per line, words separated by whitespace) and an optional
- * parallel label file. CRLF and tabs are accepted; empty lines are kept as empty sentences (so that
- * line numbers stay valid references) and counted.
+ * Extraction's input: a sentence file (one sentence per line, words separated by whitespace) and an
+ * optional parallel label file, read by the one sentence-file reader (data/io.ts). Words are kept as
+ * written (escaped), because that is what the store's words.txt holds; extraction and the store decode
+ * them (data/escape.ts, decodeWord). Empty lines are kept as empty sentences and counted.
  */
 export interface SentenceInput {
   file: string;
   sha256: string;
-  /** Words per input line; [] for an empty line. */
+  /** Words per input line, as written; [] for an empty line. */
   lines: string[][];
   labels?: string[][];
   labelsFile?: string;
@@ -18,42 +18,16 @@ export interface SentenceInput {
   emptyLines: number;
 }
 
-export function splitWords(line: string): string[] {
-  const t = line.trim();
-  return t === "" ? [] : t.split(/\s+/u);
-}
-
-function splitLines(text: string): string[] {
-  const lines = text.split("\n");
-  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-  return lines.map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
-}
-
-async function readText(file: string): Promise<{ text: string; sha256: string }> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(file);
-  } catch (e) {
-    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
-  } catch {
-    throw new InputError(file, "not valid UTF-8 text");
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  return { text, sha256: createHash("sha256").update(buf).digest("hex") };
-}
+export { splitWords } from "../data/io.js";
 
 export async function readSentenceInput(file: string, labelsFile?: string): Promise<SentenceInput> {
-  const { text, sha256 } = await readText(file);
-  const lines = splitLines(text).map(splitWords);
+  const { text, sha256 } = await readTextWithHash(file);
+  const lines = splitWordLines(text);
   const emptyLines = lines.filter((l) => l.length === 0).length;
   const input: SentenceInput = { file, sha256, lines, emptyLines };
   if (labelsFile === undefined) return input;
-  const lab = await readText(labelsFile);
-  const labelLines = splitLines(lab.text).map(splitWords);
+  const lab = await readTextWithHash(labelsFile);
+  const labelLines = splitWordLines(lab.text);
   if (labelLines.length !== lines.length) {
     throw new InputError(
       labelsFile,

@@ -3,7 +3,19 @@ import { copyFile, mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 import { InputError, UserError } from "../util/errors.js";
-import { type ShardRecord, type StoreIndex, shardFileName, shardRecordName, shardsOfPart } from "./format.js";
+import { readJsonFile } from "../util/json.js";
+import {
+  checkStoreFile,
+  type ShardRecord,
+  STORE_INDEX_SCHEMA,
+  STORE_PLAN_SCHEMA,
+  type StoreIndex,
+  type StorePlan,
+  shardFileName,
+  shardRecordName,
+  shardsOfPart,
+  withCurrentSites,
+} from "./format.js";
 
 /**
  * Joins the parts of a `--shard K/N` extraction (for example Slurm array tasks or Kubernetes indexed
@@ -69,8 +81,7 @@ export async function mergeStores(
   }
   const { part: _part, ...rest } = first;
   const seconds = indexes.reduce((s, i) => s + i.seconds, 0);
-  const planJson = JSON.parse(await readFile(join(parts[0], "plan.json"), "utf8")) as Record<string, unknown>;
-  delete planJson.part;
+  const { part: _planPart, ...planJson } = await readPlan(parts[0]);
   await writeJsonAtomic(join(out, "plan.json"), planJson);
   const merged: StoreIndex = { ...rest, shards: records, createdAt: new Date().toISOString(), seconds };
   await writeJsonAtomic(join(out, "index.json"), merged);
@@ -81,28 +92,21 @@ async function readPartIndex(dir: string): Promise<StoreIndex> {
   const path = join(dir, "index.json");
   if (!existsSync(path))
     throw new InputError(dir, "no index.json: this part is not finished (rerun its extract command)");
-  try {
-    return JSON.parse(await readFile(path, "utf8")) as StoreIndex;
-  } catch (e) {
-    throw new InputError(path, `not valid JSON (${(e as Error).message})`);
-  }
+  return withCurrentSites(checkStoreFile(await readJsonFile(path, STORE_INDEX_SCHEMA), path));
+}
+
+async function readPlan(dir: string): Promise<StorePlan> {
+  const path = join(dir, "plan.json");
+  return withCurrentSites(checkStoreFile(await readJsonFile(path, STORE_PLAN_SCHEMA), path));
 }
 
 async function readPlanWithoutPart(dir: string): Promise<string> {
-  try {
-    const plan = JSON.parse(await readFile(join(dir, "plan.json"), "utf8")) as Record<string, unknown>;
-    delete plan.part;
-    return JSON.stringify(plan);
-  } catch (e) {
-    throw new InputError(join(dir, "plan.json"), `cannot read (${(e as Error).message})`);
-  }
+  const { part: _part, ...plan } = await readPlan(dir);
+  return JSON.stringify(plan);
 }
 
 async function readPlanShards(dir: string): Promise<number> {
-  const plan = JSON.parse(await readFile(join(dir, "plan.json"), "utf8")) as {
-    shards: unknown[];
-    part?: { count: number };
-  };
+  const plan = await readPlan(dir);
   // Sanity: the plan's ranges for every part must tile the shard list.
   const total = plan.shards.length;
   const count = plan.part?.count ?? 1;

@@ -3,13 +3,17 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { z } from "zod";
+import { encodeToken } from "../data/escape.js";
 import { tempNameFor, writeJsonAtomic } from "../util/atomic.js";
 import { decodeByteLevel } from "../util/bytelevel.js";
 import { InputError, UserError } from "../util/errors.js";
+import { checkValue } from "../util/json.js";
 import { getOrCreate } from "../util/maps.js";
 import { siteLayers } from "../util/neurons.js";
 import { Progress } from "../util/progress.js";
 import {
+  MAX_LAYER,
   type ShardPlan,
   type ShardRecord,
   type Site,
@@ -59,54 +63,47 @@ function parseInputSpec(spec: string): { file: string; layer?: number } {
   return m ? { file: m[1], layer: Number(m[2]) } : { file: spec };
 }
 
+/** One line of NeuroX activation JSON: a sentence, its tokens and their vectors per layer. */
+const NEUROX_LINE_SCHEMA = z.object({
+  linex_index: z.number().int().min(0),
+  features: z.array(
+    z.object({
+      token: z.string().min(1),
+      layers: z.array(
+        z.object({ index: z.number().int().min(0).max(MAX_LAYER), values: z.array(z.number()) }),
+      ),
+    }),
+  ),
+});
+
 function parseFeatureLine(file: string, lineNo: number, text: string, forcedLayer: number | undefined) {
-  let obj: unknown;
+  let json: unknown;
   try {
-    obj = JSON.parse(text);
+    json = JSON.parse(text);
   } catch (e) {
     throw new InputError(file, `not valid JSON (${(e as Error).message})`, { line: lineNo });
   }
-  const o = obj as { linex_index?: unknown; features?: unknown };
-  if (typeof o !== "object" || o === null || !Number.isInteger(o.linex_index)) {
-    throw new InputError(file, "expected an object with an integer linex_index", {
-      line: lineNo,
-      field: "linex_index",
-    });
-  }
-  if (!Array.isArray(o.features))
-    throw new InputError(file, "expected a features list", { line: lineNo, field: "features" });
+  const checked = checkValue(NEUROX_LINE_SCHEMA, json);
+  if (!checked.ok) throw new InputError(file, checked.detail, { line: lineNo, field: checked.field });
+  const line = checked.value;
   const tokens: string[] = [];
   const perLayer = new Map<number, number[][]>();
-  o.features.forEach((f: unknown, t: number) => {
-    const feat = f as { token?: unknown; layers?: unknown };
-    const where = { line: lineNo, field: `features[${t}]` };
-    if (typeof feat !== "object" || feat === null || typeof feat.token !== "string")
-      throw new InputError(file, "feature without a token", where);
-    if (!Array.isArray(feat.layers)) throw new InputError(file, "feature without a layers list", where);
+  for (const feat of line.features) {
     tokens.push(feat.token);
-    for (const l of feat.layers as unknown[]) {
-      const layer = l as { index?: unknown; values?: unknown };
-      if (
-        typeof layer !== "object" ||
-        layer === null ||
-        !Number.isInteger(layer.index) ||
-        !Array.isArray(layer.values)
-      ) {
-        throw new InputError(file, "layer entry needs an integer index and a values list", where);
-      }
-      if (!layer.values.every((v) => typeof v === "number" && Number.isFinite(v)))
-        throw new InputError(file, "values must be finite numbers", where);
-      const idx = forcedLayer ?? (layer.index as number);
-      getOrCreate(perLayer, idx, () => []).push(layer.values as number[]);
-    }
-  });
-  return { index: o.linex_index as number, tokens, perLayer };
+    for (const layer of feat.layers)
+      getOrCreate(perLayer, forcedLayer ?? layer.index, () => []).push(layer.values);
+  }
+  return { index: line.linex_index, tokens, perLayer };
 }
+
+/** The largest magnitude each storage dtype holds: a larger value would read back as Infinity. */
+const DTYPE_MAX: Record<StoreDType, number> = { float32: 3.4028234663852886e38, float16: 65504 };
 
 async function readNeuroxFile(
   spec: string,
   into: Map<number, NeuroxSentence>,
   hidden: { value: number },
+  dtype: StoreDType,
 ): Promise<void> {
   const { file, layer } = parseInputSpec(spec);
   const stream = createReadStream(file);
@@ -138,6 +135,16 @@ async function readNeuroxFile(
             throw new InputError(file, `vector of length ${r.length}, expected ${hidden.value}`, {
               line: lineNo,
             });
+          const big = r.findIndex((v) => Math.abs(v) > DTYPE_MAX[dtype]);
+          if (big >= 0)
+            throw new InputError(
+              file,
+              `value ${r[big]} does not fit in ${dtype} (at most ±${DTYPE_MAX[dtype]})`,
+              {
+                line: lineNo,
+                field: `features[${t}]`,
+              },
+            );
           block.set(r, t * hidden.value);
         });
         sent.layers.set(l, block);
@@ -155,7 +162,8 @@ export async function importNeuroxJson(opts: ImportOptions): Promise<StoreIndex>
   if (opts.inputs.length === 0) throw new UserError("import: give at least one --input file");
   const sentences = new Map<number, NeuroxSentence>();
   const hidden = { value: -1 };
-  for (const spec of opts.inputs) await readNeuroxFile(spec, sentences, hidden);
+  const dtype = opts.dtype ?? "float32";
+  for (const spec of opts.inputs) await readNeuroxFile(spec, sentences, hidden, dtype);
   const indices = [...sentences.keys()].sort((a, b) => a - b);
   if (indices.length === 0) throw new InputError(opts.inputs[0], "holds no sentences");
   indices.forEach((idx, i) => {
@@ -177,7 +185,6 @@ export async function importNeuroxJson(opts: ImportOptions): Promise<StoreIndex>
     indices.map((i) => sentences.get(i)!.tokens),
   );
   const labels = opts.labels ? await readParallel(opts.labels, words, "labels") : undefined;
-  const dtype = opts.dtype ?? "float32";
   const rows = words.reduce((s, w) => s + w.length, 0);
   const shard: ShardPlan = { id: 0, firstLine: 0, endLine: words.length, firstRow: 0, endRow: rows };
   const plan: StorePlan = {
@@ -259,8 +266,14 @@ async function readParallel(file: string, tokens: string[][], what: "labels" | "
   return given.lines;
 }
 
+/** The words to store, escaped as words.txt holds them (a --words file is already written that way). */
 async function wordsOf(opts: ImportOptions, tokens: string[][]): Promise<string[][]> {
   if (opts.words) return readParallel(opts.words, tokens, "words");
+  return tokenTexts(opts, tokens).map((s) => s.map(encodeToken));
+}
+
+/** The real text of NeuroX's tokens (byte-level spellings decoded when asked or detected). */
+function tokenTexts(opts: ImportOptions, tokens: string[][]): string[][] {
   const format = opts.tokenFormat ?? "auto";
   const decode =
     format === "bytelevel" || (format === "auto" && tokens.some((s) => s.some((t) => t.startsWith("Ġ"))));

@@ -1,20 +1,24 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { decodeWord } from "../data/escape.js";
+import { readText, splitWordLines } from "../data/io.js";
 import { SafetensorsFile } from "../model/weights/safetensors.js";
 import { InputError } from "../util/errors.js";
 import { halfArrayToFloat32 } from "../util/half.js";
+import { readJsonFile } from "../util/json.js";
 import { getOrCreate } from "../util/maps.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 import { neuronName, neuronSpace, siteLayers } from "../util/neurons.js";
 import {
+  checkStoreFile,
   type ShardRecord,
   type Site,
-  STORE_FORMAT,
+  STORE_INDEX_SCHEMA,
   type StoreIndex,
   shardFileName,
   tensorName,
+  withCurrentSites,
 } from "./format.js";
 
 export interface StoreMeta {
@@ -74,8 +78,7 @@ export class ActivationStore {
       layers: index.settings.layers,
       hidden: index.model.hidden,
       intermediate: index.model.intermediate,
-      // Version 1 called the MLP site "ffn".
-      sites: index.settings.sites.map((site) => ((site as string) === "ffn" ? "mlp" : site)),
+      sites: index.settings.sites,
       dtype: index.settings.dtype,
       level: index.settings.level,
       numSentences: index.counts.sentences,
@@ -99,31 +102,20 @@ export class ActivationStore {
         : "not an activation store (no index.json)";
       throw new InputError(dir, why);
     }
-    let index: StoreIndex;
-    try {
-      index = JSON.parse(await readFile(indexPath, "utf8")) as StoreIndex;
-    } catch (e) {
-      throw new InputError(indexPath, `not valid JSON (${(e as Error).message})`);
-    }
-    if (index.format !== STORE_FORMAT)
-      throw new InputError(indexPath, `format is '${index.format}', expected '${STORE_FORMAT}'`, {
-        field: "format",
-      });
+    const index: StoreIndex = withCurrentSites(
+      checkStoreFile(await readJsonFile(indexPath, STORE_INDEX_SCHEMA), indexPath),
+    );
     if (index.part) {
       throw new InputError(
         indexPath,
         `this is part ${index.part.index + 1}/${index.part.count} of a sharded extraction; join the parts with 'codeneurons merge'`,
       );
     }
-    const words = (await readFile(join(dir, "words.txt"), "utf8")).split("\n");
-    words.pop();
-    const lines = words.map((l) => (l === "" ? [] : l.split(" ")));
-    let labels: string[][] | undefined;
-    if (existsSync(join(dir, "labels.txt"))) {
-      const raw = (await readFile(join(dir, "labels.txt"), "utf8")).split("\n");
-      raw.pop();
-      labels = raw.map((l) => (l === "" ? [] : l.split(" ")));
-    }
+    // words.txt holds the words as the input file wrote them (escaped); people and tasks see them decoded.
+    const lines = splitWordLines(await readText(join(dir, "words.txt"))).map((l) => l.map(decodeWord));
+    const labels = existsSync(join(dir, "labels.txt"))
+      ? splitWordLines(await readText(join(dir, "labels.txt")))
+      : undefined;
     return new ActivationStore(dir, index, lines, labels);
   }
 
@@ -150,6 +142,7 @@ export class ActivationStore {
     return this.lineOffset[sentence] + word;
   }
 
+  /** The words of input line `sentence` (0-based), decoded: the real token text. */
   words(sentence: number): string[] {
     return this.lineWords[sentence] ?? [];
   }
@@ -191,11 +184,26 @@ export class ActivationStore {
   }
 
   dimOf(site: Site): number {
-    if (site === "hidden") return this.meta.hidden;
-    if (this.meta.intermediate === undefined || !this.meta.sites.includes("mlp")) {
+    const dim = site === "hidden" ? this.meta.hidden : this.meta.intermediate;
+    if (site !== "hidden" && (dim === undefined || !this.meta.sites.includes("mlp"))) {
       throw new InputError(this.dir, "this store has no MLP neurons; extract with --sites hidden,mlp");
     }
-    return this.meta.intermediate;
+    this.checkWidth(site, dim!);
+    return dim!;
+  }
+
+  private readonly checkedSites = new Set<Site>();
+
+  /**
+   * The width index.json gives a site must be the shards' (checked on the first shard, once): readers
+   * size their columns by it before any value is read.
+   */
+  private checkWidth(site: Site, dim: number): void {
+    if (this.checkedSites.has(site)) return;
+    const shard = this.index.shards.find((s) => s.endRow > s.firstRow);
+    const layer = siteLayers(site, this.meta.layers)[0];
+    if (shard && layer !== undefined) this.tensor(shard, tensorName(site, layer, this.index.version), dim);
+    this.checkedSites.add(site);
   }
 
   /** Resolves ReadOptions to (layer, unit) pairs per output column. */
@@ -255,9 +263,44 @@ export class ActivationStore {
     return f;
   }
 
-  /** Bytes [begin, end) of one tensor of a shard, as float32 values. */
-  private readValues(shard: ShardRecord, name: string, begin?: number, end?: number): Float32Array {
+  /**
+   * The shard file's tensor `name`, checked against what index.json says it holds: [rows × dim] of the
+   * store's dtype. A damaged or foreign index must not make the reader take bytes of the wrong size.
+   */
+  private tensor(shard: ShardRecord, name: string, dim: number): SafetensorsFile {
     const f = this.file(shard);
+    const file = join(this.dir, shardFileName(shard.id));
+    let entry: ReturnType<SafetensorsFile["entry"]>;
+    try {
+      entry = f.entry(name);
+    } catch {
+      throw new InputError(file, `has no tensor ${name}, which index.json says it holds`);
+    }
+    const rows = shard.endRow - shard.firstRow;
+    const dtype = this.meta.dtype === "float16" ? "F16" : "F32";
+    if (
+      entry.dtype !== dtype ||
+      entry.shape.length !== 2 ||
+      entry.shape[0] !== rows ||
+      entry.shape[1] !== dim
+    ) {
+      throw new InputError(
+        file,
+        `tensor ${name} is ${entry.dtype} [${entry.shape.join(", ")}], index.json says ${dtype} [${rows}, ${dim}]`,
+      );
+    }
+    return f;
+  }
+
+  /** Bytes [begin, end) of one tensor of a shard, as float32 values. */
+  private readValues(
+    shard: ShardRecord,
+    name: string,
+    dim: number,
+    begin?: number,
+    end?: number,
+  ): Float32Array {
+    const f = this.tensor(shard, name, dim);
     const bytes = f.readBytes(name, begin, end);
     const aligned = new Uint8Array(bytes.length);
     aligned.set(bytes);
@@ -281,7 +324,7 @@ export class ActivationStore {
     const shardRows = shard.endRow - shard.firstRow;
     const out = new Map<number, Float32Array>();
     if (local.length * 2 >= shardRows) {
-      const block = this.readValues(shard, name);
+      const block = this.readValues(shard, name, dim);
       for (const r of local) out.set(r, block.subarray(r * dim, (r + 1) * dim));
       return out;
     }
@@ -291,6 +334,7 @@ export class ActivationStore {
       const values = this.readValues(
         shard,
         name,
+        dim,
         local[i] * dim * bytesPerValue,
         (local[j] + 1) * dim * bytesPerValue,
       );

@@ -4,17 +4,24 @@ import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeSafetensors, type TensorToWrite } from "../model/weights/safetensors.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
-import { InputError } from "../util/errors.js";
+import { InputError, UserError } from "../util/errors.js";
 import { float32ToHalfArray } from "../util/half.js";
+import { checkJson, parseJsonText, readJsonFile } from "../util/json.js";
 import {
+  checkStoreFile,
+  SHARD_RECORD_FILE_SCHEMA,
+  SHARD_RECORD_FORMAT,
+  SHARD_RECORD_VERSION,
   type ShardPlan,
   type ShardRecord,
   type Site,
+  STORE_PLAN_SCHEMA,
   type StoreDType,
   type StorePlan,
   shardFileName,
   shardRecordName,
   tensorName,
+  withCurrentSites,
 } from "./format.js";
 
 /** Activations of one shard: per site and layer, a row-major [rows × dim] float32 block. */
@@ -57,7 +64,11 @@ export async function writeShard(
   }
   await writeFileAtomic(join(dir, shardFileName(shard.id)), chunks);
   const record: ShardRecord = { ...shard, sha256: hash.digest("hex"), bytes };
-  await writeJsonAtomic(join(dir, shardRecordName(shard.id)), record);
+  await writeJsonAtomic(join(dir, shardRecordName(shard.id)), {
+    format: SHARD_RECORD_FORMAT,
+    version: SHARD_RECORD_VERSION,
+    ...record,
+  });
   return record;
 }
 
@@ -81,9 +92,20 @@ export async function finishedShard(
   if (!existsSync(dataPath) || !existsSync(recordPath)) return null;
   let record: ShardRecord;
   try {
-    record = JSON.parse(await readFile(recordPath, "utf8")) as ShardRecord;
-  } catch {
-    return null;
+    // A record that does not parse or check was not written whole by us: recompute the shard.
+    const {
+      format: _f,
+      version: _v,
+      ...fields
+    } = checkJson(
+      SHARD_RECORD_FILE_SCHEMA,
+      parseJsonText(await readFile(recordPath, "utf8"), recordPath),
+      recordPath,
+    );
+    record = fields;
+  } catch (e) {
+    if (e instanceof UserError) return null;
+    throw e;
   }
   const samePlan =
     record.id === shard.id &&
@@ -131,8 +153,14 @@ export async function openForWriting(
 ): Promise<"new" | "resume"> {
   const planPath = join(dir, "plan.json");
   if (existsSync(planPath)) {
-    const old = JSON.parse(await readFile(planPath, "utf8")) as StorePlan;
-    if (planKey(old) === planKey(plan) && JSON.stringify(old.part) === JSON.stringify(plan.part)) {
+    let old: StorePlan | null = null;
+    try {
+      old = withCurrentSites(checkStoreFile(await readJsonFile(planPath, STORE_PLAN_SCHEMA), planPath));
+    } catch (e) {
+      // A damaged plan.json cannot be resumed; with --overwrite it is replaced below.
+      if (!(e instanceof UserError) || !overwrite) throw e;
+    }
+    if (old && planKey(old) === planKey(plan) && JSON.stringify(old.part) === JSON.stringify(plan.part)) {
       await rm(join(dir, "index.json"), { force: true });
       await removeTempFiles(dir);
       return "resume";

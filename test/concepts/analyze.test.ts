@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   analyzeConcepts,
-  CONCEPTS_SCHEMA,
+  CONCEPTS_FORMAT,
   layerDistribution,
   memorySource,
 } from "../../src/concepts/index.js";
@@ -36,7 +36,7 @@ describe("analyzeConcepts", () => {
 
   it("reports top neurons, their layer distribution and per-neuron detail", async () => {
     const result = await run();
-    expect(result.schema).toBe(CONCEPTS_SCHEMA);
+    expect(result.format).toBe(CONCEPTS_FORMAT);
     expect(result.topNeurons.perClass).toEqual(ref.fixture.expected.lca["0.05"]);
     // hidden 8, 16 neurons: layers 0 and 1.
     expect(result.layers).toEqual([0, 1]);

@@ -3,7 +3,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseProbeWeights, runConcepts } from "../../src/concepts/run.js";
+import { parseProbeWeights, runConcepts } from "../../src/concepts/stage.js";
 import { readConceptsFile } from "../../src/serve/concepts-file.js";
 import { InputError } from "../../src/util/errors.js";
 import { parseJsonText } from "../../src/util/json.js";
@@ -39,7 +39,7 @@ function fuzz(text: string, seed: number, parse: (t: string) => unknown): void {
 }
 
 describe("concepts command inputs", () => {
-  it("reads probe weights in either orientation, with neuron ids from neurons, layers or the store", () => {
+  it("reads probe weights in their one layout (classes × neurons), with neuron ids from neurons, layers or the store", () => {
     const classMajor = {
       classes: ["A", "B"],
       weights: [
@@ -51,20 +51,23 @@ describe("concepts command inputs", () => {
     const p = parseProbeWeights(classMajor, "p.json", 8, [0, 1]);
     expect(Array.from(p.weights)).toEqual([1, 4, 2, 5, 3, 6]);
     expect(p.neurons).toEqual([10, 11, 12]);
-    const neuronMajor = {
-      probe: {
-        classes: ["A", "B"],
-        weights: [
-          [1, 4],
-          [2, 5],
-          [3, 6],
-        ],
-        layers: [2],
-      },
-    };
-    const q = parseProbeWeights(neuronMajor, "p.json", 3, [0, 1, 2]);
+    const nested = { probe: { classes: ["A", "B"], weights: classMajor.weights, layers: [2] } };
+    const q = parseProbeWeights(nested, "p.json", 3, [0, 1, 2]);
     expect(Array.from(q.weights)).toEqual([1, 4, 2, 5, 3, 6]);
     expect(q.neurons).toEqual([6, 7, 8]);
+    // The orientation is never guessed from the shape: neurons × classes is refused, naming the layout.
+    const neuronMajor = {
+      classes: ["A", "B"],
+      weights: [
+        [1, 4],
+        [2, 5],
+        [3, 6],
+      ],
+      layers: [2],
+    };
+    expect(() => parseProbeWeights(neuronMajor, "p.json", 3, [0, 1, 2])).toThrow(
+      /p\.json \(field 'weights'\): expected 2 × 3 weights \(outputs × inputs/,
+    );
     expect(() => parseProbeWeights({ classes: ["A", "B"], weights: [[1, 2]] }, "p.json", 3, [0])).toThrow(
       /p\.json \(field 'weights'\): expected 2 × 3/,
     );

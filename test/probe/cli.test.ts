@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseProbeWeights } from "../../src/concepts/run.js";
+import { parseProbeWeights } from "../../src/concepts/stage.js";
 import { readTaskSplit, type TaskRow, taskRows, writeTaskTsv } from "../../src/data/task/tsv.js";
 import { parseProbe } from "../../src/probe/io.js";
 import { LogisticProbe } from "../../src/probe/logistic.js";
 import { parseNeuronList } from "../../src/probe/neuron-list.js";
-import { runProbe } from "../../src/probe/run.js";
+import { runProbe } from "../../src/probe/stage.js";
 import { InputError, UserError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
 import { FIXTURE, makeResultsDir } from "../fixtures/report/make-results.js";
@@ -47,7 +47,7 @@ beforeAll(async () => {
 describe("codeneurons probe", () => {
   it("grid search: writes probe, metrics and rankings; finds the planted neurons; selectivity", async () => {
     const out = join(dir, "grid");
-    const s = await runProbe({ store, task, out, selectivity: true, quiet: true });
+    const { summary: s } = await runProbe({ store, task, out, selectivity: true, quiet: true });
     for (const f of ["probe.json", "metrics.json", "rankings.json"])
       expect(existsSync(join(out, f))).toBe(true);
     const n = FIXTURE.hidden * FIXTURE.layers.length;
@@ -90,7 +90,7 @@ describe("codeneurons probe", () => {
       layers: [5, 8],
       quiet: true,
     });
-    expect(a.neurons).toBe(2 * FIXTURE.hidden);
+    expect(a.summary.neurons).toBe(2 * FIXTURE.hidden);
     await runProbe({
       store,
       task,
@@ -105,7 +105,7 @@ describe("codeneurons probe", () => {
     const list = join(dir, "neurons.txt");
     writeFileSync(list, "L5:3 L8:5\n26, 17\n");
     const c = await runProbe({ store, task, out: join(dir, "c"), lambda1: 1e-4, neurons: list, quiet: true });
-    expect(c.neurons).toBe(4);
+    expect(c.summary.neurons).toBe(4);
     const probe = JSON.parse(readFileSync(join(dir, "c", "probe.json"), "utf8"));
     expect(probe.neurons).toEqual([43, 69, 26, 17]);
   });

@@ -38,7 +38,7 @@ describe("saved probes", () => {
     const { logistic } = await smallProbes();
     const good = logistic.toJSON();
     const bad = (patch: Record<string, unknown>) => JSON.stringify({ ...good, ...patch });
-    expect(() => parseProbe("{", "p.json")).toThrow(/p\.json: not valid JSON/);
+    expect(() => parseProbe("{", "p.json")).toThrow(/p\.json:1: not valid JSON/);
     expect(() => parseProbe(bad({ kind: "svm" }), "p.json")).toThrow(/p\.json \(field 'kind'\)/);
     expect(() => parseProbe(bad({ classes: ["A", "A"] }), "p.json")).toThrow(/field 'classes'/);
     expect(() => parseProbe(bad({ bias: [0] }), "p.json")).toThrow(/field 'bias'/);

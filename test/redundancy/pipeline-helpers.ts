@@ -7,6 +7,8 @@ import { type PerSplit, SPLITS } from "../../src/data/splits.js";
 import { buildTokenTagging, type TaskSource, writeTask } from "../../src/data/task/build.js";
 import { extractActivations } from "../../src/extract/extract.js";
 import { openActivationModel } from "../../src/extract/model.js";
+import { runRedundancyPipeline } from "../../src/redundancy/pipeline/pipeline.js";
+import type { RedundancyResults, RedundancyRunDetails } from "../../src/redundancy/pipeline/results.js";
 import { sharedData } from "../data/shared.js";
 
 /**
@@ -121,4 +123,16 @@ export async function makeSentenceTasks(dir: string, perSplit = { train: 80, val
     sentence: { store: join(single, "stores"), task: join(single, "task") },
     pair: { store: join(pair, "stores"), task: join(pair, "task") },
   };
+}
+
+/**
+ * Runs the pipeline; its results with the run record's details beside them as `run` (what was
+ * computed or read from the cache), which the tests check together.
+ */
+export async function runPipeline(
+  input: Parameters<typeof runRedundancyPipeline>[0],
+  opts: Parameters<typeof runRedundancyPipeline>[1],
+): Promise<RedundancyResults & { run: RedundancyRunDetails }> {
+  const { results, record } = await runRedundancyPipeline(input, opts);
+  return { ...results, run: record.details };
 }

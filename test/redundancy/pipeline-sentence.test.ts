@@ -5,11 +5,10 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openPipelineSource } from "../../src/redundancy/pipeline/input/index.js";
 import { generatedControl } from "../../src/redundancy/pipeline/input/sentence.js";
-import { runRedundancyPipeline } from "../../src/redundancy/pipeline/pipeline.js";
-import { decodeIdRanges, type RedundancyResults } from "../../src/redundancy/pipeline/results.js";
+import { decodeIdRanges } from "../../src/redundancy/pipeline/results.js";
 import { InputError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
-import { makeSentenceTasks } from "./pipeline-helpers.js";
+import { makeSentenceTasks, runPipeline } from "./pipeline-helpers.js";
 
 /**
  * Sentence-level tasks: one sentence vector per row (devign format), and pairs whose rows are the
@@ -19,8 +18,8 @@ import { makeSentenceTasks } from "./pipeline-helpers.js";
  */
 let dir = "";
 let tasks: Awaited<ReturnType<typeof makeSentenceTasks>>;
-let single: RedundancyResults;
-let pair: RedundancyResults;
+let single: Awaited<ReturnType<typeof runPipeline>>;
+let pair: Awaited<ReturnType<typeof runPipeline>>;
 
 const withoutSeconds = (v: unknown): unknown =>
   JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === "seconds" ? undefined : x)));
@@ -29,8 +28,8 @@ beforeAll(async () => {
   process.env.CODENEURONS_QUIET = "1";
   dir = await mkdtemp(join(tmpdir(), "cn-pipeline-sentence-"));
   tasks = await makeSentenceTasks(join(dir, "data"));
-  single = await runRedundancyPipeline(tasks.sentence, { out: join(dir, "single"), quiet: true });
-  pair = await runRedundancyPipeline(tasks.pair, { out: join(dir, "pair"), quiet: true });
+  single = await runPipeline(tasks.sentence, { out: join(dir, "single"), quiet: true });
+  pair = await runPipeline(tasks.pair, { out: join(dir, "pair"), quiet: true });
 });
 
 describe("redundancy pipeline on sentence-level tasks", () => {
@@ -39,7 +38,7 @@ describe("redundancy pipeline on sentence-level tasks", () => {
     expect(single.input.rows).toEqual({ train: 80, valid: 30, test: 30 });
     expect(single.totalNeurons).toBe(64);
     expect(single.input.classes).toEqual(["0", "1"]);
-    expect(single.run.skipped).toEqual([]);
+    expect(single.skipped).toEqual([]);
     expect(single.input.control).toMatch(/^generated \(seed 1, one label per distinct sentence\)/);
     const c = single.steps.control!;
     const o = single.steps.oracle!.probe;
@@ -68,7 +67,7 @@ describe("redundancy pipeline on sentence-level tasks", () => {
   });
 
   it("the b side can also be given as its own store directory; the results are the same", async () => {
-    const r = await runRedundancyPipeline(
+    const r = await runPipeline(
       { store: join(tasks.pair.store, "a"), storeB: join(tasks.pair.store, "b"), task: tasks.pair.task },
       { out: join(dir, "pair-b"), quiet: true, steps: ["oracle", "ls"] },
     );
@@ -83,7 +82,7 @@ describe("redundancy pipeline on sentence-level tasks", () => {
       /needs the stores of both sides/,
     );
     await expect(
-      runRedundancyPipeline(
+      runPipeline(
         { store: join(tasks.pair.store, "b"), task: tasks.sentence.task },
         { out: join(dir, "x"), quiet: true, steps: ["oracle"] },
       ),
@@ -103,8 +102,9 @@ describe("redundancy pipeline on sentence-level tasks", () => {
     const ok = await openPipelineSource({ store: tasks.sentence.store, task });
     expect(ok.input.control).toBe(control);
     const data = await ok.load();
-    expect(data.control?.classes).toEqual(["A", "B"]);
-    expect(Array.from(data.control!.y.test.slice(0, 4))).toEqual([0, 1, 1, 0]);
+    // The one control probe (probe/control.ts) chooses among the real classes and the control labels.
+    expect(data.control?.classes).toEqual(["0", "1", "A", "B"]);
+    expect(Array.from(data.control!.y.test.slice(0, 4))).toEqual([2, 3, 3, 2]);
     ok.close();
     const rng = new Rng(5);
     const text = `${valid(80)}\n`;

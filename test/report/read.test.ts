@@ -50,7 +50,7 @@ describe("report-data.json reader", () => {
 
   it("names the file and the field of every problem", () => {
     const cases: [(d: ReportData) => void, string, RegExp][] = [
-      [(d) => Object.assign(d, { schema: "other" }), "schema", /codeneurons.report-data/],
+      [(d) => Object.assign(d, { format: "other" }), "format", /codeneurons-report-data/],
       [(d) => Object.assign(d, { version: 9 }), "version", /version 1/],
       [(d) => d.layerAccuracy!.independent.pop(), "layerAccuracy.independent", /expected 13 entries/],
       [(d) => (d.layerAccuracy!.independent[4] = 1.5), "layerAccuracy.independent[4]", /above 1/],

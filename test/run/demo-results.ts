@@ -90,3 +90,53 @@ export function compactJson(value: unknown): string {
     return `[${body.split(/,\n\s*/).join(", ")}]`;
   });
 }
+
+type Json = Record<string, unknown>;
+
+/**
+ * The changes issue 16 made to the demo's results files on purpose, applied to the fixture of the
+ * commit before it: every JSON file names its format and version in one style (`format`, hyphenated),
+ * what differs between runs moved to run-record.json files, probe.json states its weights layout. No
+ * number changes: every value of the fixture must be found where the redesign moved it.
+ */
+export function upgradeFixture(json: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const envelope = (format: string, version: number, body: Json): Json => ({ format, version, ...body });
+  for (const [file, value] of Object.entries(json)) {
+    const v = value as Json;
+    if (/^activations\/[a-z]+\/shards\/\d+\.json$/.test(file))
+      out[file] = envelope("codeneurons-shard", 1, v);
+    else if (file === "probe/probe.json") out[file] = { ...v, version: 3, weightsLayout: "outputs × inputs" };
+    else if (file === "probe/metrics.json") out[file] = envelope("codeneurons-probe-metrics", 1, v);
+    else if (file === "probe/rankings.json") out[file] = envelope("codeneurons-rankings", 1, v);
+    else if (file === "concepts/concepts.json") out[file] = renamed(v, "codeneurons-concepts", 3);
+    else if (file === "report-data.json") out[file] = renamed(v, "codeneurons-report-data", 3);
+    else if (file === "redundancy/cka.json") out[file] = envelope("codeneurons-cka", 1, v);
+    else if (file === "redundancy/redundancy.json") {
+      // computed / cached / probesFitted / clusterings are of the run: redundancy/run-record.json.
+      const { run, ...rest } = renamed(v, "codeneurons-redundancy", 3);
+      out[file] = { ...rest, skipped: (run as Json).skipped };
+    } else if (file === "run.json") out[file] = envelope("codeneurons-run", 1, v);
+    else if (file === "task/summary.json") out[file] = envelope("codeneurons-task", 1, v);
+    else if (file === "task/wordlists.json") out[file] = envelope("codeneurons-wordlists", 1, { lists: v });
+    else out[file] = v;
+  }
+  return out;
+}
+
+/** `schema: "codeneurons.x"` of version n−1 → `format: "codeneurons-x"` of version n. */
+function renamed(v: Json, format: string, version: number): Json {
+  const { schema: _schema, version: _version, ...rest } = v;
+  return { format, version, ...rest };
+}
+
+/** Files the redesign added: each stage's run record and the label stage's meta files. */
+export const NEW_FILES = [
+  "run-record.json",
+  "probe/run-record.json",
+  "redundancy/run-record.json",
+  "concepts/run-record.json",
+  "data/train.meta.json",
+  "data/valid.meta.json",
+  "data/test.meta.json",
+];

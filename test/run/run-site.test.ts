@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ConceptsResult } from "../../src/concepts/result.js";
+import type { ConceptsResult } from "../../src/concepts/format.js";
 import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
 import type { ReportData } from "../../src/report/types.js";
 import { readRunConfig } from "../../src/run/config.js";

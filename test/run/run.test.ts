@@ -75,15 +75,15 @@ describe("codeneurons run (the main job) on the bundled model", () => {
     }
     expect(html).not.toMatch(/(src|href)="https?:/);
     expect(result.headline.text).toMatch(/1280 neurons|keeps \d+ neurons/);
-    expect(JSON.parse(readFileSync(join(out, "run.json"), "utf8")).seconds.redundancy).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(join(out, "run-record.json"), "utf8")).seconds.redundancy).toBeGreaterThan(
+      0,
+    );
 
     // A rerun reuses the stores and the cached redundancy steps.
     const again = await runAnalysis(readRunConfig(config), out, { quiet: true });
     expect(again.headline.text).toBe(result.headline.text);
-    const red2 = JSON.parse(
-      readFileSync(join(out, "redundancy", "redundancy.json"), "utf8"),
-    ) as RedundancyResults;
-    expect(red2.run.computed).toEqual([]);
+    const record = JSON.parse(readFileSync(join(out, "redundancy", "run-record.json"), "utf8"));
+    expect(record.details.computed).toEqual([]);
   }, 300_000);
 
   it("names the field of a bad config", () => {

@@ -373,9 +373,9 @@ describe("concepts.json and the store must be of one site", () => {
     expect((refused as InputError).message).toMatch(
       /concepts\.json \(field 'site'\): holds mlp-site neurons .*has only the hidden site/,
     );
-    // Before sites: version 1 with `hidden`, the residual stream.
-    const { site: _s, width, ...v1 } = concepts;
-    writeFileSync(file, JSON.stringify({ ...v1, version: 1, hidden: width }));
+    // Before sites: version 1 (named by `schema`) with `hidden`, the residual stream.
+    const { site: _s, width, format: _f, ...v1 } = concepts;
+    writeFileSync(file, JSON.stringify({ ...v1, schema: "codeneurons.concepts", version: 1, hidden: width }));
     const old = await startExplorer({ resultsDir: base, port: 0 });
     try {
       const n = (await fetch(`${old.url}api/neuron/L5:3`).then((r) => r.json())) as NeuronResponse;

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ConceptsResult } from "../../src/concepts/result.js";
+import type { ConceptsResult } from "../../src/concepts/format.js";
 import { SPLITS } from "../../src/data/splits.js";
 import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
 import { MODEL, makeTokenTaskFiles } from "../redundancy/pipeline-helpers.js";
@@ -90,7 +90,7 @@ describe("--site mlp end to end", () => {
     expect(summary.site).toBe("mlp");
     expect(summary.neurons).toBe(3 * 24);
     const probe = json<Record<string, unknown>>(join(out, "probe.json"));
-    expect(probe).toMatchObject({ version: 2, site: "mlp", width: 24, hidden: 16, layers: [1, 2, 3] });
+    expect(probe).toMatchObject({ version: 3, site: "mlp", width: 24, hidden: 16, layers: [1, 2, 3] });
     expect(probe.neurons).toEqual(Array.from({ length: 72 }, (_, i) => 24 + i));
     const metrics = json<Record<string, unknown>>(join(out, "metrics.json"));
     expect(metrics).toMatchObject({ site: "mlp", width: 24 });
@@ -213,7 +213,7 @@ describe("--site mlp end to end", () => {
     ]);
     expect(stdout).toMatch(/\d+ rows, 72 mlp neurons/);
     const c = json<ConceptsResult>(join(out, "concepts.json"));
-    expect([c.version, c.site, c.width, c.layers]).toEqual([2, "mlp", 24, [1, 2, 3]]);
+    expect([c.version, c.site, c.width, c.layers]).toEqual([3, "mlp", 24, [1, 2, 3]]);
     expect(c.neurons.length).toBeGreaterThan(0);
     for (const n of c.neurons) expect(n.name).toMatch(MLP_NAME);
     for (const h of c.heatmaps) for (const n of h.neurons) expect(n.name).toMatch(MLP_NAME);
@@ -252,7 +252,7 @@ describe("--site mlp end to end", () => {
       "layerwise,ls",
     ];
     const r = JSON.parse(await ok([...args, "--json"])) as RedundancyResults;
-    expect(r.version).toBe(2);
+    expect(r.version).toBe(3);
     expect(r.input).toMatchObject({ site: "mlp", width: 24, hidden: 16, layers: [1, 2, 3] });
     expect(r.totalNeurons).toBe(72);
     expect(r.steps.independent?.layers.map((l) => l.layer)).toEqual([1, 2, 3]);
@@ -266,7 +266,9 @@ describe("--site mlp end to end", () => {
       await ok(["redundancy", "--store", store, "--task", task, "--out", out, "--steps", "oracle", "--json"]),
     ) as RedundancyResults;
     expect(hidden.input).toMatchObject({ site: "hidden", width: 16, layers: [0, 1, 2, 3] });
-    expect(hidden.run.computed).toEqual(["oracle"]);
+    expect(JSON.parse(readFileSync(join(out, "run-record.json"), "utf8")).details.computed).toEqual([
+      "oracle",
+    ]);
     expect(hidden.totalNeurons).toBe(64);
   });
 

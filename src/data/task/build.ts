@@ -10,6 +10,14 @@ import { CLOSED_CLASSES, NUMBER, SIX_CLASSES } from "../labels.js";
 import { type PerSplit, SPLITS, type SplitName } from "../splits.js";
 import { type ControlMode, controlTask } from "./control.js";
 import {
+  TASK_SUMMARY_FORMAT,
+  TASK_SUMMARY_VERSION,
+  type TaskSummary,
+  WORD_LISTS_FORMAT,
+  WORD_LISTS_VERSION,
+  type WordListsFile,
+} from "./format.js";
+import {
   type Candidate,
   type Removed,
   type Selection,
@@ -227,37 +235,7 @@ export function classCounts(
   });
 }
 
-export interface TaskSummary {
-  kind: TaskBuild["kind"];
-  predicate?: string;
-  seed: number;
-  caps: PerSplit<number>;
-  classes: readonly string[];
-  closedClasses: readonly string[];
-  preferUnseen: readonly string[];
-  unseenInTrain: boolean;
-  sources: PerSplit<{
-    prefix: string;
-    in: string;
-    label: string;
-    sha256: { in: string; label: string };
-    sentences: number;
-  }>;
-  counts: PerSplit<Record<string, number>>;
-  totals: PerSplit<number>;
-  removed: PerSplit<Record<string, Removed>>;
-  shortfall: Selection["shortfall"];
-  wordLists: Selection["wordLists"];
-  /** Distinct token texts selected in both valid and test (allowed for open classes; reported). */
-  validTestSharedTypes: number;
-  control?: {
-    mode: string;
-    distribution: Record<string, number>;
-    types: number;
-    counts: PerSplit<Record<string, number>>;
-  };
-  files: string[];
-}
+export type { TaskSummary };
 
 export function summarize(build: TaskBuild, files: string[]): TaskSummary {
   const { selection, config } = build;
@@ -265,13 +243,15 @@ export function summarize(build: TaskBuild, files: string[]): TaskSummary {
   const validTypes = new Set(selection.rows.valid.map((r) => r.token));
   const shared = new Set(selection.rows.test.filter((r) => validTypes.has(r.token)).map((r) => r.token));
   return {
+    format: TASK_SUMMARY_FORMAT,
+    version: TASK_SUMMARY_VERSION,
     kind: build.kind,
     ...(build.predicate !== undefined ? { predicate: build.predicate } : {}),
     seed: config.seed,
     caps: config.caps,
-    classes: config.classes,
-    closedClasses: config.closedClasses,
-    preferUnseen: config.preferUnseen,
+    classes: [...config.classes],
+    closedClasses: [...config.closedClasses],
+    preferUnseen: [...config.preferUnseen],
     unseenInTrain: config.unseenInTrain,
     sources: perSplit((s) => {
       const src = build.sources[s];
@@ -313,7 +293,12 @@ export async function writeTask(dir: string, build: TaskBuild): Promise<TaskSumm
     await writeTaskTsv(join(dir, `${s}.tsv`), build.selection.rows[s]);
     files.push(`${s}.tsv`);
   }
-  await writeJsonAtomic(join(dir, "wordlists.json"), build.selection.wordLists);
+  const wordLists: WordListsFile = {
+    format: WORD_LISTS_FORMAT,
+    version: WORD_LISTS_VERSION,
+    lists: build.selection.wordLists,
+  };
+  await writeJsonAtomic(join(dir, "wordlists.json"), wordLists);
   files.push("wordlists.json");
   for (const [cls, lists] of Object.entries(build.selection.wordLists))
     for (const s of SPLITS) {

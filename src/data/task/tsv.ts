@@ -2,9 +2,11 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { InputError } from "../../util/errors.js";
+import { readJsonFile } from "../../util/json.js";
 import { decodeToken, encodeToken, hasBlank } from "../escape.js";
 import { readText, splitLines } from "../io.js";
 import { SPLITS, type SplitName } from "../splits.js";
+import { parseTaskSummary, type TaskSummary } from "./format.js";
 
 /**
  * Task split files: `DIR/{train,valid,test}.tsv`, a header `sentence\tword\ttoken\tlabel`, then one
@@ -94,7 +96,7 @@ export interface Task {
   valid: TaskSplit;
   test: TaskSplit;
   /** The task's summary.json, when present. */
-  summary?: unknown;
+  summary?: TaskSummary;
 }
 
 /**
@@ -105,14 +107,7 @@ export async function readTask(dir: string, opts: { control?: boolean } = {}): P
   const base = opts.control ? join(dir, "control") : dir;
   const [train, valid, test] = await Promise.all(SPLITS.map((s) => readTaskSplit(join(base, `${s}.tsv`))));
   const summaryPath = join(dir, "summary.json");
-  let summary: unknown;
-  if (existsSync(summaryPath)) {
-    try {
-      summary = JSON.parse(await readText(summaryPath));
-    } catch (e) {
-      throw new InputError(summaryPath, `not valid JSON (${(e as Error).message})`);
-    }
-  }
+  const summary = existsSync(summaryPath) ? await readJsonFile(summaryPath, parseTaskSummary) : undefined;
   return { dir, train, valid, test, summary };
 }
 
@@ -150,3 +145,19 @@ export function checkTaskAgainstSentences(
 }
 
 export type { SplitName };
+
+/**
+ * The valid and test rows of a task must be of classes the train split has: a probe cannot predict a
+ * class it never saw. `file` is the split's file (rows from line `firstLine`).
+ */
+export function checkClassesKnown(
+  labels: readonly string[],
+  classes: readonly string[],
+  file: string,
+  firstLine = 2,
+): void {
+  const known = new Set(classes);
+  const i = labels.findIndex((l) => !known.has(l));
+  if (i >= 0)
+    throw new InputError(file, `class '${labels[i]}' does not occur in train`, { line: i + firstLine });
+}

@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
 import { writeFileAtomic } from "../../util/atomic.js";
+import { checkValue } from "../../util/json.js";
 import { log } from "../../util/progress.js";
 
 /**
@@ -16,7 +18,10 @@ import { log } from "../../util/progress.js";
  * does not parse (written by something else) is ignored and recomputed.
  */
 
-/** JSON with object keys sorted and `seconds` fields left out, so that equal content hashes equally. */
+/**
+ * JSON with object keys sorted and `seconds` fields left out, so that equal content hashes equally
+ * (results before redundancy.json version 3 held seconds; keys made then stay valid).
+ */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (k, v: unknown) => {
     if (k === "seconds") return undefined;
@@ -44,11 +49,36 @@ export function contentKey(...parts: unknown[]): string {
     .slice(0, 24);
 }
 
+export const CACHE_FORMAT = "codeneurons-redundancy-cache";
+/** 1: the file format got its version; files without one are read the same way. */
+export const CACHE_FILE_VERSION = 1;
+
+/** One cache file. `value` is checked by its content key, not by a schema: a mismatch is a miss. */
+const CACHE_FILE_SCHEMA = z.object({
+  format: z.literal(CACHE_FORMAT),
+  version: z.literal(CACHE_FILE_VERSION).optional(),
+  name: z.string(),
+  key: z.string(),
+  value: z.unknown(),
+});
+
 interface CacheFile<T> {
-  format: "codeneurons-redundancy-cache";
+  format: typeof CACHE_FORMAT;
+  version: typeof CACHE_FILE_VERSION;
   name: string;
   key: string;
   value: T;
+}
+
+/** A cached value without the wall-clock `seconds` that results held before version 3. */
+function withoutSeconds(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSeconds);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => k !== "seconds")
+      .map(([k, v]) => [k, withoutSeconds(v)]),
+  );
 }
 
 export interface CacheCounters {
@@ -75,18 +105,18 @@ export class PipelineCache {
   private async read<T>(path: string, name: string, key: string): Promise<T | undefined> {
     if (!existsSync(path)) return undefined;
     try {
-      const file = JSON.parse(await readFile(path, "utf8")) as CacheFile<T>;
-      if (file.format === "codeneurons-redundancy-cache" && file.name === name && file.key === key)
-        return file.value;
+      const checked = checkValue(CACHE_FILE_SCHEMA, JSON.parse(await readFile(path, "utf8")));
+      if (checked.ok && checked.value.name === name && checked.value.key === key)
+        return withoutSeconds(checked.value.value) as T;
     } catch {
-      // Not ours or unreadable: recompute below.
+      // Not JSON: recompute below.
     }
     log(`redundancy: ignoring unreadable cache file ${path}`);
     return undefined;
   }
 
   private async write<T>(path: string, name: string, key: string, value: T): Promise<void> {
-    const file: CacheFile<T> = { format: "codeneurons-redundancy-cache", name, key, value };
+    const file: CacheFile<T> = { format: CACHE_FORMAT, version: CACHE_FILE_VERSION, name, key, value };
     await writeFileAtomic(path, JSON.stringify(file));
   }
 

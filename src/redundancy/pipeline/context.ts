@@ -1,3 +1,4 @@
+import type { FittedProbe } from "../../probe/stage.js";
 import { selectColumns } from "../../util/matrix.js";
 import { formatSeconds, log, Progress } from "../../util/progress.js";
 import { clusterNeurons } from "../cluster.js";
@@ -8,6 +9,7 @@ import {
   type Lambdas,
   type ProbeFit,
   type ProbeRequest,
+  probeFitOf,
   type StandardizedData,
   standardizeData,
 } from "./probes.js";
@@ -33,6 +35,8 @@ export class StepContext {
     readonly settings: PipelineSettings,
     private readonly cache: PipelineCache,
     readonly quiet: boolean,
+    /** A probe fitted elsewhere on all neurons of this task (the probe stage's), offered as the oracle. */
+    private readonly fittedOracle?: FittedProbe,
   ) {}
 
   get input(): RedundancyInput {
@@ -107,7 +111,42 @@ export class StepContext {
     });
   }
 
-  async probe(req: ProbeRequest): Promise<ProbeFit> {
+  /**
+   * The offered oracle when it is this pipeline's oracle: the task's classes, every neuron of the site
+   * in column order, λs tuned on the same grid with the same solver settings (then the probe stage's
+   * grid search is this step's, point for point). Otherwise null, and the oracle is fitted here.
+   */
+  sharedOracle(lambdas: Lambdas): FittedProbe | null {
+    const f = this.fittedOracle;
+    if (!f) return null;
+    const s = this.settings;
+    const ids = this.space.ids(this.allColumns());
+    const why =
+      f.control || f.site !== this.input.site || this.space.sides !== 1
+        ? "another site or task"
+        : f.neurons.length !== ids.length || f.neurons.some((n, i) => n !== ids[i])
+          ? "other neurons"
+          : `${f.probe.classes}` !== `${this.input.classes}`
+            ? "other classes"
+            : !("grid" in lambdas) ||
+                !f.grid ||
+                `${[...f.grid.lambdas].sort()}` !== `${[...lambdas.grid].sort()}`
+              ? "λs not tuned on this pipeline's grid"
+              : (f.solver.patience ?? 5) !== s.patience || (f.solver.maxIter ?? 500) !== s.maxIter
+                ? "other solver settings"
+                : null;
+    if (why) log(`redundancy: oracle: fitting it here (the probe offered has ${why})`);
+    return why ? null : f;
+  }
+
+  /** The fit of a probe request from a probe fitted elsewhere: scored on this pipeline's dev and test rows. */
+  async adoptProbe(fitted: FittedProbe, req: ProbeRequest): Promise<ProbeFit> {
+    const data = await this.data();
+    const z = await this.standardizedData();
+    return probeFitOf(fitted.probe, data, z, req, fitted.grid?.points);
+  }
+
+  async probe(req: ProbeRequest, precomputed?: () => Promise<ProbeFit>): Promise<ProbeFit> {
     const s = this.settings;
     const solver = { patience: s.patience, maxIter: s.maxIter };
     const key = contentKey(
@@ -120,11 +159,16 @@ export class StepContext {
       solver,
       req.orderingStride ?? null,
     );
-    return this.cache.work("probe", key, async () => {
-      const data = await this.data();
-      const classes = req.labels === "control" ? (data.control?.classes ?? []) : this.input.classes;
-      return fitProbe(data, await this.standardizedData(), classes, req, solver);
-    });
+    return this.cache.work(
+      "probe",
+      key,
+      precomputed ??
+        (async () => {
+          const data = await this.data();
+          const classes = req.labels === "control" ? (data.control?.classes ?? []) : this.input.classes;
+          return fitProbe(data, await this.standardizedData(), classes, req, solver);
+        }),
+    );
   }
 
   /** Correlation clustering of the columns over the training rows, cut at every threshold. */

@@ -1,19 +1,26 @@
 import { join } from "node:path";
 import { LAMBDA_GRID } from "../../probe/grid.js";
+import type { FittedProbe } from "../../probe/stage.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { UserError } from "../../util/errors.js";
 import { definedOptions } from "../../util/options.js";
 import { formatSeconds, log } from "../../util/progress.js";
+import { secondsSince, writeRunRecord } from "../../util/run-record.js";
 import { DEFAULT_THRESHOLDS } from "../cluster.js";
 import { contentKey, PipelineCache } from "./cache.js";
 import { StepContext } from "./context.js";
 import { openPipelineSource, type PipelineInputOptions } from "./input/index.js";
 import {
+  CKA_FORMAT,
+  CKA_VERSION,
+  type CkaFile,
   formatResultsJson,
   type PipelineSettings,
-  REDUNDANCY_SCHEMA,
+  REDUNDANCY_FORMAT,
   REDUNDANCY_VERSION,
+  type RedundancyRecord,
   type RedundancyResults,
+  type RedundancyRunDetails,
   STEP_NAMES,
   type StepName,
   type StepResults,
@@ -151,20 +158,36 @@ export function checkSettings(s: PipelineSettings): void {
   if (s.ckaBatchSize < 4) throw new UserError("CKA batch size must be at least 4");
 }
 
+export interface RedundancyRun {
+  /** What redundancy.json holds. */
+  results: RedundancyResults;
+  record: RedundancyRecord;
+}
+
 export interface PipelineOptions {
-  /** Output directory: redundancy.json, cka.json, cache/. */
+  /** Output directory: redundancy.json, cka.json, run-record.json, cache/. */
   out: string;
   /** Steps to produce (their dependencies run too); default all. */
   steps?: readonly StepName[];
   settings?: Partial<PipelineSettings>;
   quiet?: boolean;
+  /**
+   * A probe already fitted on all neurons of this task with λs tuned on the pipeline's grid (the probe
+   * stage's, as `codeneurons run` passes it): the oracle step takes it instead of tuning the grid again.
+   * Its results are the same; a probe that does not fit the pipeline (other neurons, classes, grid or
+   * solver settings) is not taken.
+   */
+  oracle?: FittedProbe;
 }
 
-/** Runs (or reads from the cache) the chosen steps; writes OUT/redundancy.json and OUT/cka.json. */
+/**
+ * Runs (or reads from the cache) the chosen steps; writes OUT/redundancy.json, OUT/cka.json and
+ * OUT/run-record.json (timings, cache use).
+ */
 export async function runRedundancyPipeline(
   input: PipelineInputOptions,
   opts: PipelineOptions,
-): Promise<RedundancyResults> {
+): Promise<RedundancyRun> {
   const t0 = performance.now();
   const settings: PipelineSettings = { ...DEFAULT_SETTINGS, ...definedOptions(opts.settings ?? {}) };
   checkSettings(settings);
@@ -179,64 +202,76 @@ export async function runRedundancyPipeline(
   }
   const cache = new PipelineCache(join(opts.out, "cache"));
   const quiet = opts.quiet ?? process.env.CODENEURONS_QUIET === "1";
-  const ctx = new StepContext(source, settings, cache, quiet);
+  const ctx = new StepContext(source, settings, cache, quiet, opts.oracle);
   const done: StepResults = {};
   const computed: StepName[] = [];
   const cached: StepName[] = [];
+  const stepSeconds: Record<string, number> = {};
   try {
     for (const name of order) {
-      const wasComputed = await runStep(ctx, cache, STEPS[name], done);
-      (wasComputed ? computed : cached).push(name);
+      const seconds = await runStep(ctx, cache, STEPS[name], done);
+      if (seconds === null) cached.push(name);
+      else {
+        computed.push(name);
+        stepSeconds[name] = seconds;
+      }
     }
   } finally {
     ctx.release();
     source.close();
   }
   const results: RedundancyResults = {
-    schema: REDUNDANCY_SCHEMA,
+    format: REDUNDANCY_FORMAT,
     version: REDUNDANCY_VERSION,
     input: source.input,
     settings,
     totalNeurons: source.space.total,
     steps: done,
     summary: summarize(done, source.space.total, source.input.site),
-    run: {
-      computed,
-      cached,
-      skipped,
-      probesFitted: cache.misses("probe"),
-      clusterings: cache.misses("cluster"),
-      loadSeconds: ctx.loadSeconds,
-      seconds: (performance.now() - t0) / 1000,
-    },
+    skipped,
   };
-  if (done.cka) await writeFileAtomic(join(opts.out, done.cka.file), formatResultsJson(done.cka.similarity));
+  if (done.cka) {
+    const cka: CkaFile = { format: CKA_FORMAT, version: CKA_VERSION, ...done.cka.similarity };
+    await writeFileAtomic(join(opts.out, done.cka.file), formatResultsJson(cka));
+  }
   await writeFileAtomic(join(opts.out, "redundancy.json"), formatResultsJson(results));
-  return results;
+  const details: RedundancyRunDetails = {
+    computed,
+    cached,
+    probesFitted: cache.misses("probe"),
+    clusterings: cache.misses("cluster"),
+  };
+  const record = await writeRunRecord(
+    opts.out,
+    "redundancy",
+    { total: secondsSince(t0), load: ctx.loadSeconds, ...stepSeconds },
+    details,
+  );
+  return { results, record: { ...record, details } };
 }
 
-/** Reads the step from the cache or computes it; returns whether it was computed. */
+/** Reads the step from the cache or computes it; returns the seconds it took, or null when cached. */
 async function runStep<K extends StepName>(
   ctx: StepContext,
   cache: PipelineCache,
   def: StepDef<K>,
   done: StepResults,
-): Promise<boolean> {
+): Promise<number | null> {
   const deps = Object.fromEntries(def.deps.map((d) => [d, done[d]]));
   const key = contentKey(def.name, ctx.input.fingerprint, def.settings(ctx.settings, ctx.input), deps);
   const hit = await cache.readStep<NonNullable<StepResults[K]>>(def.name, key);
   if (hit) {
     done[def.name] = hit;
     log(`redundancy: ${def.name}: cached`);
-    return false;
+    return null;
   }
   log(`redundancy: ${def.name}: computing`);
   const t0 = performance.now();
   const output = await def.run(ctx, done);
   const seconds = (performance.now() - t0) / 1000;
-  const result = { ...output, seconds, key } as NonNullable<StepResults[K]>;
+  const result = { ...output, key } as NonNullable<StepResults[K]>;
   await cache.writeStep(def.name, key, result);
   done[def.name] = result;
   log(`redundancy: ${def.name}: done in ${formatSeconds(seconds)}`);
-  return true;
+  return seconds;
 }

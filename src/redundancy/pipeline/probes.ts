@@ -1,6 +1,7 @@
 import { DesignMatrix } from "../../linalg/design.js";
 import { Standardizer } from "../../linalg/standardize.js";
-import { gridSearch } from "../../probe/grid.js";
+import { fitControlProbe } from "../../probe/control.js";
+import { type GridPoint, gridSearch } from "../../probe/grid.js";
 import { LogisticProbe } from "../../probe/logistic.js";
 import type { ClassificationMetrics } from "../../probe/metrics.js";
 import { neuronOrdering } from "../../rank/lca.js";
@@ -90,7 +91,6 @@ export async function fitProbe(
   req: ProbeRequest,
   solver: ProbeSolverSettings,
 ): Promise<ProbeFit> {
-  const t0 = performance.now();
   const cols = [...req.columns];
   // The probe only reads its design matrices, so all columns need no copy.
   const all = isIdentity(cols, z.train.cols);
@@ -103,8 +103,15 @@ export async function fitProbe(
   const yValid = labelsOf(data, req.labels, "valid");
   const yTest = labelsOf(data, req.labels, "test");
   let probe: LogisticProbe;
-  let grid: ProbeFit["grid"];
-  if ("grid" in req.lambdas) {
+  let gridPoints: GridPoint[] | undefined;
+  if (req.labels === "control" && !("grid" in req.lambdas)) {
+    // The one control probe (probe/control.ts): the real probe's λs and solver, the control labels.
+    const fit = await fitControlProbe(
+      { train: { x: design, y }, valid: { x: valid, y: yValid }, test: { x: test, y: yTest } },
+      { ...req.lambdas, ...solver, classes },
+    );
+    probe = fit.probe;
+  } else if ("grid" in req.lambdas) {
     const r = await gridSearch(
       design,
       y,
@@ -112,13 +119,33 @@ export async function fitProbe(
       { lambda1s: req.lambdas.grid, lambda2s: req.lambdas.grid, classes, ...solver },
     );
     probe = r.probe;
-    grid = r.points.map((p) => ({ lambda1: p.lambda1, lambda2: p.lambda2, devAccuracy: p.dev.accuracy }));
+    gridPoints = r.points;
   } else {
     probe = new LogisticProbe({ ...req.lambdas, ...solver });
     await probe.fit(design, y, { valid: { x: valid, y: yValid }, classes });
   }
-  const dev = scoresOf(await probe.evaluate(valid, yValid));
-  const testScores = scoresOf(await probe.evaluate(test, yTest));
+  return probeFitOf(probe, data, z, req, gridPoints);
+}
+
+/**
+ * What the pipeline keeps of a fitted probe on the request's columns: its λs and iterations, dev and
+ * test scores on this pipeline's rows, the LCA ordering when asked, and the grid's dev accuracies.
+ */
+export async function probeFitOf(
+  probe: LogisticProbe,
+  data: PipelineData,
+  z: StandardizedData,
+  req: ProbeRequest,
+  gridPoints?: readonly GridPoint[],
+): Promise<ProbeFit> {
+  const cols = [...req.columns];
+  const all = isIdentity(cols, z.train.cols);
+  const std = all ? z.std : subStandardizer(z.std, cols);
+  const pick = (m: Matrix) => (all ? m : selectColumns(m, cols));
+  const valid = DesignMatrix.wrap(pick(z.valid), std);
+  const test = DesignMatrix.wrap(pick(z.test), std);
+  const dev = scoresOf(await probe.evaluate(valid, labelsOf(data, req.labels, "valid")));
+  const testScores = scoresOf(await probe.evaluate(test, labelsOf(data, req.labels, "test")));
   const ordering =
     req.orderingStride !== undefined
       ? neuronOrdering(probe.weightsByOutput(), req.orderingStride).ordering.map((j) => cols[j])
@@ -130,7 +157,11 @@ export async function fitProbe(
     dev,
     test: testScores,
     iterations: probe.fitInfo?.iterations ?? 0,
-    seconds: (performance.now() - t0) / 1000,
   };
+  const grid = gridPoints?.map((p) => ({
+    lambda1: p.lambda1,
+    lambda2: p.lambda2,
+    devAccuracy: p.dev.accuracy,
+  }));
   return { record, ...(ordering ? { ordering } : {}), ...(grid ? { grid } : {}) };
 }

@@ -10,13 +10,22 @@
  * Sets of neurons are written compactly: a layer list when a step keeps whole layers, sorted id
  * ranges ("0-767,800,802-900") for cluster representatives, and importance-ordered id lists only as
  * long as the longest set a search evaluated.
+ *
+ * The schemas below are the source of the TypeScript types and of docs/schemas/. Versions of
+ * redundancy.json: 3 names the format `format: "codeneurons-redundancy"` (2 had `schema:
+ * "codeneurons.redundancy"`) and moves what differs between runs (seconds, which steps came from the
+ * cache) to OUT/run-record.json; 2 added `input.site` and `input.width` (version 1 is the hidden site).
  */
-import type { Site } from "../../store/format.js";
-import type { LayerSimilarity } from "../cka.js";
+import { z } from "zod";
+import { envelope } from "../../util/json.js";
+import { SITES } from "../../util/neurons.js";
+import type { RunRecord } from "../../util/run-record.js";
 
-export const REDUNDANCY_SCHEMA = "codeneurons.redundancy";
-/** 2: `input.site` and `input.width` (ids are of that site); version 1 results are of the hidden site. */
-export const REDUNDANCY_VERSION = 2;
+export const REDUNDANCY_FORMAT = "codeneurons-redundancy";
+export const REDUNDANCY_VERSION = 3;
+/** OUT/cka.json: the layer similarity of the cka step. */
+export const CKA_FORMAT = "codeneurons-cka";
+export const CKA_VERSION = 1;
 
 export const STEP_NAMES = [
   "cka",
@@ -34,288 +43,335 @@ export const STEP_NAMES = [
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
+const count = z.number().int().min(0);
+const fraction = z.number();
+const layers = z.array(count);
+
 /** Scores of a probe on one split. */
-export interface Scores {
-  accuracy: number;
-  macroF1: number;
+export const SCORES_SCHEMA = z.object({
+  accuracy: fraction,
+  macroF1: fraction,
   /** Binary tasks: F1 of the second class. */
-  f1?: number;
+  f1: fraction.optional(),
   /** Accuracy on each class's rows (= recall), by class name. */
-  perClass: Record<string, number>;
-}
+  perClass: z.record(z.string(), fraction),
+});
+export type Scores = z.infer<typeof SCORES_SCHEMA>;
 
 /** One trained probe. */
-export interface ProbeRecord {
-  neurons: number;
-  lambda1: number;
-  lambda2: number;
-  dev: Scores;
-  test: Scores;
-  iterations: number;
-  seconds: number;
-}
+export const PROBE_RECORD_SCHEMA = z.object({
+  neurons: count,
+  lambda1: z.number().min(0),
+  lambda2: z.number().min(0),
+  dev: SCORES_SCHEMA,
+  test: SCORES_SCHEMA,
+  iterations: count,
+});
+export type ProbeRecord = z.infer<typeof PROBE_RECORD_SCHEMA>;
 
-export interface StepInfo {
-  /** Seconds the step took when it was computed (not when it was read from the cache). */
-  seconds: number;
-  /** Hash of the step's inputs: data fingerprint, settings, results of the steps it depends on. */
-  key: string;
-}
+/** What every step has: the hash of its inputs (data fingerprint, settings, results it depends on). */
+const STEP_INFO = { key: z.string() };
 
-export interface OracleResult extends StepInfo {
-  layers: number[];
-  probe: ProbeRecord;
+export const LAYER_SIMILARITY_SCHEMA = z.object({
+  measure: z.literal("linear-cka"),
+  estimator: z.literal("unbiased-hsic-minibatch"),
+  layers,
+  /** CKA values; null where a layer has no variance in the sampled tokens. */
+  matrix: z.array(z.array(z.number().nullable())),
+  tokens: count,
+  batchSize: count,
+  batches: count,
+  seed: count,
+});
+
+export const CKA_FILE_SCHEMA = z
+  .object({ ...envelope(CKA_FORMAT, CKA_VERSION), ...LAYER_SIMILARITY_SCHEMA.shape })
+  .describe("codeneurons redundancy/cka.json: linear CKA between every pair of stored layers");
+export type CkaFile = z.infer<typeof CKA_FILE_SCHEMA>;
+
+const CKA_STEP_SCHEMA = z.object({
+  ...STEP_INFO,
+  /** The file the matrix is also written to, relative to the output directory. */
+  file: z.string(),
+  /** Over the task's training rows (both sides' rows for pairs). */
+  similarity: LAYER_SIMILARITY_SCHEMA,
+});
+
+const ORACLE_SCHEMA = z.object({
+  ...STEP_INFO,
+  layers,
+  probe: PROBE_RECORD_SCHEMA,
   /** How the λs were chosen: a grid on dev, or given. */
-  tuning: "grid" | "fixed";
+  tuning: z.enum(["grid", "fixed"]),
   /** Dev accuracy of every grid point (grid tuning only). */
-  grid?: { lambda1: number; lambda2: number; devAccuracy: number }[];
+  grid: z.array(z.object({ lambda1: z.number(), lambda2: z.number(), devAccuracy: fraction })).optional(),
   /** Accuracy of always predicting the most frequent training class. */
-  interceptOnly: { dev: number; test: number };
-}
+  interceptOnly: z.object({ dev: fraction, test: fraction }),
+});
 
-export interface LayerProbe {
-  layer: number;
+const LAYER_PROBE_SCHEMA = z.object({
+  layer: count,
   /** 1 − probe.neurons / totalNeurons. */
-  reduction: number;
-  probe: ProbeRecord;
-}
+  reduction: fraction,
+  probe: PROBE_RECORD_SCHEMA,
+});
 
-export interface LayerwiseResult extends StepInfo {
+const LAYERWISE_SCHEMA = z.object({
+  ...STEP_INFO,
   /** independent: one entry per layer; incremental: entry i holds the probe on layers[0..i]. */
-  layers: LayerProbe[];
-}
+  layers: z.array(LAYER_PROBE_SCHEMA),
+});
 
-export interface LayerSelection {
-  delta: number;
+const LAYER_SELECTION_SCHEMA = z.object({
+  delta: fraction,
   /** Dev accuracy the incremental probe had to exceed: oracle dev × (1 − δ). */
-  target: number;
+  target: fraction,
   /** The kept layers, a prefix of the stored layers. */
-  layers: number[];
-  neurons: number;
-  reduction: number;
+  layers,
+  neurons: count,
+  reduction: fraction,
   /** True when no prefix reached the target and all layers were kept. */
-  fallback: boolean;
-  probe: ProbeRecord;
-}
+  fallback: z.boolean(),
+  probe: PROBE_RECORD_SCHEMA,
+});
 
-export interface LayerSelectionResult extends StepInfo {
-  selections: LayerSelection[];
-}
-
-export interface ThresholdProbe {
-  threshold: number;
-  clusters: number;
+const THRESHOLD_PROBE_SCHEMA = z.object({
+  threshold: z.number(),
+  clusters: count,
   /** Representatives kept (= clusters). */
-  neurons: number;
-  reduction: number;
+  neurons: count,
+  reduction: fraction,
   /** The representatives' neuron ids as sorted ranges. */
-  ids: string;
-  probe: ProbeRecord;
-}
+  ids: z.string(),
+  probe: PROBE_RECORD_SCHEMA,
+});
 
-export interface ClusteringInfo {
+export const CLUSTERING_INFO_SCHEMA = z.object({
   /** "all": one tree over the neurons; "per-layer": clusters never span layers (memory bound). */
-  scope: "all" | "per-layer";
-  representative: "random" | "medoid";
-  constantNeurons: number;
-  note?: string;
-}
+  scope: z.enum(["all", "per-layer"]),
+  representative: z.enum(["random", "medoid"]),
+  constantNeurons: count,
+  note: z.string().optional(),
+});
+export type ClusteringInfo = z.infer<typeof CLUSTERING_INFO_SCHEMA>;
 
 /** CCFS on one set of kept layers (several δ may keep the same layers). */
-export interface ClusterGroupResult {
-  layers: number[];
-  deltas: number[];
+const CLUSTER_GROUP_SCHEMA = z.object({
+  layers,
+  deltas: z.array(fraction),
   /** Neurons before clustering. */
-  neurons: number;
-  clustering: ClusteringInfo;
-  thresholds: ThresholdProbe[];
-}
-
-export interface CcfsResult extends StepInfo {
-  groups: ClusterGroupResult[];
-}
-
-export interface CcResult extends StepInfo {
-  layers: number[];
-  neurons: number;
-  clustering: ClusteringInfo;
-  thresholds: ThresholdProbe[];
-}
+  neurons: count,
+  clustering: CLUSTERING_INFO_SCHEMA,
+  thresholds: z.array(THRESHOLD_PROBE_SCHEMA),
+});
 
 /** One retrained probe of a minimal-set search: the first `neurons` of an ordering. */
-export interface SearchPoint {
-  percentage: number;
-  neurons: number;
-  reduction: number;
-  probe: ProbeRecord;
-}
+const SEARCH_POINT_SCHEMA = z.object({
+  percentage: fraction,
+  neurons: count,
+  reduction: fraction,
+  probe: PROBE_RECORD_SCHEMA,
+});
 
-export interface MinimalSet {
-  neurons: number;
+const MINIMAL_SET_SCHEMA = z.object({
+  neurons: count,
   /** The percentage that gave it, or null when no percentage reached the target (all base neurons). */
-  percentage: number | null;
-  reduction: number;
-  dev: Scores;
-  test: Scores;
-}
+  percentage: fraction.nullable(),
+  reduction: fraction,
+  dev: SCORES_SCHEMA,
+  test: SCORES_SCHEMA,
+});
 
 /**
  * A minimal-set search (Dalvi et al. 2020): retrain on the first ⌊p × total⌋ neurons of an ordering for
  * each p in turn; the first whose dev accuracy > target is the minimal set.
  */
-export interface SearchResult {
+const SEARCH_FIELDS = {
   /** Dev accuracy to exceed: base dev × (1 − neuron δ). */
-  target: number;
+  target: fraction,
   /** Neurons the ordering ranks, and the dev/test accuracy of the probe on all of them. */
-  base: { neurons: number; dev: number; test: number };
-  points: SearchPoint[];
-  minimal: MinimalSet;
+  base: z.object({ neurons: count, dev: fraction, test: fraction }),
+  points: z.array(SEARCH_POINT_SCHEMA),
+  minimal: MINIMAL_SET_SCHEMA,
   /** Neuron ids in ordering order, as many as the largest evaluated point used. */
-  ordering: number[];
-}
+  ordering: z.array(count),
+};
+const SEARCH_SCHEMA = z.object(SEARCH_FIELDS);
 
-export interface LsccLcaRun extends SearchResult {
+const LSCC_LCA_RUN_SCHEMA = z.object({
+  ...SEARCH_FIELDS,
   /** Clustering threshold of the base set, or null for the kept layers without clustering. */
-  threshold: number | null;
-}
+  threshold: z.number().nullable(),
+});
 
-export interface LsccLcaGroup {
-  layers: number[];
-  deltas: number[];
-  runs: LsccLcaRun[];
-}
+const LSCC_LCA_GROUP_SCHEMA = z.object({
+  layers,
+  deltas: z.array(fraction),
+  runs: z.array(LSCC_LCA_RUN_SCHEMA),
+});
 
-export interface LsccLcaResult extends StepInfo {
-  neuronDelta: number;
-  percentages: number[];
-  groups: LsccLcaGroup[];
-}
+const ORDERING_SEARCH_SCHEMA = z.object({
+  ...STEP_INFO,
+  ...SEARCH_FIELDS,
+  kind: z.enum(["lca", "probeless", "random"]),
+  neuronDelta: fraction,
+  percentages: z.array(fraction),
+  seed: count.optional(),
+});
 
-export interface OrderingSearchResult extends StepInfo, SearchResult {
-  kind: "lca" | "probeless" | "random";
-  neuronDelta: number;
-  percentages: number[];
-  seed?: number;
-}
-
-export interface ControlResult extends StepInfo {
+const CONTROL_SCHEMA = z.object({
+  ...STEP_INFO,
   /** Where the control labels came from: the task's control/ files, or generated here. */
-  source: string;
-  probe: ProbeRecord;
-  /** Real-task accuracy (oracle) minus control-task accuracy, with the same λs. */
-  selectivity: { dev: number; test: number };
-}
+  source: z.string(),
+  probe: PROBE_RECORD_SCHEMA,
+  /** Real-task accuracy (oracle) minus control-task accuracy, with the same λs (probe/control.ts). */
+  selectivity: z.object({ dev: z.number(), test: z.number() }),
+});
 
-export interface CkaStepResult extends StepInfo {
-  /** The file the matrix is also written to, relative to the output directory. */
-  file: string;
-  /** Over the task's training rows (both sides' rows for pairs). */
-  similarity: LayerSimilarity;
-}
-
-export interface StepResults {
-  cka?: CkaStepResult;
-  oracle?: OracleResult;
-  independent?: LayerwiseResult;
-  incremental?: LayerwiseResult;
-  ls?: LayerSelectionResult;
-  ccfs?: CcfsResult;
-  lslca?: LsccLcaResult;
-  cc?: CcResult;
-  lca?: OrderingSearchResult;
-  probeless?: OrderingSearchResult;
-  random?: OrderingSearchResult;
-  control?: ControlResult;
-}
+export const STEP_RESULTS_SCHEMA = z.object({
+  cka: CKA_STEP_SCHEMA.optional(),
+  oracle: ORACLE_SCHEMA.optional(),
+  independent: LAYERWISE_SCHEMA.optional(),
+  incremental: LAYERWISE_SCHEMA.optional(),
+  ls: z.object({ ...STEP_INFO, selections: z.array(LAYER_SELECTION_SCHEMA) }).optional(),
+  ccfs: z.object({ ...STEP_INFO, groups: z.array(CLUSTER_GROUP_SCHEMA) }).optional(),
+  lslca: z
+    .object({
+      ...STEP_INFO,
+      neuronDelta: fraction,
+      percentages: z.array(fraction),
+      groups: z.array(LSCC_LCA_GROUP_SCHEMA),
+    })
+    .optional(),
+  cc: z
+    .object({
+      ...STEP_INFO,
+      layers,
+      neurons: count,
+      clustering: CLUSTERING_INFO_SCHEMA,
+      thresholds: z.array(THRESHOLD_PROBE_SCHEMA),
+    })
+    .optional(),
+  lca: ORDERING_SEARCH_SCHEMA.optional(),
+  probeless: ORDERING_SEARCH_SCHEMA.optional(),
+  random: ORDERING_SEARCH_SCHEMA.optional(),
+  control: CONTROL_SCHEMA.optional(),
+});
+export type StepResults = z.infer<typeof STEP_RESULTS_SCHEMA>;
+export type OracleResult = z.infer<typeof ORACLE_SCHEMA>;
+export type LayerProbe = z.infer<typeof LAYER_PROBE_SCHEMA>;
+export type LayerwiseResult = z.infer<typeof LAYERWISE_SCHEMA>;
+export type LayerSelection = z.infer<typeof LAYER_SELECTION_SCHEMA>;
+export type LayerSelectionResult = NonNullable<StepResults["ls"]>;
+export type ThresholdProbe = z.infer<typeof THRESHOLD_PROBE_SCHEMA>;
+export type ClusterGroupResult = z.infer<typeof CLUSTER_GROUP_SCHEMA>;
+export type CcfsResult = NonNullable<StepResults["ccfs"]>;
+export type CcResult = NonNullable<StepResults["cc"]>;
+export type SearchPoint = z.infer<typeof SEARCH_POINT_SCHEMA>;
+export type MinimalSet = z.infer<typeof MINIMAL_SET_SCHEMA>;
+export type SearchResult = z.infer<typeof SEARCH_SCHEMA>;
+export type LsccLcaRun = z.infer<typeof LSCC_LCA_RUN_SCHEMA>;
+export type LsccLcaGroup = z.infer<typeof LSCC_LCA_GROUP_SCHEMA>;
+export type LsccLcaResult = NonNullable<StepResults["lslca"]>;
+export type OrderingSearchResult = z.infer<typeof ORDERING_SEARCH_SCHEMA>;
+export type ControlResult = z.infer<typeof CONTROL_SCHEMA>;
+export type CkaStepResult = z.infer<typeof CKA_STEP_SCHEMA>;
 
 /** One row of the paper-style table. */
-export interface SummaryRow {
-  name: string;
-  neurons: number;
+export const SUMMARY_ROW_SCHEMA = z.object({
+  name: z.string(),
+  neurons: count,
   /** Test accuracy. */
-  accuracy: number;
-  devAccuracy: number;
-  reduction: number;
-  layers?: number[];
+  accuracy: fraction,
+  devAccuracy: fraction,
+  reduction: fraction,
+  layers: layers.optional(),
   /** The setting that gave this row, e.g. "δ=0.01, t=0.3". */
-  detail?: string;
-}
+  detail: z.string().optional(),
+});
+export type SummaryRow = z.infer<typeof SUMMARY_ROW_SCHEMA>;
 
-export interface PipelineSettings {
-  seed: number;
+export const PIPELINE_SETTINGS_SCHEMA = z.object({
+  seed: count,
   /** LayerSelector's allowed relative drops. */
-  deltas: number[];
+  deltas: z.array(fraction),
   /** Minimal sets: allowed relative drop from the base probe (0.01). */
-  neuronDelta: number;
-  thresholds: number[];
+  neuronDelta: fraction,
+  thresholds: z.array(z.number()),
   /** LS+CC+LCA percentages (of all neurons). */
-  percentages: number[];
+  percentages: z.array(fraction),
   /** LCA, probeless and random percentages over all layers (the finer list). */
-  finePercentages: number[];
+  finePercentages: z.array(fraction),
   /** "oracle": only the oracle is tuned on dev, every other probe uses its λs; "all": every probe. */
-  tune: "oracle" | "all";
+  tune: z.enum(["oracle", "all"]),
   /** Given λs: no tuning at all. */
-  lambda1?: number;
-  lambda2?: number;
-  lambdaGrid: number[];
-  patience: number;
-  maxIter: number;
+  lambda1: z.number().min(0).optional(),
+  lambda2: z.number().min(0).optional(),
+  lambdaGrid: z.array(z.number().min(0)),
+  patience: count,
+  maxIter: count,
   /** Steps of weight mass of the LCA ordering (NeuroX's search_stride). */
-  stride: number;
-  representative: "random" | "medoid";
+  stride: z.number().int().min(1),
+  representative: z.enum(["random", "medoid"]),
   /** "until-target": a search stops at its minimal set (the paper); "all": every percentage. */
-  curves: "until-target" | "all";
-  ckaBatchSize: number;
-}
+  curves: z.enum(["until-target", "all"]),
+  ckaBatchSize: count,
+});
+export type PipelineSettings = z.infer<typeof PIPELINE_SETTINGS_SCHEMA>;
 
-export interface RedundancyInput {
-  store: string;
-  storeB?: string;
-  task: string;
-  kind: "token" | "sentence" | "pair";
-  model: string;
+export const REDUNDANCY_INPUT_SCHEMA = z.object({
+  store: z.string(),
+  storeB: z.string().optional(),
+  task: z.string(),
+  kind: z.enum(["token", "sentence", "pair"]),
+  model: z.string(),
   /** The neurons analysed: the residual stream ("hidden") or every block's MLP neurons ("mlp"). */
-  site: Site;
+  site: z.enum(SITES),
   /** Neurons per layer of the site (the hidden or the intermediate size). */
-  width: number;
+  width: z.number().int().min(1),
   /** The model's hidden size. */
-  hidden: number;
+  hidden: z.number().int().min(1),
   /** The site's stored layers (the MLP site has no layer 0). */
-  layers: number[];
+  layers,
   /** 1, or 2 for pairs ([v(a); v(b)]). */
-  sides: number;
+  sides: z.number().int().min(1).max(2),
   /** Offset of the second side's neuron ids (pairs only). */
-  sideOffset?: number;
-  classes: string[];
+  sideOffset: count.optional(),
+  classes: z.array(z.string()),
   /** Where the control task's labels come from (null: the task has none). */
-  control: string | null;
-  rows: { train: number; valid: number; test: number };
+  control: z.string().nullable(),
+  rows: z.object({ train: count, valid: count, test: count }),
   /** Hash of the store indexes (with their shard checksums) and the task files. */
-  fingerprint: string;
-}
+  fingerprint: z.string(),
+});
+export type RedundancyInput = z.infer<typeof REDUNDANCY_INPUT_SCHEMA>;
 
-export interface RedundancyResults {
-  schema: typeof REDUNDANCY_SCHEMA;
-  version: typeof REDUNDANCY_VERSION;
-  input: RedundancyInput;
-  settings: PipelineSettings;
-  /** All neurons of the stored layers (× 2 for pairs): the denominator of every reduction. */
-  totalNeurons: number;
-  steps: StepResults;
-  summary: SummaryRow[];
-  /** This invocation: which steps were computed and which read from the cache. */
-  run: {
-    computed: StepName[];
-    cached: StepName[];
+export const REDUNDANCY_SCHEMA = z
+  .object({
+    ...envelope(REDUNDANCY_FORMAT, REDUNDANCY_VERSION),
+    input: REDUNDANCY_INPUT_SCHEMA,
+    settings: PIPELINE_SETTINGS_SCHEMA,
+    /** All neurons of the stored layers (× 2 for pairs): the denominator of every reduction. */
+    totalNeurons: count,
+    steps: STEP_RESULTS_SCHEMA,
+    summary: z.array(SUMMARY_ROW_SCHEMA),
     /** Steps left out, and why (e.g. control without a control task). */
-    skipped: { step: StepName; reason: string }[];
-    probesFitted: number;
-    clusterings: number;
-    /** Seconds spent reading the activations (0 when every step came from the cache). */
-    loadSeconds: number;
-    seconds: number;
-  };
-}
+    skipped: z.array(z.object({ step: z.enum(STEP_NAMES), reason: z.string() })),
+  })
+  .describe("codeneurons redundancy/redundancy.json: the redundancy pipeline's steps and summary table");
+export type RedundancyResults = z.infer<typeof REDUNDANCY_SCHEMA>;
+
+/** What a run of the pipeline did, beyond its results: which steps were computed and how long they took. */
+export type RedundancyRunDetails = {
+  computed: StepName[];
+  /** Steps read from the cache. */
+  cached: StepName[];
+  probesFitted: number;
+  clusterings: number;
+};
+
+/** OUT/run-record.json of the pipeline: seconds (`total`, `load` and each computed step) and the details. */
+export type RedundancyRecord = RunRecord & { details: RedundancyRunDetails };
 
 /** Sorted, de-duplicated ids as ranges: [0,1,2,5,7,8] → "0-2,5,7-8". */
 export function encodeIdRanges(ids: Iterable<number>): string {

@@ -1,6 +1,6 @@
 import type { Site } from "../../store/format.js";
 import { layerName } from "../../util/neurons.js";
-import type { RedundancyResults, Scores, StepResults, SummaryRow } from "./results.js";
+import type { RedundancyRecord, RedundancyResults, Scores, StepResults, SummaryRow } from "./results.js";
 
 /**
  * The paper-style summary (Sharma et al. 2023, Tables 3–4): for Oracle, LS, LS+CC+LCA, CC, LCA,
@@ -128,7 +128,7 @@ export function summarize(steps: StepResults, total: number, site: Site = "hidde
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /** The summary as a small text table, plus the layer-wise accuracies, for stdout. */
-export function formatSummary(r: RedundancyResults): string {
+export function formatSummary(r: RedundancyResults, record?: RedundancyRecord): string {
   const i = r.input;
   const site = i.site;
   const lines = [
@@ -148,10 +148,13 @@ export function formatSummary(r: RedundancyResults): string {
   };
   layerLine("independent", r.steps.independent?.layers);
   layerLine(`incremental ${i.layers[0] ?? 0}..i`, r.steps.incremental?.layers);
-  for (const s of r.run.skipped) lines.push(`  skipped ${s.step}: ${s.reason}`);
-  lines.push(
-    `  computed: ${r.run.computed.join(", ") || "nothing"}; cached: ${r.run.cached.join(", ") || "nothing"}; ` +
-      `${r.run.probesFitted} probes, ${r.run.clusterings} clusterings fitted in ${r.run.seconds.toFixed(1)} s`,
-  );
+  for (const s of r.skipped) lines.push(`  skipped ${s.step}: ${s.reason}`);
+  if (record) {
+    const d = record.details;
+    lines.push(
+      `  computed: ${d.computed.join(", ") || "nothing"}; cached: ${d.cached.join(", ") || "nothing"}; ` +
+        `${d.probesFitted} probes, ${d.clusterings} clusterings fitted in ${record.seconds.total.toFixed(1)} s`,
+    );
+  }
   return lines.join("\n");
 }

@@ -1,16 +1,16 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { decodeToken } from "../../../data/escape.js";
 import { readText, splitLines } from "../../../data/io.js";
 import { readSentenceSplit, type SentenceSplit } from "../../../data/sentence/index.js";
+import { checkClassesKnown } from "../../../data/task/tsv.js";
+import { controlClasses } from "../../../probe/control.js";
 import { encodeLabels } from "../../../probe/labels.js";
-import { checkClassesKnown } from "../../../probe/run.js";
 import {
-  type ActivationStore,
   closeSplitStores,
   openSplitStores,
   type Site,
   type SplitStores,
+  storeRowsOfSentences,
 } from "../../../store/index.js";
 import { InputError } from "../../../util/errors.js";
 import { type Matrix, matrix } from "../../../util/matrix.js";
@@ -62,21 +62,6 @@ function checkSides(sides: SplitStores[], opts: PipelineInputOptions, site: Site
     throw new InputError(bDir, "the two sides' stores hold different layers");
 }
 
-/** Rows of the store for each sentence, after checking that the store holds that sentence. */
-function sentenceRows(store: ActivationStore, sentences: string[][], file: string): Int32Array {
-  const rows = new Int32Array(sentences.length);
-  sentences.forEach((words, i) => {
-    const stored = i < store.numLines ? store.words(i) : [];
-    const same = stored.length === words.length && stored.every((w, k) => decodeToken(w) === words[k]);
-    if (!same)
-      throw new InputError(file, `sentence ${i} is not the store's line ${i} (${store.dir})`, {
-        line: i + 1,
-      });
-    rows[i] = store.row(i, 0);
-  });
-  return rows;
-}
-
 function hstack(a: Matrix, b: Matrix): Matrix {
   const out = matrix(a.rows, a.cols + b.cols);
   for (let r = 0; r < a.rows; r++) {
@@ -109,7 +94,7 @@ async function readSentenceTask(
   for (const s of SPLITS) splits[s] = await readSentenceSplit(dir, s);
   const classes = classesOf(splits.train.labels, join(dir, "train.label"));
   for (const s of ["valid", "test"] as const)
-    checkClassesKnown({ x: matrix(0, 0), labels: splits[s].labels }, classes, join(dir, `${s}.label`));
+    checkClassesKnown(splits[s].labels, classes, join(dir, `${s}.label`), 1);
   const controlFiles = SPLITS.map((s) => join(dir, "control", `${s}.label`));
   return {
     kind,
@@ -148,7 +133,7 @@ async function readSentenceRows(
   const sentences = task.kind === "pair" ? [task.splits[s].a, task.splits[s].b ?? []] : [task.splits[s].a];
   const parts: Matrix[] = [];
   for (const [i, st] of sides.entries()) {
-    const rows = sentenceRows(st[s], sentences[i], join(task.dir, `${s}${task.suffixes[i]}`));
+    const rows = storeRowsOfSentences(st[s], sentences[i], join(task.dir, `${s}${task.suffixes[i]}`));
     parts.push(await st[s].readRows(rows, { neurons, site }));
   }
   const x = parts.length === 2 ? hstack(parts[0], parts[1]) : parts[0];
@@ -199,7 +184,7 @@ export async function openSentenceSource(
       const read = (s: SplitName) => readSentenceRows(task, sides, s);
       const data = { train: await read("train"), valid: await read("valid"), test: await read("test") };
       const control = task.controlFiles
-        ? await readControlLabelFiles(opts.task, splits)
+        ? await readControlLabelFiles(opts.task, splits, task.classes)
         : generatedControl(splits, task.classes, kind, seed);
       return { ...data, control };
     };
@@ -210,7 +195,11 @@ export async function openSentenceSource(
   }
 }
 
-async function readControlLabelFiles(task: string, splits: PerSplit<SentenceSplit>): Promise<ControlLabels> {
+async function readControlLabelFiles(
+  task: string,
+  splits: PerSplit<SentenceSplit>,
+  realClasses: string[],
+): Promise<ControlLabels> {
   const labels = {} as PerSplit<string[]>;
   for (const s of SPLITS) {
     const file = join(task, "control", `${s}.label`);
@@ -225,7 +214,11 @@ async function readControlLabelFiles(task: string, splits: PerSplit<SentenceSpli
     });
     labels[s] = lines;
   }
-  const classes = [...new Set(SPLITS.flatMap((s) => labels[s]))].sort();
+  // The classes of the one control probe (probe/control.ts).
+  const classes = controlClasses(
+    realClasses,
+    SPLITS.flatMap((s) => labels[s]),
+  );
   const codes = (s: SplitName) => encodeLabels(labels[s], classes).codes;
   return {
     source: join(task, "control"),

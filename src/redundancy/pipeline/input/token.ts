@@ -1,11 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { readTask, type Task, type TaskSplit } from "../../../data/task/tsv.js";
+import { checkClassesKnown, readTask, type Task, type TaskSplit } from "../../../data/task/tsv.js";
+import { controlClasses } from "../../../probe/control.js";
 import { encodeLabels } from "../../../probe/labels.js";
-import { checkClassesKnown, readSplit } from "../../../probe/run.js";
-import { closeSplitStores, openSplitStores } from "../../../store/index.js";
+import { closeSplitStores, openSplitStores, readTaskActivations } from "../../../store/index.js";
 import { InputError } from "../../../util/errors.js";
-import { matrix } from "../../../util/matrix.js";
 import { neuronIdsOfLayers, neuronSpace, siteLayers } from "../../../util/neurons.js";
 import { log } from "../../../util/progress.js";
 import type { RedundancyInput } from "../results.js";
@@ -41,7 +40,7 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
     const control = hasControl ? await readTask(opts.task, { control: true }) : null;
     const classes = classesOf(task.train.label, join(opts.task, "train.tsv"));
     for (const s of ["valid", "test"] as const)
-      checkClassesKnown({ x: matrix(0, 0), labels: task[s].label }, classes, join(opts.task, `${s}.tsv`));
+      checkClassesKnown(task[s].label, classes, join(opts.task, `${s}.tsv`));
     if (control) checkSameRows(task, control, controlDir);
     const taskFiles = SPLITS.map((s) => join(opts.task, `${s}.tsv`));
     const controlFiles = hasControl ? SPLITS.map((s) => join(controlDir, `${s}.tsv`)) : [];
@@ -73,12 +72,17 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
     const load = async (): Promise<PipelineData> => {
       const neurons = neuronIdsOfLayers(layers, ids);
       const split = async (s: SplitName): Promise<LabelledRows> => {
-        const read = await readSplit(stores, s, task[s], { neurons, site }, join(opts.task, `${s}.tsv`));
-        return { x: read.x, y: encodeLabels(read.labels, classes).codes };
+        const x = await readTaskActivations(
+          stores[s],
+          task[s],
+          { neurons, site },
+          join(opts.task, `${s}.tsv`),
+        );
+        return { x, y: encodeLabels(task[s].label, classes).codes };
       };
       log(`redundancy: reading ${neurons.length} ${site} neurons for ${input.rows.train} train tokens`);
       const data = { train: await split("train"), valid: await split("valid"), test: await split("test") };
-      return { ...data, control: control ? controlLabelsOf(control, controlDir) : null };
+      return { ...data, control: control ? controlLabelsOf(control, controlDir, classes) : null };
     };
     return { input, space, load, close: () => closeSplitStores(stores) };
   } catch (e) {
@@ -103,9 +107,12 @@ function checkSameRows(task: Task, control: Task, dir: string): void {
   }
 }
 
-function controlLabelsOf(control: Task, dir: string): ControlLabels {
-  const all = SPLITS.flatMap((s) => control[s].label);
-  const classes = [...new Set(all)].sort();
+/** The control task's labels, with the classes of the one control probe (probe/control.ts). */
+function controlLabelsOf(control: Task, dir: string, realClasses: string[]): ControlLabels {
+  const classes = controlClasses(
+    realClasses,
+    SPLITS.flatMap((s) => control[s].label),
+  );
   return {
     source: dir,
     classes,

@@ -1,8 +1,9 @@
+import { selectivity } from "../../../probe/metrics.js";
 import { UserError } from "../../../util/errors.js";
 import { need, probeSettings, type StepDef } from "./types.js";
 
 /**
- * The control task's selectivity (Hewitt & Liang 2019): a probe on all neurons with the oracle's λs
+ * The control task's selectivity with the one control probe of probe/control.ts: a probe on all neurons with the oracle's λs
  * ("same probe settings", docs/DESIGN.md) trained on the control labels; selectivity = oracle accuracy −
  * control accuracy, on dev and on test.
  */
@@ -27,8 +28,8 @@ export const controlStep: StepDef<"control"> = {
       source: ctx.input.control,
       probe: fit.record,
       selectivity: {
-        dev: oracle.probe.dev.accuracy - fit.record.dev.accuracy,
-        test: oracle.probe.test.accuracy - fit.record.test.accuracy,
+        dev: selectivity(oracle.probe.dev.accuracy, fit.record.dev.accuracy),
+        test: selectivity(oracle.probe.test.accuracy, fit.record.test.accuracy),
       },
     };
   },

@@ -1,4 +1,5 @@
 import { interceptOnlyAccuracy } from "../../../probe/metrics.js";
+import { log } from "../../../util/progress.js";
 import type { StepContext } from "../context.js";
 import type { LayerProbe, LayerSelection } from "../results.js";
 import { need, probeSettings, type StepDef } from "./types.js";
@@ -22,12 +23,16 @@ export const oracleStep: StepDef<"oracle"> = {
   async run(ctx) {
     const bar = ctx.progress("oracle", 1);
     const lambdas = ctx.oracleLambdas();
-    const fit = await ctx.probe({
+    const req = {
       columns: ctx.allColumns(),
       lambdas,
-      labels: "task",
+      labels: "task" as const,
       orderingStride: ctx.settings.stride,
-    });
+    };
+    // The probe stage's oracle, when it is this one (`codeneurons run`): its grid is not tuned twice.
+    const shared = ctx.sharedOracle(lambdas);
+    if (shared) log("redundancy: oracle: the probe stage's (λ grid tuned once for the run)");
+    const fit = await ctx.probe(req, shared ? () => ctx.adoptProbe(shared, req) : undefined);
     bar.finish(`λ1=${fit.record.lambda1} λ2=${fit.record.lambda2} dev ${fit.record.dev.accuracy.toFixed(4)}`);
     const data = await ctx.data();
     const k = ctx.input.classes.length;
