@@ -2,7 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { describe, expect, it } from "vitest";
+import { FILE_FORMATS } from "../../src/index.js";
 import { readRunConfig } from "../../src/run/config.js";
+import { RUN_FILE_SCHEMA } from "../../src/run/format.js";
 import { runAnalysis } from "../../src/run/run.js";
 import { NEW_FILES, normalizeResults, upgradeFixture } from "./demo-results.js";
 
@@ -46,6 +48,35 @@ function differences(expected: unknown, actual: unknown, path = "", found: strin
   return found;
 }
 
+/**
+ * Every JSON file the demo wrote names a known format and satisfies its schema exactly: the schema
+ * keeps every field (zod drops fields it does not know, so a field missing from a schema shows here).
+ */
+function checkFormats(out: string): void {
+  const formats = [
+    ...FILE_FORMATS,
+    { name: "codeneurons-run", format: "codeneurons-run", schema: RUN_FILE_SCHEMA },
+  ];
+  for (const file of jsonFiles(out)) {
+    const rel = relative(out, file).split(sep).join("/");
+    // Vega-Lite specs are not ours; the redundancy cache is internal (checked by its content keys).
+    if (rel.startsWith("report/figures/") || rel.startsWith("redundancy/cache/")) continue;
+    const value = JSON.parse(readFileSync(file, "utf8")) as { format?: string };
+    const name = rel.endsWith("plan.json") ? `${value.format}-plan` : value.format;
+    const format = formats.find((f) => f.name === name);
+    expect(format, `${rel}: format ${value.format}`).toBeDefined();
+    expect(format!.schema.parse(value), rel).toEqual(value);
+  }
+}
+
+function jsonFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return jsonFiles(path);
+    return name.endsWith(".json") ? [path] : [];
+  });
+}
+
 describe("the demo's results (issue 16: the redesign keeps them bit-identical)", () => {
   it("codeneurons run --demo writes the numbers of test/fixtures/demo-results", async () => {
     const out = mkdtempSync(join(tmpdir(), "cn-demo-"));
@@ -60,6 +91,7 @@ describe("the demo's results (issue 16: the redesign keeps them bit-identical)",
       }
       expect(report).toEqual([]);
       expect(actual.sha256).toEqual(JSON.parse(readFileSync(join(FIXTURE, "sha256.json"), "utf8")));
+      checkFormats(out);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
