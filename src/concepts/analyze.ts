@@ -1,3 +1,4 @@
+import { columnClassMeans } from "../linalg/class-means.js";
 import type { Matrix } from "../util/matrix.js";
 import { type NeuronSpace, neuronLayer, neuronName } from "../util/neurons.js";
 import { Progress } from "../util/progress.js";
@@ -20,7 +21,7 @@ import {
   type ResolvedConceptsOptions,
 } from "./format.js";
 import { layerDistribution, layersOf, type TopNeurons, topNeuronsPerClass } from "./top-neurons.js";
-import { type ColumnSummary, classMeans, summarizeColumn, topWordsFromSummary } from "./top-words.js";
+import { type ColumnSummary, summarizeColumn, topWordsFromSummary } from "./top-words.js";
 import type { ActivationSource, ClassHeatmap, ConceptMatch, ProbeWeights } from "./types.js";
 import { type WordTypes, wordTypes } from "./word-types.js";
 
@@ -227,7 +228,7 @@ class NeuronContext {
       sentence: rows.sentence,
       position: rows.position,
     };
-    const means = classMeans(column, rows.labels, rows.classes.length);
+    const { means } = columnClassMeans(column, rows.labels, rows.classes.length);
     return {
       id,
       name: neuronName(id, this.source.space),

@@ -17,7 +17,6 @@ export {
   topNeuronsPerClass,
 } from "./top-neurons.js";
 export {
-  classMeans,
   meanStd,
   summarizeColumn,
   type TopWordsOptions,

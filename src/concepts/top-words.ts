@@ -143,17 +143,3 @@ function examplesOf(
     activation: column[rows[i]],
   }));
 }
-
-/** Mean activation of a neuron per class (null for a class without rows, so that JSON keeps it). */
-export function classMeans(column: Float32Array, labels: Int32Array, numClasses: number): (number | null)[] {
-  const sum = new Float64Array(numClasses);
-  const count = new Int32Array(numClasses);
-  for (let r = 0; r < column.length; r++) {
-    const c = labels[r];
-    if (c >= 0 && c < numClasses) {
-      sum[c] += column[r];
-      count[c]++;
-    }
-  }
-  return Array.from(sum, (s, c) => (count[c] > 0 ? s / count[c] : null));
-}

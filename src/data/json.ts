@@ -1,4 +1,6 @@
+import { z } from "zod";
 import { InputError } from "../util/errors.js";
+import { checkValue } from "../util/json.js";
 import { readText, splitLines } from "./io.js";
 
 /** A JSON object read from a file, with the 1-based line where it starts (for error messages). */
@@ -84,30 +86,36 @@ export async function readJsonRecords(file: string): Promise<JsonRecord[]> {
   return parseJsonArray(text, file);
 }
 
-export function requireField(rec: JsonRecord, field: string, file: string): unknown {
+/** A field's value checked by `schema`; errors name the file, the record's line and the field. */
+function requireChecked<T>(rec: JsonRecord, field: string, file: string, schema: z.ZodType<T>): T {
   if (!Object.hasOwn(rec.value, field))
     throw new InputError(file, "missing field", { line: rec.line, field });
-  return rec.value[field];
+  const r = checkValue(schema, rec.value[field]);
+  if (!r.ok) throw new InputError(file, r.detail, { line: rec.line, field });
+  return r.value;
+}
+
+export function requireField(rec: JsonRecord, field: string, file: string): unknown {
+  return requireChecked(rec, field, file, z.unknown());
 }
 
 export function requireStringField(rec: JsonRecord, field: string, file: string): string {
-  const v = requireField(rec, field, file);
-  if (typeof v !== "string")
-    throw new InputError(file, `expected a string, got ${typeName(v)}`, { line: rec.line, field });
-  return v;
+  return requireChecked(rec, field, file, z.string());
 }
 
 /** An integer label (0/1 in CodeXGLUE); also accepts "0"/"1" strings and booleans. */
-export function requireIntField(rec: JsonRecord, field: string, file: string): number {
-  const v = requireField(rec, field, file);
-  const n = typeof v === "boolean" ? Number(v) : typeof v === "string" && /^-?\d+$/.test(v) ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isInteger(n))
-    throw new InputError(file, `expected an integer, got ${typeName(v)}`, { line: rec.line, field });
-  return n;
-}
+const INT_LABEL = z.union(
+  [
+    z.number().int(),
+    z.boolean().transform(Number),
+    z
+      .string()
+      .regex(/^-?\d+$/)
+      .transform(Number),
+  ],
+  { error: "expected an integer" },
+);
 
-function typeName(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? "an object" : `${typeof v} ${JSON.stringify(v).slice(0, 40)}`;
+export function requireIntField(rec: JsonRecord, field: string, file: string): number {
+  return requireChecked(rec, field, file, INT_LABEL);
 }

@@ -1,5 +1,11 @@
-import { InputError } from "../util/errors.js";
+import { z } from "zod";
+import { checkJson } from "../util/json.js";
 import { type Matrix, matrix } from "../util/matrix.js";
+
+/** The standardizer as probe.json holds it: a mean and a positive scale per column. */
+export const STANDARDIZER_SCHEMA = z
+  .object({ mean: z.array(z.number()), scale: z.array(z.number().gt(0)) })
+  .refine((s) => s.mean.length === s.scale.length, "mean and scale differ in length");
 
 /**
  * Column z-scoring with statistics from the training rows (docs/DESIGN.md, "Probe"): x' = (x − mean) / scale,
@@ -64,17 +70,10 @@ export class Standardizer {
     return { mean: Array.from(this.mean), scale: Array.from(this.scale) };
   }
 
-  /** Reads `toJSON()` output; `file` names the source in error messages. */
+  /** Reads `toJSON()` output (STANDARDIZER_SCHEMA); `file` and `field` name the source in errors. */
   static fromJSON(value: unknown, file = "<standardizer>", field = "standardizer"): Standardizer {
-    const obj = value as { mean?: unknown; scale?: unknown } | null;
-    if (!obj || typeof obj !== "object") throw new InputError(file, "expected an object", { field });
-    const mean = numberArray(obj.mean, file, `${field}.mean`);
-    const scale = numberArray(obj.scale, file, `${field}.scale`);
-    if (mean.length !== scale.length)
-      throw new InputError(file, `mean has ${mean.length} values, scale ${scale.length}`, { field });
-    for (let j = 0; j < scale.length; j++)
-      if (!(scale[j] > 0)) throw new InputError(file, `scale[${j}] must be > 0`, { field: `${field}.scale` });
-    return new Standardizer(mean, scale);
+    const { mean, scale } = checkJson(STANDARDIZER_SCHEMA, value, file, field);
+    return new Standardizer(Float64Array.from(mean), Float64Array.from(scale));
   }
 
   private check(x: Matrix): void {
@@ -146,18 +145,6 @@ export function transposeBlocked(x: Matrix, affine?: { mean: Float32Array; inv: 
         for (let r = r0; r < r1; r++) dst[o + r] = (src[r * cols + c] - m) * s;
       }
     }
-  }
-  return out;
-}
-
-function numberArray(v: unknown, file: string, field: string): Float64Array {
-  if (!Array.isArray(v)) throw new InputError(file, "expected an array of numbers", { field });
-  const out = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const x = v[i];
-    if (typeof x !== "number" || !Number.isFinite(x))
-      throw new InputError(file, `element ${i} is not a finite number`, { field });
-    out[i] = x;
   }
   return out;
 }

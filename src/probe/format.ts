@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { STANDARDIZER_SCHEMA } from "../linalg/standardize.js";
 import { InputError } from "../util/errors.js";
 import { checkJson, envelope, readVersioned } from "../util/json.js";
 import { SITES } from "../util/neurons.js";
@@ -44,10 +45,6 @@ export const FIT_INFO_SCHEMA = z.object({
   passes: PASS_COUNT_SCHEMA,
 });
 export type FitInfo = z.infer<typeof FIT_INFO_SCHEMA>;
-
-export const STANDARDIZER_SCHEMA = z
-  .object({ mean: z.array(z.number()), scale: z.array(z.number().gt(0)) })
-  .refine((s) => s.mean.length === s.scale.length, "mean and scale differ in length");
 
 /** The fitted model: what LinearModel.toJSON writes (library probes have only these fields). */
 const MODEL_FIELDS = {

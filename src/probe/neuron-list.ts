@@ -1,15 +1,29 @@
 import { readFile } from "node:fs/promises";
+import { z } from "zod";
 import { errorMessage, InputError } from "../util/errors.js";
+import { checkJson, parseJsonText } from "../util/json.js";
 import {
   checkSite,
+  NeuronRefError,
+  type NeuronSpace,
   namePattern,
   neuronLayer,
   neuronName,
-  parseNeuronName,
-  recordedSite,
+  parseNeuronRef,
+  SITES,
   type SpaceLike,
   spaceOf,
 } from "../util/neurons.js";
+
+const NEURON_REFS_SCHEMA = z.array(z.union([z.number(), z.string()]), {
+  error: "expected a JSON list of neurons",
+});
+
+/** A JSON neuron list: the list itself, or an object holding it (probe.json, another tool's file). */
+const NEURON_LIST_SCHEMA = z.object({
+  neurons: NEURON_REFS_SCHEMA,
+  site: z.enum(SITES).optional(),
+});
 
 /**
  * A neuron list file (`probe --neurons`): a JSON array of ids or names, or an object `{neurons: [...],
@@ -36,20 +50,14 @@ export function parseNeuronList(
   let items: { value: unknown; where: { line?: number; field?: string } }[];
   const trimmed = text.trim();
   if (trimmed.startsWith("[") || trimmed.startsWith("{")) {
-    let value: unknown;
-    try {
-      value = JSON.parse(trimmed);
-    } catch (e) {
-      throw new InputError(file, `not valid JSON: ${errorMessage(e)}`);
-    }
-    const object = Array.isArray(value) ? null : (value as { neurons?: unknown; site?: unknown } | null);
+    const json = parseJsonText(trimmed, file);
+    const value = Array.isArray(json)
+      ? { neurons: checkJson(NEURON_REFS_SCHEMA, json, file, "neurons") }
+      : checkJson(NEURON_LIST_SCHEMA, json, file);
     // A list that says its site (as probe and rankings files do) must be of the analysis' site: bare ids
     // of two sites look alike.
-    if (object?.site !== undefined) checkSite(recordedSite(object.site, file), space.site, file);
-    const list = Array.isArray(value) ? value : object?.neurons;
-    if (!Array.isArray(list))
-      throw new InputError(file, "expected a JSON list of neurons", { field: "neurons" });
-    items = list.map((v, i) => ({ value: v, where: { field: `neurons[${i}]` } }));
+    if (value.site !== undefined) checkSite(value.site, space.site, file);
+    items = value.neurons.map((v, i) => ({ value: v, where: { field: `neurons[${i}]` } }));
   } else {
     items = [];
     text.split("\n").forEach((line, i) => {
@@ -80,23 +88,23 @@ export function parseNeuronList(
 
 function neuronOf(
   value: unknown,
-  space: SpaceLike,
+  space: NeuronSpace,
   file: string,
   where: { line?: number; field?: string },
 ): number {
-  if (typeof value === "number" || (typeof value === "string" && /^\d+$/.test(value))) {
-    const id = Number(value);
-    if (Number.isSafeInteger(id) && id >= 0) return id;
-  } else if (typeof value === "string") {
+  if (typeof value === "number" || typeof value === "string") {
     try {
-      return parseNeuronName(value, space);
+      // A name of the other site is refused in this list's space: ids of two sites look alike.
+      return parseNeuronRef(value, space.site, () => space).id;
     } catch (e) {
-      throw new InputError(file, errorMessage(e), where);
+      if (!(e instanceof NeuronRefError)) throw e;
+      if (e.reason === "out-of-range" || typeof value === "number")
+        throw new InputError(file, e.message, where);
     }
   }
   throw new InputError(
     file,
-    `'${String(value)}' is not a neuron id or ${namePattern(spaceOf(space).site)} name`,
+    `'${String(value)}' is not a neuron id or ${namePattern(space.site)} name`,
     where,
   );
 }

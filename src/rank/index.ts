@@ -1,3 +1,4 @@
+export { type ClassMeans, classMeans } from "../linalg/class-means.js";
 export {
   bottomNeurons,
   type NeuronOrdering,
@@ -6,5 +7,5 @@ export {
   takeTop,
   topNeurons,
 } from "./lca.js";
-export { classMeans, type ProbelessRanking, probelessRanking, rankDescending } from "./probeless.js";
+export { type ProbelessRanking, probelessRanking, rankDescending } from "./probeless.js";
 export { randomOrdering } from "./random.js";

@@ -1,3 +1,4 @@
+import { classMeans } from "../linalg/class-means.js";
 import type { Matrix } from "../util/matrix.js";
 
 /**
@@ -12,28 +13,6 @@ export interface ProbelessRanking {
   scores: Float64Array;
   /** Per class c: Σ over other classes c' of |mean_c − mean_c'|, and its ordering (tag-wise ranking). */
   perClass: { scores: Float64Array; ordering: number[] }[];
-}
-
-/** Class means [classes × cols] in float64, and the row count of each class. */
-export function classMeans(
-  x: Matrix,
-  labels: ArrayLike<number>,
-  classes: number,
-): { means: Float64Array[]; counts: number[] } {
-  if (labels.length !== x.rows) throw new Error(`probeless: ${x.rows} rows but ${labels.length} labels`);
-  const d = x.cols;
-  const sums = Array.from({ length: classes }, () => new Float64Array(d));
-  const counts = new Array<number>(classes).fill(0);
-  for (let i = 0; i < x.rows; i++) {
-    const c = labels[i];
-    if (!(c >= 0 && c < classes)) throw new Error(`probeless: label ${c} out of range`);
-    counts[c]++;
-    const s = sums[c];
-    const off = i * d;
-    for (let j = 0; j < d; j++) s[j] += x.data[off + j];
-  }
-  for (let c = 0; c < classes; c++) if (counts[c] > 0) for (let j = 0; j < d; j++) sums[c][j] /= counts[c];
-  return { means: sums, counts };
 }
 
 export function rankDescending(scores: Float64Array): number[] {

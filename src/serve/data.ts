@@ -1,21 +1,23 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ConceptsResult, NeuronReport } from "../concepts/format.js";
-import { summarizeColumn, topWordsFromSummary } from "../concepts/top-words.js";
+import { storeCorpusRows } from "../concepts/rows.js";
+import { meanStd, summarizeColumn, topWordsFromSummary } from "../concepts/top-words.js";
 import type { TopWord } from "../concepts/types.js";
 import { type WordTypes, wordTypes } from "../concepts/word-types.js";
+import { columnClassMeans } from "../linalg/class-means.js";
 import { ActivationStore, SITES, type Site } from "../store/index.js";
-import { errorMessage, InputError, UserError } from "../util/errors.js";
+import { InputError, UserError } from "../util/errors.js";
 import {
+  NeuronRefError,
   type NeuronSpace,
   neuronIdsOfLayers,
   neuronLayer,
   neuronName,
   neuronSpace,
   neuronUnit,
-  parseNeuronName,
+  parseNeuronRef,
   siteLayers,
-  siteOfName,
   siteTitle,
 } from "../util/neurons.js";
 import type {
@@ -195,23 +197,18 @@ export class ExplorerData {
   parseNeuron(text: string | null, site: Site = this.defaultSite): NeuronRef {
     if (text === null || text === "") throw new HttpError(400, "missing neuron id");
     let ref: NeuronRef;
-    if (/^\d{1,9}$/.test(text)) {
-      ref = { site, id: Number(text) };
-    } else if (/^L\d{1,4}(\.[A-Za-z]{1,8})?:\d{1,6}$/.test(text)) {
-      let named: Site;
-      try {
-        named = siteOfName(text);
-      } catch (e) {
-        throw new HttpError(400, errorMessage(e));
-      }
-      const space = this.space(named);
-      try {
-        ref = { site: named, id: parseNeuronName(text, space) };
-      } catch (e) {
-        throw new HttpError(404, errorMessage(e));
-      }
-    } else {
-      throw new HttpError(400, "not a neuron id: expected a number, L{layer}:{unit} or L{layer}.mlp:{unit}");
+    try {
+      // Bounded before parsing: a URL can be any length.
+      if (!/^(\d{1,9}|L\d{1,4}(\.[A-Za-z]{1,8})?:\d{1,6})$/.test(text))
+        throw new NeuronRefError("", "malformed");
+      ref = parseNeuronRef(text, site, (s) => this.space(s));
+    } catch (e) {
+      if (!(e instanceof NeuronRefError)) throw e;
+      if (e.reason === "out-of-range") throw new HttpError(404, e.message);
+      throw new HttpError(
+        400,
+        e.message || "not a neuron id: expected a number, L{layer}:{unit} or L{layer}.mlp:{unit}",
+      );
     }
     const layers = this.layers(ref.site);
     if (!layers.includes(neuronLayer(ref.id, this.space(ref.site)))) {
@@ -457,14 +454,9 @@ export class ExplorerData {
     const mean = new Float64Array(ids.length);
     const std = new Float64Array(ids.length);
     for (let j = 0; j < ids.length; j++) {
-      const col = await this.column({ site, id: ids[j] });
-      let s = 0;
-      for (const v of col) s += v;
-      const mu = s / col.length;
-      let q = 0;
-      for (const v of col) q += (v - mu) * (v - mu);
-      mean[j] = mu;
-      std[j] = Math.sqrt(q / col.length);
+      const m = meanStd(await this.column({ site, id: ids[j] }));
+      mean[j] = m.mean;
+      std[j] = m.std;
     }
     const stats = { mean, std };
     this.stats.set(site, stats);
@@ -513,7 +505,7 @@ function checkConceptsAgainstStore(c: ConceptsResult, file: string, store: Activ
 
 /** The explorer's rows: the first word rows of the store, with labels when the store has them. */
 interface Sample {
-  words: string[];
+  words: readonly string[];
   sentence: Int32Array;
   position: Int32Array;
   labels: Int32Array;
@@ -524,36 +516,12 @@ interface Sample {
 }
 
 function buildSample(store: ActivationStore, conceptClasses: string[] | undefined, maxRows: number): Sample {
-  const words: string[] = [];
-  const sentence: number[] = [];
-  const position: number[] = [];
-  const rawLabels: (string | null)[] = [];
-  let sentences = 0;
-  for (let s = 0; s < store.numLines && words.length < maxRows; s++) {
-    const ws = store.words(s);
-    if (ws.length > 0) sentences++;
-    const ls = store.labels(s);
-    for (let i = 0; i < ws.length && words.length < maxRows; i++) {
-      words.push(ws[i]);
-      sentence.push(s);
-      position.push(i);
-      rawLabels.push(ls?.[i] ?? null);
-    }
-  }
-  const classes = conceptClasses ?? [...new Set(rawLabels.filter((l): l is string => l !== null))].sort();
-  const index = new Map(classes.map((c, i) => [c, i]));
-  const labels = Int32Array.from(rawLabels, (l) => (l === null ? -1 : (index.get(l) ?? -1)));
-  const rows = {
-    words,
-    sentence: Int32Array.from(sentence),
-    position: Int32Array.from(position),
-    labels,
-    classes,
-  };
+  const rows = storeCorpusRows(store, maxRows, conceptClasses);
   return {
     ...rows,
-    storeRows: Int32Array.from(sentence, (s, i) => store.row(s, position[i])),
-    sentences,
+    classes: [...rows.classes],
+    // Rows are consecutive words of consecutive lines: a new sentence starts where the number changes.
+    sentences: rows.sentence.filter((s, i) => i === 0 || s !== rows.sentence[i - 1]).length,
     types: wordTypes(rows),
   };
 }
@@ -563,21 +531,11 @@ function wordScore(w: TopWord): WordScore {
 }
 
 function classMeansOf(column: Float32Array, sample: Sample): NeuronResponse["classMeans"] {
-  const k = sample.classes.length;
-  const sum = new Float64Array(k);
-  const count = new Int32Array(k);
-  for (let r = 0; r < column.length; r++) {
-    const c = sample.labels[r];
-    if (c >= 0) {
-      sum[c] += column[r];
-      count[c]++;
-    }
-  }
-  return sample.classes.map((cls, c) => ({
-    class: cls,
-    mean: count[c] > 0 ? round(sum[c] / count[c]) : null,
-    count: count[c],
-  }));
+  const { means, counts } = columnClassMeans(column, sample.labels, sample.classes.length);
+  return sample.classes.map((cls, c) => {
+    const mean = means[c];
+    return { class: cls, mean: mean === null ? null : round(mean), count: counts[c] };
+  });
 }
 
 /** Distinct sentences of the highest values, best first, skipping those already chosen. */

@@ -46,7 +46,7 @@ const ZOD_DEFAULT = /^(Invalid|Too (small|big)|Unrecognized)/;
 
 function issueText(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
-  if (!ZOD_DEFAULT.test(issue.message) && issue.code !== "invalid_union") return issue.message;
+  if (!ZOD_DEFAULT.test(issue.message)) return issue.message;
   switch (issue.code) {
     case "invalid_type":
       if (input === undefined) return `missing (expected ${TYPE_NAMES[issue.expected] ?? issue.expected})`;
@@ -78,7 +78,7 @@ function issueText(issue: z.core.$ZodIssue): string {
 
 /** The path of an issue, following a union into its deepest branch (as issueText does). */
 function issuePath(issue: z.core.$ZodIssue): PropertyKey[] {
-  if (issue.code !== "invalid_union") return issue.path;
+  if (issue.code !== "invalid_union" || !ZOD_DEFAULT.test(issue.message)) return issue.path;
   const deepest = issue.errors
     .map((branch) => branch[0])
     .filter((i): i is z.core.$ZodIssue => i !== undefined)

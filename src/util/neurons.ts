@@ -119,6 +119,47 @@ export function parseNeuronName(name: string, space: SpaceLike): number {
   return neuronId(layer, unit, s);
 }
 
+/** Why a neuron reference was refused: not a reference at all, or a neuron that does not exist. */
+export class NeuronRefError extends Error {
+  constructor(
+    message: string,
+    readonly reason: "malformed" | "out-of-range",
+  ) {
+    super(message);
+    this.name = "NeuronRefError";
+  }
+}
+
+/**
+ * A neuron reference as people and files give one, the one parser of them (neuron lists, the
+ * explorer's URLs): a bare id (`17`, or the number 17) of `site`, or a name that says its site
+ * (`L3:17`, `L3.mlp:17`), read in `spaceOfSite(site)`. A name of another site than the reader
+ * allows is refused by the space it reads in (parseNeuronName).
+ */
+export function parseNeuronRef(
+  ref: string | number,
+  site: Site,
+  spaceOfSite: (site: Site) => NeuronSpace,
+): { site: Site; id: number } {
+  const text = String(ref).trim();
+  if (/^\d+$/.test(text)) {
+    const id = Number(text);
+    if (!Number.isSafeInteger(id)) throw new NeuronRefError(`neuron id ${text} is too large`, "out-of-range");
+    return { site, id };
+  }
+  let named: Site;
+  try {
+    named = siteOfName(text);
+  } catch (e) {
+    throw new NeuronRefError((e as Error).message, "malformed");
+  }
+  try {
+    return { site: named, id: parseNeuronName(text, spaceOfSite(named)) };
+  } catch (e) {
+    throw new NeuronRefError((e as Error).message, "out-of-range");
+  }
+}
+
 /**
  * Ids of all neurons of the given layers when the columns of a matrix hold those layers in order
  * (layer-major). `layers` are model layer numbers; returned ids are ids of `space`.

@@ -9,7 +9,7 @@ import {
   topWords,
   wordTypes,
 } from "../../src/concepts/index.js";
-import { classMeans } from "../../src/concepts/top-words.js";
+import { columnClassMeans } from "../../src/linalg/class-means.js";
 import { loadReference } from "./helpers.js";
 
 // Expected values come from scripts/reference/concepts_reference.py (numpy float64 over float32 inputs).
@@ -54,7 +54,7 @@ describe("concepts against the Python reference", () => {
         // NeuroX's normalised score: score / best score.
         expect(w.relative).toBeCloseTo(want.abs[i][2] as number, 9);
       });
-      const means = classMeans(column, ref.rows.labels, ref.rows.classes.length);
+      const { means } = columnClassMeans(column, ref.rows.labels, ref.rows.classes.length);
       means.forEach((m, c) => {
         expect(m).toBeCloseTo(want.classMeans[c], 9);
       });
