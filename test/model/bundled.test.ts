@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readModelConfig } from "../../src/model/config.js";
 import { TransformerRunner } from "../../src/model/runner.js";
 import {
-  ByteLevelBpeTokenizer,
   encodeWords,
   loadTokenizer,
   readTokenizerSettings,
+  vocabularyTokenizer,
   type WordTokenizer,
 } from "../../src/model/tokenizer/index.js";
 import { loadCheckpointWeights, loadSafetensors } from "../../src/model/weights/index.js";
@@ -81,7 +81,8 @@ describe("bundled tokenizer", () => {
   let plain: WordTokenizer;
   beforeAll(async () => {
     json = await loadTokenizer(MODEL);
-    plain = ByteLevelBpeTokenizer.load(MODEL, readTokenizerSettings(MODEL));
+    // The same model through its vocab.json + merges.txt (converted to a tokenizer.json in memory).
+    plain = vocabularyTokenizer(MODEL, readTokenizerSettings(MODEL))!;
   });
 
   it("loads tokenizer.json with RoBERTa's special tokens", () => {

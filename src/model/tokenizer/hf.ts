@@ -1,9 +1,10 @@
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { InputError } from "../../util/errors.js";
+import type { ConvertedTokenizer } from "./convert.js";
 import { field, readJsonFile } from "./json.js";
 import { MAX_VOCAB_ID, type TokenizerSettings } from "./settings.js";
-import { SPECIAL_ROLES, type SpecialRole, type WordTokenizer } from "./types.js";
+import { SPECIAL_ROLES, type SpecialRole, type TokenizerKind, type WordTokenizer } from "./types.js";
 import { checkVocabulary } from "./vocab-check.js";
 
 /**
@@ -35,8 +36,17 @@ interface Wrapping {
   sep?: number;
 }
 
+/** Where a tokenizer.json object came from: the file, or the vocabulary files it was converted from. */
+interface Source {
+  /** Named in errors: tokenizer.json, or vocab.txt / vocab.json. */
+  path: string;
+  kind: TokenizerKind;
+  /** Where the vocabulary sits in `path` (`model.vocab` in tokenizer.json; none in a vocabulary file). */
+  vocabField?: string;
+}
+
 export class HfJsonTokenizer implements WordTokenizer {
-  readonly kind = "tokenizer.json" as const;
+  readonly kind: TokenizerKind;
   readonly prefixIds: readonly number[];
   readonly suffixIds: readonly number[];
   readonly padId: number;
@@ -48,12 +58,23 @@ export class HfJsonTokenizer implements WordTokenizer {
   private readonly cache = new Map<string, number[]>();
   private readonly tokens: Map<number, string>;
 
+  private readonly path: string;
+  /**
+   * BertNormalizer's clean_text drops every control character, unassigned code points (Unicode Cn)
+   * included, in transformers (Python and Rust alike); @huggingface/tokenizers keeps unassigned ones,
+   * so they are dropped here before it sees the text.
+   */
+  private readonly dropUnassigned: boolean;
+
   private constructor(
     private readonly tokenizer: Tokenizer,
     json: Record<string, unknown>,
     settings: TokenizerSettings,
-    private readonly path: string,
+    source: Source,
   ) {
+    this.path = source.path;
+    this.kind = source.kind;
+    this.dropUnassigned = cleansText(field(json, "normalizer"));
     // get_vocab lists the holes of a sparse vocabulary (ids without a token) under the key undefined.
     const vocab = new Map<string, number>(
       [...tokenizer.get_vocab(true)].filter(([t]) => typeof t === "string"),
@@ -62,7 +83,7 @@ export class HfJsonTokenizer implements WordTokenizer {
     let size = 0;
     for (const id of vocab.values()) size = Math.max(size, id + 1);
     this.vocabSize = size;
-    const wrap = withBosEosFlags(wrapping(field(json, "post_processor"), path), settings, (t) =>
+    const wrap = withBosEosFlags(wrapping(field(json, "post_processor"), source.path), settings, (t) =>
       tokenizer.token_to_id(t),
     );
     this.prefixIds = wrap.prefix;
@@ -74,16 +95,30 @@ export class HfJsonTokenizer implements WordTokenizer {
       (typeof modelUnk === "string" ? (tokenizer.token_to_id(modelUnk) ?? null) : null);
     this.padId = this.specialTokens.pad ?? this.specialTokens.eos ?? this.unkId ?? 0;
     this.maxLength = settings.maxLength;
-    checkVocabulary(path, "model.vocab", vocab, [
+    checkVocabulary(source.path, source.vocabField, vocab, [
       ...Object.values(this.specialTokens),
       ...specialAddedIds(json),
     ]);
     this.contextIds = this.encode(CONTEXT);
   }
 
+  /** A model directory's tokenizer.json. */
   static load(dir: string, settings: TokenizerSettings): HfJsonTokenizer {
     const path = join(dir, "tokenizer.json");
-    const json = readJsonFile(path);
+    return HfJsonTokenizer.fromObject(readJsonFile(path), settings, {
+      path,
+      kind: "tokenizer.json",
+      vocabField: "model.vocab",
+    });
+  }
+
+  /** Vocabulary files converted to a tokenizer.json (convert.ts). */
+  static fromConverted(c: ConvertedTokenizer): HfJsonTokenizer {
+    return HfJsonTokenizer.fromObject(c.json, c.settings, { path: c.vocabFile, kind: c.kind });
+  }
+
+  private static fromObject(json: unknown, settings: TokenizerSettings, source: Source): HfJsonTokenizer {
+    const path = source.path;
     if (typeof json !== "object" || json === null || Array.isArray(json)) {
       throw new InputError(path, "must hold a JSON object");
     }
@@ -97,7 +132,7 @@ export class HfJsonTokenizer implements WordTokenizer {
       throw new InputError(path, "must be a list", { field: "added_tokens" });
     checkIds(path, obj.model, obj.added_tokens);
     try {
-      return new HfJsonTokenizer(new Tokenizer(obj, settings.rawConfig), obj, settings, path);
+      return new HfJsonTokenizer(new Tokenizer(obj, settings.rawConfig), obj, settings, source);
     } catch (e) {
       if (e instanceof InputError) throw e;
       throw new InputError(path, `cannot be used: ${(e as Error).message}`);
@@ -129,7 +164,8 @@ export class HfJsonTokenizer implements WordTokenizer {
     return this.tokenizer.token_to_id(token);
   }
 
-  private encode(text: string): number[] {
+  private encode(raw: string): number[] {
+    const text = this.dropUnassigned ? raw.replace(UNASSIGNED, "") : raw;
     let ids: number[];
     try {
       ids = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
@@ -175,6 +211,15 @@ export class HfJsonTokenizer implements WordTokenizer {
     }
     return out;
   }
+}
+
+const UNASSIGNED = /\p{Cn}/gu;
+
+/** Whether a normalizer (or one of a Sequence's) is a BertNormalizer that cleans the text. */
+function cleansText(normalizer: unknown): boolean {
+  if (field(normalizer, "type") === "BertNormalizer") return field(normalizer, "clean_text") !== false;
+  const list = field(normalizer, "normalizers");
+  return Array.isArray(list) && list.some(cleansText);
 }
 
 /**
