@@ -3,7 +3,7 @@
  * intermediate, all 13 hidden states kept) on onnxruntime, against PyTorch on the same machine, thread
  * count and batch shape, measured in the same run (forward_baseline.py; OPENBLAS_* unset for it only).
  *
- *   npx tsx test/model/arch/bench-forward.ts [batch=32] [seq=32] [threads=2] [repeats=5]
+ *   npm run bench:forward -- [batch=32] [seq=32] [threads=2] [repeats=5]
  *
  * Prints `BENCH forward-<variant> ours=<median s> baseline=<median s> ratio=<baseline/ours> …` lines, the
  * baseline being PyTorch's nn.TransformerEncoderLayer fast path (its fastest batched inference) with
@@ -16,10 +16,10 @@ import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { parseModelConfig } from "../../../src/model/config.js";
-import { TransformerRunner } from "../../../src/model/runner.js";
-import type { TensorMap } from "../../../src/model/weights/tensor.js";
-import { Rng } from "../../../src/util/rng.js";
+import { parseModelConfig } from "../src/model/config.js";
+import { TransformerRunner } from "../src/model/runner.js";
+import type { TensorMap } from "../src/model/weights/tensor.js";
+import { Rng } from "../src/util/rng.js";
 
 const [batch, seq, threads, repeats] = [32, 32, 2, 5].map((d, i) => Number(process.argv[2 + i] ?? d));
 const here = dirname(fileURLToPath(import.meta.url));

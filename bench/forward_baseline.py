@@ -1,4 +1,4 @@
-"""PyTorch baselines for test/model/arch/bench-forward.ts (timing only; never run by tests or CI).
+"""PyTorch baselines for bench/forward.ts (timing only; never run by tests or CI).
 
 Times a BERT-base-sized random encoder (12 layers, 768 hidden, 12 heads, 3072 intermediate) on
 batch × seq token ids with all hidden states kept, two ways, in torch.inference_mode:
@@ -18,7 +18,7 @@ import time
 import torch
 from torch import nn
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "reference"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "reference"))
 import hf_models  # noqa: E402
 
 

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseFractionList } from "../../src/cli/options.js";
 import { parseSteps, withDependencies } from "../../src/redundancy/pipeline/pipeline.js";
 import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
-import { makeTokenTask } from "./pipeline-helpers.js";
+import { makeTokenTask } from "../redundancy/pipeline-helpers.js";
 
 const exec = promisify(execFile);
 const MAIN = join(import.meta.dirname, "..", "..", "src", "cli", "main.ts");

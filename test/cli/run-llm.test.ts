@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { ActivationStore } from "../../../src/store/index.js";
-import { HF_LLM, hfLlmAvailable } from "./reference.js";
+import { ActivationStore } from "../../src/store/index.js";
+import { HF_LLM, hfLlmAvailable } from "../model/hf-llm/reference.js";
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, "..", "..", "..");
+const ROOT = resolve(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "src", "cli", "main.ts");
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 const work = mkdtempSync(join(tmpdir(), "cn-llm-run-"));

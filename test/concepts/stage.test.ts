@@ -38,7 +38,7 @@ function fuzz(text: string, seed: number, parse: (t: string) => unknown): void {
   }
 }
 
-describe("concepts command inputs", () => {
+describe("the concepts stage's inputs (concepts/stage.ts)", () => {
   it("reads probe weights in their one layout (classes × neurons), with neuron ids from neurons, layers or the store", () => {
     const classMajor = {
       classes: ["A", "B"],

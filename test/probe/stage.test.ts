@@ -1,9 +1,7 @@
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseProbeWeights } from "../../src/concepts/stage.js";
 import { readTaskSplit, type TaskRow, taskRows, writeTaskTsv } from "../../src/data/task/tsv.js";
@@ -15,7 +13,6 @@ import { InputError, UserError } from "../../src/util/errors.js";
 import { Rng } from "../../src/util/rng.js";
 import { FIXTURE, makeResultsDir } from "../fixtures/report/make-results.js";
 
-const run = promisify(execFile);
 let dir = "";
 let store = "";
 let task = "";
@@ -44,7 +41,7 @@ beforeAll(async () => {
   process.env.CODENEURONS_QUIET = "1";
 });
 
-describe("codeneurons probe", () => {
+describe("the probe stage (probe/stage.ts)", () => {
   it("grid search: writes probe, metrics and rankings; finds the planted neurons; selectivity", async () => {
     const out = join(dir, "grid");
     const { summary: s } = await runProbe({ store, task, out, selectivity: true, quiet: true });
@@ -131,25 +128,5 @@ describe("codeneurons probe", () => {
     await expect(runProbe({ store, task: bad, out: join(dir, "y"), lambda1: 0 })).rejects.toThrow(
       /valid\.tsv:4.*notTheWord/,
     );
-  });
-
-  it("the installed command: --json on stdout, exit code 2 on bad input", async () => {
-    const cli = ["--import", "tsx", join(import.meta.dirname, "..", "..", "src", "cli", "main.ts"), "probe"];
-    const env = { ...process.env, CODENEURONS_QUIET: "1" };
-    const { stdout } = await run(
-      "node",
-      [...cli, "--store", store, "--task", task, "--out", join(dir, "j"), "--lambda1", "0.001", "--json"],
-      { env },
-    );
-    const summary = JSON.parse(stdout);
-    expect(summary.lambda1).toBe(0.001);
-    expect(summary.accuracy.test).toBeGreaterThan(0.5);
-    const err = await run(
-      "node",
-      [...cli, "--store", store, "--task", join(dir, "nope"), "--out", join(dir, "k")],
-      { env },
-    ).catch((e: { code: number; stderr: string }) => e);
-    expect((err as { code: number }).code).toBe(2);
-    expect((err as { stderr: string }).stderr).toMatch(/codeneurons: error: .*nope/);
   });
 });
