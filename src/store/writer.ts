@@ -69,7 +69,19 @@ export async function writeShard(
     version: SHARD_RECORD_VERSION,
     ...record,
   });
+  crashForTest();
   return record;
+}
+
+/**
+ * CODENEURONS_TEST_KILL_AFTER_SHARDS=N: the process kills itself (SIGKILL, as `kill -9` does) right
+ * after its Nth shard record is written, so that the resume test interrupts an extraction at a known
+ * point instead of racing a timer. Nothing else reads it.
+ */
+let shardsWritten = 0;
+function crashForTest(): void {
+  const after = Number(process.env.CODENEURONS_TEST_KILL_AFTER_SHARDS);
+  if (Number.isInteger(after) && after > 0 && ++shardsWritten >= after) process.kill(process.pid, "SIGKILL");
 }
 
 async function sha256File(path: string): Promise<string> {
