@@ -13,7 +13,8 @@ import { InputError, UserError } from "../../src/util/errors.js";
 /**
  * The hub path without network: a fake cache in the standard layout (as huggingface_hub writes it) must
  * load offline; anything not cached must fail fast with a message that names the model and says how to
- * fix it. huggingface.co is not reachable from this machine, so the online path is exercised for real.
+ * fix it. No test reaches the network (test/setup/no-network.ts refuses connections beyond this
+ * machine), so the online path runs against local servers, and against a refused huggingface.co.
  */
 const FIXTURES = join(import.meta.dirname, "../fixtures");
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
@@ -118,7 +119,7 @@ describe("resolveModelDir", () => {
     const e = await failure(resolveModelDir("codeneurons-test/not-cached", { timeoutMs: 3000 }));
     expect(e.message).toContain("'codeneurons-test/not-cached'");
     expect(e.message).toContain("no complete copy in the cache");
-    // Here huggingface.co does not resolve; on a connected machine the hub answers 401/404 instead.
+    // The test setup refuses the connection to huggingface.co before any name lookup.
     expect(e.message).toMatch(/could not reach https:\/\/huggingface.co|HTTP 40[134]/);
   }, 15_000);
 
@@ -190,7 +191,7 @@ describe("filesToDownload", () => {
 });
 
 /**
- * huggingface.co is unreachable here, so the download path runs against a small local server that
+ * Tests never reach huggingface.co, so the download path runs against a small local server that
  * answers the four hub endpoints @huggingface/hub uses (model info, tree, paths-info, resolve with
  * ranges). It checks what codeneurons asks for and what lands in the cache, not the real hub.
  */
