@@ -3,30 +3,40 @@
  * with random weights on the Java lines, against two PyTorch baselines on the same machine, thread
  * count and subword inputs (DESIGN.md, "Benchmarks"):
  *   (a) extract-neurox: NeuroX's way, one sentence at a time;
- *   (b) extract-batched: PyTorch's fastest batched path (nn.TransformerEncoderLayer, inference_mode).
+ *   (b) extract-batched: PyTorch's fastest batched path (nn.TransformerEncoderLayer, inference_mode)
+ *       at 1,024, 2,048 and 4,096 padded tokens per batch; `baseline` / `ratio` compare with it at our
+ *       batching, `ratio_best` with its fastest batching in this run.
+ * Rounds alternate the sides (ours, then PyTorch at each batching, in a long-lived Python process), so
+ * that both see the same background load; figures are medians over rounds. Also printed: `gflops`
+ * (matrix products of the real tokens / our time), `gemm_peak_gflops` (onnxruntime's MatMul of
+ * BERT-base's feed-forward shape at our batch size, measured each round), our padding fraction, peak
+ * RSS, and the profile of our median run (where the time went).
  * The model is generated here (random normal weights, std 0.02; a WordPiece vocabulary of 30,522
  * entries from the Java training lines), so our side never needs Python.
- * Usage: npm run bench:extract [-- --sentences N --neurox-sentences M --runs R]
- */
+ * Usage: npm run bench:extract [-- --sentences N --neurox-sentences M --runs R --batch-tokens T] */
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { extractActivations } from "../src/extract/extract.js";
 import { openActivationModel } from "../src/extract/model.js";
-import { threadCount } from "../src/linalg/runtime.js";
+import { type ExtractProfile, formatProfile, paddingFraction } from "../src/extract/profile.js";
+import { createSession, ort, threadCount } from "../src/linalg/runtime.js";
 import { encodeSafetensors, type TensorToWrite } from "../src/model/weights/safetensors.js";
+import { GraphBuilder } from "../src/onnx/graph.js";
 import { Rng } from "../src/util/rng.js";
 import { sharedData } from "../test/data/shared.js";
 import {
   appendResult,
   BENCH_DIR,
+  baselineEnv,
   benchLine,
-  machineInfo,
   median,
+  PYTHON,
   pythonHas,
-  runPythonBaseline,
-  timeRuns,
   WORK_DIR,
 } from "./common.js";
 
@@ -34,13 +44,19 @@ const JAVA_TRAIN = sharedData("java-token-lines/train.in");
 const MODEL_DIR = join(WORK_DIR, "bert-base-random");
 const CFG = { layers: 12, hidden: 768, heads: 12, intermediate: 3072, vocab: 30522, positions: 512 };
 
+/** PyTorch's batchings: padded tokens per batch; its best (median) is what ratio_best compares with. */
+const BASELINE_BATCH_TOKENS = [1024, 2048, 4096];
+
 const { values: args } = parseArgs({
   options: {
     sentences: { type: "string", default: "2000" },
     "neurox-sentences": { type: "string", default: "300" },
     runs: { type: "string", default: "3" },
+    "batch-tokens": { type: "string", default: "1024" },
   },
 });
+/** Ours runs at its default batching; `baseline` / `ratio` compare with PyTorch at the same one. */
+const ourBatchTokens = Number(args["batch-tokens"]);
 
 /** A WordPiece vocabulary like bert-base's size, from the Java lines (lower-cased, punctuation split). */
 function buildVocab(lines: string[]): string[] {
@@ -160,10 +176,79 @@ function forwardFlops(lengths: number[]): number {
 interface BaselineResult {
   mode: string;
   seconds: number;
-  times: number[];
   sentences: number;
   words: number;
   subwords: number;
+  batchTokens?: number;
+  paddedTokens?: number;
+  batches?: number;
+}
+
+/**
+ * The PyTorch baselines (extract_baseline.py) in one long-lived process, loaded once and asked for one
+ * timed run at a time, so that its runs alternate with ours and both sides see the same load.
+ */
+class Baseline {
+  private readonly lines: AsyncIterator<string>;
+
+  private constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  }
+
+  static async start(idsFile: string, threads: number): Promise<Baseline> {
+    const script = join(BENCH_DIR, "extract_baseline.py");
+    const child = spawn(PYTHON, [script, MODEL_DIR, idsFile, String(threads)], { env: baselineEnv() });
+    child.stderr.pipe(process.stderr);
+    const b = new Baseline(child);
+    const first = await b.lines.next();
+    if (first.value !== "ready") throw new Error(`extract_baseline.py did not start (${first.value})`);
+    return b;
+  }
+
+  /** One timed run: `batched` with `arg` padded tokens per batch (over the first `sentences`), or `neurox` over the first `arg` sentences. */
+  async run(mode: "batched" | "neurox", arg: number, sentences?: number): Promise<BaselineResult> {
+    this.child.stdin.write(`${mode} ${arg}${sentences === undefined ? "" : ` ${sentences}`}\n`);
+    const r = await this.lines.next();
+    if (r.done) throw new Error("extract_baseline.py exited");
+    return JSON.parse(r.value) as BaselineResult;
+  }
+
+  stop(): void {
+    this.child.stdin.end();
+  }
+}
+
+/**
+ * onnxruntime's SGEMM on BERT-base's feed-forward product, [batchTokens × 768] · [768 × 3072], with the
+ * extraction's thread count: what the GEMMs that dominate extraction can reach on this machine now.
+ * Median GFLOP/s of `reps` runs (after a warm-up).
+ */
+async function gemmGflops(session: ort.InferenceSession, rows: number, reps = 10): Promise<number> {
+  const { hidden: K, intermediate: N } = CFG;
+  const x = new ort.Tensor("float32", new Float32Array(rows * K).fill(0.5), [rows, K]);
+  await session.run({ x });
+  const rates: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await session.run({ x });
+    rates.push((2 * rows * K * N) / ((performance.now() - t0) * 1e6));
+  }
+  return median(rates);
+}
+
+async function gemmSession(threads: number): Promise<ort.InferenceSession> {
+  const { hidden: K, intermediate: N } = CFG;
+  const g = new GraphBuilder("gemm_peak");
+  const x = g.input("x", "float32", ["rows", K]);
+  const rng = new Rng(1);
+  const w = g.initializer("w", {
+    dtype: "float32",
+    dims: [K, N],
+    data: Float32Array.from({ length: K * N }, () => rng.normal() * 0.02),
+  });
+  g.op("MatMul", [x, w], {}, { outputs: ["y"] });
+  g.output("y", "float32", ["rows", N]);
+  return createSession(g.toModel({ opset: 17 }), { intraOpNumThreads: threads });
 }
 
 async function main(): Promise<void> {
@@ -196,74 +281,111 @@ async function main(): Promise<void> {
   });
   const words = sentences.reduce((s, x) => s + x.spans.length, 0);
   const subwords = sentences.reduce((s, x) => s + x.ids.length, 0);
-  const batchTokens = 1024; // our default; the baselines batch the same way
   const idsFile = join(WORK_DIR, `extract-ids-${n}.json`);
-  await writeFile(idsFile, JSON.stringify({ batchTokens, sentences }));
+  await writeFile(idsFile, JSON.stringify({ sentences }));
+  const baseline = pythonHas(["torch", "numpy"]) ? await Baseline.start(idsFile, threads) : null;
+  if (!baseline) process.stderr.write("python3 with torch not found: baselines skipped\n");
+  const gemm = await gemmSession(threads);
 
   // A fresh store each run: an existing one with the same plan would be resumed, not recomputed.
   const extract = async (file: string, out: string) => {
     await rm(out, { recursive: true, force: true });
-    return extractActivations(model, { input: file, out, quiet: true, batchTokens });
+    const t0 = performance.now();
+    const result = await extractActivations(model, {
+      input: file,
+      out,
+      quiet: true,
+      batchTokens: ourBatchTokens,
+      profile: true,
+    });
+    return { seconds: (performance.now() - t0) / 1000, profile: result.profile! };
   };
-  const ours = await timeRuns(() => extract(input, join(WORK_DIR, "extract-store")), runs, 1);
-  const oursSmall = await timeRuns(() => extract(small, join(WORK_DIR, "extract-store-small")), runs);
+  const store = join(WORK_DIR, "extract-store");
+  // Warm-ups (sessions, arenas, thread pools, page cache) on both sides.
+  await extract(small, store);
+  await baseline?.run("batched", BASELINE_BATCH_TOKENS[0], m);
+  // Rounds alternate the sides: the GEMM probe, ours, then PyTorch at each batching.
+  const ours: { seconds: number; profile: ExtractProfile }[] = [];
+  const gemmRates: number[] = [];
+  const torch = new Map<number, BaselineResult[]>(BASELINE_BATCH_TOKENS.map((t) => [t, []]));
+  for (let r = 0; r < runs; r++) {
+    gemmRates.push(await gemmGflops(gemm, ourBatchTokens));
+    const run = await extract(input, store);
+    ours.push(run);
+    process.stderr.write(`round ${r + 1}/${runs}: ours ${run.seconds.toFixed(2)} s`);
+    for (const t of BASELINE_BATCH_TOKENS) {
+      if (!baseline) break;
+      const res = await baseline.run("batched", t);
+      torch.get(t)!.push(res);
+      process.stderr.write(`, PyTorch@${t} ${res.seconds.toFixed(2)} s`);
+    }
+    process.stderr.write(` (load ${loadavg()[0].toFixed(2)})\n`);
+  }
+  // NeuroX's way (one sentence at a time) is slow: one baseline run beside our median of `runs`.
+  const oursSmall: number[] = [];
+  for (let r = 0; r < runs; r++)
+    oursSmall.push((await extract(small, join(WORK_DIR, "extract-store-small"))).seconds);
+  const neurox = baseline ? await baseline.run("neurox", m) : null;
+  baseline?.stop();
+  await gemm.release();
   const peakMb = process.resourceUsage().maxRSS / 1024;
   await model.release();
+
+  const oursSec = median(ours.map((o) => o.seconds));
+  const typical = [...ours].sort((a, b) => a.seconds - b.seconds)[(ours.length - 1) >> 1].profile;
   const flops = forwardFlops(sentences.map((s) => s.ids.length));
-  const gflops = (sec: number) => flops / sec / 1e9;
+  const gflops = flops / oursSec / 1e9;
+  const gemmPeak = median(gemmRates);
+  const torchMedian = new Map([...torch].map(([t, res]) => [t, median(res.map((x) => x.seconds))]));
+  const same = torchMedian.get(ourBatchTokens) ?? null;
+  const bestTokens = baseline
+    ? BASELINE_BATCH_TOKENS.reduce((b, t) => (torchMedian.get(t)! < torchMedian.get(b)! ? t : b))
+    : null;
+  const best = bestTokens === null ? null : torchMedian.get(bestTokens)!;
   const smallWords = sentences.slice(0, m).reduce((s, x) => s + x.spans.length, 0);
+  const oursSmallSec = median(oursSmall);
 
-  let batched: BaselineResult | null = null;
-  let neurox: BaselineResult | null = null;
-  if (pythonHas(["torch", "numpy"])) {
-    const script = join(BENCH_DIR, "extract_baseline.py");
-    batched = await runPythonBaseline<BaselineResult>(script, [
-      MODEL_DIR,
-      idsFile,
-      "batched",
-      String(threads),
-      String(runs),
-    ]);
-    neurox = await runPythonBaseline<BaselineResult>(script, [
-      MODEL_DIR,
-      idsFile,
-      "neurox",
-      String(threads),
-      "1",
-      String(m),
-    ]);
-  } else process.stderr.write("python3 with torch not found: baselines skipped\n");
-
+  process.stderr.write(`${formatProfile(typical)}\n`);
   const common = { threads, layers: CFG.layers + 1, hidden: CFG.hidden };
-  const lineA = benchLine("extract-neurox", oursSmall.median, neurox?.seconds ?? null, {
+  const lineA = benchLine("extract-neurox", oursSmallSec, neurox?.seconds ?? null, {
     sentences: m,
     words: smallWords,
-    ours_words_per_s: smallWords / oursSmall.median,
+    ours_words_per_s: smallWords / oursSmallSec,
     baseline_subwords_per_s: neurox ? neurox.subwords / neurox.seconds : "skipped",
     ...common,
   });
-  const lineB = benchLine("extract-batched", ours.median, batched?.seconds ?? null, {
+  const outside = 1 - typical.seconds.run / typical.seconds.total;
+  const lineB = benchLine("extract-batched", oursSec, same, {
+    ratio_best: best === null ? "skipped" : best / oursSec,
+    gflops,
+    gemm_peak_gflops: gemmPeak,
+    padding: paddingFraction(typical),
+    peak_mb: Math.round(peakMb),
+    baseline_best_tokens: bestTokens ?? "skipped",
+    ...Object.fromEntries([...torchMedian].map(([t, sec]) => [`baseline_${t}`, sec])),
+    baseline_padding_best: bestTokens === null ? "skipped" : paddingOf(torch.get(bestTokens)![0], subwords),
+    outside_run: outside,
     sentences: n,
     words,
     subwords,
-    ours_words_per_s: words / ours.median,
-    ours_subwords_per_s: subwords / ours.median,
-    ours_gflops: gflops(ours.median),
-    baseline_subwords_per_s: batched ? subwords / batched.seconds : "skipped",
-    baseline_gflops: batched ? gflops(batched.seconds) : "skipped",
-    peak_mb_ours: Math.round(peakMb),
+    batch_tokens: ourBatchTokens,
     ...common,
   });
   await appendResult("extract", {
     lines: [lineA, lineB],
-    ours: { times: ours.times, smallTimes: oursSmall.times, peakMb },
+    ours: { times: ours.map((o) => o.seconds), smallTimes: oursSmall, peakMb, profile: typical },
+    gemmRates,
+    torch: Object.fromEntries(torch),
     neurox,
-    batched,
     words,
     subwords,
-    machine: machineInfo(),
+    flops,
   });
-  process.stderr.write(`medians: ours ${median(ours.times).toFixed(2)} s for ${words} words\n`);
+  process.stderr.write(`medians: ours ${oursSec.toFixed(2)} s for ${words} words\n`);
+}
+
+function paddingOf(res: BaselineResult, subwords: number): number | string {
+  return res.paddedTokens ? 1 - subwords / res.paddedTokens : "unknown";
 }
 
 await main();

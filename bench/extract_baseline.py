@@ -3,17 +3,22 @@
 (a) neurox: the way NeuroX extracts — one sentence at a time through the model with all hidden
     states, then word-level averaging over subwords in numpy.
 (b) batched: PyTorch's fastest batched inference path — nn.TransformerEncoderLayer (norm_first=False,
-    GELU, batch_first) with BERT's weights copied in, torch.inference_mode, batches sorted by length,
-    key-padding masks; word averaging done in torch.
+    GELU, batch_first) with BERT's weights copied in, torch.inference_mode, batches sorted by length
+    and filled up to a number of padded tokens, key-padding masks; word averaging done in torch.
 
 Input: a JSON file written by bench/extract.ts with each sentence's subword ids (special tokens
-included) and each word's [begin, end) span. Output: one JSON line per mode with seconds and counts.
-Usage: python3 extract_baseline.py MODEL_DIR INPUT_JSON MODE THREADS REPEATS [MAX_SENTENCES]
+included) and each word's [begin, end) span.
+
+The process loads the model once and then serves requests on stdin, one a line, so that the bench can
+alternate its runs with ours (both then see the same background load):
+    batched TOKENS [N]    one timed run of (b) with batches of at most TOKENS padded tokens (over the
+                          first N sentences; default all)
+    neurox SENTENCES      one timed run of (a) over the first SENTENCES sentences
+answering each with one JSON line on stdout (seconds and counts); it prints "ready" once loaded.
+Usage: python3 extract_baseline.py MODEL_DIR INPUT_JSON THREADS
 """
 import json
-import math
 import os
-import statistics
 import sys
 import time
 
@@ -89,8 +94,8 @@ def encoder_stack(model, cfg):
     return layers
 
 
-def batched_mode(model, cfg, sentences, batch_tokens):
-    layers = encoder_stack(model, cfg)
+def make_batches(sentences, batch_tokens):
+    """Sorted by length, each batch filled while its padded size stays within batch_tokens."""
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]["ids"]))
     batches, cur = [], []
     for i in order:
@@ -101,10 +106,17 @@ def batched_mode(model, cfg, sentences, batch_tokens):
         cur.append(i)
     if cur:
         batches.append(cur)
+    return batches
+
+
+def batched_mode(model, layers, sentences, batch_tokens):
+    batches = make_batches(sentences, batch_tokens)
     words = 0
+    padded = 0
     with torch.inference_mode():
         for batch in batches:
             seq = max(len(sentences[i]["ids"]) for i in batch)
+            padded += seq * len(batch)
             ids = torch.zeros(len(batch), seq, dtype=torch.long)
             pad = torch.ones(len(batch), seq, dtype=torch.bool)
             for r, i in enumerate(batch):
@@ -123,28 +135,37 @@ def batched_mode(model, cfg, sentences, batch_tokens):
                 for (b, e) in sentences[i]["spans"]:
                     stacked[r, :, b:e, :].mean(dim=1)
                     words += 1
-    return words
+    return words, padded, len(batches)
 
 
 def main():
-    model_dir, input_json, mode, threads, repeats = sys.argv[1:6]
-    max_sentences = int(sys.argv[6]) if len(sys.argv) > 6 else None
+    model_dir, input_json, threads = sys.argv[1:4]
     torch.set_num_threads(int(threads))
-    data = json.load(open(input_json))
-    sentences = data["sentences"][:max_sentences] if max_sentences else data["sentences"]
+    sentences = json.load(open(input_json))["sentences"]
     model, cfg = load_bert(model_dir)
-    times = []
-    words = 0
-    for _ in range(int(repeats)):
+    layers = encoder_stack(model, cfg)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts:
+            continue
+        mode, arg = parts[0], int(parts[1])
         t = time.perf_counter()
         if mode == "neurox":
-            words = neurox_mode(model, sentences)
+            subset = sentences[:arg]
+            words = neurox_mode(model, subset)
+            extra = {}
+        elif mode == "batched":
+            subset = sentences[: int(parts[2])] if len(parts) > 2 else sentences
+            words, padded, n_batches = batched_mode(model, layers, subset, arg)
+            extra = {"batchTokens": arg, "paddedTokens": padded, "batches": n_batches}
         else:
-            words = batched_mode(model, cfg, sentences, data["batchTokens"])
-        times.append(time.perf_counter() - t)
-    subwords = sum(len(s["ids"]) for s in sentences)
-    print(json.dumps({"mode": mode, "seconds": statistics.median(times), "times": times, "sentences": len(sentences),
-                      "words": words, "subwords": subwords, "threads": int(threads), "torch": torch.__version__}))
+            raise ValueError(f"unknown request {line!r}")
+        seconds = time.perf_counter() - t
+        subwords = sum(len(s["ids"]) for s in subset)
+        print(json.dumps({"mode": mode, "seconds": seconds, "sentences": len(subset), "words": words,
+                          "subwords": subwords, "threads": int(threads), "torch": torch.__version__, **extra}),
+              flush=True)
 
 
 if __name__ == "__main__":

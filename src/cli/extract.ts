@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { type ExtractOptions, extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
+import { formatProfile } from "../extract/profile.js";
 import type { SentenceRepresentation } from "../store/format.js";
 import { formatSeconds, log } from "../util/progress.js";
 import { action, printJson } from "./common.js";
@@ -20,6 +21,7 @@ type ExtractCli = Omit<ExtractOptions, Resolved | "level"> & {
   lines?: string;
   revision?: string;
   json?: boolean;
+  profile?: boolean;
 };
 type Resolved = "sentenceRepresentation" | "includeSpecialTokens" | "sites" | "part" | "onlyLines" | "quiet";
 
@@ -93,6 +95,10 @@ export function registerExtract(program: Command): void {
     .option("--overwrite", "replace a store made with other settings at --out")
     .option("--verify-resume", "re-hash finished shards when resuming")
     .option("--json", "print the result (counts, timings) as JSON")
+    .option(
+      "--profile",
+      "print where the time went (tokenizing, onnxruntime's run, reading outputs back, aggregation, store writes) and the padding",
+    )
     .action(action(runExtract));
 }
 
@@ -124,6 +130,8 @@ async function runExtract(o: ExtractCli): Promise<void> {
           `${result.shardsComputed} shards computed, ${result.shardsReused} reused) in ${formatSeconds(result.seconds)} → ${result.out}`,
       );
     }
+    // On stderr, so that --json output stays one document (with --json it is also in the result).
+    if (result.profile) process.stderr.write(`${formatProfile(result.profile)}\n`);
     // On stderr even with --json or CODENEURONS_QUIET: a store of unknown words must not pass unnoticed.
     for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
   } finally {

@@ -30,7 +30,9 @@ import { getOrCreate } from "../util/maps.js";
 import { definedOptions } from "../util/options.js";
 import { Progress } from "../util/progress.js";
 import { aggregateSpan } from "./aggregate.js";
-import type { ActivationModel, TokenBatch } from "./types.js";
+import { makeBatches, toTokenBatch } from "./batches.js";
+import { type ExtractProfile, ProfileClock } from "./profile.js";
+import type { ActivationModel } from "./types.js";
 import { planSentence, type SentencePlan } from "./windows.js";
 
 export interface ExtractOptions {
@@ -68,6 +70,8 @@ export interface ExtractOptions {
    */
   groupBytes?: number;
   overwrite?: boolean;
+  /** Return where the time went (ExtractResult.profile; `extract --profile`). */
+  profile?: boolean;
   /** Re-hash finished shards on resume (slower, catches corrupted files). */
   verifyResume?: boolean;
   quiet?: boolean;
@@ -87,6 +91,8 @@ export interface ExtractResult {
   shardsReused: number;
   seconds: number;
   status: "new" | "resume";
+  /** Where the time went, when asked for (ExtractOptions.profile). */
+  profile?: ExtractProfile;
 }
 
 interface LinePlan {
@@ -239,36 +245,6 @@ function windowItems(model: ActivationModel, lp: LinePlan): WindowItem[] {
   });
 }
 
-/** Groups items (sorted by length) into batches of at most `batchTokens` padded tokens. */
-function makeBatches(items: WindowItem[], batchTokens: number): WindowItem[][] {
-  const sorted = items
-    .map((it, i) => ({ it, i }))
-    .sort((a, b) => a.it.ids.length - b.it.ids.length || a.i - b.i);
-  const batches: WindowItem[][] = [];
-  let current: WindowItem[] = [];
-  for (const { it } of sorted) {
-    const longest = Math.max(it.ids.length, ...current.map((c) => c.ids.length));
-    if (current.length > 0 && longest * (current.length + 1) > batchTokens) {
-      batches.push(current);
-      current = [];
-    }
-    current.push(it);
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-}
-
-function toTokenBatch(items: WindowItem[], padId: number): TokenBatch {
-  const seq = Math.max(...items.map((i) => i.ids.length));
-  const ids = new Int32Array(items.length * seq).fill(padId);
-  const mask = new Int32Array(items.length * seq);
-  items.forEach((it, b) => {
-    ids.set(it.ids, b * seq);
-    mask.fill(1, b * seq, b * seq + it.ids.length);
-  });
-  return { ids, mask, batch: items.length, seq };
-}
-
 interface Sink {
   site: Site;
   layer: number;
@@ -284,6 +260,7 @@ async function computeShard(
   settings: StorePlan["settings"],
   batchTokens: number,
   progress: Progress,
+  clock: ProfileClock,
 ): Promise<ShardData> {
   const rows = shard.endRow - shard.firstRow;
   const sinks: Sink[] = [];
@@ -308,24 +285,48 @@ async function computeShard(
     settings.level === "sentence" ? new SentenceAccumulator(lines, sinks, lineRow, settings) : null;
   const batches = makeBatches(items, batchTokens);
   const tokenBatches = batches.map((batch) => toTokenBatch(batch, model.tokenizer.padId));
+  for (const batch of batches) {
+    clock.tokensPadded += batch.items.length * batch.seq;
+    for (const it of batch.items) clock.tokensReal += it.ids.length;
+  }
+  clock.batches += batches.length;
+  clock.lap("tokenize");
   // Progress in words, credited as each batch's outputs arrive (layer by layer for streamed models).
   const outputsPerBatch = Math.max(1, model.layers.length + model.mlpLayers.length);
   let credited = progress.completed;
-  await model.forwardGroup(tokenBatches, (b, site, layer, block) => {
-    const sink = sinkOf.get(`${site}.${layer}`);
-    const batch = batches[b];
-    if (sink) {
-      const seq = tokenBatches[b].seq;
-      batch.forEach((item, i) => {
-        if (sentenceAcc) sentenceAcc.consume(item, i, seq, sink, block);
-        else
-          consumeWords(model, item, i, seq, block, sink, lineRow.get(item.line)!, lines[item.line], settings);
-      });
-    }
-    credited += batch.reduce((s, it) => s + it.spans.length, 0) / outputsPerBatch;
-    progress.update(Math.floor(credited + 1e-9));
-  });
+  const forward = model.forwardGroup(
+    tokenBatches,
+    (b, site, layer, block) => {
+      const t0 = performance.now();
+      const sink = sinkOf.get(`${site}.${layer}`);
+      const batch = batches[b];
+      if (sink) {
+        batch.items.forEach((item, i) => {
+          if (sentenceAcc) sentenceAcc.consume(item, i, batch.seq, sink, block);
+          else
+            consumeWords(
+              model,
+              item,
+              i,
+              batch.seq,
+              block,
+              sink,
+              lineRow.get(item.line)!,
+              lines[item.line],
+              settings,
+            );
+        });
+      }
+      credited += batch.items.reduce((s, it) => s + it.spans.length, 0) / outputsPerBatch;
+      progress.update(Math.floor(credited + 1e-9));
+      clock.charge("aggregate", (performance.now() - t0) / 1000);
+    },
+    clock.forward,
+  );
+  await forward;
+  clock.skip();
   sentenceAcc?.finish();
+  clock.lap("aggregate");
   return { rows, blocks: sinks.map((s) => ({ site: s.site, layer: s.layer, dim: s.dim, data: s.data })) };
 }
 
@@ -518,6 +519,7 @@ export async function extractActivations(
   opts: ExtractOptions,
 ): Promise<ExtractResult> {
   const started = Date.now();
+  const clock = new ProfileClock();
   validate(model, opts);
   const o = { ...DEFAULTS, ...definedOptions(opts) };
   const input = await readSentenceInput(o.input, o.labels);
@@ -531,6 +533,7 @@ export async function extractActivations(
     layers.length *
     (model.hidden + (sites.includes("mlp") ? (model.intermediate ?? 0) : 0));
   const shards = planShards(lines, Math.max(1, Math.floor(o.shardBytes / bytesPerRow)));
+  clock.lap("tokenize");
   const plan: StorePlan = {
     format: STORE_FORMAT,
     version: STORE_VERSION,
@@ -586,13 +589,39 @@ export async function extractActivations(
   const groups = shardGroups(mine, groupBytes / bytesPerRow).filter((g) => g.some((s) => pending.has(s.id)));
   const wordsTodo = groups.flat().reduce((s, sh) => s + countOwned(lines, sh), 0);
   const progress = new Progress("extract", wordsTodo, { quiet: o.quiet, unit: "words" });
-  for (const group of groups) {
-    const data = await computeShard(model, spanOf(group), lines, plan.settings, o.batchTokens, progress);
-    for (const shard of group) {
-      if (pending.has(shard.id))
-        records.push(await writeShard(o.out, shard, sliceRows(data, shard, group[0]), o.dtype));
+  clock.lap("store");
+  // A group's shards are written while the next group computes (writing and syncing happen on libuv's
+  // threads between onnxruntime's runs), so at most two groups are held; a streamed model's groups are
+  // large, and its writes small beside its compute, so each is written before the next is allocated.
+  let writing: Promise<void> | null = null;
+  try {
+    for (const group of groups) {
+      const data = await computeShard(
+        model,
+        spanOf(group),
+        lines,
+        plan.settings,
+        o.batchTokens,
+        progress,
+        clock,
+      );
+      await writing;
+      const writes = group
+        .filter((shard) => pending.has(shard.id))
+        .map(async (shard) => {
+          records.push(await writeShard(o.out, shard, sliceRows(data, shard, group[0]), o.dtype));
+        });
+      writing = Promise.all(writes).then(() => {});
+      if (model.streaming) await writing;
+      clock.lap("store");
     }
+    await writing;
+  } catch (e) {
+    // The error that stopped the run is the one to report; a write still running must not outlive it.
+    await writing?.catch(() => {});
+    throw e;
   }
+  clock.lap("store");
   progress.finish();
   records.sort((a, b) => a.id - b.id);
   const { words, labels } = storedWords(model, keepOnly(input, lines), plan.settings.includeSpecialTokens);
@@ -607,6 +636,7 @@ export async function extractActivations(
     seconds,
   };
   await writeJsonAtomic(join(o.out, "index.json"), index);
+  clock.lap("store");
   return {
     out: o.out,
     counts,
@@ -615,6 +645,7 @@ export async function extractActivations(
     seconds,
     status,
     warnings,
+    ...(o.profile ? { profile: clock.result() } : {}),
   };
 }
 

@@ -2,7 +2,7 @@ import { BlockRunner } from "../model/block-runner.js";
 import { loadModel } from "../model/load.js";
 import { openCheckpoint } from "../model/weights/index.js";
 import type { Site } from "../store/format.js";
-import type { ActivationModel, ForwardSink, TokenBatch } from "./types.js";
+import type { ActivationModel, ForwardSink, ForwardTimes, TokenBatch } from "./types.js";
 
 export interface OpenModelOptions {
   /** Hidden-state layers the graph must emit (default all). */
@@ -72,8 +72,8 @@ export async function openActivationModel(
       layers: runner.layers,
       mlpLayers: runner.mlpLayers,
       streaming: runner.streaming,
-      forwardGroup: (batches: readonly TokenBatch[], sink: ForwardSink) =>
-        runner.runGroup(batches.map(toRunInput), sink),
+      forwardGroup: (batches: readonly TokenBatch[], sink: ForwardSink, times?: ForwardTimes) =>
+        runner.runGroup(batches.map(toRunInput), sink, [], times),
       release: () => runner.release(),
     };
   }
@@ -84,9 +84,13 @@ export async function openActivationModel(
     layers: runner.layers,
     mlpLayers: runner.intermediateLayers,
     streaming: false,
-    async forwardGroup(batches: readonly TokenBatch[], sink: ForwardSink): Promise<void> {
+    async forwardGroup(
+      batches: readonly TokenBatch[],
+      sink: ForwardSink,
+      times?: ForwardTimes,
+    ): Promise<void> {
       for (const [b, batch] of batches.entries()) {
-        const out = await runner.run(toRunInput(batch));
+        const out = await runner.run(toRunInput(batch), [], times);
         for (const [layer, data] of out.hidden) sink(b, "hidden", layer, data);
         for (const [layer, data] of out.intermediate) sink(b, "mlp", layer, data);
       }

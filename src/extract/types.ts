@@ -1,4 +1,7 @@
+import type { ForwardTimes } from "../model/runner.js";
 import type { Site } from "../store/format.js";
+
+export type { ForwardTimes } from "../model/runner.js";
 
 /**
  * What extraction needs from a model: a word-level tokenizer and a forward pass that returns the
@@ -54,6 +57,6 @@ export interface ActivationModel {
   /** Decoders see only left context (affects windowing and the sentence representation). */
   readonly causal: boolean;
   readonly tokenizer: ExtractTokenizer;
-  /** Runs `batches` and hands every output the model emits to `sink`. */
-  forwardGroup(batches: readonly TokenBatch[], sink: ForwardSink): Promise<void>;
+  /** Runs `batches` and hands every output the model emits to `sink`; adds its time to `times` when given. */
+  forwardGroup(batches: readonly TokenBatch[], sink: ForwardSink, times?: ForwardTimes): Promise<void>;
 }

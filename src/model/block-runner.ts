@@ -17,7 +17,7 @@ import {
 import { attentionMask, RotaryTables, relativePositionBias } from "./arch/positions.js";
 import type { BlockArchitecture, ModelConfig } from "./config.js";
 import { applyEdit, type UnitEdit } from "./intervention.js";
-import type { RunInput, RunOutput } from "./runner.js";
+import type { ForwardTimes, RunInput, RunOutput } from "./runner.js";
 import { WeightPrefetcher } from "./weight-prefetch.js";
 import type { CheckpointReader } from "./weights/tensor.js";
 
@@ -165,7 +165,9 @@ export class BlockRunner {
     batches: readonly RunInput[],
     sink: OutputSink,
     edits: readonly UnitEdit[] = [],
+    times?: ForwardTimes,
   ): Promise<void> {
+    const clock = new Clock(times);
     const states = batches.map((input) => this.prepare(input));
     const wantHidden = new Set(this.layers);
     const wantMlp = new Set(this.mlpLayers);
@@ -176,10 +178,13 @@ export class BlockRunner {
       s.x = this.embed(s);
       const edit = hiddenEdit.get(0);
       if (edit) s.x = applyEdit(edit, s.x);
+      clock.lap("feeds");
       if (wantHidden.has(0)) sink(b, "hidden", 0, s.x);
+      clock.skip();
     }
     for (let layer = 1; layer <= this.blocksNeeded; layer++) {
       const { feeds, done } = await this.weightsFor(layer - 1);
+      clock.lap("weights");
       const window = this.arch.slidingWindows[layer - 1];
       const withMlp = wantMlp.has(layer);
       const mlp = mlpEdit.get(layer);
@@ -204,16 +209,25 @@ export class BlockRunner {
           inputs.sin = s.sin;
         }
         if (s.positionBias) inputs.position_bias = s.positionBias;
+        clock.lap("feeds");
         const out = await session.run(inputs);
+        clock.lap("run");
         s.x = out.out.data as Float32Array;
-        if (withMlp) sink(b, "mlp", layer, out.mlp.data as Float32Array);
+        const neurons = withMlp ? (out.mlp.data as Float32Array) : null;
+        clock.lap("readback");
+        if (neurons) sink(b, "mlp", layer, neurons);
+        clock.skip();
         if (wantHidden.has(layer)) {
-          sink(b, "hidden", layer, layer === this.config.numLayers ? await this.normalize(s) : s.x);
+          const last = layer === this.config.numLayers ? await this.normalize(s) : s.x;
+          clock.lap("run");
+          sink(b, "hidden", layer, last);
+          clock.skip();
         }
         // After the output is recorded: the next block receives the changed stream.
         if (edit) s.x = applyEdit(edit, s.x);
       }
       done();
+      clock.lap("feeds");
     }
   }
 
@@ -405,6 +419,24 @@ class BlockSessions {
       this.sessions.set(name, session);
     }
     return session;
+  }
+}
+
+/** Adds the time since the last mark to a part of `times` (nothing when there is none to fill). */
+class Clock {
+  private last = performance.now();
+
+  constructor(private readonly times: ForwardTimes | undefined) {}
+
+  lap(part: keyof ForwardTimes): void {
+    const now = performance.now();
+    if (this.times) this.times[part] += (now - this.last) / 1000;
+    this.last = now;
+  }
+
+  /** Starts a new interval without counting the last one (the caller's sink). */
+  skip(): void {
+    this.last = performance.now();
   }
 }
 

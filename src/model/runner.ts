@@ -59,6 +59,25 @@ export interface RunOutput {
   intermediate: ReadonlyMap<number, Float32Array>;
 }
 
+/**
+ * Seconds a forward pass spent in each part, added to by forwardGroup when the caller passes it
+ * (`extract --profile`). Time inside the caller's sink is the caller's and is not counted here.
+ */
+export interface ForwardTimes {
+  /** Building the runtime's inputs: int64 ids, masks, positions (block models: embeddings, RoPE tables). */
+  feeds: number;
+  /** onnxruntime's run, as the caller waits for it (the runtime's copy of its outputs included). */
+  run: number;
+  /** Reading the outputs back from the runtime's result into the arrays handed to the sink. */
+  readback: number;
+  /** Waiting for a streamed block's weights (block models reading their weights block by block). */
+  weights: number;
+}
+
+export function emptyForwardTimes(): ForwardTimes {
+  return { feeds: 0, run: 0, readback: 0, weights: 0 };
+}
+
 /** Above this many initializer bytes the graph goes to disk with external data. */
 const INLINE_LIMIT = 1.9e9;
 
@@ -129,15 +148,23 @@ export class TransformerRunner {
    * Runs one batch; `edits` (an editable runner only) change units inside the forward pass, the other
    * intervention points are fed the identity.
    */
-  async run(input: RunInput, edits: readonly UnitEdit[] = []): Promise<RunOutput> {
+  async run(input: RunInput, edits: readonly UnitEdit[] = [], times?: ForwardTimes): Promise<RunOutput> {
+    const t0 = performance.now();
     const feeds = { ...this.feeds(input), ...this.editFeeds(edits) };
+    const t1 = performance.now();
     const results = await this.session.run(feeds);
+    const t2 = performance.now();
     const hidden = new Map<number, Float32Array>();
     const intermediate = new Map<number, Float32Array>();
     for (const o of this.outputs) {
       const t = results[o.name];
       if (t?.type !== "float32") throw new Error(`onnxruntime returned no float32 '${o.name}'`);
       (o.kind === "hidden" ? hidden : intermediate).set(o.layer, t.data as Float32Array);
+    }
+    if (times) {
+      times.feeds += (t1 - t0) / 1000;
+      times.run += (t2 - t1) / 1000;
+      times.readback += (performance.now() - t2) / 1000;
     }
     return { hidden, intermediate };
   }

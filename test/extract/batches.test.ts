@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { makeBatches, toTokenBatch } from "../../src/extract/batches.js";
+import { extractActivations } from "../../src/extract/extract.js";
+import { openActivationModel } from "../../src/extract/model.js";
+import { formatProfile, paddingFraction } from "../../src/extract/profile.js";
+import { Rng } from "../../src/util/rng.js";
+
+const seqOf = (n: number, tag = 0) => ({ ids: Array.from({ length: n }, (_, i) => i + 1), tag });
+
+/** Padded tokens of the old greedy batching: sorted, each batch filled while it fits. */
+function greedyPadded(lengths: number[], batchTokens: number): number {
+  const sorted = [...lengths].sort((a, b) => a - b);
+  let padded = 0;
+  let current: number[] = [];
+  for (const n of sorted) {
+    if (current.length > 0 && n * (current.length + 1) > batchTokens) {
+      padded += current.length * current[current.length - 1];
+      current = [];
+    }
+    current.push(n);
+  }
+  if (current.length > 0) padded += current.length * current[current.length - 1];
+  return padded;
+}
+
+describe("length bucketing", () => {
+  it("puts every sequence in exactly one batch, within the token budget, sorted and deterministic", () => {
+    const rng = new Rng(3);
+    for (let trial = 0; trial < 50; trial++) {
+      const budget = 16 + rng.int(200);
+      const items = Array.from({ length: rng.int(80) }, (_, i) => seqOf(1 + rng.int(40), i));
+      const batches = makeBatches(items, budget);
+      const seen = batches.flatMap((b) => b.items.map((it) => it.tag)).sort((a, b) => a - b);
+      expect(seen).toEqual(items.map((it) => it.tag));
+      for (const b of batches) {
+        expect(b.seq).toBe(Math.max(...b.items.map((it) => it.ids.length)));
+        // A sequence longer than the budget runs alone.
+        if (b.items.length > 1) expect(b.items.length * b.seq).toBeLessThanOrEqual(budget);
+      }
+      expect(makeBatches(items, budget)).toEqual(batches);
+    }
+  });
+
+  it("pads no more than filling batches greedily in length order (batch cost 0)", () => {
+    const rng = new Rng(5);
+    for (let trial = 0; trial < 50; trial++) {
+      const lengths = Array.from({ length: 1 + rng.int(300) }, () => 1 + rng.int(60));
+      const padded = makeBatches(
+        lengths.map((n) => seqOf(n)),
+        256,
+        0,
+      ).reduce((s, b) => s + b.items.length * b.seq, 0);
+      expect(padded).toBeLessThanOrEqual(greedyPadded(lengths, 256));
+    }
+  });
+
+  it("builds right-padded ids and masks", () => {
+    const [batch] = makeBatches([seqOf(3), seqOf(1)], 64);
+    const t = toTokenBatch(batch, 0);
+    expect(t.batch).toBe(2);
+    expect(t.seq).toBe(3);
+    expect([...t.ids]).toEqual([1, 0, 0, 1, 2, 3]);
+    expect([...t.mask]).toEqual([1, 0, 0, 1, 1, 1]);
+  });
+});
+
+describe("extract profile", () => {
+  it("accounts for the run's time by part and counts real and padded tokens", async () => {
+    const model = await openActivationModel("test/fixtures/models/tiny-bert");
+    const work = mkdtempSync(join(tmpdir(), "cn-profile-"));
+    writeFileSync(join(work, "in.txt"), "x = y ;\nif ( a ) { return b ; }\n}\n");
+    const plain = await extractActivations(model, {
+      input: join(work, "in.txt"),
+      out: join(work, "a"),
+      quiet: true,
+    });
+    expect(plain.profile).toBeUndefined();
+    const res = await extractActivations(model, {
+      input: join(work, "in.txt"),
+      out: join(work, "b"),
+      quiet: true,
+      profile: true,
+    });
+    await model.release();
+    const p = res.profile!;
+    const { total, other, ...parts } = p.seconds;
+    const claimed = Object.values(parts).reduce((a, b) => a + b, 0);
+    expect(claimed + other).toBeCloseTo(total, 6);
+    expect(p.seconds.run).toBeGreaterThan(0);
+    // [CLS] … [SEP] around each line's subwords.
+    expect(p.tokens.real).toBe(res.counts.subwords + 2 * res.counts.sentences);
+    expect(p.tokens.padded).toBeGreaterThanOrEqual(p.tokens.real);
+    expect(paddingFraction(p)).toBeGreaterThanOrEqual(0);
+    expect(formatProfile(p)).toContain("onnxruntime run");
+  });
+});
