@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import { decodeWord } from "../data/escape.js";
 import { readText, splitWordLines } from "../data/io.js";
 import { SafetensorsFile } from "../model/weights/safetensors.js";
 import { InputError } from "../util/errors.js";
 import { halfArrayToFloat32 } from "../util/half.js";
-import { readJsonFile } from "../util/json.js";
+import { checkJson, readJsonFile } from "../util/json.js";
 import { getOrCreate } from "../util/maps.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 import { neuronName, neuronSpace, siteLayers } from "../util/neurons.js";
@@ -63,6 +64,8 @@ export class ActivationStore {
     readonly index: StoreIndex,
     words: string[][],
     labels: string[][] | undefined,
+    /** index.json as written (its fields in the file's order), for contentFingerprint. */
+    private readonly rawIndex: Record<string, unknown>,
   ) {
     this.lineWords = words;
     this.lineLabels = labels;
@@ -102,8 +105,9 @@ export class ActivationStore {
         : "not an activation store (no index.json)";
       throw new InputError(dir, why);
     }
+    const raw = await readJsonFile(indexPath, z.record(z.string(), z.unknown()));
     const index: StoreIndex = withCurrentSites(
-      checkStoreFile(await readJsonFile(indexPath, STORE_INDEX_SCHEMA), indexPath),
+      checkStoreFile(checkJson(STORE_INDEX_SCHEMA, raw, indexPath), indexPath),
     );
     if (index.part) {
       throw new InputError(
@@ -116,7 +120,7 @@ export class ActivationStore {
     const labels = existsSync(join(dir, "labels.txt"))
       ? splitWordLines(await readText(join(dir, "labels.txt")))
       : undefined;
-    return new ActivationStore(dir, index, lines, labels);
+    return new ActivationStore(dir, index, lines, labels, raw);
   }
 
   /**
@@ -124,7 +128,9 @@ export class ActivationStore {
    * written: a resumed or repeated extraction of the same data has the same fingerprint.
    */
   contentFingerprint(): string {
-    const { createdAt: _c, seconds: _s, ...content } = this.index;
+    // The file's own fields and order, so that fingerprints (and the redundancy caches keyed by them)
+    // stay what they were before index.json was read through its schema.
+    const { createdAt: _c, seconds: _s, ...content } = this.rawIndex;
     return createHash("sha256").update(JSON.stringify(content)).digest("hex");
   }
 
