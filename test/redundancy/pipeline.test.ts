@@ -11,6 +11,7 @@ import {
   decodeIdRanges,
   encodeIdRanges,
   type ProbeRecord,
+  parseRedundancyResults,
   type RedundancyResults,
   type SearchResult,
 } from "../../src/redundancy/pipeline/results.js";
@@ -68,6 +69,27 @@ beforeAll(async () => {
 });
 
 describe("redundancy pipeline on a token-tagging task", () => {
+  it("reads redundancy.json of every version: version 2's timings and run go, version 1 is the hidden site", () => {
+    const file = JSON.parse(readFileSync(join(out, "redundancy.json"), "utf8"));
+    expect(parseRedundancyResults(file, "redundancy.json")).toEqual(file);
+    // The same results as version 2 wrote them: named by `schema`, seconds everywhere, a `run` record.
+    const { format: _f, version: _v, skipped, ...rest } = file;
+    const withSeconds = JSON.parse(JSON.stringify(rest), (k, v) =>
+      k !== "" && v && typeof v === "object" && !Array.isArray(v) && "key" in v ? { ...v, seconds: 1.5 } : v,
+    );
+    const v2 = {
+      schema: "codeneurons.redundancy",
+      version: 2,
+      ...withSeconds,
+      run: { computed: [], skipped, seconds: 3 },
+    };
+    expect(parseRedundancyResults(v2, "redundancy.json")).toEqual(file);
+    const { site: _site, width, ...input } = file.input;
+    const v1 = { ...v2, version: 1, input };
+    expect(parseRedundancyResults(v1, "redundancy.json").input).toEqual({ ...input, site: "hidden", width });
+    expect(() => parseRedundancyResults({ ...file, version: 4 }, "r.json")).toThrow(/field 'version'/);
+  });
+
   it("runs every step and writes redundancy.json and cka.json", () => {
     expect(r.run.computed).toEqual([
       "cka",

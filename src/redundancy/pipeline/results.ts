@@ -17,7 +17,7 @@
  * cache) to OUT/run-record.json; 2 added `input.site` and `input.width` (version 1 is the hidden site).
  */
 import { z } from "zod";
-import { envelope } from "../../util/json.js";
+import { checkJson, envelope, readVersioned } from "../../util/json.js";
 import { SITES } from "../../util/neurons.js";
 import type { RunRecord } from "../../util/run-record.js";
 
@@ -360,6 +360,52 @@ export const REDUNDANCY_SCHEMA = z
   })
   .describe("codeneurons redundancy/redundancy.json: the redundancy pipeline's steps and summary table");
 export type RedundancyResults = z.infer<typeof REDUNDANCY_SCHEMA>;
+
+const LEGACY_NAME = "codeneurons.redundancy";
+
+/** Version 2 (and 1): named by `schema`, with this invocation's `run` (seconds dropped on reading). */
+const LEGACY_SCHEMA = z.object({
+  schema: z.literal(LEGACY_NAME),
+  version: z.union([z.literal(1), z.literal(2)]),
+  input: REDUNDANCY_INPUT_SCHEMA.extend({
+    // Version 1 (before sites) had neither: the hidden site, whose width is `hidden`.
+    site: REDUNDANCY_INPUT_SCHEMA.shape.site.optional(),
+    width: REDUNDANCY_INPUT_SCHEMA.shape.width.optional(),
+  }),
+  settings: PIPELINE_SETTINGS_SCHEMA,
+  totalNeurons: count,
+  steps: STEP_RESULTS_SCHEMA,
+  summary: z.array(SUMMARY_ROW_SCHEMA),
+  run: z.object({ skipped: z.array(z.object({ step: z.enum(STEP_NAMES), reason: z.string() })) }),
+});
+
+/**
+ * Any version of redundancy.json, as the current version: version 2's `run` becomes `skipped` (its
+ * timings and cache counts are of a run, not results), version 1's input gets the hidden site.
+ */
+export function parseRedundancyResults(value: unknown, file: string): RedundancyResults {
+  const current = { format: REDUNDANCY_FORMAT, version: REDUNDANCY_VERSION } as const;
+  const legacy = (v: unknown): RedundancyResults => {
+    const { schema: _s, version: _v, run, input, ...rest } = checkJson(LEGACY_SCHEMA, v, file);
+    const site = input.site ?? "hidden";
+    return {
+      ...current,
+      input: { ...input, site, width: input.width ?? input.hidden },
+      ...rest,
+      skipped: run.skipped,
+    };
+  };
+  return readVersioned(
+    value,
+    file,
+    { ...current, legacyName: LEGACY_NAME },
+    {
+      1: legacy,
+      2: legacy,
+      3: (v) => checkJson(REDUNDANCY_SCHEMA, v, file),
+    },
+  );
+}
 
 /** What a run of the pipeline did, beyond its results: which steps were computed and how long they took. */
 export type RedundancyRunDetails = {
