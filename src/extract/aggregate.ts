@@ -24,12 +24,35 @@ export function aggregateSpan(
     dest.set(block.subarray(base + (end - 1) * dim, base + end * dim), destOffset);
     return;
   }
-  // Average in float64 so that long words do not lose precision, then store float32.
-  const acc = new Float64Array(dim);
-  for (let p = begin; p < end; p++) {
-    const off = base + p * dim;
+  // Average in float64 (each unit summed position by position from 0, then × 1/n) so that long words
+  // do not lose precision, then stored as float32. Two or three subwords (most multi-piece words) are
+  // summed in registers; longer words in a scratch array reused from word to word.
+  const n = end - begin;
+  const inv = 1 / n;
+  const p0 = base + begin * dim;
+  const p1 = p0 + dim;
+  if (n === 2) {
+    for (let u = 0; u < dim; u++) dest[destOffset + u] = (block[p0 + u] + block[p1 + u]) * inv;
+    return;
+  }
+  const p2 = p1 + dim;
+  if (n === 3) {
+    for (let u = 0; u < dim; u++)
+      dest[destOffset + u] = (block[p0 + u] + block[p1 + u] + block[p2 + u]) * inv;
+    return;
+  }
+  const acc = sums(dim);
+  for (let u = 0; u < dim; u++) acc[u] = block[p0 + u];
+  for (let off = p1; off < base + end * dim; off += dim) {
     for (let u = 0; u < dim; u++) acc[u] += block[off + u];
   }
-  const inv = 1 / (end - begin);
   for (let u = 0; u < dim; u++) dest[destOffset + u] = acc[u] * inv;
+}
+
+let scratch = new Float64Array(0);
+
+/** A float64 scratch array of at least `dim` values, reused (extraction aggregates on one thread). */
+function sums(dim: number): Float64Array {
+  if (scratch.length < dim) scratch = new Float64Array(dim);
+  return scratch;
 }

@@ -117,8 +117,9 @@ const DEFAULTS = {
   level: "word" as const,
   aggregation: "average" as const,
   dtype: "float32" as const,
-  // Measured on BERT-base, 2,000 Java lines, 2 threads: 41 s at 512 or 1024, 46 s at 2048, 52 s at 4096
-  // (smaller batches pad less; GEMMs of 1,024 rows still run at full speed).
+  // GEMMs of about 1,024 rows (tokens) already run at the CPU GEMM's full speed, and smaller batches
+  // pad less; with length bucketing (batches.ts) 512 to 2,048 tokens do about the same
+  // (bench:extract, bench/results.json).
   batchTokens: 1024,
   shardBytes: 64 * 1024 * 1024,
   groupBytes: 512 * 1024 * 1024,
