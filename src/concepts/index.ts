@@ -10,6 +10,8 @@ export {
 } from "./concept-neurons.js";
 export * from "./format.js";
 export { memorySource } from "./memory-source.js";
+export { type StoreCorpusRows, storeCorpusRows } from "./rows.js";
+export { type ConceptsSummary, conceptsSummary, formatConceptsSummary } from "./summary.js";
 export {
   layerDistribution,
   layersOf,

@@ -49,6 +49,7 @@ export {
   writeTask,
 } from "./task/build.js";
 export { type ControlMode, controlTask } from "./task/control.js";
+export * from "./task/format.js";
 export { type Candidate, selectTask } from "./task/select.js";
 export {
   checkTaskAgainstSentences,

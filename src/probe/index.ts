@@ -1,5 +1,13 @@
 export { ablate, ablatedProbe, type RetrainResult, retrainOn } from "./ablation.js";
 export {
+  type ControlFit,
+  type ControlSettings,
+  controlClasses,
+  fitControlProbe,
+  selectivityOf,
+} from "./control.js";
+export * from "./format.js";
+export {
   chooseBest,
   type GridPoint,
   type GridSearchOptions,
