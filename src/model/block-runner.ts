@@ -217,14 +217,18 @@ export class BlockRunner {
         clock.lap("readback");
         if (neurons) sink(b, "mlp", layer, neurons);
         clock.skip();
+        // The last layer's change is what the final norm and the prediction head receive, so its
+        // output shows it; other layers are recorded as the block produced them and the next block
+        // receives the change.
+        const isLast = layer === this.config.numLayers;
+        if (edit && isLast) s.x = applyEdit(edit, s.x);
         if (wantHidden.has(layer)) {
-          const last = layer === this.config.numLayers ? await this.normalize(s) : s.x;
+          const last = isLast ? await this.normalize(s) : s.x;
           clock.lap("run");
           sink(b, "hidden", layer, last);
           clock.skip();
         }
-        // After the output is recorded: the next block receives the changed stream.
-        if (edit) s.x = applyEdit(edit, s.x);
+        if (edit && !isLast) s.x = applyEdit(edit, s.x);
       }
       done();
       clock.lap("feeds");

@@ -45,9 +45,13 @@ export function buildEncoder(
   const maskInfo = plan.blocks > 0 ? prepareMask(ctx, mask, cfg.causal) : null;
   for (let i = 0; i < plan.blocks; i++) {
     const block = encoderBlock(ctx, cfg, params, i, x, maskInfo!, plan.editable);
-    if (plan.hidden.has(i + 1)) out.set(`hidden_${i + 1}`, block.output);
+    // The model's last layer has no next block: its change is what the prediction head receives, so
+    // that output shows it.
+    const last = i + 1 === cfg.numLayers;
+    const edited = plan.editable && (last || i + 1 < plan.blocks);
+    x = edited ? editPoint(g, block.output, "hidden", i + 1, H) : block.output;
+    if (plan.hidden.has(i + 1)) out.set(`hidden_${i + 1}`, last ? x : block.output);
     if (plan.intermediate.has(i + 1)) out.set(`intermediate_${i + 1}`, block.intermediate);
-    x = plan.editable && i + 1 < plan.blocks ? editPoint(g, block.output, "hidden", i + 1, H) : block.output;
   }
   return out;
 }

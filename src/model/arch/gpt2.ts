@@ -82,7 +82,8 @@ export function buildGpt2(
     const isLast = i + 1 === cfg.numLayers;
     if (plan.editable) {
       const produced = g.op1("Add", [g.op1("Add", [step.mlpOut, blocks[i].outB]), step.residual]);
-      x = i + 1 < blocks.length ? editPoint(g, produced, "hidden", i + 1, H) : produced;
+      // The last layer's change reaches ln_f and so the prediction head (and the returned hidden state).
+      x = i + 1 < blocks.length || isLast ? editPoint(g, produced, "hidden", i + 1, H) : produced;
       normed = nextLn ? layerNorm(ctx, x, ...nextLn) : null;
       if (plan.hidden.has(i + 1)) out.set(`hidden_${i + 1}`, isLast ? normed! : produced);
       continue;

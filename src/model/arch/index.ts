@@ -73,15 +73,19 @@ function finish(
     outputs,
     opsets: { opset: 17, extraOpsets: plan.fused ? { "com.microsoft": 1 } : {} },
     unusedTensors: params.unused(),
-    // The builders put a point on hidden layers 0 … blocks − 1 (what block i + 1 receives) and on the
-    // MLP of blocks 1 … blocks; a change after the last built block could not reach any output.
+    // The builders put a point on hidden layers 0 … blocks − 1 (what block i + 1 receives), on the
+    // model's last layer L when it is built (what the prediction head receives), and on the MLP of blocks
+    // 1 … blocks; a change after the last built block of a cut graph could not reach any output.
     editPoints: plan.editable
       ? [
-          ...Array.from({ length: plan.blocks }, (_, l) => ({
-            site: "hidden" as const,
-            layer: l,
-            width: cfg.hiddenSize,
-          })),
+          ...Array.from(
+            { length: plan.blocks === cfg.numLayers ? plan.blocks + 1 : plan.blocks },
+            (_, l) => ({
+              site: "hidden" as const,
+              layer: l,
+              width: cfg.hiddenSize,
+            }),
+          ),
           ...Array.from({ length: plan.blocks }, (_, l) => ({
             site: "mlp" as const,
             layer: l + 1,
