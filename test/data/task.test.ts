@@ -253,10 +253,20 @@ describe("task TSV files", () => {
     ).toThrow(/train\.tsv:\d+:/);
   });
 
-  it("keeps tokens with blanks whole", () => {
+  it("keeps tokens with blanks whole, quoting a field with quotes as csv does", () => {
     const rows = [{ sentence: 0, word: 1, token: '"a b"\t', label: "STRING" }];
-    expect(formatTaskTsv(rows)).toBe('sentence\tword\ttoken\tlabel\n0\t1\t"a\u2581b"\u27e69\u27e7\tSTRING\n');
+    expect(formatTaskTsv(rows)).toBe(
+      'sentence\tword\ttoken\tlabel\n0\t1\t"""a\u2581b""\u27e69\u27e7"\tSTRING\n',
+    );
     expect(taskRows(parseTaskTsv(formatTaskTsv(rows), "x.tsv"))).toEqual(rows);
+    // A version 1 task directory wrote the quotes raw; its files still read.
+    const raw = 'sentence\tword\ttoken\tlabel\n0\t1\t"a\u2581b"\u27e69\u27e7\tSTRING\n';
+    expect(taskRows(parseTaskTsv(raw, "x.tsv", "raw"))).toEqual(rows);
+    // Only the canonical quoting reads: a stray or undoubled quote names the field.
+    for (const bad of ['a"b', '"a"b"', '"ab', '"ab"'])
+      expect(() => parseTaskTsv(`sentence\tword\ttoken\tlabel\n0\t1\t${bad}\tL\n`, "x.tsv")).toThrow(
+        /x\.tsv:2 \(field 'token'\)/,
+      );
   });
 
   it("names the line and column of a bad row", () => {

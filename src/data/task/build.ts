@@ -280,6 +280,7 @@ export function summarize(build: TaskBuild, files: string[]): TaskSummary {
         }
       : {}),
     files,
+    tsvQuoting: "csv",
   };
 }
 

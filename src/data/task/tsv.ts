@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { InputError } from "../../util/errors.js";
 import { readJsonFile } from "../../util/json.js";
@@ -11,10 +11,19 @@ import { parseTaskSummary, type TaskSummary } from "./format.js";
 /**
  * Task split files: `DIR/{train,valid,test}.tsv`, a header `sentence\tword\ttoken\tlabel`, then one
  * selected token per row: its 0-based line in the split's `.in` file, its 0-based position in that
- * line, the token (escaped as in `.in` files, see escape.ts) and its label. Readers return decoded
- * tokens.
+ * line, the token (escaped as in `.in` files, see escape.ts: no blank, tab or newline is left in it)
+ * and its label. Readers return decoded tokens.
+ *
+ * Quoting: a token or label holding `"` is written as Python's csv module writes a field with
+ * `delimiter="\t"` (QUOTE_MINIMAL): wrapped in `"` with every inner `"` doubled, so the Java string
+ * literal `"a b"` is the field `"""a▁b"""`. The files then read back row for row with the defaults of
+ * `csv.reader(f, delimiter="\t")` and `pandas.read_csv(f, sep="\t")` (raw quotes made both merge rows).
+ * Task directories of summary version 1 hold raw quotes; readers take them as they were written.
  */
 export const TSV_HEADER = "sentence\tword\ttoken\tlabel";
+
+/** How a file spells fields that hold `"`: csv quoting (current), or raw (task summary version 1). */
+export type TsvQuoting = "csv" | "raw";
 
 /** One split of a task, column-wise. */
 export interface TaskSplit {
@@ -31,11 +40,24 @@ export interface TaskRow {
   label: string;
 }
 
+/** A field as csv.writer(delimiter="\t") writes it: quoted (inner quotes doubled) when it holds `"`. */
+export function quoteTsvField(text: string): string {
+  return text.includes('"') ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The text of a field written by quoteTsvField; undefined when it is not in that (canonical) form. */
+export function unquoteTsvField(field: string): string | undefined {
+  if (!field.startsWith('"')) return field.includes('"') ? undefined : field;
+  if (field.length < 2 || !field.endsWith('"')) return undefined;
+  const text = field.slice(1, -1).replaceAll('""', '"');
+  return quoteTsvField(text) === field ? text : undefined;
+}
+
 export function formatTaskTsv(rows: readonly TaskRow[]): string {
   const lines = [TSV_HEADER];
   for (const r of rows) {
     if (r.label.length === 0 || hasBlank(r.label)) throw new Error(`task row: bad label '${r.label}'`);
-    lines.push(`${r.sentence}\t${r.word}\t${encodeToken(r.token)}\t${r.label}`);
+    lines.push(`${r.sentence}\t${r.word}\t${quoteTsvField(encodeToken(r.token))}\t${quoteTsvField(r.label)}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -53,8 +75,12 @@ function parseIndex(text: string, file: string, line: number, field: string): nu
   return n;
 }
 
-/** Parses task TSV text; every malformed row is an InputError naming the line and column. */
-export function parseTaskTsv(text: string, file: string): TaskSplit {
+/**
+ * Parses task TSV text; every malformed row is an InputError naming the line and column. `quoting`
+ * says how the file spells fields with `"` (default: as this version writes them).
+ */
+export function parseTaskTsv(text: string, file: string, quoting: TsvQuoting = "csv"): TaskSplit {
+  const field = quoting === "csv" ? unquoteTsvField : (f: string) => f;
   const lines = splitLines(text);
   if (lines.length === 0 || lines[0] !== TSV_HEADER)
     throw new InputError(file, `expected the header '${TSV_HEADER.replaceAll("\t", "\\t")}'`, { line: 1 });
@@ -72,22 +98,44 @@ export function parseTaskTsv(text: string, file: string): TaskSplit {
       throw new InputError(file, `expected 4 tab-separated columns, found ${cols.length}`, { line: lineNo });
     out.sentence[i] = parseIndex(cols[0], file, lineNo, "sentence");
     out.word[i] = parseIndex(cols[1], file, lineNo, "word");
-    const token = decodeToken(cols[2]);
+    const raw = field(cols[2]);
+    const token = raw === undefined ? undefined : decodeToken(raw);
     if (token === undefined)
       throw new InputError(file, `'${cols[2]}' is not a valid escaped token`, {
         line: lineNo,
         field: "token",
       });
     out.token[i] = token;
-    if (cols[3].length === 0 || hasBlank(cols[3]))
+    const label = field(cols[3]);
+    if (label === undefined || label.length === 0 || hasBlank(label))
       throw new InputError(file, `bad label '${cols[3]}'`, { line: lineNo, field: "label" });
-    out.label[i] = cols[3];
+    out.label[i] = label;
   }
   return out;
 }
 
-export async function readTaskSplit(path: string): Promise<TaskSplit> {
-  return parseTaskTsv(await readText(path), path);
+/**
+ * Reads one split file. Without `quoting`, the task directory's summary.json says (DIR/summary.json,
+ * or the one above DIR/control/): version 1 wrote raw quotes; no summary means a file written by
+ * writeTaskTsv, which quotes.
+ */
+export async function readTaskSplit(path: string, quoting?: TsvQuoting): Promise<TaskSplit> {
+  return parseTaskTsv(await readText(path), path, quoting ?? (await quotingNear(path)));
+}
+
+async function quotingNear(path: string): Promise<TsvQuoting> {
+  const dir = dirname(path);
+  for (const candidate of [join(dir, "summary.json"), join(dir, "..", "summary.json")]) {
+    if (!existsSync(candidate)) continue;
+    const summary = await readJsonFile(candidate, parseTaskSummary).catch(() => null);
+    if (summary) return quotingOf(summary);
+  }
+  return "csv";
+}
+
+/** The quoting of a task directory's TSV files, as its summary says. */
+export function quotingOf(summary: TaskSummary): TsvQuoting {
+  return summary.tsvQuoting;
 }
 
 export interface Task {
@@ -105,9 +153,12 @@ export interface Task {
  */
 export async function readTask(dir: string, opts: { control?: boolean } = {}): Promise<Task> {
   const base = opts.control ? join(dir, "control") : dir;
-  const [train, valid, test] = await Promise.all(SPLITS.map((s) => readTaskSplit(join(base, `${s}.tsv`))));
   const summaryPath = join(dir, "summary.json");
   const summary = existsSync(summaryPath) ? await readJsonFile(summaryPath, parseTaskSummary) : undefined;
+  const quoting = summary ? quotingOf(summary) : "csv";
+  const [train, valid, test] = await Promise.all(
+    SPLITS.map((s) => readTaskSplit(join(base, `${s}.tsv`), quoting)),
+  );
   return { dir, train, valid, test, summary };
 }
 
