@@ -20,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["rank"],
   ["probe"],
   ["redundancy", "concepts"],
+  ["intervene"],
   ["report"],
   ["serve"],
   ["run"],

@@ -6,6 +6,7 @@ import { Command } from "commander";
 import type { Register } from "./common.js";
 import { register as registerConcepts } from "./concepts.js";
 import { registerExtract } from "./extract.js";
+import { register as registerIntervene } from "./intervene.js";
 import { register as registerLabel } from "./label.js";
 import { register as registerProbe } from "./probe.js";
 import { register as registerRedundancy } from "./redundancy.js";
@@ -25,6 +26,7 @@ const registrars: Register[] = [
   registerProbe,
   registerRedundancy,
   registerConcepts,
+  registerIntervene,
   registerReport,
   registerServe,
 ];
