@@ -191,14 +191,16 @@ describe("Java lexer: javalang token classes", () => {
     const src = 'int a = 1;\nString s = "abc;\nint b = 2;\n/* open\nint c;';
     expect(() => labelJavaSource(src, { file: "A.java" })).toThrow(/A\.java:2: unterminated string literal/);
     const r = labelJavaSource(src, { file: "A.java", skipBadLines: true });
+    // Lines go, never the rest of the input: after the unterminated comment's line, lexing goes on.
     expect(r.sentences).toEqual([
       ["int", "a", "=", "1", ";"],
       ["int", "b", "=", "2", ";"],
+      ["int", "c", ";"],
     ]);
-    expect(r.sourceLines).toEqual([1, 3]);
+    expect(r.sourceLines).toEqual([1, 3, 5]);
     expect(r.skipped).toEqual([
       { line: 2, reason: "unterminated string literal" },
-      { line: 4, reason: "unterminated block comment (rest of input skipped)" },
+      { line: 4, reason: "unterminated block comment" },
     ]);
   });
 });

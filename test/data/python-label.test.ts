@@ -61,14 +61,21 @@ describe("Python labels: tokenize categories", () => {
     expect(r.sourceLines).toEqual([1, 3, 4]);
   });
 
-  it("a tokenize error names the line, or skips the input when asked", () => {
+  it("a tokenize error names the line, or skips that line (never the input) when asked", () => {
     expect(() => labelPythonSource("x = 1\ny = (2,\n", { file: "a.py" })).toThrow(InputError);
     expect(() => labelPythonSource("if x:\n        a\n    b\n", { file: "a.py" })).toThrow(
       "a.py:3: unindent does not match any outer indentation level",
     );
     const r = labelPythonSource("s = '''open\n", { file: "a.py", skipBadLines: true });
     expect(r.sentences).toEqual([]);
-    expect(r.skipped).toEqual([{ line: 1, reason: "EOF in multi-line string (whole input skipped)" }]);
+    expect(r.skipped).toEqual([{ line: 1, reason: "EOF in multi-line string" }]);
+    // One bad line among good ones: only it goes (issue 18: the whole file went).
+    const src = "a = 1\nif x:\n        b = 2\n    c = 3\nd = '''open\ne = (4,\nf = 5\n";
+    const k = labelPythonSource(src, { file: "b.py", skipBadLines: true });
+    expect(k.skipped.map((s) => s.line)).toEqual([4, 5, 6]);
+    expect(k.sourceLines).toEqual([1, 2, 3, 7]);
+    expect(k.sentences[0]).toEqual(["a", "=", "1"]);
+    expect(k.sentences.at(-1)).toEqual(["f", "=", "5"]);
   });
 
   it("never drops or invents a token on CoSQA: one label per kept tokenize token", () => {

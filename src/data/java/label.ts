@@ -51,7 +51,7 @@ export function javaTokenLabel(kind: JavaTokenKind, text: string, opts: JavaLabe
 /**
  * Labels Java source (a whole file, or any part of one). Sentences are source lines (a token belongs
  * to the line where it starts) or the whole input. A lexical error is an InputError naming the line,
- * or, with skipBadLines, drops that line's tokens and is recorded.
+ * or, with skipBadLines, drops that line's tokens (only that line's) and is recorded.
  */
 export function labelJavaSource(
   source: string,
@@ -73,8 +73,7 @@ export function labelJavaSource(
     (t) => javaTokenLabel(t.kind, t.text, opts),
     out,
   );
-  for (const e of lexed.errors)
-    out.skipped.push({ line: e.line, reason: e.toEnd ? `${e.message} (rest of input skipped)` : e.message });
+  for (const e of lexed.errors) out.skipped.push({ line: e.line, reason: e.message });
   return out;
 }
 

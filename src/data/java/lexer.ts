@@ -52,13 +52,10 @@ export interface JavaToken {
 /** A lexical error at a 1-based line of the input. */
 export class JavaLexError extends Error {
   readonly line: number;
-  /** True when the error consumed the rest of the input (unterminated block comment or text block). */
-  readonly toEnd: boolean;
-  constructor(message: string, line: number, toEnd = false) {
+  constructor(message: string, line: number) {
     super(message);
     this.name = "JavaLexError";
     this.line = line;
-    this.toEnd = toEnd;
   }
 }
 
@@ -67,7 +64,8 @@ export interface JavaLexOptions {
   unicodeEscapes?: boolean;
   /**
    * On an error: 'throw' (default) or 'skip-line': drop the tokens of the line where the bad token
-   * starts, record the error, and go on at the next line.
+   * starts, record the error, and go on at the next line (also after an unterminated block comment or
+   * text block: only its first line goes, the lines after it are lexed as code).
    */
   onError?: "throw" | "skip-line";
 }
@@ -347,10 +345,6 @@ class Lexer {
   private recover(e: JavaLexError): void {
     this.errors.push(e);
     while (this.tokens.length > 0 && this.tokens[this.tokens.length - 1].line === e.line) this.tokens.pop();
-    if (e.toEnd) {
-      this.i = this.src.length;
-      return;
-    }
     // Go on at the first translated offset on a later original line.
     const nextLineStart =
       e.line < this.lineStarts.length ? this.lineStarts[e.line] : Number.POSITIVE_INFINITY;
@@ -376,8 +370,8 @@ class Lexer {
     return lo + 1;
   }
 
-  private fail(message: string, at: number, toEnd = false): never {
-    throw new JavaLexError(message, this.lineOf(at), toEnd);
+  private fail(message: string, at: number): never {
+    throw new JavaLexError(message, this.lineOf(at));
   }
 
   private emit(kind: JavaTokenKind, start: number, end: number): void {
@@ -461,7 +455,7 @@ class Lexer {
       return;
     }
     const close = s.indexOf("*/", i + 2);
-    if (close < 0) this.fail("unterminated block comment", i, true);
+    if (close < 0) this.fail("unterminated block comment", i);
     this.i = close + 2;
   }
 
@@ -528,7 +522,7 @@ class Lexer {
     if (j < s.length && s[j] !== "\n" && s[j] !== "\r")
       this.fail('a text block must start with a line break after its opening """', i);
     for (;;) {
-      if (j >= s.length) this.fail("unterminated text block", i, true);
+      if (j >= s.length) this.fail("unterminated text block", i);
       const c = s.charCodeAt(j);
       if (c === 92) {
         j += 2;

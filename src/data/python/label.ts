@@ -37,20 +37,29 @@ export function pythonTokenLabel(t: PythonToken): string | undefined {
 /**
  * Labels Python source. Sentences are source lines (a token belongs to the row where it starts; a
  * multi-line string to its first row) or the whole input. A tokenize error (unterminated triple-quoted
- * string or bracket, bad dedent) is an InputError naming the line, or with skipBadLines the whole
- * input is skipped and recorded (tokenize cannot resume after such an error).
+ * string or bracket, bad dedent) is an InputError naming the line. With skipBadLines the line where
+ * the error begins is left out (blanked, so that line numbers stay) and recorded, and tokenizing
+ * starts again: tokenize cannot resume after an error, and dropping that line is what gets past it.
+ * Lines are skipped one at a time, never the input.
  */
 export function labelPythonSource(source: string, opts: SourceLabelOptions = {}): LabelResult {
   const out = emptyResult();
-  let tokens: PythonToken[];
-  try {
-    tokens = tokenizePython(source);
-  } catch (e) {
-    if (!(e instanceof PythonTokenizeError)) throw e;
-    if (!opts.skipBadLines) throw new InputError(opts.file ?? "<input>", e.message, { line: e.line });
-    out.skipped.push({ line: e.line, reason: `${e.message} (whole input skipped)` });
-    return out;
+  let tokens: PythonToken[] | undefined;
+  let text = source;
+  while (tokens === undefined) {
+    try {
+      tokens = tokenizePython(text);
+    } catch (e) {
+      if (!(e instanceof PythonTokenizeError)) throw e;
+      if (!opts.skipBadLines) throw new InputError(opts.file ?? "<input>", e.message, { line: e.line });
+      const blanked = blankLine(text, e.origin);
+      // A line already blank cannot hold an error; stop rather than loop (not expected to happen).
+      if (blanked === text) throw new InputError(opts.file ?? "<input>", e.message, { line: e.line });
+      out.skipped.push({ line: e.origin, reason: e.message });
+      text = blanked;
+    }
   }
+  out.skipped.sort((a, b) => a.line - b.line);
   const kept: { t: PythonToken; label: string; line: number }[] = [];
   for (const t of tokens) {
     const label = pythonTokenLabel(t);
@@ -64,4 +73,18 @@ export function labelPythonSource(source: string, opts: SourceLabelOptions = {})
     out,
   );
   return out;
+}
+
+/** The text with line `line` (1-based) emptied, its line break kept. */
+function blankLine(text: string, line: number): string {
+  let start = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf("\n", start);
+    if (nl < 0) return text;
+    start = nl + 1;
+  }
+  let end = text.indexOf("\n", start);
+  if (end < 0) end = text.length;
+  else if (end > start && text[end - 1] === "\r") end--;
+  return text.slice(0, start) + text.slice(end);
 }

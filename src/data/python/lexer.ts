@@ -30,11 +30,18 @@ export interface PythonToken {
 }
 
 export class PythonTokenizeError extends Error {
+  /** The line tokenize reports (CPython's: for an unclosed bracket, the end of the input). */
   readonly line: number;
-  constructor(message: string, line: number) {
+  /**
+   * The line whose removal gets past this error: where the unterminated string, the unclosed bracket
+   * or the continued line begins, or the badly dedented line.
+   */
+  readonly origin: number;
+  constructor(message: string, line: number, origin = line) {
     super(message);
     this.name = "PythonTokenizeError";
     this.line = line;
+    this.origin = origin;
   }
 }
 
@@ -240,6 +247,9 @@ export function tokenizePython(source: string): PythonToken[] {
   const lines = readLines(source);
   let lnum = 0;
   let parenlev = 0;
+  /** Lines of the open brackets, outermost first; where a continued line began. */
+  const openedAt: number[] = [];
+  let continuedAt = 0;
   let continued = false;
   let contstr = "";
   let needcont = false;
@@ -310,7 +320,12 @@ export function tokenizePython(source: string): PythonToken[] {
         out.push({ type: "DEDENT", text: "", line: lnum, col: pos });
       }
     } else {
-      if (!line) throw new PythonTokenizeError("EOF in multi-line statement", lnum);
+      if (!line)
+        throw new PythonTokenizeError(
+          "EOF in multi-line statement",
+          lnum,
+          openedAt.length > 0 ? openedAt[openedAt.length - 1] : continuedAt || lnum - 1,
+        );
       continued = false;
     }
 
@@ -365,9 +380,15 @@ export function tokenizePython(source: string): PythonToken[] {
         out.push({ type: "NAME", text: token, line: lnum, col: start });
       } else if (initial === "\\") {
         continued = true;
+        continuedAt = lnum;
       } else {
-        if ("([{".includes(initial)) parenlev++;
-        else if (")]}".includes(initial)) parenlev--;
+        if ("([{".includes(initial)) {
+          parenlev++;
+          openedAt.push(lnum);
+        } else if (")]}".includes(initial)) {
+          parenlev--;
+          openedAt.pop();
+        }
         out.push({ type: "OP", text: token, line: lnum, col: start });
       }
     }
