@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { InputError } from "../util/errors.js";
+import { envelope } from "../util/json.js";
 import type { Site } from "../util/neurons.js";
 
 /**
@@ -15,10 +16,14 @@ import type { Site } from "../util/neurons.js";
  *                           input of its down projection); rows in input order. Version 1 stores
  *                           called the MLP site `ffn` and are still read.
  *   shards/NNNNN.json       the shard's checksum and row counts, written after its data
+ *   words.json              the size and SHA-256 of words.txt and labels.txt, written after them
+ *                           (stores written before it have none, and read without the check)
  *
  * Shards are safetensors so that numpy / PyTorch users can read them directly. A shard file is
  * renamed into place only after it is completely written and synced, so a shard that exists is
- * whole; temp files (`*.tmp-*`) left by an interrupted run are removed on resume.
+ * whole; temp files (`*.tmp-*`) left by an interrupted run are removed on resume. Every reader checks
+ * each file against what the store records (store/verify.ts): shard sizes at open, shard hashes on
+ * first read, words.txt and labels.txt against words.json, index.json against plan.json.
  */
 export const STORE_FORMAT = "codeneurons-activations";
 export const STORE_VERSION = 2;
@@ -38,6 +43,24 @@ export const MAX_LAYER = 10_000;
 
 const count = z.number().int().min(0);
 const sha256Hex = z.string().regex(/^([0-9a-f]{64})?$/, "expected a hex SHA-256 (or empty)");
+
+/** words.json: what words.txt and labels.txt were when written, so that a reader can check them. */
+export const WORDS_RECORD_FORMAT = "codeneurons-store-words";
+export const WORDS_RECORD_VERSION = 1;
+const TEXT_FILE_RECORD = z.object({
+  bytes: count,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected a hex SHA-256"),
+});
+export const WORDS_RECORD_SCHEMA = z
+  .object({
+    ...envelope(WORDS_RECORD_FORMAT, WORDS_RECORD_VERSION),
+    /** words.txt */
+    words: TEXT_FILE_RECORD,
+    /** labels.txt, when the store has labels. */
+    labels: TEXT_FILE_RECORD.optional(),
+  })
+  .describe("codeneurons <store>/words.json: size and SHA-256 of the store's words.txt and labels.txt");
+export type WordsRecord = z.infer<typeof WORDS_RECORD_SCHEMA>;
 
 const STORE_DTYPES = ["float16", "float32"] as const;
 export type StoreDType = (typeof STORE_DTYPES)[number];

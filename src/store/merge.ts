@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
+import { decodeUtf8, splitWordLines } from "../data/io.js";
+import { writeJsonAtomic } from "../util/atomic.js";
 import { InputError, UserError } from "../util/errors.js";
 import { readJsonFile } from "../util/json.js";
 import {
@@ -14,8 +16,11 @@ import {
   shardFileName,
   shardRecordName,
   shardsOfPart,
+  WORDS_RECORD_SCHEMA,
   withCurrentSites,
 } from "./format.js";
+import { fileProblem } from "./verify.js";
+import { clearStore, writeWordsFiles } from "./writer.js";
 
 /**
  * Joins the parts of a `--shard K/N` extraction (for example Slurm array tasks or Kubernetes indexed
@@ -62,10 +67,22 @@ export async function mergeStores(
   if (records.length !== plan || records.some((r, i) => r.id !== i)) {
     throw new UserError(`merge: the parts hold ${records.length} shards, the plan has ${plan}`);
   }
-  if (existsSync(out)) {
+  // Every part's shards are checked (size and SHA-256) before anything is written: a damaged part
+  // must not become a merged store that looks whole.
+  for (const [i, idx] of indexes.entries()) {
+    for (const r of idx.shards) {
+      const problem = fileProblem(join(parts[i], shardFileName(r.id)), r.bytes, r.sha256, "hash");
+      if (problem)
+        throw new InputError(
+          join(parts[i], shardFileName(r.id)),
+          `${problem}; this part is damaged: rerun its extract command (same options, --shard ${idx.part?.index ?? 0}/${count}), which recomputes the damaged shards, then merge again`,
+        );
+    }
+  }
+  if (existsSync(out) && (await readdir(out)).length > 0) {
     if (!opts.overwrite)
       throw new UserError(`merge: ${out} exists; choose another --out or pass --overwrite`);
-    await rm(out, { recursive: true, force: true });
+    await clearStore(out, parts);
   }
   await mkdir(join(out, "shards"), { recursive: true });
   for (const idx of indexes) {
@@ -75,10 +92,9 @@ export async function mergeStores(
       await copyFile(join(dir, shardRecordName(r.id)), join(out, shardRecordName(r.id)));
     }
   }
-  await writeFileAtomic(join(out, "words.txt"), await readFile(join(parts[0], "words.txt")));
-  if (existsSync(join(parts[0], "labels.txt"))) {
-    await writeFileAtomic(join(out, "labels.txt"), await readFile(join(parts[0], "labels.txt")));
-  }
+  // The words as the first part has them, checked against its words.json (when it has one).
+  const words = await readWordsOf(parts[0]);
+  await writeWordsFiles(out, words.lines, words.labels);
   const { part: _part, ...rest } = first;
   const seconds = indexes.reduce((s, i) => s + i.seconds, 0);
   const { part: _planPart, ...planJson } = await readPlan(parts[0]);
@@ -117,4 +133,37 @@ async function readPlanShards(dir: string): Promise<number> {
   }
   if (covered !== total) throw new Error("merge: part ranges do not tile the plan");
   return total;
+}
+
+/**
+ * words.txt and labels.txt of a part, as lines of words (escaped, as stored), checked against the
+ * part's words.json when it has one.
+ */
+async function readWordsOf(dir: string): Promise<{ lines: string[][]; labels?: string[][] }> {
+  const recordPath = join(dir, "words.json");
+  const record = existsSync(recordPath) ? await readJsonFile(recordPath, WORDS_RECORD_SCHEMA) : null;
+  const read = async (name: string, expected?: { bytes: number; sha256: string }) => {
+    const file = join(dir, name);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (e) {
+      throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+    if (expected && (bytes.length !== expected.bytes || sha256(bytes) !== expected.sha256))
+      throw new InputError(
+        file,
+        "does not match its record in words.json (changed since it was written): rerun this part's extract command, then merge again",
+      );
+    return splitWordLines(decodeUtf8(bytes, file));
+  };
+  const lines = await read("words.txt", record?.words);
+  const hasLabels = existsSync(join(dir, "labels.txt"));
+  if (record && hasLabels !== (record.labels !== undefined))
+    throw new InputError(join(dir, "labels.txt"), "disagrees with words.json on whether the part has labels");
+  return { lines, labels: hasLabels ? await read("labels.txt", record?.labels) : undefined };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }

@@ -25,7 +25,7 @@ import {
 } from "./format.js";
 import { readSentenceInput } from "./input.js";
 import type { ActivationStore } from "./reader.js";
-import { openForWriting, writeShard, writeWordsFiles } from "./writer.js";
+import { DTYPE_MAX, fitsDtype, openForWriting, writeShard, writeWordsFiles } from "./writer.js";
 
 /**
  * NeuroX's activation JSON: one JSON object per line (per sentence),
@@ -76,7 +76,13 @@ const NEUROX_LINE_SCHEMA = z.object({
   ),
 });
 
-function parseFeatureLine(file: string, lineNo: number, text: string, forcedLayer: number | undefined) {
+function parseFeatureLine(
+  file: string,
+  lineNo: number,
+  text: string,
+  forcedLayer: number | undefined,
+  dtype: StoreDType,
+) {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -88,16 +94,22 @@ function parseFeatureLine(file: string, lineNo: number, text: string, forcedLaye
   const line = checked.value;
   const tokens: string[] = [];
   const perLayer = new Map<number, number[][]>();
-  for (const feat of line.features) {
+  line.features.forEach((feat, t) => {
     tokens.push(feat.token);
-    for (const layer of feat.layers)
+    feat.layers.forEach((layer, l) => {
+      // A value the storage dtype cannot hold would be stored as ±Infinity (the schema refused NaN).
+      const big = layer.values.findIndex((v) => !fitsDtype(v, dtype));
+      if (big >= 0)
+        throw new InputError(
+          file,
+          `value ${layer.values[big]} (token ${t + 1} '${feat.token}', layer ${forcedLayer ?? layer.index}, unit ${big}) does not fit in ${dtype} (at most ±${DTYPE_MAX[dtype]})${dtype === "float16" ? ": import with --dtype float32" : ""}`,
+          { line: lineNo, field: `features[${t}].layers[${l}].values[${big}]` },
+        );
       getOrCreate(perLayer, forcedLayer ?? layer.index, () => []).push(layer.values);
-  }
+    });
+  });
   return { index: line.linex_index, tokens, perLayer };
 }
-
-/** The largest magnitude each storage dtype holds: a larger value would read back as Infinity. */
-const DTYPE_MAX: Record<StoreDType, number> = { float32: 3.4028234663852886e38, float16: 65504 };
 
 async function readNeuroxFile(
   spec: string,
@@ -114,7 +126,7 @@ async function readNeuroxFile(
     for await (const text of rl) {
       lineNo++;
       if (text.trim() === "") continue;
-      const s = parseFeatureLine(file, lineNo, text, layer);
+      const s = parseFeatureLine(file, lineNo, text, layer, dtype);
       const known = into.has(s.index);
       const sent = getOrCreate(into, s.index, () => ({ tokens: s.tokens, layers: new Map() }));
       if (known && sent.tokens.join("\u0000") !== s.tokens.join("\u0000")) {
@@ -135,16 +147,6 @@ async function readNeuroxFile(
             throw new InputError(file, `vector of length ${r.length}, expected ${hidden.value}`, {
               line: lineNo,
             });
-          const big = r.findIndex((v) => Math.abs(v) > DTYPE_MAX[dtype]);
-          if (big >= 0)
-            throw new InputError(
-              file,
-              `value ${r[big]} does not fit in ${dtype} (at most ±${DTYPE_MAX[dtype]})`,
-              {
-                line: lineNo,
-                field: `features[${t}]`,
-              },
-            );
           block.set(r, t * hidden.value);
         });
         sent.layers.set(l, block);
@@ -210,7 +212,12 @@ export async function importNeuroxJson(opts: ImportOptions): Promise<StoreIndex>
     input: { file: opts.inputs.join(","), sha256: "", labelsFile: opts.labels },
     shards: [shard],
   };
-  await openForWriting(opts.out, plan, opts.overwrite ?? false);
+  // The files read must survive an --overwrite of the output directory.
+  const read = [
+    ...opts.inputs.map((spec) => parseInputSpec(spec).file),
+    ...[opts.labels, opts.words].filter((f): f is string => f !== undefined),
+  ];
+  await openForWriting(opts.out, plan, opts.overwrite ?? false, read);
   const blocks = layers.map((layer) => {
     const data = new Float32Array(rows * hidden.value);
     let r = 0;

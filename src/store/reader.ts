@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { decodeWord } from "../data/escape.js";
-import { readText, splitWordLines } from "../data/io.js";
+import { decodeUtf8, splitWordLines } from "../data/io.js";
 import { SafetensorsFile } from "../model/weights/safetensors.js";
-import { InputError } from "../util/errors.js";
+import { InputError, UserError } from "../util/errors.js";
 import { halfArrayToFloat32 } from "../util/half.js";
 import { checkJson, readJsonFile } from "../util/json.js";
 import { getOrCreate } from "../util/maps.js";
@@ -16,11 +17,25 @@ import {
   type ShardRecord,
   type Site,
   STORE_INDEX_SCHEMA,
+  STORE_PLAN_SCHEMA,
   type StoreIndex,
+  type StorePlan,
   shardFileName,
   tensorName,
+  WORDS_RECORD_SCHEMA,
+  type WordsRecord,
   withCurrentSites,
 } from "./format.js";
+import {
+  confinedPath,
+  damagedShard,
+  defaultVerifyLevel,
+  fileProblem,
+  repairHint,
+  shardSizeProblem,
+  type VerifyLevel,
+  withRecovery,
+} from "./verify.js";
 
 export interface StoreMeta {
   model: string;
@@ -46,6 +61,28 @@ export interface ReadOptions {
   site?: Site;
 }
 
+export interface OpenOptions {
+  /**
+   * `hash` (default): each shard's SHA-256 is checked the first time this process reads it; `size`:
+   * sizes only (faster on very large stores; CODENEURONS_VERIFY=size sets it for every reader).
+   * Sizes, words.txt and labels.txt are always checked.
+   */
+  verify?: VerifyLevel;
+  /**
+   * A real path every file of the store must resolve inside (through any symlink): the explorer
+   * reads nothing outside its results directory.
+   */
+  within?: string;
+}
+
+/** What the store's files say that is not in index.json: where they live, how to check and repair. */
+interface StoreFiles {
+  verify: VerifyLevel;
+  within?: string;
+  /** How to repair the store, for error messages (store/verify.ts repairHint). */
+  repair: string;
+}
+
 /**
  * Read access to an activation store. Rows are words (or sentences for sentence-level stores) in
  * input order; columns are neurons, numbered layer-major as in docs/DESIGN.md. Only the bytes of the
@@ -66,6 +103,7 @@ export class ActivationStore {
     labels: string[][] | undefined,
     /** index.json as written (its fields in the file's order), for contentFingerprint. */
     private readonly rawIndex: Record<string, unknown>,
+    private readonly files: StoreFiles,
   ) {
     this.lineWords = words;
     this.lineLabels = labels;
@@ -92,12 +130,20 @@ export class ActivationStore {
     if (this.lineOffset[words.length] !== index.counts.rows) {
       throw new InputError(
         join(dir, "words.txt"),
-        `holds ${this.lineOffset[words.length]} rows, index.json says ${index.counts.rows}`,
+        `holds ${this.lineOffset[words.length]} rows, index.json says ${index.counts.rows}; to repair the store, ${files.repair}`,
       );
     }
   }
 
-  static async open(dir: string): Promise<ActivationStore> {
+  /**
+   * Opens a complete store and checks it against what it records: index.json's schema and plan.json
+   * (written first, the same model, settings, input and shard plan), every shard's size, words.txt and
+   * labels.txt against words.json, labels parallel to the words. Shard hashes are checked on first
+   * read (OpenOptions.verify). A failed check is an InputError naming the file and how to repair it.
+   */
+  static async open(dir: string, opts: OpenOptions = {}): Promise<ActivationStore> {
+    const within = opts.within;
+    const path = (name: string) => confinedPath(join(dir, name), within);
     const indexPath = join(dir, "index.json");
     if (!existsSync(indexPath)) {
       const why = existsSync(join(dir, "plan.json"))
@@ -105,22 +151,57 @@ export class ActivationStore {
         : "not an activation store (no index.json)";
       throw new InputError(dir, why);
     }
-    const raw = await readJsonFile(indexPath, z.record(z.string(), z.unknown()));
-    const index: StoreIndex = withCurrentSites(
-      checkStoreFile(checkJson(STORE_INDEX_SCHEMA, raw, indexPath), indexPath),
-    );
+    const plan = await readPlan(dir, path);
+    let raw: Record<string, unknown>;
+    let index: StoreIndex;
+    try {
+      raw = await readJsonFile(path("index.json"), z.record(z.string(), z.unknown()));
+      index = withCurrentSites(checkStoreFile(checkJson(STORE_INDEX_SCHEMA, raw, indexPath), indexPath));
+    } catch (e) {
+      const how =
+        plan && !(plan instanceof Error)
+          ? repairHint(plan, dir)
+          : "rerun the extract command that wrote it with the same options (it resumes, re-checks every shard and rewrites index.json)";
+      throw withRecovery(e, `the store's index.json is damaged; to repair it, ${how}`);
+    }
     if (index.part) {
       throw new InputError(
         indexPath,
         `this is part ${index.part.index + 1}/${index.part.count} of a sharded extraction; join the parts with 'codeneurons merge'`,
       );
     }
+    const repair = repairHint(index, dir);
+    if (plan instanceof Error) {
+      throw withRecovery(
+        plan,
+        `the store's plan.json is damaged. Reading needs only index.json and the shards (each checked against its hash): delete plan.json to read the store as it is, or ${repairHint(index, dir, "overwrite")}`,
+      );
+    }
+    if (plan) checkAgainstPlan(index, plan, indexPath, repair);
+    for (const shard of index.shards) {
+      const problem = shardSizeProblem(dir, shard);
+      if (problem) throw damagedShard(dir, shard, problem, index);
+    }
+    const record = await readWordsRecord(dir, path, repair);
     // words.txt holds the words as the input file wrote them (escaped); people and tasks see them decoded.
-    const lines = splitWordLines(await readText(join(dir, "words.txt"))).map((l) => l.map(decodeWord));
-    const labels = existsSync(join(dir, "labels.txt"))
-      ? splitWordLines(await readText(join(dir, "labels.txt")))
-      : undefined;
-    return new ActivationStore(dir, index, lines, labels, raw);
+    const wordsText = await readChecked(dir, "words.txt", path, record?.words, repair);
+    if (wordsText === null)
+      throw new InputError(join(dir, "words.txt"), `is missing; to repair the store, ${repair}`);
+    const lines = splitWordLines(wordsText).map((l) => l.map(decodeWord));
+    const labelsText = await readChecked(dir, "labels.txt", path, record?.labels, repair);
+    if (record && (labelsText !== null) !== (record.labels !== undefined)) {
+      throw new InputError(
+        join(dir, "labels.txt"),
+        `${labelsText === null ? "is missing, though words.json records it" : "is not recorded in words.json"}; to repair the store, ${repair}`,
+      );
+    }
+    const labels = labelsText === null ? undefined : splitWordLines(labelsText);
+    if (labels) checkParallel(lines, labels, join(dir, "labels.txt"), repair);
+    return new ActivationStore(dir, index, lines, labels, raw, {
+      verify: opts.verify ?? defaultVerifyLevel(),
+      within,
+      repair,
+    });
   }
 
   /**
@@ -260,10 +341,21 @@ export class ActivationStore {
     return shards[lo];
   }
 
+  /**
+   * The open shard file, checked on first use: its size, and its SHA-256 unless the store was opened
+   * with `verify: "size"` (store/verify.ts: once per process and file).
+   */
   private file(shard: ShardRecord): SafetensorsFile {
     let f = this.shardFiles.get(shard.id);
     if (!f) {
-      f = SafetensorsFile.open(join(this.dir, shardFileName(shard.id)));
+      const path = confinedPath(join(this.dir, shardFileName(shard.id)), this.files.within);
+      const problem = fileProblem(path, shard.bytes, shard.sha256, this.files.verify);
+      if (problem) throw damagedShard(this.dir, shard, problem, this.index);
+      try {
+        f = SafetensorsFile.open(path);
+      } catch (e) {
+        throw withRecovery(e, `the store is damaged; to repair it, ${this.files.repair}`);
+      }
       this.shardFiles.set(shard.id, f);
     }
     return f;
@@ -298,21 +390,54 @@ export class ActivationStore {
     return f;
   }
 
-  /** Bytes [begin, end) of one tensor of a shard, as float32 values. */
+  /**
+   * Shard-local rows [begin, end) of one site and layer, as float32 values, each checked: a value that
+   * is not a finite number is an InputError naming the shard, the row and the neuron.
+   */
   private readValues(
     shard: ShardRecord,
-    name: string,
+    site: Site,
+    layer: number,
     dim: number,
-    begin?: number,
-    end?: number,
+    begin = 0,
+    end = shard.endRow - shard.firstRow,
   ): Float32Array {
+    const name = tensorName(site, layer, this.index.version);
     const f = this.tensor(shard, name, dim);
-    const bytes = f.readBytes(name, begin, end);
-    const aligned = new Uint8Array(bytes.length);
-    aligned.set(bytes);
-    return f.entry(name).dtype === "F16"
-      ? halfArrayToFloat32(new Uint16Array(aligned.buffer))
-      : new Float32Array(aligned.buffer);
+    const half = f.entry(name).dtype === "F16";
+    const width = half ? 2 : 4;
+    const bytes = f.readBytes(name, begin * dim * width, end * dim * width);
+    // readBytes returns a fresh buffer; views need its offset aligned to the element size.
+    const aligned = bytes.byteOffset % width === 0 ? bytes : bytes.slice();
+    const values = half
+      ? halfArrayToFloat32(new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2))
+      : new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
+    this.checkFinite(values, shard, site, layer, dim, begin);
+    return values;
+  }
+
+  private checkFinite(
+    values: Float32Array,
+    shard: ShardRecord,
+    site: Site,
+    layer: number,
+    dim: number,
+    begin: number,
+  ): void {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      // v − v is 0 for every finite v, NaN for NaN and ±Infinity.
+      if (v - v === 0) continue;
+      const row = shard.firstRow + begin + Math.floor(i / dim);
+      const { sentence, word } = this.locate(row);
+      const text = this.meta.level === "word" ? ` '${this.lineWords[sentence][word]}'` : "";
+      const where =
+        this.meta.level === "word" ? `line ${sentence + 1}, word ${word + 1}${text}` : `line ${sentence + 1}`;
+      throw new InputError(
+        join(this.dir, shardFileName(shard.id)),
+        `row ${row} (${where}), neuron ${neuronName(layer * dim + (i % dim), neuronSpace(site, dim))} holds ${v}: activations must be finite numbers; to repair the store, ${this.files.repair}`,
+      );
+    }
   }
 
   /**
@@ -322,28 +447,22 @@ export class ActivationStore {
    */
   private readLocalRows(
     shard: ShardRecord,
-    name: string,
+    site: Site,
+    layer: number,
     dim: number,
     local: number[],
   ): Map<number, Float32Array> {
-    const bytesPerValue = this.meta.dtype === "float16" ? 2 : 4;
     const shardRows = shard.endRow - shard.firstRow;
     const out = new Map<number, Float32Array>();
     if (local.length * 2 >= shardRows) {
-      const block = this.readValues(shard, name, dim);
+      const block = this.readValues(shard, site, layer, dim);
       for (const r of local) out.set(r, block.subarray(r * dim, (r + 1) * dim));
       return out;
     }
     for (let i = 0; i < local.length; ) {
       let j = i;
       while (j + 1 < local.length && local[j + 1] === local[j] + 1) j++;
-      const values = this.readValues(
-        shard,
-        name,
-        dim,
-        local[i] * dim * bytesPerValue,
-        (local[j] + 1) * dim * bytesPerValue,
-      );
+      const values = this.readValues(shard, site, layer, dim, local[i], local[j] + 1);
       for (let r = local[i]; r <= local[j]; r++)
         out.set(r, values.subarray((r - local[i]) * dim, (r - local[i] + 1) * dim));
       i = j + 1;
@@ -373,7 +492,7 @@ export class ActivationStore {
       const shard = this.index.shards[shardId];
       const local = [...new Set(outRows.map((i) => rows[i] - shard.firstRow))].sort((a, b) => a - b);
       for (const [layer, layerCols] of colsByLayer) {
-        const values = this.readLocalRows(shard, tensorName(site, layer, this.index.version), dim, local);
+        const values = this.readLocalRows(shard, site, layer, dim, local);
         for (const i of outRows) {
           const v = values.get(rows[i] - shard.firstRow)!;
           const dst = i * cols.length;
@@ -396,4 +515,106 @@ export class ActivationStore {
     for (const f of this.shardFiles.values()) f.close();
     this.shardFiles.clear();
   }
+}
+
+type PlanRead = StorePlan | InputError | null;
+
+/** plan.json if the store has one (stores from merge and import have one too), an InputError if damaged. */
+async function readPlan(dir: string, path: (name: string) => string): Promise<PlanRead> {
+  const planPath = join(dir, "plan.json");
+  if (!existsSync(planPath)) return null;
+  try {
+    return withCurrentSites(
+      checkStoreFile(await readJsonFile(path("plan.json"), STORE_PLAN_SCHEMA), planPath),
+    );
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+}
+
+/**
+ * index.json repeats plan.json (written first) with the shards' records and the counts: where they
+ * differ, one of them was changed after it was written.
+ */
+function checkAgainstPlan(index: StoreIndex, plan: StorePlan, file: string, repair: string): void {
+  const planOf = (s: ShardRecord) => ({
+    id: s.id,
+    firstLine: s.firstLine,
+    endLine: s.endLine,
+    firstRow: s.firstRow,
+    endRow: s.endRow,
+  });
+  const fields: [string, unknown, unknown][] = [
+    ["model", index.model, plan.model],
+    ["settings", index.settings, plan.settings],
+    ["input", index.input, plan.input],
+    ["shards", index.shards.map(planOf), plan.shards],
+  ];
+  for (const [field, a, b] of fields) {
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      throw new InputError(
+        file,
+        `disagrees with plan.json, written with it, on '${field}': one of the two was changed since; to repair the store, ${repair}`,
+        { field },
+      );
+    }
+  }
+}
+
+async function readWordsRecord(
+  dir: string,
+  path: (name: string) => string,
+  repair: string,
+): Promise<WordsRecord | null> {
+  if (!existsSync(join(dir, "words.json"))) return null;
+  try {
+    return await readJsonFile(path("words.json"), WORDS_RECORD_SCHEMA);
+  } catch (e) {
+    throw withRecovery(e, `the store's words.json is damaged; to repair the store, ${repair}`);
+  }
+}
+
+/**
+ * A text file of the store (null when absent), checked against its record in words.json when the
+ * store has one: size and SHA-256.
+ */
+async function readChecked(
+  dir: string,
+  name: string,
+  path: (name: string) => string,
+  record: { bytes: number; sha256: string } | undefined,
+  repair: string,
+): Promise<string | null> {
+  const file = join(dir, name);
+  if (!existsSync(file)) return null;
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path(name));
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new InputError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (record) {
+    const problem =
+      bytes.length !== record.bytes
+        ? `is ${bytes.length} bytes, but words.json records ${record.bytes} (truncated or replaced)`
+        : createHash("sha256").update(bytes).digest("hex") !== record.sha256
+          ? "does not match its SHA-256 in words.json (its bytes were changed)"
+          : null;
+    if (problem) throw new InputError(file, `${problem}; to repair the store, ${repair}`);
+  }
+  return decodeUtf8(bytes, file);
+}
+
+/** labels.txt must give one label per word of words.txt, line by line. */
+function checkParallel(words: string[][], labels: string[][], file: string, repair: string): void {
+  const fail = (detail: string, line?: number): never => {
+    throw new InputError(file, `${detail}; to repair the store, ${repair}`, { line });
+  };
+  if (labels.length !== words.length) fail(`has ${labels.length} lines, words.txt has ${words.length}`);
+  words.forEach((w, i) => {
+    if (labels[i].length !== w.length)
+      fail(`has ${labels[i].length} labels, words.txt has ${w.length} words on this line`, i + 1);
+  });
 }
