@@ -48,6 +48,9 @@ import {
   STORE_INDEX_SCHEMA,
   STORE_PLAN_SCHEMA,
   STORE_VERSION,
+  WORDS_RECORD_FORMAT,
+  WORDS_RECORD_SCHEMA,
+  WORDS_RECORD_VERSION,
 } from "./store/format.js";
 import { RUN_RECORD_FORMAT, RUN_RECORD_SCHEMA, RUN_RECORD_VERSION } from "./util/run-record.js";
 
@@ -135,6 +138,13 @@ export const FILE_FORMATS = [
     version: SHARD_RECORD_VERSION,
     file: "<store>/shards/NNNNN.json",
     schema: SHARD_RECORD_FILE_SCHEMA,
+  },
+  {
+    name: WORDS_RECORD_FORMAT,
+    format: WORDS_RECORD_FORMAT,
+    version: WORDS_RECORD_VERSION,
+    file: "<store>/words.json",
+    schema: WORDS_RECORD_SCHEMA,
   },
   {
     name: LABELS_META_FORMAT,

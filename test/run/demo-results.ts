@@ -130,8 +130,14 @@ function renamed(v: Json, format: string, version: number): Json {
   return { format, version, ...rest };
 }
 
-/** Files the redesign added: each stage's run record and the label stage's meta files. */
+/**
+ * Files the redesign added: each stage's run record and the label stage's meta files; and (issue 17)
+ * each store's words.json, the record of its words.txt and labels.txt.
+ */
 export const NEW_FILES = [
+  "activations/train/words.json",
+  "activations/valid/words.json",
+  "activations/test/words.json",
   "run-record.json",
   "probe/run-record.json",
   "redundancy/run-record.json",
