@@ -20,6 +20,7 @@ import {
   WORD_LISTS_SCHEMA,
   WORD_LISTS_VERSION,
 } from "./data/task/format.js";
+import { INTERVENTION_FORMAT, INTERVENTION_SCHEMA, INTERVENTION_VERSION } from "./intervene/format.js";
 import {
   METRICS_FORMAT,
   METRICS_SCHEMA,
@@ -68,11 +69,17 @@ export { runBinaryTask, runTokenTaggingTask, type TaskStageInput } from "./data/
 export { type ExtractOptions, type ExtractResult, extractActivations } from "./extract/extract.js";
 export { openActivationModel } from "./extract/model.js";
 export type { ActivationModel } from "./extract/types.js";
+export type { InterventionResults } from "./intervene/format.js";
+export {
+  type InterventionStageOptions,
+  runInterventionStage,
+} from "./intervene/stage.js";
 export { DesignMatrix } from "./linalg/design.js";
 export { gram, matmul, matmulTransA, matmulTransB } from "./linalg/products.js";
 export { Standardizer } from "./linalg/standardize.js";
 export { type ModelConfig, readModelConfig, SUPPORTED_MODEL_TYPES } from "./model/config.js";
 export { resolveModelDir } from "./model/hub.js";
+export { compileInterventions, type InterventionSpec } from "./model/intervention.js";
 export { type LoadedModel, loadModel } from "./model/load.js";
 export { TransformerRunner } from "./model/runner.js";
 export { loadTokenizer, type WordTokenizer } from "./model/tokenizer/index.js";
@@ -202,6 +209,13 @@ export const FILE_FORMATS = [
     version: CONCEPTS_VERSION,
     file: "concepts.json",
     schema: CONCEPTS_SCHEMA,
+  },
+  {
+    name: INTERVENTION_FORMAT,
+    format: INTERVENTION_FORMAT,
+    version: INTERVENTION_VERSION,
+    file: "intervention.json",
+    schema: INTERVENTION_SCHEMA,
   },
   {
     name: REPORT_FORMAT,
