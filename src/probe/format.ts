@@ -43,6 +43,8 @@ export const FIT_INFO_SCHEMA = z.object({
   devAccuracy: z.number().optional(),
   /** Passes over the training matrix (forward + gradient) and over the dev matrix. */
   passes: PASS_COUNT_SCHEMA,
+  /** Why this fit may not be what it seems (a probe that did not move from its start). */
+  warnings: z.array(z.string()).optional(),
 });
 export type FitInfo = z.infer<typeof FIT_INFO_SCHEMA>;
 
@@ -191,6 +193,11 @@ export const PROBE_SUMMARY_SCHEMA = z.object({
   controlAccuracy: devTest.optional(),
   /** `--selectivity`: accuracy − control accuracy, in points of accuracy / 100. */
   selectivity: devTest.optional(),
+  /**
+   * Signs that the result may be meaningless: the store's own warnings (mostly unknown words) and the
+   * fit's (a probe that did not move from its start). Also printed on stderr.
+   */
+  warnings: z.array(z.string()).optional(),
 });
 export type ProbeSummary = z.infer<typeof PROBE_SUMMARY_SCHEMA>;
 

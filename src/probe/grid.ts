@@ -1,9 +1,11 @@
 import { DesignMatrix } from "../linalg/design.js";
+import { UserError } from "../util/errors.js";
 import { encodeLabels, type Labels } from "./labels.js";
 import { type ProbeInput, type ProbeOptions, roundPasses } from "./linear-model.js";
 import { devSet, type LabeledSplit, LogisticProbe } from "./logistic.js";
 import { SoftmaxCrossEntropy } from "./loss.js";
 import {
+  checkFiniteMatrix,
   type DevSet,
   evaluateWeights,
   type PassCount,
@@ -11,6 +13,7 @@ import {
   type SolveResult,
   type StopReason,
   solveBatch,
+  unmovedFit,
 } from "./owlqn.js";
 
 /** The paper's λ values for both λ1 and λ2 (docs/DESIGN.md, "Probe"). */
@@ -66,6 +69,7 @@ export async function gridSearch(
   const enc = encodeLabels(y, opts.classes);
   const k = enc.classes.length;
   if (k < 2) throw new Error("a classification probe needs at least two classes");
+  if (!(x instanceof DesignMatrix)) checkFiniteMatrix(x, "training");
   const design =
     x instanceof DesignMatrix
       ? x
@@ -83,6 +87,8 @@ export async function gridSearch(
   const solved: SolveResult[] = [];
   const points: GridPoint[] = [];
   const previous = new Map<number, SolveResult>();
+  /** Points fitted from the default start (the first λ1, or all without warm starts). */
+  const cold: boolean[] = [];
 
   for (const l1 of l1s) {
     for (let start = 0; start < l2s.length; start += batchSize) {
@@ -100,6 +106,11 @@ export async function gridSearch(
       });
       const tested = test ? await scoreAll(test, results) : undefined;
       results.forEach((r, i) => {
+        const fromStart = problems[i].init === undefined;
+        // A cold fit that could not take one step is no fit at all, whichever point wins.
+        const error = fromStart ? unmovedFit(r)?.error : undefined;
+        if (error) throw new UserError(error);
+        cold.push(fromStart);
         previous.set(r.lambda2, r);
         solved.push(r);
         points.push(gridPoint(r, tested?.[i]));
@@ -111,7 +122,7 @@ export async function gridSearch(
   const probe = new LogisticProbe({ lambda1: points[bestIndex].lambda1, lambda2: points[bestIndex].lambda2 });
   probe.classes = enc.classes;
   const seconds = (performance.now() - t0) / 1000;
-  probe.adoptSolution(solved[bestIndex], design.standardizer, passes);
+  probe.adoptSolution(solved[bestIndex], design.standardizer, passes, cold[bestIndex]);
   return { points, best: points[bestIndex], probe, passes: roundPasses(passes), seconds };
 }
 

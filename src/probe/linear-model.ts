@@ -1,10 +1,16 @@
 import { DesignMatrix } from "../linalg/design.js";
 import { matmul } from "../linalg/products.js";
 import { Standardizer } from "../linalg/standardize.js";
-import { InputError } from "../util/errors.js";
+import { InputError, UserError } from "../util/errors.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 import { type FitInfo, PROBE_FORMAT, PROBE_VERSION, type ProbeFile, WEIGHTS_LAYOUT } from "./format.js";
-import type { PassCount, SolveOptions, SolveResult } from "./owlqn.js";
+import {
+  checkFiniteMatrix,
+  type PassCount,
+  type SolveOptions,
+  type SolveResult,
+  unmovedFit,
+} from "./owlqn.js";
 
 export type { FitInfo };
 
@@ -60,6 +66,8 @@ export abstract class LinearModel {
   /** The training design matrix for `x` (built unless given). */
   protected trainDesign(x: ProbeInput): DesignMatrix {
     if (x instanceof DesignMatrix) return x;
+    // Checked before standardizing: a NaN would spread over its whole column.
+    checkFiniteMatrix(x, "training");
     return DesignMatrix.build(x, { inPlace: this.options.inPlace, transposed: this.options.transposed });
   }
 
@@ -101,8 +109,14 @@ export abstract class LinearModel {
     return n;
   }
 
-  /** Takes a solver result as this probe's fitted state. */
-  adoptSolution(r: SolveResult, std: Standardizer, passes: PassCount): void {
+  /**
+   * Takes a solver result as this probe's fitted state. `cold`: the fit started from the default start
+   * (no warm start), so a result that never left it is no fit: an error when the line search failed
+   * at once, a warning in fitInfo when early stopping kept the start (probe/owlqn.ts unmovedFit).
+   */
+  adoptSolution(r: SolveResult, std: Standardizer, passes: PassCount, cold = false): void {
+    const unmoved = cold ? unmovedFit(r) : null;
+    if (unmoved?.error) throw new UserError(unmoved.error);
     this.standardizer = std;
     this.weights = r.w;
     this.bias = r.b;
@@ -114,6 +128,7 @@ export abstract class LinearModel {
       devLoss: r.dev?.loss,
       devAccuracy: r.dev?.accuracy,
       passes: roundPasses(passes),
+      ...(unmoved?.warning ? { warnings: [unmoved.warning] } : {}),
     };
   }
 

@@ -5,7 +5,7 @@ import { encodeLabels, type Labels } from "./labels.js";
 import { LinearModel, type ProbeInput, type ProbeOptions } from "./linear-model.js";
 import { SoftmaxCrossEntropy } from "./loss.js";
 import { type ClassificationMetrics, classificationMetrics } from "./metrics.js";
-import { type DevSet, type PassCount, solveBatch, type WarmStart } from "./owlqn.js";
+import { checkFiniteMatrix, type DevSet, type PassCount, solveBatch, type WarmStart } from "./owlqn.js";
 
 export interface LabeledSplit {
   x: ProbeInput;
@@ -51,7 +51,7 @@ export class LogisticProbe extends LinearModel {
       [{ lambda1: this.lambda1, lambda2: this.lambda2, init: opts.warmStart }],
       { ...this.solverOptions(), dev, passes },
     );
-    this.adoptSolution(r, design.standardizer, passes);
+    this.adoptSolution(r, design.standardizer, passes, opts.warmStart === undefined);
     return this;
   }
 
@@ -126,6 +126,7 @@ export function argmaxRows(z: Matrix): Int32Array {
 /** The dev split standardized with the training statistics. */
 export function devSet(train: DesignMatrix, valid: LabeledSplit, classes: readonly string[]): DevSet {
   const { codes } = encodeLabels(valid.y, classes);
+  if (!(valid.x instanceof DesignMatrix)) checkFiniteMatrix(valid.x, "dev");
   const design =
     valid.x instanceof DesignMatrix
       ? valid.x

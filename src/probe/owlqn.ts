@@ -1,4 +1,5 @@
 import type { DesignMatrix } from "../linalg/design.js";
+import { UserError } from "../util/errors.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 import { blockAccuracy, type LossFunction } from "./loss.js";
 
@@ -643,10 +644,20 @@ export async function solveBatch(
   const passes = opts.passes ?? { forward: 0, gradient: 0, dev: 0 };
   const dev = opts.dev;
 
+  checkFiniteMatrix(design.x, "training");
+  if (dev) checkFiniteMatrix(dev.design.x, "dev");
   const states = problems.map((p) => new ProblemState(p, d, k, loss.shiftInvariant, p.init?.memory));
   const starts = problems.map((p) => initialPoint(p, loss, d));
   const first = await evaluateTrials(design, loss, states, starts, passes);
   const points = await gradients(design, states, first, k, passes);
+  points.forEach((pt, p) => {
+    // A start whose objective is not a number gives no descent direction and no line search: the
+    // solver would stop at once and return its start as if it were a fit.
+    if (!Number.isFinite(pt.F))
+      throw new UserError(
+        `probe: the objective at the start (λ1=${problems[p].lambda1}, λ2=${problems[p].lambda2}) is ${pt.F}, so the fit cannot start: check the inputs and the warm start for extreme values`,
+      );
+  });
   states.forEach((st, p) => {
     st.cur = points[p];
     st.fHist.push(points[p].F);
@@ -681,6 +692,45 @@ export async function solveBatch(
     opts.onIteration?.(iter + 1, states.filter((s) => !s.stop).length);
   }
   return states.map((st) => finish(st));
+}
+
+/** Matrices already checked, so that a grid's many fits on one design scan it once. */
+const checkedMatrices = new WeakSet<Float32Array>();
+
+/**
+ * Probe inputs must be finite: one NaN makes every objective NaN, and the solver would stop at its
+ * start as if it had converged. The error names the row and the column of the matrix.
+ */
+export function checkFiniteMatrix(x: Matrix, what: string): void {
+  if (checkedMatrices.has(x.data)) return;
+  const data = x.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    // v − v is 0 for every finite v, NaN for NaN and ±Infinity.
+    if (v - v !== 0)
+      throw new UserError(
+        `probe: the ${what} matrix holds ${v} at row ${Math.floor(i / x.cols)}, column ${i % x.cols}: probe inputs must be finite numbers`,
+      );
+  }
+  checkedMatrices.add(data);
+}
+
+/**
+ * What is wrong with a fit from a cold start (no warm start) that never left it: an error when the
+ * line search failed before a single step (nothing was fitted), a warning when early stopping kept
+ * the start (the dev score never improved on the intercept-only probe). Null when it moved.
+ */
+export function unmovedFit(r: SolveResult): { error?: string; warning?: string } | null {
+  const at = `λ1=${r.lambda1}, λ2=${r.lambda2}`;
+  if (r.stop === "line-search" && r.iterations === 0)
+    return {
+      error: `probe (${at}): the line search found no step that lowers the objective at the start, so the probe did not move from it (the result would be the intercept-only probe): check the inputs for extreme values`,
+    };
+  if (r.stop === "early-stopping" && r.dev?.iteration === 0)
+    return {
+      warning: `probe (${at}) did not move from its start: no iteration improved the dev score on the intercept-only start, which early stopping kept (its predictions are the most frequent training class)`,
+    };
+  return null;
 }
 
 function isZero(x: Float64Array, nw: number): boolean {

@@ -46,7 +46,7 @@ export class LinearRegressionProbe extends LinearModel {
       [{ lambda1: this.lambda1, lambda2: this.lambda2, init: opts.warmStart }],
       { ...this.solverOptions(), dev, passes },
     );
-    this.adoptSolution(r, design.standardizer, passes);
+    this.adoptSolution(r, design.standardizer, passes, opts.warmStart === undefined);
     return this;
   }
 

@@ -158,6 +158,10 @@ export async function runProbe(opts: ProbeStageOptions): Promise<ProbeStageResul
       test,
       control,
     );
+    const warnings = [...storeWarnings(stores), ...(probe.fitInfo?.warnings ?? [])];
+    // On stderr even when quiet or with --json: a result that may be meaningless must not pass unnoticed.
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    if (warnings.length > 0) summary.warnings = warnings;
     await writeOutputs(opts, {
       probe,
       neurons,
@@ -190,6 +194,14 @@ export async function runProbe(opts: ProbeStageOptions): Promise<ProbeStageResul
   } finally {
     closeSplitStores(stores);
   }
+}
+
+/** The warnings the stores' index.json files carry (mostly unknown words), each store once. */
+function storeWarnings(stores: SplitStores): string[] {
+  const out: string[] = [];
+  for (const store of new Set(Object.values(stores)))
+    for (const w of store.index.warnings ?? []) out.push(`store ${store.dir}: ${w}`);
+  return out;
 }
 
 function checkOptions(opts: ProbeStageOptions): void {
