@@ -75,7 +75,11 @@ export class Progress {
     if (this.quiet) return;
     // A bar left unfinished (an error, an early return) must not share its line with this one.
     if (this.tty) clearBarLine(this.stream);
-    else this.stream.write(`${this.label}: 0/${this.total}${this.unitSuffix()}\n`);
+    else {
+      this.stream.write(`${this.label}: 0/${this.total}${this.unitSuffix()}\n`);
+      // The start line counts as the first: the next one comes lineEverySec later.
+      this.lastDraw = this.start;
+    }
   }
 
   /** Units done so far. */

@@ -117,7 +117,9 @@ export function upgradeFixture(json: Record<string, unknown>): Record<string, un
       const { run, ...rest } = renamed(v, "codeneurons-redundancy", 3);
       out[file] = { ...rest, skipped: (run as Json).skipped };
     } else if (file === "run.json") out[file] = envelope("codeneurons-run", 1, v);
-    else if (file === "task/summary.json") out[file] = envelope("codeneurons-task", 1, v);
+    // Version 2 (issue 18) records how the task TSVs quote fields; the demo's tokens need no quoting.
+    else if (file === "task/summary.json")
+      out[file] = { ...envelope("codeneurons-task", 2, v), tsvQuoting: "csv" };
     else if (file === "task/wordlists.json") out[file] = envelope("codeneurons-wordlists", 1, { lists: v });
     else out[file] = v;
   }
