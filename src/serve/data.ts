@@ -91,7 +91,9 @@ export class ExplorerData {
     // One store, or per-split stores as `codeneurons run` writes them (the train split is explored).
     const storeDir = (await root.optional("activations", "train")) ?? (await root.optional("activations"));
     const store =
-      storeDir && existsSync(join(storeDir, "index.json")) ? await ActivationStore.open(storeDir) : null;
+      storeDir && existsSync(join(storeDir, "index.json"))
+        ? await ActivationStore.open(storeDir, { within: root.real })
+        : null;
     try {
       if (store && store.meta.level !== "word")
         throw new InputError(storeDir!, "the explorer needs a word-level activation store");
@@ -238,11 +240,15 @@ export class ExplorerData {
     // Classes and concepts come from concepts.json: neurons of its site.
     const site = this.concepts?.site ?? "hidden";
     if (q.cls !== undefined) {
-      const ids = this.concepts?.topNeurons.perClass[q.cls];
-      if (!ids) throw new HttpError(404, `no top neurons for class '${q.cls}'`);
+      const cls = q.cls;
+      // The class comes from the query string: only the file's own keys, never Object.prototype's.
+      const ids = ownValue(this.concepts?.topNeurons.perClass, cls);
+      if (!ids) throw new HttpError(404, `no top neurons for class '${cls}'`);
       return {
-        title: `Top neurons of ${q.cls}`,
-        neurons: ids.map((id) => this.chip({ site, id }, this.reports.get(id)?.weights?.[q.cls!] ?? null)),
+        title: `Top neurons of ${cls}`,
+        neurons: ids.map((id) =>
+          this.chip({ site, id }, ownValue(this.reports.get(id)?.weights, cls) ?? null),
+        ),
       };
     }
     if (q.concept !== undefined) {
@@ -524,6 +530,11 @@ function buildSample(store: ActivationStore, conceptClasses: string[] | undefine
     sentences: rows.sentence.filter((s, i) => i === 0 || s !== rows.sentence[i - 1]).length,
     types: wordTypes(rows),
   };
+}
+
+/** `record[key]` when it is the record's own key: a key from a URL can be `__proto__` or `constructor`. */
+function ownValue<T>(record: Record<string, T> | null | undefined, key: string): T | undefined {
+  return record && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function wordScore(w: TopWord): WordScore {

@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { extname, join, sep } from "node:path";
+import { InputError } from "../util/errors.js";
 
 /**
  * Containment of every file the explorer reads: a request names a path relative to the results
@@ -48,13 +49,18 @@ export class ResultsRoot {
     return real;
   }
 
-  /** Like resolve, for the explorer's own data files: null when absent or outside. */
+  /**
+   * Like resolve, for the explorer's own data files (read at start-up): null when absent; a file that
+   * resolves outside the directory (a symlink pointing out) is an InputError, not quietly skipped.
+   */
   async optional(...segments: string[]): Promise<string | null> {
     try {
       return await this.resolve(segments);
     } catch (e) {
-      if (e instanceof HttpError) return null;
-      throw e;
+      if (!(e instanceof HttpError)) throw e;
+      if (e.status === 404) return null;
+      const path = join(this.dir, ...segments);
+      throw new InputError(path, `${e.message} (${this.real}): the explorer reads only files inside it`);
     }
   }
 

@@ -179,6 +179,8 @@ export class ActivationStore {
     }
     if (plan) checkAgainstPlan(index, plan, indexPath, repair);
     for (const shard of index.shards) {
+      // Shards are opened on first read; one that points outside `within` is refused now, not mid-request.
+      confinedPath(join(dir, shardFileName(shard.id)), within);
       const problem = shardSizeProblem(dir, shard);
       if (problem) throw damagedShard(dir, shard, problem, index);
     }

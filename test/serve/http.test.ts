@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -146,6 +146,16 @@ describe("explorer HTTP: only files inside the results directory", () => {
       ["/api/neurons?layer=40", 404],
       ["/api/neurons?class=NOPE", 404],
       ["/api/neurons?concept=NOPE", 404],
+      // Query strings are data: names of Object.prototype's members are unknown classes (issue 17, finding 8).
+      ["/api/neurons?class=__proto__", 404],
+      ["/api/neurons?class=constructor", 404],
+      ["/api/neurons?class=toString", 404],
+      ["/api/neurons?class=hasOwnProperty", 404],
+      ["/api/neurons?class=valueOf", 404],
+      ["/api/neurons?concept=__proto__", 404],
+      ["/api/neurons?concept=constructor", 404],
+      ["/api/search?token=__proto__", 200],
+      ["/api/search?token=constructor", 200],
       ["/api/search", 400],
       [`/api/search?token=${"x".repeat(300)}`, 400],
       ["/api/compare?a=43", 400],
@@ -156,7 +166,8 @@ describe("explorer HTTP: only files inside the results directory", () => {
     for (const [path, status] of cases) {
       const r = await raw(path);
       expect(r.status, path).toBe(status);
-      expect(JSON.parse(r.body).error, path).toBeTypeOf("string");
+      if (status !== 200) expect(JSON.parse(r.body).error, path).toBeTypeOf("string");
+      else expect((JSON.parse(r.body) as SearchResponse).occurrences, path).toBe(0);
     }
     for (const method of ["POST", "PUT", "DELETE"])
       expect((await raw("/api/meta", { method })).status).toBe(405);
@@ -384,4 +395,42 @@ describe("concepts.json and the store must be of one site", () => {
       await old.close();
     }
   });
+});
+
+describe("explorer start-up: files of the results directory that point outside it (issue 17, finding 8)", () => {
+  /** A copy of the results directory with `file` replaced by a symlink to a copy of it outside. */
+  async function linkedOut(file: string): Promise<string> {
+    const base = await mkdtemp(join(tmpdir(), "cn-serve-link-"));
+    const results = join(base, "results");
+    cpSync(dir, results, { recursive: true, verbatimSymlinks: true });
+    const outside = join(base, "outside.copy");
+    cpSync(join(results, file), outside);
+    rmSync(join(results, file));
+    symlinkSync(outside, join(results, file));
+    return results;
+  }
+
+  for (const file of [
+    "activations/words.txt",
+    "activations/index.json",
+    "activations/shards/00000.safetensors",
+    "concepts/concepts.json",
+  ]) {
+    it(`refuses ${file} linked outside, naming it`, async () => {
+      const results = await linkedOut(file);
+      const started = startExplorer({ resultsDir: results, port: 0 });
+      const refused = await started.then(
+        async (e) => {
+          // A shard is opened on first use: the first request that reads it must fail, not leak.
+          const r = await fetch(`${e.url}api/neuron/L5:3`);
+          await e.close();
+          return new Error(`served ${r.status}: ${await r.text()}`);
+        },
+        (e: unknown) => e,
+      );
+      expect(refused).toBeInstanceOf(InputError);
+      expect((refused as InputError).message).toContain(join(results, file));
+      expect((refused as InputError).message).toMatch(/outside/);
+    });
+  }
 });
