@@ -462,7 +462,7 @@ function keepOnly(input: SentenceInput, lines: LinePlan[]): SentenceInput {
 }
 
 /**
- * The sentence vector unless one is asked for (DESIGN.md): an encoder's first special token
+ * The sentence vector unless one is asked for (docs/DESIGN.md): an encoder's first special token
  * ([CLS] / <s>), a decoder's last token — the only one that has seen the whole sentence (a decoder's
  * BOS vector is the same for every sentence).
  */

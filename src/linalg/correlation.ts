@@ -19,7 +19,7 @@ export interface CorrelationOptions {
   /**
    * Rows of the correlation matrix computed per onnxruntime call (default 256). The diagonal blocks
    * compute n·b/2 entries twice, so smaller blocks waste less; 256 rows still keep the GEMM at full
-   * speed (9,984 neurons × 12,000 tokens, 2 threads: 7.5 s at 256, 8.5 s at 512, 9.2 s at 1024).
+   * speed (bench/RESULTS.md, "Design choices").
    */
   blockSize?: number;
   /** Show progress (default true; CODENEURONS_QUIET=1 silences it). */

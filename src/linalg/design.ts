@@ -4,8 +4,8 @@ import { Standardizer } from "./standardize.js";
 
 /**
  * A data matrix prepared once for many passes: z-scored, and (by default) also kept transposed so that
- * both X·W and Xᵀ·G are plain MatMuls that stream memory in order (measured on 12000 × 9984: Xᵀ·G
- * 26 ms on the copy vs 62 ms as Gemm(transA)). Probes, the grid search and ablations all reuse one.
+ * both X·W and Xᵀ·G are plain MatMuls that stream memory in order (Gemm with transA was over twice as
+ * slow: bench/RESULTS.md, "Design choices"). Probes, the grid search and ablations all reuse one.
  */
 export class DesignMatrix {
   readonly x: Matrix;

@@ -225,12 +225,12 @@ export class TransformerRunner {
 }
 
 /**
- * Session settings measured on the BERT-base-sized benchmark (test/model/arch/bench-forward.ts), 2 threads:
+ * Session settings chosen on the BERT-base-sized benchmark (bench/forward.ts; figures in bench/RESULTS.md):
  * - no SkipLayerNormFusion on CPU: the fused node is slower there than Add + LayerNormalization
- *   (see arch/ops.ts); about 7% less CPU per forward pass without it. Other providers keep it.
+ *   (see arch/ops.ts). Other providers keep it.
  * - worker threads sleep instead of spinning between parallel sections: the same CPU time for the
  *   forward pass, and no cores burnt while the caller aggregates between batches or while other
- *   processes share the machine (wall time 3.2 vs 3.8 s there).
+ *   processes share the machine.
  */
 function defaultExtra(): Record<string, unknown> {
   const cpuOnly = executionProviders().every((ep) => ep === "cpu");

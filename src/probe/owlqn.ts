@@ -322,7 +322,7 @@ class ProblemState {
 /**
  * L-BFGS two-loop recursion H·v (Nocedal & Wright, Alg. 7.4) with the initial scaling sᵀy/yᵀy of the
  * newest pair. Each update of v is fused with the next pair's dot product, so that every pair costs two
- * sweeps over its vectors instead of four (measured 5.3 → 3.1 ms for 10 pairs of 60,000).
+ * sweeps over its vectors instead of four (bench/RESULTS.md, "Design choices").
  */
 function twoLoop(mem: LbfgsMemory, v: Float64Array): Float64Array {
   const q = v.slice();

@@ -9,8 +9,8 @@ import { Progress } from "../util/progress.js";
 /**
  * Average-linkage (UPGMA) hierarchical clustering by the nearest-neighbour chain algorithm, O(n²)
  * time, on a square distance matrix (twice the condensed form's memory, but every scan reads one
- * contiguous row: 9,984 neurons take 1.2 s instead of 2.6–3.1 s on the condensed layout, whose
- * column reads miss the cache). It reproduces scipy's
+ * contiguous row, where the condensed layout's column reads miss the cache: about twice as fast,
+ * bench/RESULTS.md, "Design choices"). It reproduces scipy's
  * `linkage(y, 'average')` (scipy.cluster._hierarchy.nn_chain) bit for bit, ties included:
  * - the chain starts at the lowest-numbered live cluster;
  * - a cluster's nearest neighbour is the first live cluster, in index order, with the strictly

@@ -3,8 +3,8 @@ import { Worker } from "node:worker_threads";
 /**
  * A large zeroed buffer whose pages a background thread touches while the caller goes on working.
  *
- * Fresh memory costs a page fault (the kernel zeroing 4 KiB) on its first write: about 0.4 s for the
- * 800 MB distance matrix of 9,984 neurons, paid on the main thread in the middle of the work. A worker
+ * Fresh memory costs a page fault (the kernel zeroing 4 KiB) on its first write: a noticeable share of
+ * the work for the 800 MB distance matrix of 9,984 neurons, paid on the main thread in its middle. A worker
  * touching one byte per page moves that cost onto an otherwise idle core while the main thread does
  * something else (the correlation's standardisation). The buffer is a SharedArrayBuffer so that both
  * threads see the same pages; callers must await `ready` before writing (the worker writes zeros).

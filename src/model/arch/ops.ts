@@ -56,8 +56,8 @@ export function layerNorm(ctx: Ctx, x: string, gamma: string, beta: string): str
 /**
  * LayerNorm(x + skip + bias), and the sum itself (the residual stream). Always standard Add +
  * LayerNormalization: onnxruntime's contrib SkipLayerNormalization does the same in one node but its
- * CPU kernel (1.30) took about 3× the time of the two Adds and LayerNormalization on [32, 32, 768]
- * (measured: 8.3 vs 2.7 ms CPU per node), so the runner also turns off the fusion that would create it.
+ * CPU kernel (1.30) was several times slower than the two Adds and LayerNormalization on [32, 32, 768]
+ * (bench/RESULTS.md, "Design choices"), so the runner also turns off the fusion that would create it.
  */
 export function addLayerNorm(
   ctx: Ctx,

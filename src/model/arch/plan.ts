@@ -1,7 +1,7 @@
 import { UserError } from "../../util/errors.js";
 import type { ModelConfig } from "../config.js";
 
-/** Which values a graph emits. Layers are numbered as in DESIGN.md: 0 = embeddings, i = block i. */
+/** Which values a graph emits. Layers are numbered as in docs/DESIGN.md: 0 = embeddings, i = block i. */
 export interface GraphOptions {
   /** Hidden-state layers to output (0 … L); default all. */
   layers?: readonly number[];
