@@ -121,6 +121,21 @@ export function resultsTable(records: ResultRecord[]): string {
   return `${out.join("\n")}\n`;
 }
 
+/**
+ * The sections written by hand below the generated table (from the first `## ` heading on: e.g.
+ * "Design choices", the measurements that source comments cite), kept when the table is regenerated.
+ */
+function handWrittenSections(): string {
+  let text = "";
+  try {
+    text = readFileSync(join(BENCH_DIR, "RESULTS.md"), "utf8");
+  } catch {
+    return "";
+  }
+  const at = text.search(/^## /m);
+  return at < 0 ? "" : `\n${text.slice(at)}`;
+}
+
 async function main(): Promise<void> {
   if (!args["table-only"]) {
     ensurePythonBaselines();
@@ -137,7 +152,7 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: no readable ${RESULTS_FILE}\n`);
   }
   const table = resultsTable(records);
-  await writeFileAtomic(join(BENCH_DIR, "RESULTS.md"), table);
+  await writeFileAtomic(join(BENCH_DIR, "RESULTS.md"), table + handWrittenSections());
   process.stdout.write(table);
 }
 
