@@ -15,6 +15,7 @@ import {
   CONCEPTS_FORMAT,
   CONCEPTS_VERSION,
   type ConceptSummary,
+  type ConceptsPopulation,
   type ConceptsResult,
   DEFAULT_CONCEPTS_OPTIONS,
   type NeuronReport,
@@ -26,6 +27,8 @@ import type { ActivationSource, ClassHeatmap, ConceptMatch, ProbeWeights } from 
 import { type WordTypes, wordTypes } from "./word-types.js";
 
 export interface AnalyzeOptions extends Partial<ResolvedConceptsOptions> {
+  /** Which rows `source` holds, recorded for the views (null: not said). */
+  population?: ConceptsPopulation | null;
   /** Neurons read per block (memory: rows × blockSize floats). */
   blockSize?: number;
   quiet?: boolean;
@@ -59,6 +62,7 @@ export async function analyzeConcepts(
     layers,
     classes: [...probe.classes],
     corpus: corpusSummary(source, types),
+    population: options.population ?? null,
     options: opts,
     topNeurons: top,
     layerDistribution: distributionOf(top, source.space, layers),

@@ -6,13 +6,14 @@ import { SITES } from "../util/neurons.js";
  * concepts/concepts.json, the file `codeneurons concepts` writes. Its schema is the source of its
  * TypeScript type and of docs/schemas/codeneurons-concepts.schema.json.
  *
- * Versions: 3 names the format `format: "codeneurons-concepts"` (1 and 2 had `schema:
+ * Versions: 4 names the rows the statistics are over (`population`; null when read from an older
+ * file); 3 names the format `format: "codeneurons-concepts"` (1 and 2 had `schema:
  * "codeneurons.concepts"`); 2 recorded the neuron site (`site`, `width`: ids are layer × width + unit of
  * that site) where 1 had `hidden`. Readers take every version; a version 1 file is the hidden site
  * with width `hidden`.
  */
 export const CONCEPTS_FORMAT = "codeneurons-concepts";
-export const CONCEPTS_VERSION = 3;
+export const CONCEPTS_VERSION = 4;
 const LEGACY_NAME = "codeneurons.concepts";
 
 const id = z.number().int().min(0);
@@ -117,6 +118,21 @@ export const CONCEPTS_OPTIONS_SCHEMA = z.object({
   lexical: z.boolean(),
 });
 
+/**
+ * The rows every statistic of the file is over (top words, class means, purity): the task's tokens of
+ * some splits (`codeneurons run`, `concepts --task`), or every word of the store (up to a cap). Views
+ * name it, so that a neuron's top words here and in the explorer are read over the same rows.
+ */
+export const POPULATION_SCHEMA = z.object({
+  kind: z.enum(["task", "store"]),
+  /** kind "task": the task splits whose tokens were analysed. */
+  splits: z.array(z.string()).nullable(),
+  rows: id,
+  /** For people: "the task's train tokens (6 classes)", "every word of the store". */
+  description: z.string(),
+});
+export type ConceptsPopulation = z.infer<typeof POPULATION_SCHEMA>;
+
 /** The analysis itself: every field but the format name and version. */
 const BODY = {
   /** The site of every neuron id and name in the file. */
@@ -133,6 +149,8 @@ const BODY = {
     wordTypes: id,
     classCounts: z.record(z.string(), id),
   }),
+  /** Which rows `corpus` is (null: not recorded, a file older than version 4). */
+  population: POPULATION_SCHEMA.nullable(),
   options: CONCEPTS_OPTIONS_SCHEMA,
   topNeurons: z.object({
     percentage: z.number().gt(0).max(1),
@@ -163,8 +181,10 @@ export type NeuronReport = z.infer<typeof NEURON_REPORT_SCHEMA>;
 export type ConceptSummary = z.infer<typeof CONCEPT_SUMMARY_SCHEMA>;
 export type ResolvedConceptsOptions = z.infer<typeof CONCEPTS_OPTIONS_SCHEMA>;
 
-const V2_SCHEMA = z.object({ schema: z.literal(LEGACY_NAME), version: z.literal(2), ...BODY });
-const { site: _site, width: _width, ...V1_BODY } = BODY;
+const { population: _population, ...V3_BODY } = BODY;
+const V3_SCHEMA = z.object({ format: z.literal(CONCEPTS_FORMAT), version: z.literal(3), ...V3_BODY });
+const V2_SCHEMA = z.object({ schema: z.literal(LEGACY_NAME), version: z.literal(2), ...V3_BODY });
+const { site: _site, width: _width, ...V1_BODY } = V3_BODY;
 const V1_SCHEMA = z.object({
   schema: z.literal(LEGACY_NAME),
   version: z.literal(1),
@@ -183,13 +203,17 @@ export function parseConcepts(value: unknown, file: string): ConceptsResult {
     {
       1: (v) => {
         const { schema: _s, version: _v, hidden, ...rest } = checkJson(V1_SCHEMA, v, file);
-        return { ...current, site: "hidden", width: hidden, ...rest };
+        return { ...current, site: "hidden", width: hidden, population: null, ...rest };
       },
       2: (v) => {
         const { schema: _s, version: _v, ...rest } = checkJson(V2_SCHEMA, v, file);
-        return { ...current, ...rest };
+        return { ...current, population: null, ...rest };
       },
-      3: (v) => checkJson(CONCEPTS_SCHEMA, v, file),
+      3: (v) => {
+        const { format: _f, version: _v, ...rest } = checkJson(V3_SCHEMA, v, file);
+        return { ...current, population: null, ...rest };
+      },
+      4: (v) => checkJson(CONCEPTS_SCHEMA, v, file),
     },
   );
 }

@@ -20,7 +20,7 @@ import {
 } from "../util/neurons.js";
 import { type RunRecord, secondsSince, writeRunRecord } from "../util/run-record.js";
 import { analyzeConcepts } from "./analyze.js";
-import type { ConceptsResult } from "./format.js";
+import type { ConceptsPopulation, ConceptsResult } from "./format.js";
 import { type StoreCorpusRows, storeCorpusRows } from "./rows.js";
 import type { ActivationSource, ProbeWeights } from "./types.js";
 
@@ -74,6 +74,7 @@ export async function runConcepts(opts: ConceptsStageOptions): Promise<ConceptsS
     if (rows.words.length === 0) throw new UserError("no rows to analyse (empty task or store)");
     const source = storeSource(store, rows, space);
     const result = await analyzeConcepts(source, probe, {
+      population: populationOf(opts, rows.words.length, store, probe.classes.length),
       percentage: opts.percentage,
       topWords: opts.topWords,
       conceptTopK: opts.conceptTopK,
@@ -93,6 +94,33 @@ export async function runConcepts(opts: ConceptsStageOptions): Promise<ConceptsS
   } finally {
     store.close();
   }
+}
+
+/** Which rows the analysis is over, for the views (concepts.json `population`). */
+function populationOf(
+  opts: ConceptsStageOptions,
+  rows: number,
+  store: ActivationStore,
+  classes: number,
+): ConceptsPopulation {
+  if (opts.task) {
+    const splits = opts.splits ?? ["train"];
+    return {
+      kind: "task",
+      splits,
+      rows,
+      description: `the task's ${splits.join(" + ")} tokens (${classes} classes), not every word of the store`,
+    };
+  }
+  return {
+    kind: "store",
+    splits: null,
+    rows,
+    description:
+      rows < store.meta.numRows
+        ? `the store's first ${rows} words (of ${store.meta.numRows})`
+        : "every word of the store",
+  };
 }
 
 function checkLines(lines: number[], store: ActivationStore): number[] {

@@ -14,6 +14,7 @@ import type { ReportData } from "./types.js";
 /** The report's sections in page order; each figure belongs to one. */
 export const SECTIONS = [
   { id: "accuracy", title: "Probe accuracy per layer", field: "layerAccuracy" },
+  { id: "classes", title: "Accuracy per class", field: "classMetrics" },
   { id: "cka", title: "Layer similarity", field: "cka" },
   { id: "curves", title: "Accuracy against number of neurons", field: "neuronCurves" },
   { id: "redundancy", title: "Redundancy summary", field: "redundancy" },

@@ -1,5 +1,5 @@
 import type { ConceptsResult } from "../concepts/format.js";
-import type { ConceptNeuronExample, ReportData } from "./types.js";
+import type { ConceptNeuronExample, NeuronHeatmap, ReportData } from "./types.js";
 
 /**
  * The report sections that come from `codeneurons concepts` output: layer distribution of the top
@@ -8,7 +8,7 @@ import type { ConceptNeuronExample, ReportData } from "./types.js";
  */
 export function reportSectionsFromConcepts(
   c: ConceptsResult,
-): Pick<ReportData, "layerDistribution" | "conceptNeurons" | "heatmaps"> {
+): Pick<ReportData, "layerDistribution" | "conceptNeurons" | "heatmaps" | "populations"> {
   const pctText = `${+(c.topNeurons.percentage * 100).toFixed(2)}%`;
   return {
     layerDistribution: {
@@ -21,8 +21,24 @@ export function reportSectionsFromConcepts(
       concepts: c.concepts.filter((k) => k.count > 0).map((k) => ({ name: k.concept, byLayer: k.byLayer })),
       examples: examplesOf(c, 3),
     },
-    heatmaps: c.heatmaps,
+    heatmaps: heatmapsWithSigns(c),
+    ...(c.population ? { populations: { concepts: c.population } } : {}),
   };
+}
+
+/**
+ * The heatmaps with each neuron's probe weight for the heatmap's class: LCA ranks by |weight|, so a
+ * class's top neuron may fire low on it, and the report says which.
+ */
+function heatmapsWithSigns(c: ConceptsResult): NeuronHeatmap[] {
+  const byId = new Map(c.neurons.map((n) => [n.id, n]));
+  return c.heatmaps.map((h) => ({
+    ...h,
+    neurons: h.neurons.map((n) => {
+      const w = byId.get(n.id)?.weights?.[h.class];
+      return w === undefined ? n : { ...n, weight: w };
+    }),
+  }));
 }
 
 /** The `perConcept` most significant neurons of each concept (conceptNeurons is sorted that way). */

@@ -1,15 +1,20 @@
 import type { RedundancyResults, SearchResult } from "../redundancy/pipeline/results.js";
+import { baselineOf } from "./baseline.js";
 import type { CkaMatrix, LayerAccuracy, NeuronCurves, RedundancySummary, ReportData } from "./types.js";
 
 /**
  * The report sections that come from `codeneurons redundancy` output (test accuracies): layer-wise
  * accuracies, the CKA heatmap, accuracy against the number of neurons for the LCA, probeless and random
- * orderings, and the redundancy summary table. The rest of ReportData comes from the concepts results.
+ * orderings, the redundancy summary table, and the guard rails every accuracy is read against (the
+ * majority-class rate and the control task: report/baseline.ts). The rest of ReportData comes from the
+ * concepts results and the probe's metrics.
  */
 export function reportSectionsFromRedundancy(
   r: RedundancyResults,
-): Pick<ReportData, "layerAccuracy" | "cka" | "neuronCurves" | "redundancy"> {
+): Pick<ReportData, "layerAccuracy" | "cka" | "neuronCurves" | "redundancy" | "baseline"> {
+  const baseline = baselineOf(r);
   return {
+    ...(baseline ? { baseline } : {}),
     ...layerAccuracy(r),
     ...cka(r),
     ...curves(r),

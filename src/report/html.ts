@@ -1,6 +1,14 @@
 import { namePattern, siteTitle } from "../util/neurons.js";
 import { type Figure, SECTIONS, type SectionId } from "./figures.js";
-import type { ConceptNeuronExample, RedundancySummary, ReportData } from "./types.js";
+import { firesText } from "./specs.js";
+import type {
+  Baseline,
+  ClassMetricsSection,
+  ConceptNeuronExample,
+  Population,
+  RedundancySummary,
+  ReportData,
+} from "./types.js";
 
 /**
  * The report page: one self-contained HTML file. Figures are inline SVG (no scripts, no fonts or
@@ -55,6 +63,7 @@ export function reportHtml(data: ReportData, figures: RenderedFigure[], version:
       : ""
   }${data.createdAt ? ` · ${escapeHtml(data.createdAt)}` : ""}</p>
 ${cardsHtml(data)}
+${warningsHtml(data.baseline)}
 ${data.notes?.length ? `<ul class="notes">${data.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>` : ""}
 </div>
 </header>
@@ -78,10 +87,14 @@ function sectionHtml(
   const own = figures.filter((f) => f.section === id);
   const table =
     id === "redundancy" && data.redundancy
-      ? redundancyTable(data.redundancy)
+      ? redundancyTable(data.redundancy, data.baseline)
       : id === "concepts" && data.conceptNeurons?.examples?.length
-        ? conceptTable(data.conceptNeurons.examples)
-        : "";
+        ? conceptTable(data.conceptNeurons.examples, data.populations?.concepts)
+        : id === "classes" && data.classMetrics
+          ? classTable(data.classMetrics, data.baseline)
+          : id === "heatmaps" && data.heatmaps?.some((h) => h.neurons.some((n) => n.weight !== undefined))
+            ? '<p class="lead">Each class\'s top neurons by |probe weight| (LCA), which ranks both signs. A positive weight means the probe reads high values of the neuron as the class: it <b>fires high</b> on it; a negative weight, low values: it <b>fires low</b>. The label under each neuron says which; colours are the activations (red positive, blue negative).</p>'
+            : "";
   const present = data[field] !== undefined;
   const body =
     own.length === 0 && !table
@@ -101,41 +114,106 @@ function figureHtml(f: RenderedFigure): string {
 </figure>`;
 }
 
-function redundancyTable(r: RedundancySummary): string {
+/** Points above the majority-class rate: "+12.3", "−4.0". */
+function abovePoints(accuracy: number, b: Baseline): string {
+  const d = 100 * (accuracy - b.majority.test);
+  return `${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(1)}`;
+}
+
+/** The majority-class rate and the control task, as one sentence. */
+function baselineSentence(b: Baseline): string {
+  const control =
+    b.control && b.selectivity
+      ? ` The same probe on the control task (labels fixed at random per word type) scores ${pct(b.control.test)}: selectivity ${(100 * b.selectivity.test).toFixed(1)} points.`
+      : "";
+  return `Majority-class rate (always the most frequent training class): ${pct(b.majority.test)} on test (${b.rows.test.toLocaleString("en-US")} rows), ${pct(b.majority.dev)} on dev.${control}`;
+}
+
+function redundancyTable(r: RedundancySummary, b: Baseline | undefined): string {
   const best = Math.max(...r.steps.map((s) => s.accuracy));
   const rows = r.steps
     .map(
       (s) =>
         `<tr><th scope="row">${escapeHtml(s.step)}</th><td class="num">${s.neurons.toLocaleString("en-US")}</td>` +
         `<td class="num">${s.reduction.toFixed(1)}%</td><td class="num${s.accuracy === best ? " best" : ""}">${pct(s.accuracy)}</td>` +
+        (b ? `<td class="num">${abovePoints(s.accuracy, b)}</td>` : "") +
         `<td>${s.layers ? escapeHtml(layerRange(s.layers)) : ""}</td><td class="detail">${escapeHtml(s.detail ?? "")}</td></tr>`,
     )
     .join("\n");
-  return `<table class="summary" data-table="redundancy">
-<caption>Out of ${r.totalNeurons.toLocaleString("en-US")} neurons. Reduction = share of neurons removed.</caption>
-<thead><tr><th scope="col">Step</th><th scope="col" class="num">Neurons kept</th><th scope="col" class="num">Reduction</th><th scope="col" class="num">Accuracy</th><th scope="col">Layers</th><th scope="col">Settings</th></tr></thead>
+  const claim =
+    b && !b.clearlyAboveMajority
+      ? " <b>The oracle is not clearly above the majority-class rate: these reductions are not findings.</b>"
+      : "";
+  return `<table class="summary${b && !b.clearlyAboveMajority ? " no-claim" : ""}" data-table="redundancy">
+<caption>Out of ${r.totalNeurons.toLocaleString("en-US")} neurons. Reduction = share of neurons removed. Accuracy on test${b ? `; “vs majority” = points above the majority-class rate. ${escapeHtml(baselineSentence(b))}` : "."}${claim}</caption>
+<thead><tr><th scope="col">Step</th><th scope="col" class="num">Neurons kept</th><th scope="col" class="num">Reduction</th><th scope="col" class="num">Accuracy</th>${b ? '<th scope="col" class="num">vs majority</th>' : ""}<th scope="col">Layers</th><th scope="col">Settings</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`;
 }
 
-function conceptTable(examples: ConceptNeuronExample[]): string {
-  const rows = examples
+function classTable(m: ClassMetricsSection, b: Baseline | undefined): string {
+  const rows = m.classes
     .map(
-      (e) =>
-        `<tr><th scope="row"><code>${escapeHtml(e.neuron)}</code></th><td>${escapeHtml(e.concept)}</td>` +
-        `<td>${escapeHtml(e.direction)}</td><td class="num">${e.purity.toFixed(2)}</td><td class="num">${e.pValue.toExponential(1)}</td>` +
-        `<td class="words">${e.words.map((w) => `<code>${escapeHtml(w)}</code>`).join(" ")}</td></tr>`,
+      (c) =>
+        `<tr><th scope="row">${escapeHtml(c.name)}</th><td class="num">${c.support.toLocaleString("en-US")}</td>` +
+        `<td class="num">${pct(c.accuracy)}</td><td class="num">${pct(c.precision)}</td><td class="num">${pct(c.f1)}</td></tr>`,
     )
     .join("\n");
-  return `<table class="summary" data-table="concept-neurons">
-<caption>Purity = share of the neuron's top word types (by mean z-score, in its direction) that belong to the concept; p = hypergeometric tail before Bonferroni correction.</caption>
-<thead><tr><th scope="col">Neuron</th><th scope="col">Concept</th><th scope="col">Direction</th><th scope="col" class="num">Purity</th><th scope="col" class="num">p</th><th scope="col">Top words</th></tr></thead>
+  const table = `<table class="summary" data-table="class-metrics">
+<caption>The ${escapeHtml(m.probe)} on the ${escapeHtml(m.split)} split. Accuracy on a class = share of its rows predicted right (recall).${b ? ` ${escapeHtml(baselineSentence(b))}` : ""}</caption>
+<thead><tr><th scope="col">Class</th><th scope="col" class="num">Rows</th><th scope="col" class="num">Accuracy</th><th scope="col" class="num">Precision</th><th scope="col" class="num">F1</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`;
+  const names = m.classes.map((c) => escapeHtml(c.name));
+  const body = m.confusion
+    .map(
+      (row, i) =>
+        `<tr><th scope="row">${names[i]}</th>${row.map((n, j) => `<td class="num${i === j ? " diag" : ""}">${n.toLocaleString("en-US")}</td>`).join("")}</tr>`,
+    )
+    .join("\n");
+  return `${table}
+<table class="summary confusion" data-table="confusion">
+<caption>Confusion matrix on ${escapeHtml(m.split)}: rows are the true classes, columns the predicted ones.</caption>
+<thead><tr><th scope="col">true ↓ / predicted →</th>${names.map((n) => `<th scope="col" class="num">${n}</th>`).join("")}</tr></thead>
+<tbody>
+${body}
+</tbody>
+</table>`;
+}
+
+function conceptTable(examples: ConceptNeuronExample[], population: Population | undefined): string {
+  const rows = examples
+    .map(
+      (e) =>
+        `<tr><th scope="row"><code>${escapeHtml(e.neuron)}</code></th><td>${escapeHtml(e.concept)}</td>` +
+        `<td>${escapeHtml(directionText(e.direction))}</td><td class="num">${e.purity.toFixed(2)}</td><td class="num">${e.pValue.toExponential(1)}</td>` +
+        `<td class="words">${e.words.map((w) => `<code>${escapeHtml(w)}</code>`).join(" ")}</td></tr>`,
+    )
+    .join("\n");
+  const over = population
+    ? ` Over ${escapeHtml(population.description)}: ${population.rows.toLocaleString("en-US")} rows.`
+    : "";
+  return `<table class="summary" data-table="concept-neurons" data-population="${escapeHtml(population?.kind ?? "")}">
+<caption>Purity = share of the neuron's top word types (by mean z-score, in its direction: fires high = its highest activations, fires low = its lowest) that belong to the concept; p = hypergeometric tail before Bonferroni correction.${over}</caption>
+<thead><tr><th scope="col">Neuron</th><th scope="col">Concept</th><th scope="col">Fires</th><th scope="col" class="num">Purity</th><th scope="col" class="num">p</th><th scope="col">Top words</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`;
+}
+
+/** concepts.json's direction of a concept neuron, for people. */
+function directionText(direction: string): string {
+  return direction === "positive" ? firesText(1) : direction === "negative" ? firesText(-1) : direction;
+}
+
+function warningsHtml(b: Baseline | undefined): string {
+  if (!b || b.warnings.length === 0) return "";
+  return b.warnings.map((w) => `<p class="warning" role="alert">⚠ ${escapeHtml(w)}</p>`).join("\n");
 }
 
 /** [0,1,2,3,7] → "0–3, 7". */
@@ -153,10 +231,20 @@ export function layerRange(layers: number[]): string {
 
 function cardsHtml(data: ReportData): string {
   const cards: [string, string, string][] = [];
-  const oracle = data.layerAccuracy?.oracle ?? data.neuronCurves?.oracle;
-  if (oracle !== undefined) cards.push(["Oracle accuracy", pct(oracle), "probe on all neurons"]);
+  const oracle = data.baseline?.oracle.test ?? data.layerAccuracy?.oracle ?? data.neuronCurves?.oracle;
+  const b = data.baseline;
+  if (oracle !== undefined)
+    cards.push([
+      "Oracle accuracy",
+      pct(oracle),
+      b
+        ? `all neurons · majority class ${pct(b.majority.test)}${b.selectivity ? ` · selectivity ${(100 * b.selectivity.test).toFixed(1)} pts` : ""}`
+        : "probe on all neurons",
+    ]);
   const steps = data.redundancy?.steps.filter((s) => !/control|oracle|random/i.test(s.step)) ?? [];
-  if (steps.length > 0) {
+  if (b && !b.clearlyAboveMajority)
+    cards.push(["Reduction", "no claim", "oracle not clearly above the majority class"]);
+  else if (steps.length > 0) {
     const s = steps.reduce((a, b) => (b.reduction > a.reduction ? b : a));
     cards.push([
       `Smallest set (${s.step})`,
@@ -204,6 +292,10 @@ figure{margin:12px 0 20px}
 figcaption{color:var(--muted);font-size:13px;margin-top:6px;max-width:760px}
 .files a{color:var(--accent);text-decoration:none}
 .missing{color:var(--muted);font-style:italic}
+.warning{margin:14px 0 0;padding:10px 14px;border-radius:8px;background:#fff4e5;color:#7a3e00;border:1px solid #f5c48a;font-size:14px}
+.lead{color:var(--muted);font-size:14px;margin:0 0 10px}
+table.no-claim td.num{color:var(--muted)}
+table.confusion td.diag{font-weight:650}
 table.summary{border-collapse:collapse;width:100%;margin:4px 0 16px;font-size:14px}
 table.summary caption{caption-side:bottom;text-align:left;color:var(--muted);font-size:12px;padding-top:6px}
 table.summary th,table.summary td{padding:7px 10px;border-bottom:1px solid var(--line);text-align:left}

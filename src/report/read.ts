@@ -25,6 +25,9 @@ const LEGACY_SCHEMA = z.object({
   ...REPORT_SECTIONS,
 });
 
+/** Version 3: the sections of version 4 but the baseline, class metrics and populations (all optional). */
+const V3_SCHEMA = z.object({ format: z.literal(REPORT_FORMAT), version: z.literal(3), ...REPORT_SECTIONS });
+
 /** Any version of report-data.json, as the current version (version 1 has no site: the residual stream). */
 export function parseReportData(value: unknown, file: string): ReportData {
   const current = { format: REPORT_FORMAT, version: REPORT_VERSION } as const;
@@ -39,7 +42,11 @@ export function parseReportData(value: unknown, file: string): ReportData {
     {
       1: legacy,
       2: legacy,
-      3: (v) => checkJson(REPORT_DATA_SCHEMA, v, file),
+      3: (v) => {
+        const { version: _v, ...rest } = checkJson(V3_SCHEMA, v, file);
+        return { ...rest, ...current };
+      },
+      4: (v) => checkJson(REPORT_DATA_SCHEMA, v, file),
     },
   );
   checkLengths(data, file);

@@ -420,6 +420,11 @@ const CODE = {
   maxX: 940,
 };
 
+/** "fires high" / "fires low": what the sign of a neuron's probe weight for a class means. */
+export function firesText(weight: number): string {
+  return weight >= 0 ? "fires high" : "fires low";
+}
+
 export interface TokenCell {
   neuron: string;
   sentence: number;
@@ -450,7 +455,14 @@ export function layoutCodeHeatmap(data: NeuronHeatmap): {
   data.neurons.forEach((neuron, n) => {
     const maxAbs = Math.max(1e-12, ...data.lines.flatMap((l) => l.activations[n].map(Math.abs)));
     data.lines.forEach((line, li) => {
-      if (li === 0) labels.push({ text: neuron.name, x: 0, y: y + CODE.row / 2, kind: "neuron" });
+      if (li === 0) {
+        const mark =
+          neuron.weight === undefined || data.lines.length > 1 ? "" : neuron.weight >= 0 ? " ↑" : " ↓";
+        labels.push({ text: `${neuron.name}${mark}`, x: 0, y: y + CODE.row / 2, kind: "neuron" });
+      }
+      // Under the name: the sign of the probe weight, i.e. whether the class shows as high or low values.
+      if (li === 1 && neuron.weight !== undefined)
+        labels.push({ text: firesText(neuron.weight), x: 0, y: y + CODE.row / 2, kind: "line" });
       labels.push({ text: `#${line.sentence}`, x: CODE.label, y: y + CODE.row / 2, kind: "line" });
       let x = CODE.label + CODE.sentence;
       for (let w = 0; w < line.words.length; w++) {
@@ -463,7 +475,10 @@ export function layoutCodeHeatmap(data: NeuronHeatmap): {
         }
         const raw = line.activations[n][w];
         cells.push({
-          neuron: neuron.name,
+          neuron:
+            neuron.weight === undefined
+              ? neuron.name
+              : `${neuron.name} (weight ${neuron.weight.toFixed(3)}: ${firesText(neuron.weight)} on ${data.class})`,
           sentence: line.sentence,
           word: text,
           raw,

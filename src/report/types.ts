@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { POPULATION_SCHEMA as CONCEPTS_POPULATION_SCHEMA } from "../concepts/format.js";
 import { envelope } from "../util/json.js";
 import { SITES } from "../util/neurons.js";
 
@@ -11,11 +12,14 @@ import { SITES } from "../util/neurons.js";
  *
  * The schema below is the source of the TypeScript types and of
  * docs/schemas/codeneurons-report-data.schema.json; read.ts checks what the schema cannot say (lengths
- * that follow `layers`). Versions: 3 names the format `format: "codeneurons-report-data"` (1 and 2 had
- * `schema: "codeneurons.report-data"`); 2 added `site` (version 1 is the residual stream).
+ * that follow `layers`). Versions: 4 added `baseline` (the majority-class rate, control selectivity and
+ * the warning when the oracle is not clearly above the majority rate), `classMetrics` (per-class
+ * accuracy and confusion) and `populations` (which rows each statistic is over); 3 names the format
+ * `format: "codeneurons-report-data"` (1 and 2 had `schema: "codeneurons.report-data"`); 2 added
+ * `site` (version 1 is the residual stream).
  */
 export const REPORT_FORMAT = "codeneurons-report-data";
-export const REPORT_VERSION = 3;
+export const REPORT_VERSION = 4;
 export const REPORT_LEGACY_NAME = "codeneurons.report-data";
 
 const accuracy = z.number().min(0).max(1);
@@ -89,6 +93,7 @@ export const LAYER_DISTRIBUTION_SCHEMA = z.object({
 export const CONCEPT_NEURON_EXAMPLE_SCHEMA = z.object({
   neuron: z.string(),
   concept: z.string(),
+  /** "positive": the neuron's highest activations are on the concept (fires high); "negative": its lowest. */
   direction: z.string(),
   /** Share of its top word types that belong to the concept, in [0, 1]. */
   purity: z.number().min(0).max(1),
@@ -106,7 +111,17 @@ export const CONCEPT_NEURON_COUNTS_SCHEMA = z.object({
 /** A class's top neurons and their activations over some code lines (concepts.json `heatmaps`). */
 export const NEURON_HEATMAP_SCHEMA = z.object({
   class: z.string(),
-  neurons: z.array(z.object({ id: z.number().int().min(0), name: z.string() })),
+  neurons: z.array(
+    z.object({
+      id: z.number().int().min(0),
+      name: z.string(),
+      /**
+       * The probe's weight of the neuron for the class: positive, the neuron fires high on the class;
+       * negative, it fires low (LCA ranks by |weight|, so a class's top neurons have either sign).
+       */
+      weight: z.number().optional(),
+    }),
+  ),
   lines: z.array(
     z.object({
       sentence: z.number().int().min(0),
@@ -114,6 +129,52 @@ export const NEURON_HEATMAP_SCHEMA = z.object({
       activations: z.array(z.array(z.number())),
     }),
   ),
+});
+
+const devTest = z.object({ dev: accuracy, test: accuracy });
+
+/**
+ * What every accuracy of the run is to be read against: the majority-class rate (always predicting
+ * the most frequent training class) and the control task (Hewitt & Liang). When the oracle probe is
+ * not clearly above the majority rate the neurons show no evidence of encoding the task, and the
+ * report, the headline and run.json make no claim about how many neurons can go.
+ */
+export const BASELINE_SCHEMA = z.object({
+  /** Rows of the dev (valid) and test splits the rates are over. */
+  rows: z.object({ dev: z.number().int().min(0), test: z.number().int().min(0) }),
+  /** Accuracy of always predicting the most frequent training class. */
+  majority: devTest,
+  /** Accuracy of the probe on all neurons. */
+  oracle: devTest,
+  /** The same probe's settings trained on the control task; null without a control step. */
+  control: devTest.nullable(),
+  /** oracle − control, as a fraction (0.25 = 25 points); null without a control step. */
+  selectivity: z.object({ dev: z.number(), test: z.number() }).nullable(),
+  /** How far above the majority rate the oracle must be, per split: two standard errors, at least 2 points. */
+  margin: z.object({ dev: z.number().min(0), test: z.number().min(0) }),
+  /** The oracle is above majority + margin on both splits: only then do reductions mean something. */
+  clearlyAboveMajority: z.boolean(),
+  /** Warnings for people, shown at the top of the report. */
+  warnings: z.array(z.string()),
+});
+
+/** Per-class accuracy (recall), precision, F1 and the confusion matrix of one probe on one split. */
+export const CLASS_METRICS_SECTION_SCHEMA = z.object({
+  split: z.string(),
+  /** Which probe: e.g. "oracle probe on all 1280 neurons (probe/metrics.json)". */
+  probe: z.string(),
+  classes: z.array(
+    z.object({
+      name: z.string(),
+      support: z.number().int().min(0),
+      /** Accuracy on the class's rows (= recall). */
+      accuracy,
+      precision: accuracy,
+      f1: accuracy,
+    }),
+  ),
+  /** confusion[true][predicted] in `classes` order. */
+  confusion: z.array(z.array(z.number().int().min(0))),
 });
 
 /** Every section; optional so that a partial run still gives a partial report. */
@@ -135,6 +196,13 @@ export const REPORT_SECTIONS = {
   layerDistribution: LAYER_DISTRIBUTION_SCHEMA.optional(),
   conceptNeurons: CONCEPT_NEURON_COUNTS_SCHEMA.optional(),
   heatmaps: z.array(NEURON_HEATMAP_SCHEMA).optional(),
+  baseline: BASELINE_SCHEMA.optional(),
+  classMetrics: CLASS_METRICS_SECTION_SCHEMA.optional(),
+  /**
+   * The rows of the concept statistics (top words, purity, class means): `concepts`, from
+   * concepts.json's population (the task's tokens for `codeneurons run`).
+   */
+  populations: z.object({ concepts: CONCEPTS_POPULATION_SCHEMA.optional() }).optional(),
 };
 
 export const REPORT_DATA_SCHEMA = z
@@ -151,3 +219,6 @@ export type LayerDistribution = z.infer<typeof LAYER_DISTRIBUTION_SCHEMA>;
 export type ConceptNeuronCounts = z.infer<typeof CONCEPT_NEURON_COUNTS_SCHEMA>;
 export type ConceptNeuronExample = z.infer<typeof CONCEPT_NEURON_EXAMPLE_SCHEMA>;
 export type NeuronHeatmap = z.infer<typeof NEURON_HEATMAP_SCHEMA>;
+export type Baseline = z.infer<typeof BASELINE_SCHEMA>;
+export type ClassMetricsSection = z.infer<typeof CLASS_METRICS_SECTION_SCHEMA>;
+export type { ConceptsPopulation as Population } from "../concepts/format.js";

@@ -2,9 +2,11 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { isLabelLanguage, LANGUAGE_NAMES } from "../data/label.js";
+import { METRICS_SCHEMA } from "../probe/format.js";
 import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
 import { writeReportForResults } from "../report/write.js";
 import { writeJsonAtomic } from "../util/atomic.js";
+import { readJsonFile } from "../util/json.js";
 import { formatSeconds, log } from "../util/progress.js";
 import { writeRunRecord } from "../util/run-record.js";
 import type { RunConfig } from "./config.js";
@@ -85,6 +87,7 @@ export async function runAnalysis(
       concepts,
       { model: cfg.model, task: taskTitle(cfg.data.language, task.classes.length), notes },
       { concepts: join(layout.concepts, "concepts.json") },
+      await readJsonFile(join(layout.probe, "metrics.json"), METRICS_SCHEMA),
     ),
   );
   const report = await stage("report", "figures and the HTML report", () =>

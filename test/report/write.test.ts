@@ -87,7 +87,9 @@ describe("codeneurons report", () => {
     expect(html).toContain('data-table="redundancy"');
     expect(html).toContain("LS+CC+LCA");
     // The concept-neuron table names the planted number neuron with its purity.
-    expect(html).toMatch(/<code>L5:3<\/code><\/th><td>NUMBER<\/td><td>positive<\/td><td class="num">1\.00</);
+    expect(html).toMatch(
+      /<code>L5:3<\/code><\/th><td>NUMBER<\/td><td>fires high<\/td><td class="num">1\.00</,
+    );
   });
 
   it("opens offline in chromium with every plot drawn", async () => {

@@ -109,14 +109,19 @@ export function upgradeFixture(json: Record<string, unknown>): Record<string, un
     else if (file === "probe/probe.json") out[file] = { ...v, version: 3, weightsLayout: "outputs × inputs" };
     else if (file === "probe/metrics.json") out[file] = envelope("codeneurons-probe-metrics", 1, v);
     else if (file === "probe/rankings.json") out[file] = envelope("codeneurons-rankings", 1, v);
-    else if (file === "concepts/concepts.json") out[file] = renamed(v, "codeneurons-concepts", 3);
-    else if (file === "report-data.json") out[file] = renamed(v, "codeneurons-report-data", 3);
+    // Version 4 of concepts.json (issue 18) names its rows (`population`), version 4 of report-data.json
+    // adds the guard rails (`baseline`), per-class metrics and populations, and the heatmaps' weights:
+    // new content, in the fixture's files.
+    else if (file === "concepts/concepts.json") out[file] = renamed(v, "codeneurons-concepts", 4);
+    else if (file === "report-data.json") out[file] = renamed(v, "codeneurons-report-data", 4);
     else if (file === "redundancy/cka.json") out[file] = envelope("codeneurons-cka", 1, v);
     else if (file === "redundancy/redundancy.json") {
       // computed / cached / probesFitted / clusterings are of the run: redundancy/run-record.json.
       const { run, ...rest } = renamed(v, "codeneurons-redundancy", 3);
       out[file] = { ...rest, skipped: (run as Json).skipped };
-    } else if (file === "run.json") out[file] = envelope("codeneurons-run", 1, v);
+    }
+    // Version 2 (issue 18): the headline's `baseline` (new content, in the fixture's run.json).
+    else if (file === "run.json") out[file] = envelope("codeneurons-run", 2, v);
     // Version 2 (issue 18) records how the task TSVs quote fields; the demo's tokens need no quoting.
     else if (file === "task/summary.json")
       out[file] = { ...envelope("codeneurons-task", 2, v), tsvQuoting: "csv" };

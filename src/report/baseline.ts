@@ -1,0 +1,77 @@
+import type { ProbeMetricsFile } from "../probe/format.js";
+import type { RedundancyResults } from "../redundancy/pipeline/results.js";
+import type { Baseline, ClassMetricsSection } from "./types.js";
+
+/**
+ * The scientific guard rails of a run (ReportData.baseline): every accuracy is read against the
+ * majority-class rate and the control task. "Clearly above the majority rate" means by more than two
+ * standard errors of a proportion at that rate on the split's rows (a probe that merely predicts the
+ * majority class scores within about two of them on a fresh sample), and by at least MIN_MARGIN.
+ */
+export const MIN_MARGIN = 0.02;
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** Two standard errors of an accuracy of `p` on `n` rows, at least MIN_MARGIN. */
+export function clearMargin(p: number, n: number): number {
+  return Math.max(MIN_MARGIN, n > 0 ? 2 * Math.sqrt((p * (1 - p)) / n) : 1);
+}
+
+/** The guard rails from the redundancy results (their oracle and control steps); null without an oracle. */
+export function baselineOf(r: RedundancyResults): Baseline | null {
+  const oracle = r.steps.oracle;
+  if (!oracle) return null;
+  const majority = oracle.interceptOnly;
+  const rows = { dev: r.input.rows.valid, test: r.input.rows.test };
+  const acc = { dev: oracle.probe.dev.accuracy, test: oracle.probe.test.accuracy };
+  const margin = {
+    dev: clearMargin(majority.dev, rows.dev),
+    test: clearMargin(majority.test, rows.test),
+  };
+  const clear = acc.dev > majority.dev + margin.dev && acc.test > majority.test + margin.test;
+  const c = r.steps.control;
+  const control = c ? { dev: c.probe.dev.accuracy, test: c.probe.test.accuracy } : null;
+  const selectivity = c ? c.selectivity : null;
+  const warnings: string[] = [];
+  if (!clear)
+    warnings.push(
+      `The oracle probe (all ${r.totalNeurons} neurons: ${pct(acc.test)} test, ${pct(acc.dev)} dev) is not clearly above ` +
+        `the majority-class rate (${pct(majority.test)} test, ${pct(majority.dev)} dev; "clearly" = by more than ` +
+        `${(100 * margin.test).toFixed(1)} / ${(100 * margin.dev).toFixed(1)} points on these ${rows.test} / ${rows.dev} rows). ` +
+        "The neurons show no evidence of encoding this task: no claim is made about removing neurons, and the " +
+        "redundancy reductions of this run are not findings.",
+    );
+  else if (control && selectivity && selectivity.test < margin.test)
+    warnings.push(
+      `Low selectivity: the same probe on the control task (labels fixed at random per word type) scores ${pct(control.test)} ` +
+        `test, ${(100 * selectivity.test).toFixed(1)} points below the real task: the probe may be memorising ` +
+        "word identity rather than reading a property the neurons encode.",
+    );
+  return {
+    rows,
+    majority: { dev: majority.dev, test: majority.test },
+    oracle: acc,
+    control,
+    selectivity,
+    margin,
+    clearlyAboveMajority: clear,
+    warnings,
+  };
+}
+
+/**
+ * Per-class accuracy and the confusion matrix of a probe on test, from its metrics.json (`codeneurons
+ * run`'s probe stage: the oracle probe, the redundancy pipeline's oracle).
+ */
+export function classMetricsOfProbe(m: ProbeMetricsFile, what = "oracle probe"): ClassMetricsSection {
+  const t = m.test;
+  return {
+    split: "test",
+    probe: `${what} on all ${m.neurons} neurons (probe/metrics.json)`,
+    classes: t.classes.map((name) => {
+      const k = t.perClass[name];
+      return { name, support: k.support, accuracy: k.accuracy, precision: k.precision, f1: k.f1 };
+    }),
+    confusion: t.confusion,
+  };
+}
