@@ -64,7 +64,7 @@ export function condensedIndex(n: number, i: number, j: number): number {
   return n * a - (a * (a + 1)) / 2 + (b - a - 1);
 }
 
-interface Standardized {
+export interface Standardized {
   /** n × rows, row-major: row j is column j of X centred and scaled to unit Euclidean norm. */
   readonly zt: Float32Array;
   readonly constantColumns: number[];
@@ -172,7 +172,7 @@ function clampCorrelation(v: number): number {
 }
 
 /** The distance of a float32 correlation: 1 − |r| (or 1 − r), r clamped to [−1, 1], in float64. */
-function correlationDistance(v: number, absolute: boolean): number {
+export function correlationDistance(v: number, absolute: boolean): number {
   const r = clampCorrelation(v);
   return 1 - (absolute ? Math.abs(r) : r);
 }
@@ -215,15 +215,28 @@ export async function correlationDistanceMatrix(
   x: Matrix,
   opts: CorrelationOptions & { absolute?: boolean } = {},
 ): Promise<CorrelationDistanceMatrix> {
-  const n = x.cols;
-  const absolute = opts.absolute ?? true;
   // The matrix's pages are faulted in by a worker while this thread standardises (see prefault.ts).
-  const memory = prefaultedBuffer(8 * n * n);
+  const memory = prefaultedBuffer(8 * x.cols * x.cols);
   const std = standardizeColumnsT(x);
   await memory.ready;
-  const out = new Float64Array(memory.buffer);
+  return distanceMatrixOfStandardized(std, x.rows, opts, new Float64Array(memory.buffer));
+}
+
+/**
+ * `correlationDistanceMatrix` from columns already standardised by `standardizeColumnsT` (n = the
+ * number of its rows), into `out` (n² float64, zero-filled) when given.
+ */
+export async function distanceMatrixOfStandardized(
+  std: Standardized,
+  rows: number,
+  opts: CorrelationOptions & { absolute?: boolean } = {},
+  out: Float64Array = new Float64Array((std.zt.length / rows) ** 2),
+): Promise<CorrelationDistanceMatrix> {
+  const n = std.zt.length / rows;
+  const absolute = opts.absolute ?? true;
+  if (out.length !== n * n) throw new Error(`distance matrix: ${out.length} entries for ${n} columns`);
   if (n < 2) return { n, data: out, constantColumns: std.constantColumns };
-  await forEachUpperBlock(std, n, x.rows, opts, (i0, b, width, block) => {
+  await forEachUpperBlock(std, n, rows, opts, (i0, b, width, block) => {
     for (let c0 = 0; c0 < width; c0 += MIRROR_TILE) {
       const c1 = Math.min(width, c0 + MIRROR_TILE);
       for (let r = 0; r < b && r + 1 < c1; r++) {
@@ -239,6 +252,17 @@ export async function correlationDistanceMatrix(
     }
   });
   return { n, data: out, constantColumns: std.constantColumns };
+}
+
+/**
+ * Correlations between the columns of two standardised sets (`standardizeColumnsT` of two matrices
+ * over the same rows): a [na × nb] float32 block, entry (i, j) the correlation of column i of the
+ * first with column j of the second, from the same float32 product as the square matrix's entries.
+ */
+export async function crossCorrelationBlock(a: Standardized, b: Standardized, rows: number): Promise<Matrix> {
+  const na = a.zt.length / rows;
+  const nb = b.zt.length / rows;
+  return matmulTransB({ data: a.zt, rows: na, cols: rows }, { data: b.zt, rows: nb, cols: rows });
 }
 
 /** The condensed form (scipy's layout) of a square distance matrix: its upper triangle, row by row. */

@@ -16,6 +16,27 @@ export function matrix(rows: number, cols: number, data?: Float32Array): Matrix 
   return { data: d, rows, cols };
 }
 
+/**
+ * Columns of a matrix read on demand (tokens × neurons): a matrix in memory, or activations read from
+ * a store a few layers at a time, for steps that work on column groups and must not hold all columns.
+ */
+export interface ColumnSource {
+  readonly rows: number;
+  readonly cols: number;
+  /** The given columns (in order) as a new matrix, or the matrix itself for all columns in order. */
+  columns(columns: readonly number[]): Promise<Matrix>;
+}
+
+/** A matrix as a ColumnSource. */
+export function columnSource(m: Matrix): ColumnSource {
+  return {
+    rows: m.rows,
+    cols: m.cols,
+    columns: async (columns) =>
+      columns.length === m.cols && columns.every((c, i) => c === i) ? m : selectColumns(m, columns),
+  };
+}
+
 /** Copies the given columns (in order) into a new contiguous matrix. */
 export function selectColumns(m: Matrix, columns: ArrayLike<number>): Matrix {
   const k = columns.length;

@@ -1,5 +1,5 @@
 import type { FittedProbe } from "../../probe/stage.js";
-import { selectColumns } from "../../util/matrix.js";
+import { type ColumnSource, columnSource, selectColumns } from "../../util/matrix.js";
 import { formatSeconds, log, Progress } from "../../util/progress.js";
 import { clusterNeurons } from "../cluster.js";
 import { contentKey, type PipelineCache } from "./cache.js";
@@ -184,15 +184,29 @@ export class StepContext {
     );
     return this.cache.work("cluster", key, async () => {
       const data = await this.data();
-      const x = columns.length === data.train.x.cols ? data.train.x : selectColumns(data.train.x, columns);
-      const r = await clusterNeurons(x, {
+      const x = data.train.x;
+      // Columns are copied out only as the clustering asks for them (per layer above the memory bound).
+      const source: ColumnSource =
+        columns.length === x.cols && columns.every((c, i) => c === i)
+          ? columnSource(x)
+          : {
+              rows: x.rows,
+              cols: columns.length,
+              columns: async (idx) =>
+                selectColumns(
+                  x,
+                  idx.map((i) => columns[i]),
+                ),
+            };
+      const r = await clusterNeurons(source, {
         thresholds: s.thresholds,
         seed: s.seed,
         representative: s.representative,
         neuronIds: columns,
         // Columns are full-matrix indices: ⌊column / width⌋ separates layers (and pair sides).
         hidden: this.space.width,
-        tooLarge: "per-layer",
+        layersPerSide: this.space.layers.length,
+        tooLarge: "per-layer-linked",
         progress: !this.quiet,
       });
       return {

@@ -20,6 +20,7 @@ import { z } from "zod";
 import { checkJson, envelope, readVersioned } from "../../util/json.js";
 import { SITES } from "../../util/neurons.js";
 import type { RunRecord } from "../../util/run-record.js";
+import { CLUSTER_SCOPES } from "../cluster.js";
 
 export const REDUNDANCY_FORMAT = "codeneurons-redundancy";
 export const REDUNDANCY_VERSION = 3;
@@ -147,8 +148,13 @@ const THRESHOLD_PROBE_SCHEMA = z.object({
 });
 
 export const CLUSTERING_INFO_SCHEMA = z.object({
-  /** "all": one tree over the neurons; "per-layer": clusters never span layers (memory bound). */
-  scope: z.enum(["all", "per-layer"]),
+  /**
+   * How the neurons were clustered (docs/clustering.md): "all", one exact tree over them (scipy's
+   * clusters); "per-layer", an exact tree per layer, clusters never span layers; "per-layer-linked", an
+   * exact tree per layer, then clusters of neighbouring layers joined when their average distance ≤ t.
+   * "all" unless its distances exceed the memory bound.
+   */
+  scope: z.enum(CLUSTER_SCOPES),
   representative: z.enum(["random", "medoid"]),
   constantNeurons: count,
   note: z.string().optional(),
