@@ -95,6 +95,7 @@ export { clusterNeurons, linearCKA } from "./redundancy/index.js";
 export {
   type PipelineOptions,
   type RedundancyRun,
+  runRedundancyForSites,
   runRedundancyPipeline,
 } from "./redundancy/pipeline/pipeline.js";
 export type { CkaFile, RedundancyRecord, RedundancyResults } from "./redundancy/pipeline/results.js";

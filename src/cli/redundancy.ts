@@ -1,9 +1,16 @@
 import { join } from "node:path";
 import { type Command, Option } from "commander";
-import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
+import {
+  parseSteps,
+  runRedundancyForSites,
+  type SiteChoice,
+  sitesOf,
+} from "../redundancy/pipeline/pipeline.js";
 import type { PipelineSettings } from "../redundancy/pipeline/results.js";
 import { formatSummary } from "../redundancy/pipeline/summary.js";
-import type { Site } from "../store/format.js";
+import { SITES, type Site } from "../store/format.js";
+import { UserError } from "../util/errors.js";
+import { siteTitle } from "../util/neurons.js";
 import { action, printJson, type Register, siteOption } from "./common.js";
 import { parseFloatOption, parseFractionList, parseIntOption } from "./options.js";
 
@@ -13,6 +20,7 @@ type RedundancyCli = Partial<PipelineSettings> & {
   storeB?: string;
   task: string;
   site: Site;
+  sites?: SiteChoice;
   out: string;
   steps?: string;
   json?: boolean;
@@ -39,6 +47,12 @@ export const register: Register = (program: Command) => {
     )
     .requiredOption("--out <dir>", "output directory")
     .addOption(siteOption())
+    .addOption(
+      new Option(
+        "--sites <which>",
+        "run the pipeline for the residual stream (hidden), the MLP neurons (mlp) or both, each reported on its own (both: OUT/hidden/ and OUT/mlp/); the store needs the sites (extract --sites hidden,mlp)",
+      ).choices([...SITES, "both"]),
+    )
     .option(
       "--steps <list>",
       "steps to produce (with their dependencies): cka, oracle, independent, incremental (or layerwise), ls, ccfs, lslca, cc, lca, probeless, random, control; default all",
@@ -100,18 +114,33 @@ export const register: Register = (program: Command) => {
     .option("--json", "print the whole results as JSON on stdout")
     .option("--quiet", "no progress output")
     .action(
-      action(async (o: RedundancyCli) => {
-        const { store, storeB, task, site, out, steps, json, quiet, ...settings } = o;
+      action(async (o: RedundancyCli, cmd: Command) => {
+        const { store, storeB, task, site, sites: choice, out, steps, json, quiet, ...settings } = o;
         if (quiet) process.env.CODENEURONS_QUIET = "1";
-        const { results, record } = await runRedundancyPipeline(
-          { store, storeB, task, site },
-          { out, steps: steps ? parseSteps(steps.split(",")) : undefined, settings, quiet },
-        );
-        if (json) printJson(results);
-        else
-          process.stdout.write(
-            `${formatSummary(results, record)}\n  wrote ${join(out, "redundancy.json")}${results.steps.cka ? `, ${join(out, "cka.json")}` : ""}\n`,
+        if (choice && cmd.getOptionValueSource("site") === "cli" && choice !== site)
+          throw new UserError(`--site ${site} and --sites ${choice} disagree: give one of them`);
+        const sites = sitesOf(choice ?? site);
+        const runs = await runRedundancyForSites({ store, storeB, task }, sites, {
+          out,
+          steps: steps ? parseSteps(steps.split(",")) : undefined,
+          settings,
+          quiet,
+        });
+        if (json) {
+          printJson(
+            sites.length > 1
+              ? Object.fromEntries(runs.map((r) => [r.site, r.run.results]))
+              : runs[0].run.results,
           );
+          return;
+        }
+        for (const { site: s, out: dir, run } of runs) {
+          const { results, record } = run;
+          const heading = sites.length > 1 ? `── ${siteTitle(s)} (site ${s})\n` : "";
+          process.stdout.write(
+            `${heading}${formatSummary(results, record)}\n  wrote ${join(dir, "redundancy.json")}${results.steps.cka ? `, ${join(dir, "cka.json")}` : ""}\n`,
+          );
+        }
       }),
     );
 };

@@ -7,14 +7,17 @@ export {
   sampleBatches,
 } from "./cka.js";
 export {
+  CLUSTER_SCOPES,
   type ClusterGroup,
   type ClusterOptions,
+  type ClusterScope,
   clusteringMemoryBytes,
   clusterNeurons,
   DEFAULT_THRESHOLDS,
   defaultMaxMemoryBytes,
   MAX_CLUSTER_NEURONS,
   type NeuronClusters,
+  perLayerMemoryBytes,
   type ThresholdClusters,
 } from "./cluster.js";
 export { clusterMembers, cutTree, maxHeights } from "./cut.js";
@@ -33,7 +36,10 @@ export {
   PAPER_PERCENTAGES,
   type PipelineOptions,
   parseSteps,
+  runRedundancyForSites,
   runRedundancyPipeline,
+  type SiteChoice,
+  sitesOf,
 } from "./pipeline/pipeline.js";
 export * from "./pipeline/results.js";
 export { formatSummary, summarize } from "./pipeline/summary.js";

@@ -272,6 +272,45 @@ describe("--site mlp end to end", () => {
     expect(hidden.totalNeurons).toBe(64);
   });
 
+  it("redundancy --sites both: each site's pipeline in OUT/<site>/, reported side by side", async () => {
+    const out = join(dir, "redundancy-both");
+    const args = ["redundancy", "--store", store, "--task", task, "--out", out, "--steps", "layerwise"];
+    const text = await ok([...args, "--sites", "both", "--lambda1", "1e-3", "--lambda2", "0"]);
+    expect(text).toMatch(
+      /── residual stream \(site hidden\)[\s\S]*64 neurons[\s\S]*── MLP neurons \(site mlp\)[\s\S]*72 mlp neurons/,
+    );
+    const hidden = json<RedundancyResults>(join(out, "hidden", "redundancy.json"));
+    const mlp = json<RedundancyResults>(join(out, "mlp", "redundancy.json"));
+    expect([hidden.input.site, hidden.totalNeurons, mlp.input.site, mlp.totalNeurons]).toEqual([
+      "hidden",
+      64,
+      "mlp",
+      72,
+    ]);
+    expect(mlp.steps.independent?.layers.map((l) => l.layer)).toEqual([1, 2, 3]);
+    // One site through --sites is --site: OUT itself; the two flags must agree.
+    const one = join(dir, "redundancy-one");
+    await ok([
+      "redundancy",
+      "--store",
+      store,
+      "--task",
+      task,
+      "--out",
+      one,
+      "--steps",
+      "oracle",
+      "--sites",
+      "mlp",
+      "--lambda1",
+      "1e-3",
+    ]);
+    expect(json<RedundancyResults>(join(one, "redundancy.json")).input.site).toBe("mlp");
+    const clash = await cli([...args, "--site", "hidden", "--sites", "mlp"]);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/--site hidden and --sites mlp disagree/);
+  });
+
   it("export: --site mlp writes the MLP layers", async () => {
     const out = join(dir, "mlp.json");
     await ok([

@@ -3,6 +3,7 @@ import { LAMBDA_GRID } from "../../probe/grid.js";
 import type { FittedProbe } from "../../probe/stage.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { UserError } from "../../util/errors.js";
+import { SITES, type Site, siteTitle } from "../../util/neurons.js";
 import { definedOptions } from "../../util/options.js";
 import { formatSeconds, log } from "../../util/progress.js";
 import { secondsSince, writeRunRecord } from "../../util/run-record.js";
@@ -248,6 +249,38 @@ export async function runRedundancyPipeline(
     details,
   );
   return { results, record: { ...record, details } };
+}
+
+/** `--sites`: one site, or both, hidden first. */
+export type SiteChoice = Site | "both";
+
+export function sitesOf(choice: SiteChoice): Site[] {
+  return choice === "both" ? [...SITES] : [choice];
+}
+
+/** Where a site's results go when the pipeline runs for several sites: OUT/<site>/. */
+export function siteOutput(out: string, site: Site, sites: readonly Site[]): string {
+  return sites.length > 1 ? join(out, site) : out;
+}
+
+/**
+ * The pipeline for each of the given sites in turn (each its own activations, cache and results:
+ * OUT/<site>/redundancy.json when there are several, OUT/redundancy.json for one), so that residual
+ * stream and MLP neurons are reported side by side. An offered oracle goes to the site it was fitted on.
+ */
+export async function runRedundancyForSites(
+  input: Omit<PipelineInputOptions, "site">,
+  sites: readonly Site[],
+  opts: PipelineOptions,
+): Promise<{ site: Site; out: string; run: RedundancyRun }[]> {
+  const runs: { site: Site; out: string; run: RedundancyRun }[] = [];
+  for (const site of sites) {
+    const out = siteOutput(opts.out, site, sites);
+    if (sites.length > 1) log(`redundancy: ${siteTitle(site)} (site ${site}) → ${out}`);
+    const oracle = opts.oracle?.site === site ? opts.oracle : undefined;
+    runs.push({ site, out, run: await runRedundancyPipeline({ ...input, site }, { ...opts, out, oracle }) });
+  }
+  return runs;
 }
 
 /** Reads the step from the cache or computes it; returns the seconds it took, or null when cached. */
