@@ -4,10 +4,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import type { Register } from "./common.js";
+import { register as registerCompress } from "./compress.js";
 import { register as registerConcepts } from "./concepts.js";
 import { registerExtract } from "./extract.js";
 import { register as registerIntervene } from "./intervene.js";
 import { register as registerLabel } from "./label.js";
+import { register as registerPredict } from "./predict.js";
 import { register as registerProbe } from "./probe.js";
 import { register as registerRedundancy } from "./redundancy.js";
 import { register as registerReport } from "./report.js";
@@ -27,6 +29,8 @@ const registrars: Register[] = [
   registerRedundancy,
   registerConcepts,
   registerIntervene,
+  registerCompress,
+  registerPredict,
   registerReport,
   registerServe,
 ];

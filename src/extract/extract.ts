@@ -696,3 +696,85 @@ function countOwned(lines: LinePlan[], shard: ShardPlan): number {
   for (let l = shard.firstLine; l < shard.endLine; l++) n += lines[l].plan?.wordIds.length ?? 0;
   return n;
 }
+
+/** Options of extractRows: the extraction settings that shape the rows (ExtractOptions' meaning). */
+export interface ExtractRowsOptions {
+  level?: "word" | "sentence";
+  aggregation?: Aggregation;
+  sentenceRepresentation?: SentenceRepresentation;
+  batchTokens?: number;
+  maxTokens?: number;
+  /** Label of the progress bar (default "forward"). */
+  label?: string;
+  quiet?: boolean;
+}
+
+/** Rows of sentences computed in memory: one block per (site, layer) the model emits. */
+export interface ExtractedRows {
+  /** Row of each line's first word (or its sentence row); line l has rows [firstRow[l], firstRow[l + 1]). */
+  firstRow: Int32Array;
+  rows: number;
+  blocks: { site: Site; layer: number; dim: number; data: Float32Array }[];
+  counts: ExtractCounts;
+}
+
+/**
+ * What extractActivations would store for `lines` (words as written, escaped), held in memory instead:
+ * the same tokenization, windows, batches and subword → word (or sentence) aggregation, so that a row
+ * here is bit for bit the row a store would hold in float32. Every emitted site and layer of the model
+ * is kept. For models whose outputs are not activations (compress/'s per-token probe scores), this is
+ * how they are read per word.
+ */
+export async function extractRows(
+  model: ActivationModel,
+  lines: readonly (readonly string[])[],
+  opts: ExtractRowsOptions = {},
+): Promise<ExtractedRows> {
+  const o = { ...DEFAULTS, input: "", out: "", ...definedOptions(opts) };
+  const validated: ExtractOptions = o;
+  validate(model, validated);
+  const input: SentenceInput = {
+    file: "<memory>",
+    sha256: "",
+    lines: lines.map((l) => [...l]),
+    emptyLines: lines.filter((l) => l.length === 0).length,
+  };
+  const tokenized = tokenizeLines(model, input);
+  const planned = planLines(model, tokenized.ids, o);
+  const rows = planned.reduce((s, l) => s + l.rows, 0);
+  const firstRow = new Int32Array(planned.length + 1);
+  planned.forEach((l, i) => {
+    firstRow[i + 1] = firstRow[i] + l.rows;
+  });
+  const settings: StorePlan["settings"] = {
+    level: o.level,
+    aggregation: o.aggregation,
+    sentenceRepresentation: defaultSentenceRepresentation(model, validated),
+    includeSpecialTokens: false,
+    layers: [...model.layers],
+    sites: model.mlpLayers.length > 0 ? ["hidden", "mlp"] : ["hidden"],
+    dtype: "float32",
+    maxTokens: Math.min(model.maxTokens, o.maxTokens ?? Number.POSITIVE_INFINITY),
+  };
+  const shard: ShardPlan = { id: 0, firstLine: 0, endLine: planned.length, firstRow: 0, endRow: rows };
+  const progress = new Progress(o.label ?? "forward", countOwned(planned, shard), {
+    quiet: o.quiet,
+    unit: "words",
+  });
+  const data = await computeShard(
+    model,
+    shard,
+    planned,
+    settings,
+    o.batchTokens,
+    progress,
+    new ProfileClock(),
+  );
+  progress.finish();
+  return {
+    firstRow,
+    rows,
+    blocks: data.blocks.map((b) => ({ site: b.site, layer: b.layer, dim: b.dim, data: b.data })),
+    counts: { ...countsOf(planned), emptyWords: tokenized.emptyWords, unknownWords: tokenized.unknownWords },
+  };
+}

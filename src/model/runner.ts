@@ -101,12 +101,7 @@ export class TransformerRunner {
   ): Promise<TransformerRunner> {
     const source = opts.source ?? `${config.modelType} checkpoint`;
     const graph = buildTransformerGraph(config, weights, source, opts);
-    const sessionOpts: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
-      ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
-      ...opts.session,
-      extra: mergeExtra(defaultExtra(), opts.session?.extra),
-    };
+    const sessionOpts = transformerSessionOptions(opts);
     const external = opts.externalData === "always" || graph.builder.initializerBytes() > INLINE_LIMIT;
     let tempFiles: string | null = null;
     let session: ort.InferenceSession;
@@ -211,8 +206,10 @@ export class TransformerRunner {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor("int64", ids, dims),
       attention_mask: new ort.Tensor("int64", mask, dims),
-      position_ids: new ort.Tensor("int64", positionIds(cfg, ids, batch, seq), dims),
     };
+    // A graph with derived inputs (GraphOptions.derivedInputs) computes positions itself.
+    if (this.inputNames.includes("position_ids"))
+      feeds.position_ids = new ort.Tensor("int64", positionIds(cfg, ids, batch, seq), dims);
     if (this.inputNames.includes("token_type_ids")) {
       const types = input.tokenTypeIds
         ? toInt64(input.tokenTypeIds, n, "tokenTypeIds")
@@ -222,6 +219,22 @@ export class TransformerRunner {
     }
     return feeds;
   }
+}
+
+/**
+ * The onnxruntime settings of a transformer graph's session (defaultExtra below, then the caller's):
+ * a graph built elsewhere from the same builders (compress/) runs with these to compute what the
+ * runner computes, bit for bit.
+ */
+export function transformerSessionOptions(
+  opts: Pick<RunnerOptions, "graphOptimizationLevel" | "threads" | "session"> = {},
+): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
+    ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+    ...opts.session,
+    extra: mergeExtra(defaultExtra(), opts.session?.extra),
+  };
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   editPoint,
   type MaskInfo,
   param,
+  positionIdsOf,
   prepareMask,
   selfAttention,
 } from "./ops.js";
@@ -33,8 +34,13 @@ export function buildEncoder(
   const out = new Map<string, string>();
   const ids = g.input("input_ids", "int64", ["batch", "sequence"]);
   const mask = g.input("attention_mask", "int64", ["batch", "sequence"]);
-  const positions = g.input("position_ids", "int64", ["batch", "sequence"]);
-  const types = cfg.typeVocabSize > 1 ? g.input("token_type_ids", "int64", ["batch", "sequence"]) : null;
+  const positions = positionIdsOf(g, cfg, ids, plan.derivedInputs);
+  // A standalone graph's token type is always 0: the one-type path below adds table row 0, which is
+  // what Gather of zeros adds, in the same order.
+  const types =
+    cfg.typeVocabSize > 1 && !plan.derivedInputs
+      ? g.input("token_type_ids", "int64", ["batch", "sequence"])
+      : null;
 
   const H = cfg.hiddenSize;
   // Interventions (plan.editable): the embedding output is recorded as block 1 receives it, a block's
@@ -86,7 +92,7 @@ function embeddings(
     ]);
     return addLayerNorm(ctx, g.op1("Add", [wordVec, typeVec]), posVec, null, gamma, beta).normed;
   }
-  // One token type (RoBERTa): every token adds row 0, a constant bias.
+  // One token type (RoBERTa), or token type 0 throughout: every token adds row 0, a constant bias.
   const typeRow = param(g, "token_type_row", typeTable.slice(0, H), [H]);
   return addLayerNorm(ctx, wordVec, posVec, typeRow, gamma, beta).normed;
 }

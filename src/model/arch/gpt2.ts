@@ -8,6 +8,7 @@ import {
   layerNorm,
   type MaskInfo,
   param,
+  positionIdsOf,
   prepareMask,
   selfAttention,
 } from "./ops.js";
@@ -49,7 +50,7 @@ export function buildGpt2(
   const H = cfg.hiddenSize;
   const ids = g.input("input_ids", "int64", ["batch", "sequence"]);
   const mask = g.input("attention_mask", "int64", ["batch", "sequence"]);
-  const positions = g.input("position_ids", "int64", ["batch", "sequence"]);
+  const positions = positionIdsOf(g, cfg, ids, plan.derivedInputs);
 
   const wte = param(g, "wte", params.get("wte.weight", [cfg.vocabSize, H]), [cfg.vocabSize, H]);
   const wpe = param(g, "wpe", params.get("wpe.weight", [cfg.maxPositions, H]), [cfg.maxPositions, H]);

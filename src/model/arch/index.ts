@@ -63,10 +63,13 @@ function finish(
     const value = values.get(o.name);
     if (!value) throw new Error(`graph builder: output ${o.name} was planned but not built`);
     g.op("Identity", [value], {}, { outputs: [o.name] });
-    g.output(o.name, "float32", ["batch", "sequence", o.width]);
+    if (plan.graphOutputs) g.output(o.name, "float32", ["batch", "sequence", o.width]);
   }
-  const inputs: GraphInputName[] = ["input_ids", "attention_mask", "position_ids"];
-  if (cfg.modelType !== "gpt2" && cfg.typeVocabSize > 1) inputs.push("token_type_ids");
+  const inputs: GraphInputName[] = ["input_ids", "attention_mask"];
+  if (!plan.derivedInputs) {
+    inputs.push("position_ids");
+    if (cfg.modelType !== "gpt2" && cfg.typeVocabSize > 1) inputs.push("token_type_ids");
+  }
   return {
     builder: g,
     inputs,

@@ -1,6 +1,6 @@
 import { attr, type GraphBuilder } from "../../onnx/graph.js";
 import type { Site } from "../../util/neurons.js";
-import type { ActivationKind } from "../config.js";
+import type { ActivationKind, ModelConfig } from "../config.js";
 
 /**
  * Building blocks of transformer graphs. Attention and the feed-forward activation come in two forms:
@@ -37,6 +37,25 @@ export function editPoint(
 
 export function editInputName(site: Site, layer: number): string {
   return `edit_${site}_${layer}`;
+}
+
+/**
+ * The position_ids input, or (GraphPlan.derivedInputs) the same ids computed from input_ids as the
+ * runner's positionIds does: RoBERTa numbers non-padding tokens from padding_idx + 1 and gives padding
+ * tokens padding_idx; BERT and GPT-2 count 0 … S − 1.
+ */
+export function positionIdsOf(g: GraphBuilder, cfg: ModelConfig, ids: string, derived: boolean): string {
+  if (!derived) return g.input("position_ids", "int64", ["batch", "sequence"]);
+  if (cfg.modelType === "roberta") {
+    const pad = g.scalar(cfg.padTokenId ?? 1, "int64");
+    const real = g.op1("Cast", [g.op1("Not", [g.op1("Equal", [ids, pad])])], { to: 7 });
+    const count = g.op1("CumSum", [real, g.scalar(1, "int64")]);
+    return g.op1("Add", [g.op1("Mul", [count, real]), pad]);
+  }
+  const seq = g.op1("Gather", [g.op1("Shape", [ids]), g.scalar(1, "int64")]);
+  const steps = g.op1("Range", [g.scalar(0, "int64"), seq, g.scalar(1, "int64")]);
+  // [S] broadcast against [B, S] by the Gather that reads the position table.
+  return g.op1("Expand", [g.op1("Unsqueeze", [steps, g.int64s([0])]), g.op1("Shape", [ids])]);
 }
 
 /** A float32 initializer. */

@@ -14,6 +14,17 @@ export interface GraphOptions {
    * fed per run (runner.ts); default false (extraction graphs have none).
    */
   editable?: boolean;
+  /**
+   * A standalone graph (compress/): position_ids and token_type_ids are computed inside the graph from
+   * input_ids as the runner computes them (RoBERTa's padding-aware numbering, 0 … S − 1 otherwise;
+   * token type 0), so that its only inputs are input_ids and attention_mask; default false.
+   */
+  derivedInputs?: boolean;
+  /**
+   * Emit the planned values under their names (hidden_i, intermediate_i) without making them graph
+   * outputs, for a caller that adds nodes after them (compress/ appends a probe); default true.
+   */
+  graphOutputs?: boolean;
 }
 
 export interface GraphOutput {
@@ -33,6 +44,8 @@ export interface GraphPlan {
   readonly blocks: number;
   readonly fused: boolean;
   readonly editable: boolean;
+  readonly derivedInputs: boolean;
+  readonly graphOutputs: boolean;
   readonly outputs: readonly GraphOutput[];
 }
 
@@ -63,6 +76,8 @@ export function planGraph(cfg: ModelConfig, opts: GraphOptions = {}): GraphPlan 
     blocks,
     fused: opts.fused ?? true,
     editable: opts.editable ?? false,
+    derivedInputs: opts.derivedInputs ?? false,
+    graphOutputs: opts.graphOutputs ?? true,
     outputs,
   };
 }

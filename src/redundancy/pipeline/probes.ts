@@ -91,6 +91,21 @@ export async function fitProbe(
   req: ProbeRequest,
   solver: ProbeSolverSettings,
 ): Promise<ProbeFit> {
+  const { probe, gridPoints } = await trainProbe(data, z, classes, req, solver);
+  return probeFitOf(probe, data, z, req, gridPoints);
+}
+
+/**
+ * The probe itself of a request, trained as the pipeline trains it (compress/ refits a selected set's
+ * probe this way and gets the pipeline's probe, weight for weight).
+ */
+export async function trainProbe(
+  data: PipelineData,
+  z: StandardizedData,
+  classes: readonly string[],
+  req: ProbeRequest,
+  solver: ProbeSolverSettings,
+): Promise<{ probe: LogisticProbe; gridPoints?: GridPoint[] }> {
   const cols = [...req.columns];
   // The probe only reads its design matrices, so all columns need no copy.
   const all = isIdentity(cols, z.train.cols);
@@ -102,29 +117,26 @@ export async function fitProbe(
   const y = labelsOf(data, req.labels, "train");
   const yValid = labelsOf(data, req.labels, "valid");
   const yTest = labelsOf(data, req.labels, "test");
-  let probe: LogisticProbe;
-  let gridPoints: GridPoint[] | undefined;
   if (req.labels === "control" && !("grid" in req.lambdas)) {
     // The one control probe (probe/control.ts): the real probe's λs and solver, the control labels.
     const fit = await fitControlProbe(
       { train: { x: design, y }, valid: { x: valid, y: yValid }, test: { x: test, y: yTest } },
       { ...req.lambdas, ...solver, classes },
     );
-    probe = fit.probe;
-  } else if ("grid" in req.lambdas) {
+    return { probe: fit.probe };
+  }
+  if ("grid" in req.lambdas) {
     const r = await gridSearch(
       design,
       y,
       { x: valid, y: yValid },
       { lambda1s: req.lambdas.grid, lambda2s: req.lambdas.grid, classes, ...solver },
     );
-    probe = r.probe;
-    gridPoints = r.points;
-  } else {
-    probe = new LogisticProbe({ ...req.lambdas, ...solver });
-    await probe.fit(design, y, { valid: { x: valid, y: yValid }, classes });
+    return { probe: r.probe, gridPoints: r.points };
   }
-  return probeFitOf(probe, data, z, req, gridPoints);
+  const probe = new LogisticProbe({ ...req.lambdas, ...solver });
+  await probe.fit(design, y, { valid: { x: valid, y: yValid }, classes });
+  return { probe };
 }
 
 /**

@@ -17,8 +17,11 @@ interface Candidate {
   detail: string;
 }
 
-function best(candidates: Candidate[]): Candidate | undefined {
-  let out: Candidate | undefined;
+/** The summary's choice among candidates (exported: compress/ picks a row's set by the same rule). */
+export function bestCandidate<C extends { neurons: number; dev: Scores }>(
+  candidates: readonly C[],
+): C | undefined {
+  let out: C | undefined;
   for (const c of candidates) {
     if (
       !out ||
@@ -78,7 +81,7 @@ export function summarize(steps: StepResults, total: number, site: Site = "hidde
     });
   push(
     "LS",
-    best(
+    bestCandidate(
       (steps.ls?.selections ?? []).map((s) => ({
         neurons: s.neurons,
         dev: s.probe.dev,
@@ -88,10 +91,10 @@ export function summarize(steps: StepResults, total: number, site: Site = "hidde
       })),
     ),
   );
-  push("LS+CC+LCA", best(lsccLcaCandidates(steps, site)));
+  push("LS+CC+LCA", bestCandidate(lsccLcaCandidates(steps, site)));
   push(
     "CC",
-    best(
+    bestCandidate(
       (steps.cc?.thresholds ?? []).map((t) => ({
         neurons: t.neurons,
         dev: t.probe.dev,

@@ -1,0 +1,63 @@
+import { type Command, Option } from "commander";
+import type { CompressedCard } from "../compress/format.js";
+import { SET_NAMES, type SetName } from "../compress/format.js";
+import { runCompress } from "../compress/stage.js";
+import { action, printJson } from "./common.js";
+import { parseIntOption } from "./options.js";
+
+interface CompressCli {
+  results: string;
+  set: SetName;
+  out?: string;
+  model?: string;
+  batchTokens: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command("compress")
+    .description(
+      "A standalone task model from a finished run: the network cut after the highest layer a selected neuron set uses, computing only those neurons, followed by the set's probe — one ONNX file (runs on plain onnxruntime) plus card.json and the tokenizer",
+    )
+    .requiredOption(
+      "--results <dir>",
+      "results directory of `codeneurons run` (or an output directory of `codeneurons redundancy`)",
+    )
+    .addOption(
+      new Option("--set <set>", "which set of the redundancy summary")
+        .choices([...SET_NAMES])
+        .default("ls+cc+lca"),
+    )
+    .option("--out <dir>", "output directory (default RESULTS/compressed/SET)")
+    .option("--model <dir-or-id>", "the source model (default: the one the activations were extracted from)")
+    .option("--batch-tokens <n>", "padded tokens per forward batch", parseIntOption("batch-tokens", 1), 1024)
+    .option("--json", "print card.json on stdout")
+    .option("--quiet", "no progress output")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  codeneurons compress --results demo-results --set ls+cc+lca\n  codeneurons predict --model demo-results/compressed/ls-cc-lca --input lines.in",
+    )
+    .action(
+      action(async (o: CompressCli) => {
+        const r = await runCompress(o);
+        if (o.json) printJson(r.card);
+        else process.stdout.write(`${formatCard(r.card)}\n  wrote ${r.out}\n`);
+      }),
+    );
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+/** What a compressed model kept and how it scores. */
+export function formatCard(c: CompressedCard): string {
+  const m = c.accuracy.measured;
+  return [
+    `compress: ${c.set.row} (${c.set.detail}) of ${c.source.model}`,
+    `  layers: cut after block ${c.layers.blocks} of ${c.layers.of} (neurons from ${c.set.site} layers ${c.layers.used.join(",")})`,
+    `  neurons: ${c.neurons.ids.length} of ${c.neurons.of} computed for the probe (${c.set.ids.length} probe inputs), ${c.probe.classes.length} classes`,
+    `  test accuracy: ${pct(m.accuracy)} on ${m.rows} rows (the run: ${pct(c.accuracy.run.test)}); agrees with the run's probe on ${m.agreement} of ${m.rows}`,
+    ...c.warnings.map((w) => `  warning: ${w}`),
+  ].join("\n");
+}
