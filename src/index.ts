@@ -10,6 +10,14 @@
  * schema in FILE_FORMATS (published as JSON Schema in docs/schemas/, see docs/DESIGN.md). The files of
  * `codeneurons run` itself (run.json, its config) are run/format.ts's and run/config.ts's.
  */
+import {
+  COMPRESSED_CARD_SCHEMA,
+  COMPRESSED_FORMAT,
+  COMPRESSED_VERSION,
+  PREDICTIONS_FORMAT,
+  PREDICTIONS_SCHEMA,
+  PREDICTIONS_VERSION,
+} from "./compress/format.js";
 import { CONCEPTS_FORMAT, CONCEPTS_SCHEMA, CONCEPTS_VERSION } from "./concepts/format.js";
 import { LABELS_META_FORMAT, LABELS_META_SCHEMA, LABELS_META_VERSION } from "./data/stage.js";
 import {
@@ -57,6 +65,11 @@ import { RUN_RECORD_FORMAT, RUN_RECORD_SCHEMA, RUN_RECORD_VERSION } from "./util
 
 // The files the stages write: their types (schemas in FILE_FORMATS below).
 export type { ConceptsResult } from "./concepts/format.js";
+export type { CompressedCard, PredictionsFile, SetName } from "./compress/format.js";
+export { type CompressedModel, openCompressedModel } from "./compress/model.js";
+export { type PredictOptions, type PredictResult, runPredict, scoreSentences } from "./compress/predict.js";
+export { compareWithFullModel, compressWithSpeed, type SpeedComparison } from "./compress/speed.js";
+export { type CompressOptions, type CompressResult, runCompress } from "./compress/stage.js";
 // Namespaces and building blocks.
 export * as concepts from "./concepts/index.js";
 export { type ConceptsStageOptions, type ConceptsStageResult, runConcepts } from "./concepts/stage.js";
@@ -217,6 +230,20 @@ export const FILE_FORMATS = [
     version: INTERVENTION_VERSION,
     file: "intervention.json",
     schema: INTERVENTION_SCHEMA,
+  },
+  {
+    name: COMPRESSED_FORMAT,
+    format: COMPRESSED_FORMAT,
+    version: COMPRESSED_VERSION,
+    file: "<compressed>/card.json",
+    schema: COMPRESSED_CARD_SCHEMA,
+  },
+  {
+    name: PREDICTIONS_FORMAT,
+    format: PREDICTIONS_FORMAT,
+    version: PREDICTIONS_VERSION,
+    file: "predict --format json",
+    schema: PREDICTIONS_SCHEMA,
   },
   {
     name: REPORT_FORMAT,

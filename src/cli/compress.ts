@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import type { CompressedCard } from "../compress/format.js";
 import { SET_NAMES, type SetName } from "../compress/format.js";
-import { runCompress } from "../compress/stage.js";
+import { compressWithSpeed, type SpeedComparison } from "../compress/speed.js";
 import { action, printJson } from "./common.js";
 import { parseIntOption } from "./options.js";
 
@@ -11,6 +11,7 @@ interface CompressCli {
   out?: string;
   model?: string;
   batchTokens: number;
+  speed?: number | true;
   json?: boolean;
   quiet?: boolean;
 }
@@ -33,6 +34,11 @@ export function register(program: Command): void {
     .option("--out <dir>", "output directory (default RESULTS/compressed/SET)")
     .option("--model <dir-or-id>", "the source model (default: the one the activations were extracted from)")
     .option("--batch-tokens <n>", "padded tokens per forward batch", parseIntOption("batch-tokens", 1), 1024)
+    .option(
+      "--speed [runs]",
+      "also time it against the full model + oracle probe on the run's test sentences (alternating runs, medians; default 3 runs)",
+      parseIntOption("speed", 1),
+    )
     .option("--json", "print card.json on stdout")
     .option("--quiet", "no progress output")
     .addHelpText(
@@ -41,9 +47,13 @@ export function register(program: Command): void {
     )
     .action(
       action(async (o: CompressCli) => {
-        const r = await runCompress(o);
+        const speedRuns = o.speed === undefined ? 0 : o.speed === true ? 3 : o.speed;
+        const r = await compressWithSpeed({ ...o, speedRuns });
         if (o.json) printJson(r.card);
-        else process.stdout.write(`${formatCard(r.card)}\n  wrote ${r.out}\n`);
+        else
+          process.stdout.write(
+            `${formatCard(r.card)}${r.speed ? `\n${formatSpeed(r.speed)}` : ""}\n  wrote ${r.out}\n`,
+          );
       }),
     );
 }
@@ -60,4 +70,9 @@ export function formatCard(c: CompressedCard): string {
     `  test accuracy: ${pct(m.accuracy)} on ${m.rows} rows (the run: ${pct(c.accuracy.run.test)}); agrees with the run's probe on ${m.agreement} of ${m.rows}`,
     ...c.warnings.map((w) => `  warning: ${w}`),
   ].join("\n");
+}
+
+/** The speed-up line: medians of both, the blocks each computes. */
+export function formatSpeed(s: SpeedComparison): string {
+  return `  speed: ${s.speedup.toFixed(2)}× the full model + oracle probe (${s.median.compressed.toFixed(3)} s vs ${s.median.full.toFixed(3)} s for ${s.sentences} test sentences, ${s.words} words; medians of ${s.runs} alternating runs; ${s.blocks.compressed} vs ${s.blocks.full} blocks)`;
 }

@@ -67,17 +67,21 @@ export async function openCompressedModel(
     throw new InputError(join(dir, CARD_FILE), `names ${card.files.model}, which is missing`, {
       field: "files.model",
     });
+  for (const f of [...card.files.tokenizer, ...(card.files.externalData ? [card.files.externalData] : [])])
+    if (!existsSync(join(dir, f)))
+      throw new InputError(
+        join(dir, CARD_FILE),
+        `names ${f === card.files.externalData ? "its weights file" : "tokenizer file"} ${f}, which is missing`,
+        {
+          field: "files.tokenizer",
+        },
+      );
   const digest = await sha256File(modelFile);
   if (digest !== card.files.sha256)
     throw new InputError(
       modelFile,
       `is not the model the card describes (sha256 ${digest.slice(0, 12)}…, the card says ${card.files.sha256.slice(0, 12)}…): damaged or replaced`,
     );
-  for (const f of card.files.tokenizer)
-    if (!existsSync(join(dir, f)))
-      throw new InputError(join(dir, CARD_FILE), `names tokenizer file ${f}, which is missing`, {
-        field: "files.tokenizer",
-      });
   const tokenizer = await loadTokenizer(dir);
   let session: ort.InferenceSession;
   try {

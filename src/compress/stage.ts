@@ -35,7 +35,7 @@ import { secondsSince, writeRunRecord } from "../util/run-record.js";
 import { COMPRESSED_FORMAT, COMPRESSED_VERSION, type CompressedCard, type SetName } from "./format.js";
 import { buildCompressedGraph, GRAPH_INPUTS, GRAPH_OUTPUTS, type ProbeOnNeurons } from "./graph.js";
 import { CARD_FILE, MODEL_DATA_FILE, MODEL_FILE, openCompressedModel, sha256File } from "./model.js";
-import { scoreSentences } from "./predict.js";
+import { type SentenceScores, scoreSentences } from "./predict.js";
 import { featureSpaceOf, type SelectedSet, selectSet } from "./select.js";
 
 /**
@@ -83,7 +83,7 @@ export function defaultCompressOut(results: string, set: SetName): string {
   return join(results, "compressed", set.replaceAll("+", "-"));
 }
 
-interface ResultsInputs {
+export interface ResultsInputs {
   file: string;
   results: RedundancyResults;
   store: string;
@@ -94,7 +94,7 @@ interface ResultsInputs {
 }
 
 /** redundancy.json and the stores and task it was computed on, in a run directory or recorded paths. */
-async function locateInputs(dir: string): Promise<ResultsInputs> {
+export async function locateInputs(dir: string): Promise<ResultsInputs> {
   const runLayout = existsSync(join(dir, "redundancy", "redundancy.json"));
   const file = runLayout ? join(dir, "redundancy", "redundancy.json") : join(dir, "redundancy.json");
   if (!existsSync(dir)) throw new InputError(dir, "no such results directory");
@@ -164,8 +164,14 @@ async function setProbe(
       `${file.neurons}` === `${ids}` &&
       file.lambda1 === r.steps.oracle?.probe.lambda1 &&
       file.lambda2 === r.steps.oracle?.probe.lambda2;
-    if (same) return LogisticProbe.fromFile(file, inputs.probeFile);
+    if (same) {
+      log(`compress: ${sel.row.name}: the probe stage's oracle (${inputs.probeFile})`);
+      return LogisticProbe.fromFile(file, inputs.probeFile);
+    }
   }
+  log(
+    `compress: ${sel.row.name} (${sel.row.detail ?? ""}): fitting its probe on ${sel.columns.length} neurons`,
+  );
   const solver = { patience: r.settings.patience, maxIter: r.settings.maxIter };
   return (await trainProbe(data, z, r.input.classes, req, solver)).probe;
 }
@@ -381,6 +387,53 @@ async function storeSettingsOf(store: string) {
   }
 }
 
+/** The run's test rows as sentences to run, and the row of the scores that is each task row. */
+export interface TestSentences {
+  a: string[][];
+  b?: string[][];
+  /** Task rows of the test split. */
+  rows: number;
+  rowOf(scores: SentenceScores, i: number): number;
+}
+
+export async function testSentences(
+  inputs: ResultsInputs,
+  kind: RedundancyResults["input"]["kind"],
+): Promise<TestSentences> {
+  if (kind !== "token") {
+    const split = await readSentenceSplit(inputs.task, "test");
+    return {
+      a: split.a,
+      b: split.b,
+      rows: split.a.length,
+      rowOf(scores, i) {
+        if (scores.firstRow[i + 1] === scores.firstRow[i])
+          throw new Error(`compress: test sentence ${i} has no row`);
+        return scores.firstRow[i];
+      },
+    };
+  }
+  const task = await readTask(inputs.task);
+  const stores = await openSplitStores(inputs.store);
+  const lineOf = new Map<number, number>();
+  try {
+    for (const s of task.test.sentence) if (!lineOf.has(s)) lineOf.set(s, lineOf.size);
+    const a = [...lineOf.keys()].map((s) => stores.test.words(s));
+    return {
+      a,
+      rows: task.test.sentence.length,
+      rowOf(scores, i) {
+        const k = lineOf.get(task.test.sentence[i])!;
+        const row = scores.firstRow[k] + task.test.word[i];
+        if (row >= scores.firstRow[k + 1]) throw new Error(`compress: test row ${i} is beyond its line`);
+        return row;
+      },
+    };
+  } finally {
+    closeSplitStores(stores);
+  }
+}
+
 /**
  * The written model on the run's test rows: token tasks run each used test line from the store's
  * words; sentence tasks each test sentence (pairs: both sides). Accuracy against the task's labels and
@@ -397,41 +450,19 @@ async function measureTest(
 ): Promise<CompressedCard["accuracy"]["measured"]> {
   const model = await openCompressedModel(out, { threads: opts.threads, card });
   try {
-    let predicted: Int32Array;
-    const score = { batchTokens: opts.batchTokens, quiet: opts.quiet, label: "compress: test rows" };
-    if (r.input.kind === "token") {
-      const task = await readTask(inputs.task);
-      const stores = await openSplitStores(inputs.store);
-      let lines: string[][];
-      const lineOf = new Map<number, number>();
-      try {
-        for (const s of task.test.sentence) if (!lineOf.has(s)) lineOf.set(s, lineOf.size);
-        lines = [...lineOf.keys()].map((s) => stores.test.words(s));
-      } finally {
-        closeSplitStores(stores);
-      }
-      const scores = await scoreSentences(model, lines, undefined, score);
-      predicted = Int32Array.from(task.test.sentence, (s, i) => {
-        const k = lineOf.get(s)!;
-        const row = scores.firstRow[k] + task.test.word[i];
-        if (row >= scores.firstRow[k + 1]) throw new Error(`compress: test row ${i} is beyond its line`);
-        return scores.labels[row];
-      });
-    } else {
-      const split = await readSentenceSplit(inputs.task, "test");
-      const scores = await scoreSentences(model, split.a, split.b, score);
-      predicted = Int32Array.from(split.a, (_, i) => {
-        if (scores.firstRow[i + 1] === scores.firstRow[i])
-          throw new Error(`compress: test sentence ${i} has no row`);
-        return scores.labels[scores.firstRow[i]];
-      });
-    }
-    if (predicted.length !== labels.length) throw new Error("compress: test rows differ from the run's");
+    const test = await testSentences(inputs, r.input.kind);
+    const scores = await scoreSentences(model, test.a, test.b, {
+      batchTokens: opts.batchTokens,
+      quiet: opts.quiet,
+      label: "compress: test rows",
+    });
+    if (test.rows !== labels.length) throw new Error("compress: test rows differ from the run's");
     let right = 0;
     let agree = 0;
     for (let i = 0; i < labels.length; i++) {
-      if (predicted[i] === labels[i]) right++;
-      if (predicted[i] === runPredictions[i]) agree++;
+      const predicted = scores.labels[test.rowOf(scores, i)];
+      if (predicted === labels[i]) right++;
+      if (predicted === runPredictions[i]) agree++;
     }
     return {
       split: "test",

@@ -52,10 +52,10 @@ export function positionIdsOf(g: GraphBuilder, cfg: ModelConfig, ids: string, de
     const count = g.op1("CumSum", [real, g.scalar(1, "int64")]);
     return g.op1("Add", [g.op1("Mul", [count, real]), pad]);
   }
-  const seq = g.op1("Gather", [g.op1("Shape", [ids]), g.scalar(1, "int64")]);
-  const steps = g.op1("Range", [g.scalar(0, "int64"), seq, g.scalar(1, "int64")]);
-  // [S] broadcast against [B, S] by the Gather that reads the position table.
-  return g.op1("Expand", [g.op1("Unsqueeze", [steps, g.int64s([0])]), g.op1("Shape", [ids])]);
+  // 0 … S − 1 as a running count of ones, not Shape → Range → Expand: onnxruntime's EmbedLayerNorm
+  // fusion matches that pattern and produced a graph it could not load (GPT-2, onnxruntime 1.30).
+  const ones = g.op1("Add", [g.op1("Mul", [ids, g.scalar(0, "int64")]), g.scalar(1, "int64")]);
+  return g.op1("Sub", [g.op1("CumSum", [ones, g.scalar(1, "int64")]), g.scalar(1, "int64")]);
 }
 
 /** A float32 initializer. */
