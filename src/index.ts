@@ -63,13 +63,13 @@ import {
 } from "./store/format.js";
 import { RUN_RECORD_FORMAT, RUN_RECORD_SCHEMA, RUN_RECORD_VERSION } from "./util/run-record.js";
 
-// The files the stages write: their types (schemas in FILE_FORMATS below).
-export type { ConceptsResult } from "./concepts/format.js";
 export type { CompressedCard, PredictionsFile, SetName } from "./compress/format.js";
 export { type CompressedModel, openCompressedModel } from "./compress/model.js";
 export { type PredictOptions, type PredictResult, runPredict, scoreSentences } from "./compress/predict.js";
 export { compareWithFullModel, compressWithSpeed, type SpeedComparison } from "./compress/speed.js";
 export { type CompressOptions, type CompressResult, runCompress } from "./compress/stage.js";
+// The files the stages write: their types (schemas in FILE_FORMATS below).
+export type { ConceptsResult } from "./concepts/format.js";
 // Namespaces and building blocks.
 export * as concepts from "./concepts/index.js";
 export { type ConceptsStageOptions, type ConceptsStageResult, runConcepts } from "./concepts/stage.js";
