@@ -86,6 +86,7 @@ export function defaultCompressOut(results: string, set: SetName): string {
 export interface ResultsInputs {
   file: string;
   results: RedundancyResults;
+  /** The stores (of the a side, for pairs) and the b side's. */
   store: string;
   storeB?: string;
   task: string;
@@ -114,11 +115,15 @@ export async function locateInputs(dir: string): Promise<ResultsInputs> {
     return found;
   };
   const i = results.input;
+  const store = first("store", runLayout ? join(dir, "activations") : undefined, i.store);
+  // Pairs: a store directory holding a/ and b/ (the pipeline records b/ as storeB), or two stores.
+  const pairDirs = i.kind === "pair" && existsSync(join(store, "a"));
   return {
     file,
     results,
-    store: first("store", runLayout ? join(dir, "activations") : undefined, i.store),
-    storeB: i.storeB ? first("storeB", i.storeB) : undefined,
+    store: pairDirs ? join(store, "a") : store,
+    storeB:
+      i.kind === "pair" ? first("storeB", pairDirs ? join(store, "b") : undefined, i.storeB) : undefined,
     task: first("task", runLayout ? join(dir, "task") : undefined, i.task),
     probeFile:
       runLayout && existsSync(join(dir, "probe", "probe.json")) ? join(dir, "probe", "probe.json") : null,
