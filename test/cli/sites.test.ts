@@ -213,7 +213,8 @@ describe("--site mlp end to end", () => {
     ]);
     expect(stdout).toMatch(/\d+ rows, 72 mlp neurons/);
     const c = json<ConceptsResult>(join(out, "concepts.json"));
-    expect([c.version, c.site, c.width, c.layers]).toEqual([3, "mlp", 24, [1, 2, 3]]);
+    expect([c.version, c.site, c.width, c.layers]).toEqual([4, "mlp", 24, [1, 2, 3]]);
+    expect(c.population).toMatchObject({ kind: "task", splits: ["train"], rows: c.corpus.rows });
     expect(c.neurons.length).toBeGreaterThan(0);
     for (const n of c.neurons) expect(n.name).toMatch(MLP_NAME);
     for (const h of c.heatmaps) for (const n of h.neurons) expect(n.name).toMatch(MLP_NAME);
