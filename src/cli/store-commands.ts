@@ -55,10 +55,14 @@ export function registerStoreCommands(program: Command): void {
 
   program
     .command("export")
-    .description("Export a word-level store as NeuroX activation JSON")
+    .description(
+      "Export a word-level store as NeuroX activation JSON, with the matching sentence and label files NeuroX's " +
+        "load_data reads (OUT.json → OUT.in, OUT.label): the same sentences, line for line; each JSON line's " +
+        '"line" is its line in the store\'s input',
+    )
     .requiredOption("--store <dir>", "activation store")
     .requiredOption("--format <format>", "output format (neurox-json)")
-    .requiredOption("--out <file>", "JSON lines file to write")
+    .requiredOption("--out <file>", "JSON lines file to write (the .in and .label files go beside it)")
     .addOption(siteOption())
     .option(
       "--layers <list>",
@@ -71,8 +75,13 @@ export function registerStoreCommands(program: Command): void {
           throw new UserError(`--format: only neurox-json is supported, got '${o.format}'`);
         const store = await ActivationStore.open(o.store);
         try {
-          const n = await exportNeuroxJson(store, o.out, { layers: o.layers, site: o.site });
-          log(`wrote ${n} sentences${o.site === "hidden" ? "" : ` (${o.site} site)`} → ${o.out}`);
+          const r = await exportNeuroxJson(store, o.out, { layers: o.layers, site: o.site });
+          const files = [r.files.json, r.files.in, r.files.label].filter((f) => f !== null).join(", ");
+          log(`wrote ${r.sentences} sentences${o.site === "hidden" ? "" : ` (${o.site} site)`} → ${files}`);
+          if (r.leftOut.length > 0)
+            log(
+              `left out ${r.leftOut.length} input lines without words in the store (not extracted or empty; each JSON line's "line" names its input line)`,
+            );
         } finally {
           store.close();
         }

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { z } from "zod";
 import { encodeToken } from "../data/escape.js";
@@ -299,32 +299,65 @@ function round8(x: number): number {
   return Math.round(x * 1e8) / 1e8;
 }
 
+/** What `exportNeuroxJson` wrote. */
+export interface NeuroxExport {
+  /** Sentences written: lines of the JSON file, and of the .in / .label files beside it. */
+  sentences: number;
+  files: { json: string; in: string; label: string | null };
+  /** 1-based lines of the store's input left out because the store holds no word of them. */
+  leftOut: number[];
+}
+
+/** `acts.json` → `acts.in` / `acts.label` (a name without .json gets the suffixes appended). */
+export function neuroxSideFiles(out: string): { in: string; label: string } {
+  const stem = out.endsWith(".json") ? out.slice(0, -".json".length) : out;
+  return { in: `${stem}.in`, label: `${stem}.label` };
+}
+
 /**
- * Exports a word-level store (chosen layers of one site) as NeuroX activation JSON lines. Atomic.
- * NeuroX knows no sites: an MLP export holds block l's MLP neurons under `index` l, so its file
- * should say so in its name.
+ * Exports a word-level store (chosen layers of one site) as NeuroX activation JSON lines, with the
+ * sentence and label files NeuroX reads beside it: `acts.json`, `acts.in`, `acts.label` (when the
+ * store has labels). NeuroX's `load_data` needs the .in / .label lines parallel to the activation
+ * lines, token for token, and its `load_activations` cannot hold a sentence without tokens; so the
+ * three files hold the same sentences in the same order: every line of the store's input that the
+ * store holds words for (lines that were not extracted, or are empty, are left out). Each JSON line
+ * keeps NeuroX's `linex_index` (0, 1, … in file order) and adds `line`, the 1-based line of the
+ * store's input it came from. Tokens in the .in file are escaped as every codeneurons sentence file
+ * is (data/escape.ts: no token holds whitespace, so Python's `str.split()` finds them). All three
+ * files are written atomically. NeuroX knows no sites: an MLP export holds block l's MLP neurons
+ * under `index` l, so its file should say so in its name.
  */
 export async function exportNeuroxJson(
   store: ActivationStore,
   out: string,
   opts: { layers?: number[]; site?: Site; quiet?: boolean } = {},
-): Promise<number> {
+): Promise<NeuroxExport> {
   if (store.meta.level !== "word")
     throw new UserError("export: NeuroX JSON holds word-level activations; this store is sentence-level");
   const site = opts.site ?? "hidden";
   // The store refuses layers it does not hold (for the MLP site, layer 0 too).
   const layers = opts.layers ?? siteLayers(site, store.meta.layers);
   const hidden = store.dimOf(site);
-  await mkdir(join(out, ".."), { recursive: true });
-  const tmp = tempNameFor(out);
-  const stream = createWriteStream(tmp);
+  const side = neuroxSideFiles(out);
+  const files = { json: out, in: side.in, label: store.hasLabels ? side.label : null };
+  await mkdir(dirname(resolve(out)), { recursive: true });
+  const targets = [files.json, files.in, ...(files.label ? [files.label] : [])];
+  const temps = targets.map(tempNameFor);
+  const streams = temps.map((t) => createWriteStream(t));
+  const write = async (i: number, text: string) => {
+    if (!streams[i].write(text)) await once(streams[i], "drain");
+  };
   const progress = new Progress("export sentences", store.numLines, { quiet: opts.quiet });
+  const leftOut: number[] = [];
   let index = 0;
   try {
     for (let s = 0; s < store.numLines; s++) {
       const words = store.words(s);
       progress.tick();
-      if (words.length === 0) continue;
+      if (words.length === 0) {
+        leftOut.push(s + 1);
+        continue;
+      }
       const rows = Int32Array.from(words, (_, w) => store.row(s, w));
       const m = await store.readRows(rows, { layers, site });
       const features = words.map((token, t) => ({
@@ -337,17 +370,26 @@ export async function exportNeuroxJson(
           ),
         })),
       }));
-      if (!stream.write(`${JSON.stringify({ linex_index: index++, features })}\n`))
-        await once(stream, "drain");
+      await write(0, `${JSON.stringify({ linex_index: index++, line: s + 1, features })}\n`);
+      await write(1, `${words.map(encodeToken).join(" ")}\n`);
+      if (files.label) {
+        const labels = store.labels(s);
+        if (!labels || labels.length !== words.length)
+          throw new InputError(
+            store.dir,
+            `line ${s + 1} has ${labels?.length ?? 0} labels for ${words.length} words`,
+          );
+        await write(2, `${labels.join(" ")}\n`);
+      }
     }
-    stream.end();
-    await once(stream, "finish");
+    for (const st of streams) st.end();
+    await Promise.all(streams.map((st) => once(st, "finish")));
   } catch (e) {
-    stream.destroy();
-    await rm(tmp, { force: true });
+    for (const st of streams) st.destroy();
+    await Promise.all(temps.map((t) => rm(t, { force: true })));
     throw e;
   }
-  await rename(tmp, out);
+  for (const [i, t] of temps.entries()) await rename(t, targets[i]);
   progress.finish();
-  return index;
+  return { sentences: index, files, leftOut };
 }

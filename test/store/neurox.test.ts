@@ -53,7 +53,7 @@ describe("NeuroX JSON import/export", () => {
     expect(s1.meta.layers).toEqual([0, 1, 2]);
     expect(s1.meta.numRows).toBe(6);
     const n = await exportNeuroxJson(s1, join(dir, "back.json"), { quiet: true });
-    expect(n).toBe(3);
+    expect(n.sentences).toBe(3);
     const back = readFileSync(join(dir, "back.json"), "utf8")
       .trimEnd()
       .split("\n")
