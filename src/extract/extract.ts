@@ -18,7 +18,9 @@ import {
 } from "../store/format.js";
 import { readSentenceInput, type SentenceInput } from "../store/input.js";
 import {
+  DTYPE_MAX,
   finishedShard,
+  fitsDtype,
   openForWriting,
   type ShardData,
   writeShard,
@@ -27,6 +29,7 @@ import {
 import { writeJsonAtomic } from "../util/atomic.js";
 import { UserError } from "../util/errors.js";
 import { getOrCreate } from "../util/maps.js";
+import { neuronName, neuronSpace, siteTitle } from "../util/neurons.js";
 import { definedOptions } from "../util/options.js";
 import { Progress } from "../util/progress.js";
 import { aggregateSpan } from "./aggregate.js";
@@ -606,6 +609,7 @@ export async function extractActivations(
         progress,
         clock,
       );
+      checkOutputs(data, spanOf(group), lines, input, model, plan.settings);
       await writing;
       const writes = group
         .filter((shard) => pending.has(shard.id))
@@ -648,6 +652,65 @@ export async function extractActivations(
     warnings,
     ...(o.profile ? { profile: clock.result() } : {}),
   };
+}
+
+/**
+ * The model's outputs must be finite numbers of the storage dtype before anything of them is stored:
+ * a NaN or ±Infinity (a damaged checkpoint, an overflow in float16 weights) or a value beyond float16
+ * would otherwise be data. The error names the input line, the word, the site, layer and neuron and
+ * the value. The store's writer checks again (writeShard), for every other writer.
+ */
+function checkOutputs(
+  data: ShardData,
+  span: ShardPlan,
+  lines: LinePlan[],
+  input: SentenceInput,
+  model: ActivationModel,
+  settings: StorePlan["settings"],
+): void {
+  const dtype = settings.dtype;
+  for (const b of data.blocks) {
+    const bad = firstUnstorable(b.data, dtype);
+    if (bad < 0) continue;
+    const rowInSpan = Math.floor(bad / b.dim);
+    let line = span.firstLine;
+    let first = 0;
+    while (line < span.endLine - 1 && first + lines[line].rows <= rowInSpan) first += lines[line++].rows;
+    const where =
+      settings.level === "sentence"
+        ? "the sentence"
+        : wordAt(model, input.lines[line], rowInSpan - first, lines[line].rows);
+    const neuron = neuronName(b.layer * b.dim + (bad % b.dim), neuronSpace(b.site, b.dim));
+    const v = b.data[bad];
+    const why = Number.isFinite(v)
+      ? `which does not fit in ${dtype} (at most ±${DTYPE_MAX[dtype]}): extract with --dtype float32`
+      : "which is not a number a store can hold: the model computes non-finite values on this input (is the checkpoint damaged, or its dtype too narrow?)";
+    throw new UserError(
+      `${input.file}:${line + 1}: the model's output at neuron ${neuron} (${siteTitle(b.site)}, layer ${b.layer}, unit ${bad % b.dim}) for ${where} is ${v}, ${why}; nothing of lines ${span.firstLine + 1}–${span.endLine} was stored`,
+    );
+  }
+}
+
+/** Index of the first value that is not a finite number of `dtype`, or -1. */
+function firstUnstorable(data: Float32Array, dtype: StoreDType): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    // Fast path: finite and inside float16's range (NaN fails both comparisons).
+    if (v < 65504 && v > -65504) continue;
+    if (!fitsDtype(v, dtype)) return i;
+  }
+  return -1;
+}
+
+/** "word N 'text'" of a line's row (special tokens, when stored, come before and after the words). */
+function wordAt(model: ActivationModel, words: string[], row: number, rows: number): string {
+  const specials = rows - words.length;
+  const pre = specials > 0 ? model.tokenizer.prefixIds.length : 0;
+  const w = row - pre;
+  if (w >= 0 && w < words.length) return `word ${w + 1} '${words[w]}'`;
+  const ids = model.tokenizer.prefixIds.concat(model.tokenizer.suffixIds);
+  const id = w < 0 ? ids[row] : ids[pre + (w - words.length)];
+  return `the special token '${id === undefined ? "?" : model.tokenizer.idToToken(id)}'`;
 }
 
 /**
