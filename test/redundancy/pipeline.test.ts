@@ -375,7 +375,14 @@ describe("redundancy pipeline on a token-tagging task", () => {
     // Truncated or mutated cache files (a crash cannot make them: writes are atomic) are ignored.
     const oracleFile = readdirSync(steps).find((f) => f.startsWith("oracle-"))!;
     const text = readFileSync(join(steps, oracleFile), "utf8");
-    for (const bad of [text.slice(0, text.length >> 1), text.replace('"oracle"', '"oracIe"'), "", "null"]) {
+    // A damaged value that still parses (one digit of an accuracy changed) fails its checksum (issue 17).
+    const edited = text.replace(
+      /"accuracy":0\.(\d)/,
+      (_m, d: string) => `"accuracy":0.${(Number(d) + 1) % 10}`,
+    );
+    expect(edited).not.toBe(text);
+    const bads = [text.slice(0, text.length >> 1), text.replace('"oracle"', '"oracIe"'), "", "null", edited];
+    for (const bad of bads) {
       writeFileSync(join(steps, oracleFile), bad);
       const again = await runPipeline(input, { out, quiet: true, steps: ["oracle"] });
       expect(again.run.computed).toEqual(["oracle"]);

@@ -159,7 +159,38 @@ export async function readTask(dir: string, opts: { control?: boolean } = {}): P
   const [train, valid, test] = await Promise.all(
     SPLITS.map((s) => readTaskSplit(join(base, `${s}.tsv`), quoting)),
   );
+  if (summary) {
+    const counts = opts.control ? summary.control?.counts : summary.counts;
+    if (counts) {
+      const splits = { train, valid, test };
+      for (const s of SPLITS) checkCounts(splits[s], counts[s], join(base, `${s}.tsv`), summaryPath);
+    }
+  }
   return { dir, train, valid, test, summary };
+}
+
+/**
+ * A split's rows per label must be what summary.json says was selected: a truncated, swapped or
+ * damaged TSV is an error instead of a smaller or other task. Names the first label that differs.
+ */
+function checkCounts(
+  split: TaskSplit,
+  expected: Record<string, number>,
+  file: string,
+  summaryPath: string,
+): void {
+  const got = new Map<string, number>();
+  for (const l of split.label) got.set(l, (got.get(l) ?? 0) + 1);
+  const labels = new Set([...got.keys(), ...Object.keys(expected)]);
+  for (const label of [...labels].sort()) {
+    const want = Object.hasOwn(expected, label) ? expected[label] : 0;
+    const have = got.get(label) ?? 0;
+    if (have !== want)
+      throw new InputError(
+        file,
+        `holds ${have} rows labelled '${label}', but ${summaryPath} says ${want} were selected (${split.label.length} rows in all): the file was truncated, replaced or edited. Rebuild the task with 'codeneurons task', or if the edit is meant, delete summary.json`,
+      );
+  }
 }
 
 /** Rows of a split as objects. */

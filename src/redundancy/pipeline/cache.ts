@@ -14,8 +14,9 @@ import { log } from "../../util/progress.js";
  *   work/<kind>-<key>.json   one probe fit or one clustering, keyed by its content (data fingerprint,
  *                            columns, λs, solver settings): an interrupted step resumes at the next fit,
  *                            and steps that need the same probe share it
- * Files are written atomically (temp name + rename), so a file that exists is complete; a file that
- * does not parse (written by something else) is ignored and recomputed.
+ * Files are written atomically (temp name + rename), so a file that exists is complete. Each names the
+ * SHA-256 of its value: a file that does not parse, is of another step or key, or whose value does not
+ * match its checksum (a damaged disk, an edit) is named on stderr and recomputed, never used.
  */
 
 /**
@@ -50,24 +51,47 @@ export function contentKey(...parts: unknown[]): string {
 }
 
 export const CACHE_FORMAT = "codeneurons-redundancy-cache";
-/** 1: the file format got its version; files without one are read the same way. */
-export const CACHE_FILE_VERSION = 1;
+/**
+ * 1: the file format got its version; files without one are read the same way. 2: `sha256` of the
+ * value (valueChecksum), checked on every read. Files of version 1 and before have none and are read
+ * as they are, so that caches written by older versions stay valid.
+ */
+export const CACHE_FILE_VERSION = 2;
 
-/** One cache file. `value` is checked by its content key, not by a schema: a mismatch is a miss. */
-const CACHE_FILE_SCHEMA = z.object({
-  format: z.literal(CACHE_FORMAT),
-  version: z.literal(CACHE_FILE_VERSION).optional(),
-  name: z.string(),
-  key: z.string(),
-  value: z.unknown(),
-});
+/** One cache file: its name and key must be the ones asked for, its value must match its checksum. */
+const CACHE_FILE_SCHEMA = z.union([
+  z.object({
+    format: z.literal(CACHE_FORMAT),
+    version: z.literal(2),
+    name: z.string(),
+    key: z.string(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    value: z.unknown(),
+  }),
+  z.object({
+    format: z.literal(CACHE_FORMAT),
+    version: z.literal(1).optional(),
+    name: z.string(),
+    key: z.string(),
+    value: z.unknown(),
+  }),
+]);
 
 interface CacheFile<T> {
   format: typeof CACHE_FORMAT;
   version: typeof CACHE_FILE_VERSION;
   name: string;
   key: string;
+  sha256: string;
   value: T;
+}
+
+/**
+ * SHA-256 of a cached value as JSON reads it back (canonical: keys sorted, typed arrays as the
+ * objects JSON.stringify makes of them), so that the writer and a reader hash the same thing.
+ */
+function valueChecksum(parsed: unknown): string {
+  return createHash("sha256").update(canonicalJson(parsed)).digest("hex");
 }
 
 /** A cached value without the wall-clock `seconds` that results held before version 3. */
@@ -104,20 +128,38 @@ export class PipelineCache {
 
   private async read<T>(path: string, name: string, key: string): Promise<T | undefined> {
     if (!existsSync(path)) return undefined;
-    try {
-      const checked = checkValue(CACHE_FILE_SCHEMA, JSON.parse(await readFile(path, "utf8")));
-      if (checked.ok && checked.value.name === name && checked.value.key === key)
-        return withoutSeconds(checked.value.value) as T;
-    } catch {
-      // Not JSON: recompute below.
-    }
-    log(`redundancy: ignoring unreadable cache file ${path}`);
+    const problem = await (async (): Promise<string | T> => {
+      let json: unknown;
+      try {
+        json = JSON.parse(await readFile(path, "utf8"));
+      } catch (e) {
+        return `not readable as JSON (${(e as Error).message})`;
+      }
+      const checked = checkValue(CACHE_FILE_SCHEMA, json);
+      if (!checked.ok) return `not a cache file (field '${checked.field ?? "(root)"}': ${checked.detail})`;
+      const file = checked.value;
+      if (file.name !== name || file.key !== key) return `holds ${file.name}-${file.key}, not ${name}-${key}`;
+      if ("sha256" in file && valueChecksum(file.value) !== file.sha256)
+        return "damaged (its value does not match its SHA-256)";
+      return withoutSeconds(file.value) as T;
+    })();
+    if (typeof problem !== "string") return problem;
+    log(`redundancy: cache file ${path}: ${problem}; recomputing it`);
     return undefined;
   }
 
   private async write<T>(path: string, name: string, key: string, value: T): Promise<void> {
-    const file: CacheFile<T> = { format: CACHE_FORMAT, version: CACHE_FILE_VERSION, name, key, value };
-    await writeFileAtomic(path, JSON.stringify(file));
+    const text = JSON.stringify(value) as string | undefined;
+    if (text === undefined) throw new Error(`redundancy cache: ${name} has no JSON value`);
+    const file: Omit<CacheFile<T>, "value"> = {
+      format: CACHE_FORMAT,
+      version: CACHE_FILE_VERSION,
+      name,
+      key,
+      sha256: valueChecksum(JSON.parse(text)),
+    };
+    // The value's text as hashed, after the envelope.
+    await writeFileAtomic(path, `${JSON.stringify(file).slice(0, -1)},"value":${text}}`);
   }
 
   async readStep<T>(step: string, key: string): Promise<T | undefined> {
