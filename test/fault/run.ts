@@ -1,9 +1,10 @@
 import { runFaultSuite } from "./suite.js";
 
 /**
- * `npm run fault` (`-- --ci` for the CI size): the fault-injection suite at full size (three bit flips per file, the probe over
- * every split's damaged store), its counts printed per group (`FAULT <group> tried=… errors=…
- * identical=… edits=… other=…`) and every case that ended otherwise. Exits 1 when any did.
+ * `npm run fault`: the fault-injection suite at full size (three bit flips per file, the probe over
+ * every split's damaged store; `npm run fault -- --ci` for npm test's size), its counts printed per
+ * group (`FAULT <group> tried=… errors=… identical=… edits=… other=…`), the edits, and every case
+ * that ended otherwise. Exits 1 when any did.
  */
 const started = performance.now();
 const tally = await runFaultSuite({ full: !process.argv.includes("--ci") });
