@@ -24,6 +24,13 @@ export interface ExtractProfile {
     other: number;
     total: number;
   };
+  /**
+   * CPU seconds of the whole process over the same interval (every thread: onnxruntime's, libuv's,
+   * workers'). Divided by `seconds.total` it is how many cores were busy on average: the thread count
+   * when the run kept every core working, less when cores waited on serial parts or other processes
+   * had them.
+   */
+  cpuSeconds: number;
   /** Tokens the batches held: real ones and real + padding. */
   tokens: { real: number; padded: number };
   batches: number;
@@ -36,6 +43,7 @@ export class ProfileClock {
   readonly forward: ForwardTimes = emptyForwardTimes();
   private readonly own = { tokenize: 0, aggregate: 0, store: 0 };
   private readonly started = performance.now();
+  private readonly cpuStarted = process.cpuUsage();
   private last = this.started;
   tokensReal = 0;
   tokensPadded = 0;
@@ -59,10 +67,12 @@ export class ProfileClock {
 
   result(): ExtractProfile {
     const total = (performance.now() - this.started) / 1000;
+    const cpu = process.cpuUsage(this.cpuStarted);
     const parts: Record<Part, number> = { ...this.own, ...this.forward };
     const claimed = Object.values(parts).reduce((a, b) => a + b, 0);
     return {
       seconds: { ...parts, other: Math.max(0, total - claimed), total },
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       tokens: { real: this.tokensReal, padded: this.tokensPadded },
       batches: this.batches,
     };
@@ -72,6 +82,11 @@ export class ProfileClock {
 /** Share of the batches' tokens that were padding. */
 export function paddingFraction(p: ExtractProfile): number {
   return p.tokens.padded === 0 ? 0 : 1 - p.tokens.real / p.tokens.padded;
+}
+
+/** Cores busy on average over the run (CPU seconds of the process per wall-clock second). */
+export function busyCores(p: ExtractProfile): number {
+  return p.seconds.total > 0 ? p.cpuSeconds / p.seconds.total : 0;
 }
 
 /** The profile as text, one part a line with its share of the total, and the padding. */
@@ -85,7 +100,7 @@ export function formatProfile(p: ExtractProfile): string {
     ["waiting for weights", s.weights],
     ["subword → word aggregation", s.aggregate],
     ["store writes / hashing", s.store],
-    ["other", s.other],
+    ["other / idle", s.other],
   ];
   const share = (v: number) => (s.total > 0 ? (100 * v) / s.total : 0);
   const lines = rows
@@ -98,6 +113,7 @@ export function formatProfile(p: ExtractProfile): string {
     "profile:",
     ...lines,
     `  ${"total".padEnd(28)}${s.total.toFixed(2).padStart(9)} s`,
+    `  CPU time ${p.cpuSeconds.toFixed(2)} s: ${busyCores(p).toFixed(2)} cores busy on average`,
     `  outside onnxruntime's run: ${share(outside).toFixed(1)}%; ${p.batches} batches, ` +
       `${p.tokens.real} tokens + ${p.tokens.padded - p.tokens.real} padding ` +
       `(padding ${(100 * paddingFraction(p)).toFixed(1)}%)`,

@@ -1,11 +1,13 @@
+import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { makeBatches, toTokenBatch } from "../../src/extract/batches.js";
 import { extractActivations } from "../../src/extract/extract.js";
 import { openActivationModel } from "../../src/extract/model.js";
-import { formatProfile, paddingFraction } from "../../src/extract/profile.js";
+import { busyCores, type ExtractProfile, formatProfile, paddingFraction } from "../../src/extract/profile.js";
 import { Rng } from "../../src/util/rng.js";
 
 const seqOf = (n: number, tag = 0) => ({ ids: Array.from({ length: n }, (_, i) => i + 1), tag });
@@ -94,6 +96,42 @@ describe("extract profile", () => {
     expect(p.tokens.real).toBe(res.counts.subwords + 2 * res.counts.sentences);
     expect(p.tokens.padded).toBeGreaterThanOrEqual(p.tokens.real);
     expect(paddingFraction(p)).toBeGreaterThanOrEqual(0);
+    expect(p.cpuSeconds).toBeGreaterThan(0);
+    expect(busyCores(p)).toBeGreaterThan(0);
     expect(formatProfile(p)).toContain("onnxruntime run");
   });
+
+  it("extract --profile prints the split on stderr; with --json the result carries it", async () => {
+    const work = mkdtempSync(join(tmpdir(), "cn-profile-cli-"));
+    writeFileSync(join(work, "in.txt"), "int x = 1 ;\nreturn x ;\n");
+    const main = join(import.meta.dirname, "..", "..", "src", "cli", "main.ts");
+    const args = ["--import", "tsx", main, "extract", "--model", "test/fixtures/models/tiny-bert"];
+    const run = (out: string, extra: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        [...args, "--input", join(work, "in.txt"), "--out", out, ...extra],
+        {
+          env: { ...process.env, CODENEURONS_QUIET: "1" },
+        },
+      );
+    const plain = await run(join(work, "a"), ["--profile"]);
+    for (const part of [
+      "tokenize / windows",
+      "onnxruntime run",
+      "reading outputs back",
+      "subword → word aggregation",
+      "store writes / hashing",
+      "other / idle",
+      "cores busy on average",
+      "outside onnxruntime's run",
+    ]) {
+      expect(plain.stderr).toContain(part);
+    }
+    const withJson = await run(join(work, "b"), ["--profile", "--json"]);
+    const result = JSON.parse(withJson.stdout) as { profile: ExtractProfile; counts: { subwords: number } };
+    expect(result.profile.seconds.run).toBeGreaterThan(0);
+    // 2 lines: [CLS] … [SEP] around each line's subwords, no padding when each runs in its own row.
+    expect(result.profile.tokens.real).toBe(result.counts.subwords + 4);
+    expect(withJson.stderr).toContain("profile:");
+  }, 60_000);
 });
