@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -21,6 +21,7 @@ import {
   formatTaskTsv,
   parseTaskTsv,
   readTask,
+  readTaskSplit,
   taskRows,
 } from "../../src/data/task/tsv.js";
 import { InputError } from "../../src/util/errors.js";
@@ -251,6 +252,35 @@ describe("task TSV files", () => {
     expect(() =>
       checkTaskAgainstSentences(task.train, build.sources.valid.corpus.sentences, "train.tsv"),
     ).toThrow(/train\.tsv:\d+:/);
+  });
+
+  it("a split whose rows per label disagree with summary.json is an error (issue 17: truncated, swapped)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cn-task-counts-"));
+    await writeTask(dir, buildTokenTagging(syntheticSources(), opts));
+    const train = join(dir, "train.tsv");
+    const text = readFileSync(train, "utf8");
+    const lines = text.trimEnd().split("\n");
+    // Truncated at a line boundary: still a valid TSV, one row short.
+    writeFileSync(train, `${lines.slice(0, -1).join("\n")}\n`);
+    await expect(readTask(dir)).rejects.toThrow(/train\.tsv: holds \d+ rows labelled .*summary\.json says/);
+    await expect(readTaskSplit(train)).rejects.toThrow(InputError);
+    // The control task's splits against the summary's control counts; valid.tsv in place of train.tsv.
+    writeFileSync(train, readFileSync(join(dir, "valid.tsv")));
+    await expect(readTask(dir)).rejects.toThrow(InputError);
+    writeFileSync(train, text);
+    const controlTrain = join(dir, "control", "train.tsv");
+    const control = readFileSync(controlTrain, "utf8");
+    writeFileSync(controlTrain, control.replace(/\t([A-Z]+)\n/, "\tNOPE\n"));
+    await expect(readTask(dir, { control: true })).rejects.toThrow(/control\/train\.tsv: holds/);
+    await expect(readTaskSplit(controlTrain)).rejects.toThrow(InputError);
+    writeFileSync(controlTrain, control);
+    expect((await readTask(dir)).train.label.length).toBe(lines.length - 1);
+    // A summary.json that is someone else's JSON is not the task's: the split reads as it is.
+    writeFileSync(join(dir, "summary.json"), JSON.stringify({ note: "not a task summary" }));
+    expect((await readTaskSplit(train)).label.length).toBe(lines.length - 1);
+    // One that is not JSON at all (a truncated summary) is an error.
+    writeFileSync(join(dir, "summary.json"), '{"format": "codeneurons-task", "vers');
+    await expect(readTaskSplit(train)).rejects.toThrow(InputError);
   });
 
   it("keeps tokens with blanks whole, quoting a field with quotes as csv does", () => {

@@ -343,7 +343,7 @@ export async function resultsCases(
   await fileCases(f, tally, {
     ...common,
     sub: "task",
-    copy: ["task"],
+    copy: ["task", "concepts"],
     work: join(root, "results-task"),
     seed: o.seed + 21,
     files: (p) => !p.includes(`${sep}wordlists${sep}`),
@@ -351,6 +351,10 @@ export async function resultsCases(
     consumers: (file) => [
       ...(file.endsWith(".json") ? [readBack(f, file)] : []),
       { name: "probe", run: (dir: string) => probeOutputs(dir) },
+      // The concept analysis reads the train split on its own (with the summary beside it).
+      ...(["train.tsv", "summary.json"].includes(basename(file))
+        ? [{ name: "concepts", repairs: true, run: (dir: string) => conceptsOutputs(f, dir) }]
+        : []),
     ],
   });
   await fileCases(f, tally, {

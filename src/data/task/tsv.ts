@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { InputError } from "../../util/errors.js";
 import { readJsonFile } from "../../util/json.js";
 import { decodeToken, encodeToken, hasBlank } from "../escape.js";
 import { readText, splitLines } from "../io.js";
-import { SPLITS, type SplitName } from "../splits.js";
-import { parseTaskSummary, type TaskSummary } from "./format.js";
+import { isSplitName, SPLITS, type SplitName } from "../splits.js";
+import { parseTaskSummary, TASK_SUMMARY_FORMAT, type TaskSummary } from "./format.js";
 
 /**
  * Task split files: `DIR/{train,valid,test}.tsv`, a header `sentence\tword\ttoken\tlabel`, then one
@@ -117,20 +117,49 @@ export function parseTaskTsv(text: string, file: string, quoting: TsvQuoting = "
 /**
  * Reads one split file. Without `quoting`, the task directory's summary.json says (DIR/summary.json,
  * or the one above DIR/control/): version 1 wrote raw quotes; no summary means a file written by
- * writeTaskTsv, which quotes.
+ * writeTaskTsv, which quotes. A split file beside its summary (train.tsv, valid.tsv, test.tsv) must
+ * hold the rows per label the summary says were selected (checkCounts).
  */
 export async function readTaskSplit(path: string, quoting?: TsvQuoting): Promise<TaskSplit> {
-  return parseTaskTsv(await readText(path), path, quoting ?? (await quotingNear(path)));
+  if (quoting) return parseTaskTsv(await readText(path), path, quoting);
+  const near = await summaryNear(path);
+  const split = parseTaskTsv(await readText(path), path, near ? quotingOf(near.summary) : "csv");
+  const name = basename(path, ".tsv");
+  if (near && isSplitName(name)) {
+    const counts = near.control ? near.summary.control?.counts : near.summary.counts;
+    if (counts) checkCounts(split, counts[name], path, near.path);
+  }
+  return split;
 }
 
-async function quotingNear(path: string): Promise<TsvQuoting> {
+/**
+ * The task summary of a split file: DIR/summary.json, or for DIR/control/ the one above. A JSON file of
+ * that name that is not a task summary (of any version) is someone else's and is passed over; one that
+ * names the task summary's format, or is not JSON at all, must be a valid summary: a damaged summary
+ * is an error, not a missing one.
+ */
+async function summaryNear(
+  path: string,
+): Promise<{ summary: TaskSummary; path: string; control: boolean } | null> {
   const dir = dirname(path);
-  for (const candidate of [join(dir, "summary.json"), join(dir, "..", "summary.json")]) {
-    if (!existsSync(candidate)) continue;
-    const summary = await readJsonFile(candidate, parseTaskSummary).catch(() => null);
-    if (summary) return quotingOf(summary);
+  const candidates = [
+    { path: join(dir, "summary.json"), control: false },
+    ...(basename(dir) === "control" ? [{ path: join(dir, "..", "summary.json"), control: true }] : []),
+  ];
+  for (const c of candidates) {
+    if (!existsSync(c.path)) continue;
+    try {
+      return { summary: await readJsonFile(c.path, parseTaskSummary), ...c };
+    } catch (e) {
+      const json = await readJsonFile(c.path, (v: unknown) => v).catch(() => undefined);
+      const foreign =
+        typeof json === "object" &&
+        json !== null &&
+        (json as { format?: unknown }).format !== TASK_SUMMARY_FORMAT;
+      if (!foreign) throw e;
+    }
   }
-  return "csv";
+  return null;
 }
 
 /** The quoting of a task directory's TSV files, as its summary says. */
