@@ -1,14 +1,22 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { extractActivations } from "../../src/extract/extract.js";
 import { openActivationModel } from "../../src/extract/model.js";
 import { SafetensorsFile } from "../../src/model/weights/safetensors.js";
 import { UserError } from "../../src/util/errors.js";
 
 const TINY = "test/fixtures/models/tiny-bert";
-const tmp = () => mkdtempSync(join(tmpdir(), "cn-nonfinite-"));
+const dirs: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(join(tmpdir(), "cn-nonfinite-"));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /**
  * A copy of tiny-bert whose safetensors weights are edited in place: `edit(name)` gives the values
