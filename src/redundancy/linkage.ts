@@ -98,7 +98,8 @@ function validateSquare(d: Float64Array, n: number): void {
   }
 }
 
-interface RawMerges {
+/** Merges in the order an algorithm found them: slots x < y, y keeps the new cluster (scipy's convention). */
+export interface RawMerges {
   x: Int32Array;
   y: Int32Array;
   height: Float64Array;
@@ -190,7 +191,7 @@ function updateDistances(
 }
 
 /** Stable sort by height, then union-find relabelling (scipy's `label`). */
-function relabel(raw: RawMerges, n: number): LinkageTree {
+export function relabel(raw: RawMerges, n: number): LinkageTree {
   const m = n - 1;
   const order = Array.from({ length: m }, (_, k) => k);
   order.sort((a, b) => raw.height[a] - raw.height[b] || a - b);
