@@ -10,7 +10,7 @@
  * written once under bench/work/.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ import { matmul } from "../src/linalg/products.js";
 import { threadCount } from "../src/linalg/runtime.js";
 import { clusterNeurons, DEFAULT_THRESHOLDS } from "../src/redundancy/cluster.js";
 import { writeFileAtomic } from "../src/util/atomic.js";
-import { type Matrix, matrix } from "../src/util/matrix.js";
+import { matrix } from "../src/util/matrix.js";
 import { Rng } from "../src/util/rng.js";
 import {
   appendResult,
@@ -29,6 +29,7 @@ import {
   median,
   PYTHON,
   pythonHas,
+  readNpyF32,
   runPythonBaseline,
   WORK_DIR,
   writeNpy,
@@ -62,32 +63,6 @@ async function generate(): Promise<void> {
     for (let j = 0; j < NEURONS; j++) x.data[r * NEURONS + j] += rng.normal() + offset[j];
   }
   await writeNpy(DATA, x.data, [TOKENS, NEURONS]);
-}
-
-/** Reads a C-order float32 2-D .npy file (as written by writeNpy). */
-function readNpyF32(path: string): Matrix {
-  const fd = openSync(path, "r");
-  try {
-    const head = Buffer.alloc(10);
-    readSync(fd, head, 0, 10, 0);
-    const headerLength = head.readUInt16LE(8);
-    const header = Buffer.alloc(headerLength);
-    readSync(fd, header, 0, headerLength, 10);
-    const text = header.toString("latin1");
-    const shape = /'shape': \((\d+), (\d+)\)/.exec(text);
-    if (!text.includes("'<f4'") || !shape) throw new Error(`${path}: not a 2-D float32 .npy file`);
-    const m = matrix(Number(shape[1]), Number(shape[2]));
-    const bytes = new Uint8Array(m.data.buffer);
-    let pos = 0;
-    while (pos < bytes.length) {
-      const got = readSync(fd, bytes, pos, Math.min(1 << 28, bytes.length - pos), 10 + headerLength + pos);
-      if (got === 0) throw new Error(`${path}: truncated`);
-      pos += got;
-    }
-    return m;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Reads a .npy array's raw data (any dtype) after its header. */

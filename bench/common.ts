@@ -3,12 +3,13 @@
  * the OpenBLAS overrides unset, `BENCH …` lines, and bench/results.json. Any bench:* script may use them.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic, writeJsonAtomic } from "../src/util/atomic.js";
+import { type Matrix, matrix } from "../src/util/matrix.js";
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 /** Git-ignored scratch space for generated benchmark data. */
@@ -215,6 +216,32 @@ export async function writeNpy(
     Buffer.from(header, "latin1"),
     new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
   ]);
+}
+
+/** Reads a C-order float32 2-D .npy file (as written by writeNpy). */
+export function readNpyF32(path: string): Matrix {
+  const fd = openSync(path, "r");
+  try {
+    const head = Buffer.alloc(10);
+    readSync(fd, head, 0, 10, 0);
+    const headerLength = head.readUInt16LE(8);
+    const header = Buffer.alloc(headerLength);
+    readSync(fd, header, 0, headerLength, 10);
+    const text = header.toString("latin1");
+    const shape = /'shape': \((\d+), (\d+)\)/.exec(text);
+    if (!text.includes("'<f4'") || !shape) throw new Error(`${path}: not a 2-D float32 .npy file`);
+    const m = matrix(Number(shape[1]), Number(shape[2]));
+    const bytes = new Uint8Array(m.data.buffer);
+    let pos = 0;
+    while (pos < bytes.length) {
+      const got = readSync(fd, bytes, pos, Math.min(1 << 28, bytes.length - pos), 10 + headerLength + pos);
+      if (got === 0) throw new Error(`${path}: truncated`);
+      pos += got;
+    }
+    return m;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Reads a small JSON file if it exists. */

@@ -1,10 +1,10 @@
 /**
  * codeneurons as a library. Each stage is a function in its own folder, exported here by name
- * (label → task → extract → probe → redundancy → concepts → report); each folder is also a namespace
- * (data, probe, rank, redundancy, concepts, report, store) with its building blocks.
+ * (label → task → extract → probe → redundancy → concepts → latent → report); each folder is also a
+ * namespace (data, probe, rank, redundancy, concepts, latent, report, store) with its building blocks.
  *
  *   import { runLabel, runTokenTaggingTask, extractActivations, runProbe, runRedundancyPipeline,
- *            runConcepts, writeReportForResults } from "codeneurons";
+ *            runConcepts, runLatent, writeReportForResults } from "codeneurons";
  *
  * Every JSON file a stage writes has a `format` and `version`, a TypeScript type exported below, and a
  * schema in FILE_FORMATS (published as JSON Schema in docs/schemas/, see docs/DESIGN.md). The files of
@@ -29,6 +29,7 @@ import {
   WORD_LISTS_VERSION,
 } from "./data/task/format.js";
 import { INTERVENTION_FORMAT, INTERVENTION_SCHEMA, INTERVENTION_VERSION } from "./intervene/format.js";
+import { LATENT_FORMAT, LATENT_SCHEMA, LATENT_VERSION } from "./latent/format.js";
 import {
   METRICS_FORMAT,
   METRICS_SCHEMA,
@@ -87,6 +88,9 @@ export {
   type InterventionStageOptions,
   runInterventionStage,
 } from "./intervene/stage.js";
+export type { LatentResult } from "./latent/format.js";
+export * as latent from "./latent/index.js";
+export { type LatentStageOptions, type LatentStageResult, runLatent } from "./latent/stage.js";
 export { DesignMatrix } from "./linalg/design.js";
 export { gram, matmul, matmulTransA, matmulTransB } from "./linalg/products.js";
 export { Standardizer } from "./linalg/standardize.js";
@@ -244,6 +248,13 @@ export const FILE_FORMATS = [
     version: PREDICTIONS_VERSION,
     file: "predict --format json",
     schema: PREDICTIONS_SCHEMA,
+  },
+  {
+    name: LATENT_FORMAT,
+    format: LATENT_FORMAT,
+    version: LATENT_VERSION,
+    file: "latent.json",
+    schema: LATENT_SCHEMA,
   },
   {
     name: REPORT_FORMAT,

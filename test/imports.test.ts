@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["rank"],
   ["probe"],
   ["redundancy", "concepts"],
-  ["intervene", "compress"],
+  ["intervene", "compress", "latent"],
   ["report"],
   ["serve"],
   ["run"],

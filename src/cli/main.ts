@@ -9,6 +9,7 @@ import { register as registerConcepts } from "./concepts.js";
 import { registerExtract } from "./extract.js";
 import { register as registerIntervene } from "./intervene.js";
 import { register as registerLabel } from "./label.js";
+import { register as registerLatent } from "./latent.js";
 import { register as registerPredict } from "./predict.js";
 import { register as registerProbe } from "./probe.js";
 import { register as registerRedundancy } from "./redundancy.js";
@@ -28,6 +29,7 @@ const registrars: Register[] = [
   registerProbe,
   registerRedundancy,
   registerConcepts,
+  registerLatent,
   registerIntervene,
   registerCompress,
   registerPredict,
