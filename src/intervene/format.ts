@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { checkJson, envelope, readVersioned } from "../util/json.js";
+import { InputError } from "../util/errors.js";
+import { checkJson, envelope, fieldPath, readVersioned } from "../util/json.js";
 
 /**
  * intervention.json: what changing chosen neurons inside the forward pass does to the model's own
@@ -97,7 +98,55 @@ export function parseInterventionResults(value: unknown, file: string): Interven
     file,
     { format: INTERVENTION_FORMAT, version: INTERVENTION_VERSION },
     {
-      1: (v) => checkJson(INTERVENTION_SCHEMA, v, file),
+      1: (v) => checkConsistent(checkJson(INTERVENTION_SCHEMA, v, file), file),
     },
   );
+}
+
+/**
+ * What the schema cannot say: every class has a score wherever the file gives per-class scores, each
+ * experiment names one neuron per id, and the sweep's points are experiments of the file.
+ */
+function checkConsistent(r: InterventionResults, file: string): InterventionResults {
+  const fail = (path: (string | number)[], message: string): never => {
+    throw new InputError(file, message, { field: fieldPath(path) });
+  };
+  const covered = (scores: Record<string, unknown>, path: (string | number)[]) => {
+    const missing = r.classes.find((c) => !Object.hasOwn(scores, c));
+    if (missing !== undefined) fail(path, `no score for class '${missing}'`);
+  };
+  covered(r.baseline.perClass, ["baseline", "perClass"]);
+  for (const [i, e] of r.experiments.entries()) {
+    covered(e.after.perClass, ["experiments", i, "after", "perClass"]);
+    covered(e.controls.perClass, ["experiments", i, "controls", "perClass"]);
+    if (e.neurons.length !== e.ids.length)
+      fail(
+        ["experiments", i, "neurons"],
+        `expected ${e.ids.length} names (one per id), got ${e.neurons.length}`,
+      );
+  }
+  for (const [i, p] of (r.sweep?.points ?? []).entries())
+    if (p.experiment >= r.experiments.length)
+      fail(
+        ["sweep", "points", i, "experiment"],
+        `expected an experiment index below ${r.experiments.length}, got ${p.experiment}`,
+      );
+  return r;
+}
+
+/**
+ * The sweep's experiment for K = k: the point of K = k, else the largest K below it (a class may rank
+ * fewer neurons than asked for), else the smallest; null without a sweep.
+ */
+export function sweepExperimentAt(r: InterventionResults, k: number): number | null {
+  const points = r.sweep?.points ?? [];
+  if (points.length === 0) return null;
+  const below = points.filter((p) => p.k <= k);
+  return (below.length > 0 ? below[below.length - 1] : points[0]).experiment;
+}
+
+/** The class an experiment's neurons were chosen for (`top:CLASS:K`, `concept:CLASS`), else null. */
+export function experimentClass(label: string): string | null {
+  const m = /^top:([^:]+):\d+$/.exec(label) ?? /^concept:(.+)$/.exec(label);
+  return m ? m[1] : null;
 }

@@ -55,8 +55,12 @@ export interface InterventionStageOptions {
   model?: string;
   /** One experiment per spec (intervene/neurons.ts). */
   neurons?: readonly string[];
-  /** Effect of the top-K neurons of `class` for each K of `ks`. */
-  sweep?: { class: string; ks?: readonly number[] };
+  /**
+   * Effect of the top-K neurons of `class` for each K of `ks`. A K beyond the class's ranking is an
+   * error, unless `clip` (`codeneurons run`, whose config cannot know the ranking's length): then it is
+   * left out, and the whole ranking is the last point.
+   */
+  sweep?: { class: string; ks?: readonly number[]; clip?: boolean };
   /** zero | mean | scale:K | set:V. */
   mode: string;
   /** Neuron site; default the probe's. */
@@ -154,7 +158,7 @@ export async function setUpIntervention(opts: InterventionStageOptions): Promise
     let sweepKs: number[] = [];
     if (opts.sweep) {
       const ranking = classRanking(selection, opts.sweep.class);
-      sweepKs = sweepSizes(ranking.length, opts.sweep.ks);
+      sweepKs = sweepSizes(ranking.length, opts.sweep.ks, opts.sweep.clip ?? false);
       for (const k of sweepKs)
         selections.push({ label: `top:${opts.sweep.class}:${k}`, ids: ranking.slice(0, k) });
     }
@@ -282,11 +286,18 @@ export async function runInterventionStage(opts: InterventionStageOptions): Prom
   }
 }
 
-/** The sweep's K values: the given ones (or 1, 2, 5, 10, 20, 50, 100) up to the class's ranking. */
-function sweepSizes(rankingLength: number, ks?: readonly number[]): number[] {
+/**
+ * The sweep's K values: the given ones (or 1, 2, 5, 10, 20, 50, 100) up to the class's ranking. Given
+ * ones beyond it are an error unless `clip`, which replaces them by the ranking's length.
+ */
+function sweepSizes(rankingLength: number, ks: readonly number[] | undefined, clip: boolean): number[] {
   const wanted = ks ?? DEFAULT_SWEEP_KS;
   for (const k of wanted) {
     if (!Number.isInteger(k) || k < 1) throw new UserError(`--ks: positive integers; got ${k}`);
+  }
+  if (ks && clip) {
+    const kept = [...new Set(ks.map((k) => Math.min(k, rankingLength)))];
+    return kept.sort((a, b) => a - b);
   }
   if (ks) {
     const over = ks.filter((k) => k > rankingLength);

@@ -4,12 +4,20 @@ import {
   codeHeatmapSpec,
   conceptNeuronsSpec,
   groupColours,
+  interventionSweepSpec,
   layerAccuracySpec,
   layerDistributionSpec,
   neuronCurvesSpec,
   redundancySpec,
 } from "./specs.js";
 import type { ReportData } from "./types.js";
+
+/** What an intervention's accuracy and loss are of, per evaluation. */
+const SCORED = {
+  "masked-lm": "each word's first subword masked and predicted",
+  "causal-lm": "each word's first subword predicted from the words before it",
+  probe: "a probe's class from the recomputed last layer",
+} as const;
 
 /** The report's sections in page order; each figure belongs to one. */
 export const SECTIONS = [
@@ -21,6 +29,7 @@ export const SECTIONS = [
   { id: "distribution", title: "Where the top neurons are", field: "layerDistribution" },
   { id: "concepts", title: "Concept neurons", field: "conceptNeurons" },
   { id: "heatmaps", title: "Top neurons over code", field: "heatmaps" },
+  { id: "intervention", title: "Interventions inside the model", field: "intervention" },
 ] as const;
 
 export type SectionId = (typeof SECTIONS)[number]["id"];
@@ -101,6 +110,15 @@ export function figuresOf(data: ReportData): Figure[] {
       section: "heatmaps",
       caption: `${h.neurons.length === 1 ? "The top neuron" : `The top ${h.neurons.length} neurons`} of ${h.class} over ${h.lines.length} code line${h.lines.length > 1 ? "s" : ""} (# = line number in the corpus).`,
       spec: codeHeatmapSpec(h),
+    });
+  }
+  const iv = data.intervention;
+  if (iv?.sweep && iv.sweep.points.length > 0) {
+    out.push({
+      name: "intervention-sweep",
+      section: "intervention",
+      caption: `The model's own predictions of ${iv.sweep.class} words (${iv.split} split; ${SCORED[iv.evaluation]}) with the top-K ${iv.sweep.class} neurons of the probe's ranking changed inside the forward pass (${iv.mode}), beside K random neurons of the same layers. A line well below the grey band means the neurons matter to the model for that class; the probe's curve beside it is the correlational view of the same ranking.`,
+      spec: interventionSweepSpec(iv, data.neuronCurves),
     });
   }
   return out;

@@ -1,10 +1,11 @@
 import { namePattern, siteTitle } from "../util/neurons.js";
 import { type Figure, SECTIONS, type SectionId } from "./figures.js";
-import { firesText } from "./specs.js";
+import { EVALUATION_TITLES, firesText } from "./specs.js";
 import type {
   Baseline,
   ClassMetricsSection,
   ConceptNeuronExample,
+  InterventionSection,
   Population,
   RedundancySummary,
   ReportData,
@@ -94,7 +95,9 @@ function sectionHtml(
           ? classTable(data.classMetrics, data.baseline)
           : id === "heatmaps" && data.heatmaps?.some((h) => h.neurons.some((n) => n.weight !== undefined))
             ? '<p class="lead">Each class\'s top neurons by |probe weight| (LCA), which ranks both signs. A positive weight means the probe reads high values of the neuron as the class: it <b>fires high</b> on it; a negative weight, low values: it <b>fires low</b>. The label under each neuron says which; colours are the activations (red positive, blue negative).</p>'
-            : "";
+            : id === "intervention" && data.intervention
+              ? interventionTables(data.intervention)
+              : "";
   const present = data[field] !== undefined;
   const body =
     own.length === 0 && !table
@@ -216,6 +219,107 @@ function warningsHtml(b: Baseline | undefined): string {
   return b.warnings.map((w) => `<p class="warning" role="alert">⚠ ${escapeHtml(w)}</p>`).join("\n");
 }
 
+const MODE_WORDS: Record<string, string> = {
+  zero: "Zeroing",
+  mean: "Setting to the train-split mean",
+  scale: "Scaling",
+  set: "Setting",
+};
+
+/** "Zeroing top:STRING:10 (10 neurons)", "Scaling ×2 L3:17". */
+function experimentTitle(iv: InterventionSection, i: number): string {
+  const e = iv.experiments[i];
+  const [kind, value] = iv.mode.split(":");
+  const how =
+    kind === "scale"
+      ? `Scaling ×${value}`
+      : kind === "set"
+        ? `Setting to ${value}`
+        : (MODE_WORDS[kind] ?? iv.mode);
+  return `${how} ${e.label} (${e.neurons} neuron${e.neurons === 1 ? "" : "s"})`;
+}
+
+const nats = (v: number | null | undefined): string => (v === null || v === undefined ? "–" : v.toFixed(3));
+const pm = (mean: number, sd: number, f: (v: number) => string): string => `${f(mean)} ± ${f(sd)}`;
+
+/**
+ * The featured experiment per class (before, after, random controls; accuracy and loss), then one row
+ * per experiment for the class it was chosen for.
+ */
+function interventionTables(iv: InterventionSection): string {
+  const e = iv.experiments[iv.featured];
+  const hasLoss = iv.baseline.overall.loss !== null;
+  const ctrl = iv.controls > 0;
+  const row = (
+    name: string,
+    before: InterventionSection["baseline"]["overall"],
+    after: typeof before,
+    c: InterventionSection["experiments"][number]["controls"]["overall"],
+  ) => {
+    const worse = after.accuracy < before.accuracy;
+    return (
+      `<tr><th scope="row">${escapeHtml(name)}</th><td class="num">${before.rows}</td>` +
+      `<td class="num">${pct(before.accuracy)}</td><td class="num${worse ? " worse" : ""}">${pct(after.accuracy)}</td>` +
+      (ctrl ? `<td class="num">${pm(c.accuracy.mean, c.accuracy.sd, pct)}</td>` : "") +
+      (hasLoss
+        ? `<td class="num">${nats(before.loss)}</td><td class="num">${nats(after.loss)}</td>` +
+          (ctrl ? `<td class="num">${c.loss ? pm(c.loss.mean, c.loss.sd, nats) : "–"}</td>` : "")
+        : "") +
+      "</tr>"
+    );
+  };
+  const rows = [
+    ...iv.classes.map((c) => row(c, iv.baseline.perClass[c], e.after.perClass[c], e.controls.perClass[c])),
+    row("All classes", iv.baseline.overall, e.after.overall, e.controls.overall),
+  ].join("\n");
+  const random = ctrl ? `<th scope="col" class="num">Random</th>` : "";
+  const head =
+    `<th scope="col">Class</th><th scope="col" class="num">Words</th><th scope="col" class="num">Accuracy before</th><th scope="col" class="num">After</th>${random}` +
+    (hasLoss
+      ? `<th scope="col" class="num">Loss before</th><th scope="col" class="num">After</th>${random}`
+      : "");
+  const featured = `<table class="summary" data-table="intervention">
+<caption>${escapeHtml(experimentTitle(iv, iv.featured))} inside the model; ${EVALUATION_TITLES[iv.evaluation]} predictions on the ${escapeHtml(iv.split)} split.${ctrl ? ` Random: ${iv.controls} sets of as many neurons from the same layers (mean ± sd).` : ""}${hasLoss ? " Loss: mean negative log-likelihood (nats) of the true first subword." : ""}</caption>
+<thead><tr>${head}</tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`;
+  const cell = (
+    before: number,
+    after: number,
+    c: { mean: number; sd: number } | null,
+    f: (v: number) => string,
+  ) =>
+    `<td class="num">${f(before)} → ${f(after)}${ctrl && c ? ` <span class="muted">(${pm(c.mean, c.sd, f)})</span>` : ""}</td>`;
+  const all = iv.experiments
+    .map((x, i) => {
+      const cls = x.class !== null && iv.classes.includes(x.class) ? x.class : null;
+      const b = cls ? iv.baseline.perClass[cls] : iv.baseline.overall;
+      const a = cls ? x.after.perClass[cls] : x.after.overall;
+      const c = cls ? x.controls.perClass[cls] : x.controls.overall;
+      return (
+        `<tr${i === iv.featured ? ' class="featured"' : ""}><th scope="row"><code>${escapeHtml(x.label)}</code></th><td class="num">${x.neurons}</td>` +
+        `<td>${escapeHtml(cls ?? "all classes")}</td>${cell(b.accuracy, a.accuracy, c.accuracy, pct)}` +
+        (hasLoss && b.loss !== null && a.loss !== null
+          ? cell(b.loss, a.loss, c.loss, nats)
+          : hasLoss
+            ? "<td>–</td>"
+            : "") +
+        "</tr>"
+      );
+    })
+    .join("\n");
+  const experiments = `<table class="summary" data-table="intervention-experiments">
+<caption>Every experiment, scored on the class its neurons were chosen for (all classes for a neuron list); in brackets, the random controls (mean ± sd).</caption>
+<thead><tr><th scope="col">Experiment</th><th scope="col" class="num">Neurons</th><th scope="col">Class</th><th scope="col" class="num">Accuracy</th>${hasLoss ? '<th scope="col" class="num">Loss</th>' : ""}</tr></thead>
+<tbody>
+${all}
+</tbody>
+</table>`;
+  return featured + experiments;
+}
+
 /** [0,1,2,3,7] → "0–3, 7". */
 export function layerRange(layers: number[]): string {
   const sorted = [...layers].sort((a, b) => a - b);
@@ -257,6 +361,21 @@ function cardsHtml(data: ReportData): string {
   if (data.conceptNeurons) {
     const total = data.conceptNeurons.concepts.reduce((a, c) => a + c.byLayer.reduce((x, y) => x + y, 0), 0);
     cards.push(["Concept neurons", String(total), `across ${data.conceptNeurons.concepts.length} concepts`]);
+  }
+  const iv = data.intervention;
+  if (iv) {
+    const e = iv.experiments[iv.featured];
+    const cls = e.class !== null && iv.classes.includes(e.class) ? e.class : null;
+    const before = cls ? iv.baseline.perClass[cls] : iv.baseline.overall;
+    const after = cls ? e.after.perClass[cls] : e.after.overall;
+    const c = cls ? e.controls.perClass[cls] : e.controls.overall;
+    cards.push([
+      `${cls ?? "All classes"} accuracy, ${e.label}`,
+      `${pct(before.accuracy)} → ${pct(after.accuracy)}`,
+      iv.controls > 0
+        ? `random neurons: ${pct(c.accuracy.mean)} ± ${pct(c.accuracy.sd)}`
+        : `${iv.mode}, no controls`,
+    ]);
   }
   if (cards.length === 0) return "";
   return `<div class="cards">${cards
@@ -303,6 +422,9 @@ table.summary thead th{font-size:12px;text-transform:uppercase;letter-spacing:.0
 table.summary tbody tr:hover{background:#f3f6fa}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.best{font-weight:650;color:#0b6e4f}
+td.worse{font-weight:650;color:#b91c1c}
+tr.featured{background:#f3f6fa}
+.muted{color:var(--muted)}
 td.detail{color:var(--muted);font-size:13px}
 td.words code{background:#f3f4f6;border-radius:4px;padding:1px 5px;margin:1px;display:inline-block}
 footer{color:var(--muted);font-size:12px;padding:8px 24px 40px}

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { InputError } from "../util/errors.js";
 import { checkJson, fieldPath, readJsonFile, readVersioned } from "../util/json.js";
 import {
+  type InterventionSection,
   REPORT_DATA_SCHEMA,
   REPORT_FORMAT,
   REPORT_LEGACY_NAME,
@@ -91,4 +92,29 @@ function checkLengths(d: ReportData, file: string): void {
     throw new InputError(file, `expected ${first.expected} entries, got ${first.got}`, {
       field: fieldPath(first.path),
     });
+  if (d.intervention) checkIntervention(d.intervention, file);
+}
+
+/** Experiment indices point at experiments; every class has a score everywhere the tables look. */
+function checkIntervention(iv: InterventionSection, file: string): void {
+  const fail = (path: (string | number)[], message: string) => {
+    throw new InputError(file, message, { field: fieldPath(["intervention", ...path]) });
+  };
+  const n = iv.experiments.length;
+  if (iv.featured >= n) fail(["featured"], `expected an experiment index below ${n}, got ${iv.featured}`);
+  for (const [i, p] of (iv.sweep?.points ?? []).entries())
+    if (p.experiment >= n)
+      fail(
+        ["sweep", "points", i, "experiment"],
+        `expected an experiment index below ${n}, got ${p.experiment}`,
+      );
+  const covered = (scores: Record<string, unknown>, path: (string | number)[]) => {
+    const missing = iv.classes.find((c) => !Object.hasOwn(scores, c));
+    if (missing !== undefined) fail(path, `no score for class '${missing}'`);
+  };
+  covered(iv.baseline.perClass, ["baseline", "perClass"]);
+  for (const [i, e] of iv.experiments.entries()) {
+    covered(e.after.perClass, ["experiments", i, "after", "perClass"]);
+    covered(e.controls.perClass, ["experiments", i, "controls", "perClass"]);
+  }
 }

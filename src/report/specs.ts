@@ -4,6 +4,7 @@ import { MONO, ORDERING_COLOURS, PALETTE, THEME } from "./theme.js";
 import type {
   CkaMatrix,
   ConceptNeuronCounts,
+  InterventionSection,
   LayerAccuracy,
   LayerDistribution,
   NeuronCurves,
@@ -570,4 +571,163 @@ function labelLayer(
     },
     encoding: { x: px("x"), y: px("y"), text: { field: "text" } },
   };
+}
+
+export const EVALUATION_TITLES: Record<InterventionSection["evaluation"], string> = {
+  "masked-lm": "masked-LM",
+  "causal-lm": "next-token",
+  probe: "last-layer probe",
+};
+
+/**
+ * The sweep of an intervention: the model's own accuracy (and loss) on the sweep class's words with the
+ * class's top-K neurons changed, against K, beside K random neurons of the same layers (mean ± sd band)
+ * and the unchanged model (dashed); and, when the redundancy analysis ran, the probe's curve (accuracy
+ * of a probe retrained on the top-n LCA neurons) beside it: correlation and cause on one page.
+ */
+export function interventionSweepSpec(iv: InterventionSection, curves?: NeuronCurves): TopLevelSpec {
+  const sweep = iv.sweep!;
+  const cls = sweep.class;
+  const changed = `Top-K ${cls} neurons (${iv.mode})`;
+  const random = `K random neurons of the same layers (mean ± sd, ${iv.controls} sets)`;
+  const names = iv.controls > 0 ? [changed, random] : [changed];
+  const before = iv.baseline.perClass[cls];
+  const rows = sweep.points.flatMap((p) => {
+    const e = iv.experiments[p.experiment];
+    const a = e.after.perClass[cls];
+    const c = e.controls.perClass[cls];
+    const out = [{ k: p.k, series: changed, accuracy: pct(a.accuracy), loss: a.loss }];
+    if (iv.controls > 0)
+      out.push({ k: p.k, series: random, accuracy: pct(c.accuracy.mean), loss: c.loss?.mean ?? null });
+    return out;
+  });
+  const bands = sweep.points.map((p) => {
+    const c = iv.experiments[p.experiment].controls.perClass[cls];
+    return {
+      k: p.k,
+      accLo: pct(Math.max(0, c.accuracy.mean - c.accuracy.sd)),
+      accHi: pct(Math.min(1, c.accuracy.mean + c.accuracy.sd)),
+      lossLo: c.loss ? c.loss.mean - c.loss.sd : null,
+      lossHi: c.loss ? c.loss.mean + c.loss.sd : null,
+    };
+  });
+  const maxK = Math.max(...sweep.points.map((p) => p.k));
+  const x = {
+    field: "k",
+    type: "quantitative" as const,
+    title: "K neurons changed (log scale)",
+    scale: { type: "log" as const, domain: [1, Math.max(2, maxK)], nice: false },
+    axis: { values: sweep.points.map((p) => p.k), format: "~s" },
+  };
+  const colour = {
+    field: "series",
+    type: "nominal" as const,
+    title: null,
+    scale: { domain: names, range: ["#D55E00", "#888888"].slice(0, names.length) },
+    legend: LINE_LEGEND,
+  };
+  const evaluation = EVALUATION_TITLES[iv.evaluation];
+  const panel = (metric: "accuracy" | "loss", title: string, baseline: number, lo: string, hi: string) => ({
+    width: 250,
+    height: 220,
+    title: { text: title, fontSize: 12, fontWeight: 500 },
+    layer: [
+      ...(iv.controls > 0
+        ? [
+            {
+              data: { values: bands },
+              mark: { type: "area" as const, color: "#888888", opacity: 0.18 },
+              encoding: { x, y: { field: lo, type: "quantitative" as const }, y2: { field: hi } },
+            },
+          ]
+        : []),
+      {
+        data: { values: [{ y: baseline }] },
+        mark: { type: "rule" as const, strokeDash: [4, 4], color: "#374151", strokeWidth: 1.2 },
+        encoding: { y: { field: "y", type: "quantitative" as const } },
+      },
+      {
+        data: { values: rows.filter((r) => r[metric] !== null) },
+        mark: { type: "line" as const, point: true },
+        encoding: {
+          x,
+          y: {
+            field: metric,
+            type: "quantitative" as const,
+            title: metric === "accuracy" ? `${cls} accuracy (%)` : `${cls} loss (nats)`,
+            scale: { zero: false },
+          },
+          color: colour,
+          tooltip: [
+            { field: "series", type: "nominal" as const },
+            { field: "k", type: "quantitative" as const, title: "K" },
+            { field: metric, type: "quantitative" as const, format: metric === "accuracy" ? ".1f" : ".3f" },
+          ],
+        },
+      },
+    ],
+  });
+  const panels: unknown[] = [
+    panel(
+      "accuracy",
+      `Model's ${evaluation} accuracy on ${cls} words`,
+      pct(before.accuracy),
+      "accLo",
+      "accHi",
+    ),
+  ];
+  if (before.loss !== null)
+    panels.push(panel("loss", `Model's ${evaluation} loss on ${cls} words`, before.loss, "lossLo", "lossHi"));
+  const lca = curves?.orderings.find((o) => o.name === "LCA");
+  if (lca) {
+    const values = lca.points.map((p) => ({ neurons: p.neurons, accuracy: pct(p.accuracy) }));
+    const all = [...lca.points.map((p) => p.accuracy), curves?.oracle ?? 1];
+    panels.push({
+      width: 250,
+      height: 220,
+      title: { text: "Probe on the top-n LCA neurons (all classes)", fontSize: 12, fontWeight: 500 },
+      layer: [
+        ...(curves?.oracle === undefined
+          ? []
+          : [
+              {
+                data: { values: [{ y: pct(curves.oracle) }] },
+                mark: { type: "rule" as const, strokeDash: [4, 4], color: "#374151", strokeWidth: 1.2 },
+                encoding: { y: { field: "y", type: "quantitative" as const } },
+              },
+            ]),
+        {
+          data: { values },
+          mark: { type: "line" as const, point: true, color: ORDERING_COLOURS.LCA },
+          encoding: {
+            x: {
+              field: "neurons",
+              type: "quantitative" as const,
+              title: "n neurons kept (log scale)",
+              scale: { type: "log" as const, domain: [1, curves!.totalNeurons], nice: false },
+              axis: { format: "~s" },
+            },
+            y: {
+              field: "accuracy",
+              type: "quantitative" as const,
+              title: "Probe test accuracy (%)",
+              scale: { domain: [accuracyFloor(all), 100] },
+            },
+            tooltip: [
+              { field: "neurons", type: "quantitative" as const },
+              { field: "accuracy", type: "quantitative" as const, format: ".2f" },
+            ],
+          },
+        },
+      ],
+    });
+  }
+  return {
+    ...base(
+      `Intervention sweep: the top-K ${cls} neurons inside the model`,
+      `Dashed: the unchanged model${lca ? " (right: the probe on all neurons)" : ""} · ${iv.split} split`,
+    ),
+    hconcat: panels,
+    resolve: { scale: { y: "independent", x: "independent" } },
+  } as TopLevelSpec;
 }

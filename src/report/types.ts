@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { POPULATION_SCHEMA as CONCEPTS_POPULATION_SCHEMA } from "../concepts/format.js";
+import { CONTROL_SCORES_SCHEMA, EVALUATIONS, SCORES_SCHEMA } from "../intervene/format.js";
 import { envelope } from "../util/json.js";
 import { SITES } from "../util/neurons.js";
 
@@ -177,6 +178,45 @@ export const CLASS_METRICS_SECTION_SCHEMA = z.object({
   confusion: z.array(z.array(z.number().int().min(0))),
 });
 
+/**
+ * Interventions inside the model (intervention.json, trimmed to what the report shows): per class, the
+ * model's own predictions unchanged, with each experiment's neurons changed, and with random neurons
+ * of the same layers (mean and sd over `controls` sets).
+ */
+export const INTERVENTION_EXPERIMENT_SCHEMA = z.object({
+  /** "top:STRING:10", "concept:STRING", or the neurons given. */
+  label: z.string(),
+  /** The class the neurons were chosen for (top:CLASS:K, concept:CLASS); null for a neuron list. */
+  class: z.string().nullable(),
+  neurons: z.number().int().min(1),
+  after: SCORES_SCHEMA,
+  controls: z.object({
+    overall: CONTROL_SCORES_SCHEMA,
+    perClass: z.record(z.string(), CONTROL_SCORES_SCHEMA),
+  }),
+});
+
+export const INTERVENTION_SECTION_SCHEMA = z.object({
+  evaluation: z.enum(EVALUATIONS),
+  /** zero | mean | scale:K | set:V. */
+  mode: z.string(),
+  split: z.string(),
+  /** Random neuron sets per experiment. */
+  controls: z.number().int().min(0),
+  classes: z.array(z.string()),
+  baseline: SCORES_SCHEMA,
+  experiments: z.array(INTERVENTION_EXPERIMENT_SCHEMA).min(1, "expected at least one experiment"),
+  /** Index of the experiment the per-class table details (the run's headline experiment). */
+  featured: z.number().int().min(0),
+  /** The top-K neurons of one class for growing K: experiments[experiment] per K. */
+  sweep: z
+    .object({
+      class: z.string(),
+      points: z.array(z.object({ k: z.number().int().min(1), experiment: z.number().int().min(0) })),
+    })
+    .nullable(),
+});
+
 /** Every section; optional so that a partial run still gives a partial report. */
 export const REPORT_SECTIONS = {
   /** Which neurons the figures and names are of (absent: the residual stream, "hidden"). */
@@ -203,6 +243,7 @@ export const REPORT_SECTIONS = {
    * concepts.json's population (the task's tokens for `codeneurons run`).
    */
   populations: z.object({ concepts: CONCEPTS_POPULATION_SCHEMA.optional() }).optional(),
+  intervention: INTERVENTION_SECTION_SCHEMA.optional(),
 };
 
 export const REPORT_DATA_SCHEMA = z
@@ -222,3 +263,5 @@ export type NeuronHeatmap = z.infer<typeof NEURON_HEATMAP_SCHEMA>;
 export type Baseline = z.infer<typeof BASELINE_SCHEMA>;
 export type ClassMetricsSection = z.infer<typeof CLASS_METRICS_SECTION_SCHEMA>;
 export type { ConceptsPopulation as Population } from "../concepts/format.js";
+export type InterventionSection = z.infer<typeof INTERVENTION_SECTION_SCHEMA>;
+export type InterventionExperiment = z.infer<typeof INTERVENTION_EXPERIMENT_SCHEMA>;

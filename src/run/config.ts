@@ -1,7 +1,8 @@
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { InputError } from "../util/errors.js";
+import { parseMode } from "../intervene/stage.js";
+import { InputError, UserError } from "../util/errors.js";
 import { readJsonFileSync } from "../util/json.js";
 import { SITES, type Site } from "../util/neurons.js";
 
@@ -72,6 +73,25 @@ export const RUN_CONFIG_SCHEMA = z.object({
     /** LCA weight mass for the top neurons of each class. */
     percentage: z.number().gt(0, "must be in (0, 1]").max(1, "must be in (0, 1]"),
   }),
+  /**
+   * The causal check of the concept analysis (src/intervene/): change the top-K neurons of one class
+   * inside the model's forward pass for each K of `ks`, and the class's concept neurons, and measure
+   * the model's own predictions per class against `controls` random sets of the same size and layers.
+   * Off by default: it runs the model over the test split 1 + (|ks| + 1) × (1 + controls) times.
+   */
+  intervene: z.object({
+    enabled: z.boolean(),
+    /** The class whose neurons are changed; null: the concept with the most concept neurons. */
+    class: z.string().nullable(),
+    /** The experiment the headline quotes: the top-k neurons (k is added to `ks`). */
+    k: positive,
+    /** Sweep sizes; those beyond the class's ranking are left out. */
+    ks: z.array(positive),
+    /** zero | mean | scale:K | set:V. */
+    mode: z.string(),
+    controls: nonNegative,
+    seed: nonNegative,
+  }),
   report: z.object({ png: z.boolean() }),
 });
 export type RunConfig = z.infer<typeof RUN_CONFIG_SCHEMA>;
@@ -134,6 +154,20 @@ export const RUN_CONFIG_FILE_SCHEMA = z
     concepts: z
       .object({ percentage: z.number().gt(0, "must be in (0, 1]").max(1, "must be in (0, 1]").optional() })
       .optional(),
+    intervene: z
+      .object({
+        enabled: bool.optional(),
+        class: text.nullable().optional(),
+        k: positive.optional(),
+        ks: z
+          .array(positive, { error: "must be a list of positive integers" })
+          .min(1, "must be a list of positive integers")
+          .optional(),
+        mode: text.optional(),
+        controls: nonNegative.optional(),
+        seed: nonNegative.optional(),
+      })
+      .optional(),
     report: z.object({ png: bool.optional() }).optional(),
   })
   .describe("codeneurons run --config FILE: the analysis settings (every field optional)");
@@ -154,6 +188,15 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data"> & {
     curves: "until-target",
   },
   concepts: { percentage: 0.05 },
+  intervene: {
+    enabled: false,
+    class: null,
+    k: 10,
+    ks: [1, 2, 5, 10, 20, 50],
+    mode: "zero",
+    controls: 10,
+    seed: 1,
+  },
   report: { png: true },
 };
 
@@ -189,6 +232,17 @@ export function readRunConfig(
       { field: "site" },
     );
   const caps = json.task?.caps ?? d.task.caps;
+  const iv = json.intervene ?? {};
+  const mode = iv.mode ?? d.intervene.mode;
+  try {
+    parseMode(mode);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new InputError(where, `must be zero, mean, scale:K or set:V; got '${mode}'`, {
+      field: "intervene.mode",
+    });
+  }
+  const k = iv.k ?? d.intervene.k;
   return {
     model: overrides.model ?? (looksLikePath(model) ? path(model) : model),
     site: analysed,
@@ -220,6 +274,15 @@ export function readRunConfig(
       curves: json.redundancy?.curves ?? d.redundancy.curves,
     },
     concepts: { percentage: json.concepts?.percentage ?? d.concepts.percentage },
+    intervene: {
+      enabled: iv.enabled ?? d.intervene.enabled,
+      class: iv.class ?? d.intervene.class,
+      k,
+      ks: [...new Set([...(iv.ks ?? d.intervene.ks), k])].sort((a, b) => a - b),
+      mode: mode.trim(),
+      controls: iv.controls ?? d.intervene.controls,
+      seed: iv.seed ?? d.intervene.seed,
+    },
     report: { png: json.report?.png ?? d.report.png },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CONTROL_SCORES_SCHEMA, EVALUATIONS, SCORE_SCHEMA } from "../intervene/format.js";
 import { SUMMARY_ROW_SCHEMA } from "../redundancy/pipeline/results.js";
 import { BASELINE_SCHEMA } from "../report/types.js";
 import { envelope } from "../util/json.js";
@@ -11,7 +12,34 @@ import { RUN_CONFIG_SCHEMA } from "./config.js";
  * oracle's accuracy, and the warning when the oracle is not clearly above the majority rate).
  */
 export const RUN_FORMAT = "codeneurons-run";
-export const RUN_VERSION = 2;
+/** Version 3 (issue 13): config.intervene, and headline.intervention when the run intervened. */
+export const RUN_VERSION = 3;
+
+/** One experiment of the run's intervention, for the headline: what it did to one class. */
+const HEADLINE_EXPERIMENT_SCHEMA = z.object({
+  /** As in intervention.json: "top:STRING:10", "concept:STRING". */
+  label: z.string(),
+  neurons: z.number().int().min(1),
+  /** The class's score with the neurons changed, and with random neurons of the same layers. */
+  after: SCORE_SCHEMA,
+  controls: CONTROL_SCORES_SCHEMA,
+});
+
+export const HEADLINE_INTERVENTION_SCHEMA = z.object({
+  class: z.string(),
+  mode: z.string(),
+  evaluation: z.enum(EVALUATIONS),
+  /** Random neuron sets per experiment. */
+  controls: z.number().int().min(0),
+  /** The class's score of the unchanged model. */
+  before: SCORE_SCHEMA,
+  /** The top-K neurons of the class (the sweep point the headline quotes). */
+  top: HEADLINE_EXPERIMENT_SCHEMA,
+  /** Every other class's rows together, before and after the top-K change. */
+  others: z.object({ before: SCORE_SCHEMA, after: SCORE_SCHEMA }),
+  /** The class's concept neurons, when the concept analysis found some. */
+  concept: HEADLINE_EXPERIMENT_SCHEMA.nullable(),
+});
 
 export const HEADLINE_SCHEMA = z.object({
   /** The run's one-paragraph finding, as printed. */
@@ -26,6 +54,8 @@ export const HEADLINE_SCHEMA = z.object({
   baseline: BASELINE_SCHEMA.nullable(),
   /** Per concept (NUMBER, STRING, IDENT, or the task's first classes): the strongest neurons, as printed. */
   conceptNeurons: z.record(z.string(), z.array(z.string())),
+  /** What changing the class's top neurons inside the model did (only when the run intervened). */
+  intervention: HEADLINE_INTERVENTION_SCHEMA.optional(),
 });
 
 export const RUN_FILE_SCHEMA = z

@@ -1,9 +1,15 @@
 import type { z } from "zod";
 import type { ConceptsResult } from "../concepts/index.js";
+import {
+  type Experiment,
+  type InterventionResults,
+  type Score,
+  sweepExperimentAt,
+} from "../intervene/format.js";
 import type { RedundancyResults, SummaryRow } from "../redundancy/pipeline/results.js";
 import { baselineOf } from "../report/baseline.js";
 import type { Baseline } from "../report/types.js";
-import type { HEADLINE_SCHEMA } from "./format.js";
+import type { HEADLINE_INTERVENTION_SCHEMA, HEADLINE_SCHEMA } from "./format.js";
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const points = (v: number) => `${(100 * v).toFixed(1)} points`;
@@ -115,3 +121,103 @@ function nameWithSign(c: ConceptsResult | null, id: number, cls: string): string
   const name = n?.name ?? `#${id}`;
   return w === undefined ? name : `${name} (fires ${w >= 0 ? "high" : "low"})`;
 }
+
+export type HeadlineIntervention = z.infer<typeof HEADLINE_INTERVENTION_SCHEMA>;
+
+/**
+ * The headline with the run's intervention added: one line on what changing the class's top-k neurons
+ * (the sweep point of K = k, or the largest K below it when the class ranks fewer neurons) and its
+ * concept neurons did to the model's predictions of that class, beside random neurons.
+ */
+export function withIntervention(h: Headline, r: InterventionResults, k: number): Headline {
+  const summary = interventionSummary(r, k);
+  return summary
+    ? { ...h, text: [h.text, interventionLine(summary)].filter(Boolean).join("\n"), intervention: summary }
+    : h;
+}
+
+export function interventionSummary(r: InterventionResults, k: number): HeadlineIntervention | null {
+  const at = sweepExperimentAt(r, k);
+  if (at === null || !r.sweep) return null;
+  const cls = r.sweep.class;
+  const top = r.experiments[at];
+  const concept = r.experiments.find((e) => e.label === `concept:${cls}`) ?? null;
+  const of = (e: Experiment) => ({
+    label: e.label,
+    neurons: e.ids.length,
+    after: e.after.perClass[cls],
+    controls: e.controls.perClass[cls],
+  });
+  const others = r.classes.filter((c) => c !== cls);
+  return {
+    class: cls,
+    mode: r.mode,
+    evaluation: r.evaluation,
+    controls: r.controls.count,
+    before: r.baseline.perClass[cls],
+    top: of(top),
+    others: {
+      before: pooled(others.map((c) => r.baseline.perClass[c])),
+      after: pooled(others.map((c) => top.after.perClass[c])),
+    },
+    concept: concept ? of(concept) : null,
+  };
+}
+
+/** Several classes' scores as one: accuracy and loss are means over rows, so they pool by row counts. */
+function pooled(scores: readonly Score[]): Score {
+  const rows = scores.reduce((n, s) => n + s.rows, 0);
+  const mean = (f: (s: Score) => number) =>
+    rows > 0 ? scores.reduce((a, s) => a + s.rows * f(s), 0) / rows : 0;
+  const hasLoss = scores.length > 0 && scores.every((s) => s.loss !== null);
+  return { rows, accuracy: mean((s) => s.accuracy), loss: hasLoss ? mean((s) => s.loss as number) : null };
+}
+
+const MODE_VERBS: Record<string, (v: string) => string> = {
+  zero: () => "Zeroing",
+  mean: () => "Setting to their train-split mean",
+  scale: (v) => `Scaling ×${v}`,
+  set: (v) => `Setting to ${v}`,
+};
+
+const EVALUATION_NAMES: Record<InterventionResults["evaluation"], string> = {
+  "masked-lm": "masked-LM",
+  "causal-lm": "next-token",
+  probe: "last-layer probe",
+};
+
+/**
+ * "Zeroing the 10 top STRING neurons inside the model: masked-LM STRING accuracy 74.1% → 72.2%, loss
+ * 2.12 → 2.25 (10 random neurons of the same layers, 3 sets: 74.4% ± 0.8%, loss 2.15 ± 0.01); other
+ * classes 36.4% → 36.6%. Its 5 STRING concept neurons: …"
+ */
+export function interventionLine(s: HeadlineIntervention): string {
+  const [kind, value = ""] = s.mode.split(":");
+  const verb = (MODE_VERBS[kind] ?? (() => `Changing (${s.mode})`))(value);
+  const score = (before: Score, after: Score) =>
+    `${pct(before.accuracy)} → ${pct(after.accuracy)}` +
+    (before.loss !== null && after.loss !== null ? `, loss ${nats(before.loss)} → ${nats(after.loss)}` : "");
+  const random = (e: HeadlineIntervention["top"], sets: boolean) => {
+    if (s.controls === 0) return "";
+    const c = e.controls;
+    const what = sets
+      ? `${e.neurons} random neuron${e.neurons > 1 ? "s" : ""} of the same layers, ${s.controls} set${s.controls > 1 ? "s" : ""}: `
+      : "random: ";
+    const loss = c.loss ? `, loss ${nats(c.loss.mean)} ± ${nats(c.loss.sd)}` : "";
+    return ` (${what}${pct(c.accuracy.mean)} ± ${pct(c.accuracy.sd)}${loss})`;
+  };
+  const n = s.top.neurons;
+  let line =
+    `${verb} the ${n === 1 ? "top" : `${n} top`} ${s.class} neuron${n === 1 ? "" : "s"} inside the model: ` +
+    `${EVALUATION_NAMES[s.evaluation]} ${s.class} accuracy ${score(s.before, s.top.after)}${random(s.top, true)}`;
+  if (s.others.before.rows > 0)
+    line += `; other classes ${pct(s.others.before.accuracy)} → ${pct(s.others.after.accuracy)}`;
+  line += ".";
+  if (s.concept) {
+    const m = s.concept.neurons;
+    line += ` Its ${m} ${s.class} concept neuron${m === 1 ? "" : "s"}: ${score(s.before, s.concept.after)}${random(s.concept, false)}.`;
+  }
+  return line;
+}
+
+const nats = (v: number) => v.toFixed(2);

@@ -1,8 +1,10 @@
 import type { ConceptsResult } from "../concepts/index.js";
+import type { InterventionResults } from "../intervene/format.js";
 import type { ProbeMetricsFile } from "../probe/format.js";
 import type { RedundancyResults } from "../redundancy/pipeline/results.js";
 import { classMetricsOfProbe } from "../report/baseline.js";
 import { reportSectionsFromConcepts } from "../report/from-concepts.js";
+import { reportSectionFromIntervention } from "../report/from-intervention.js";
 import { reportSectionsFromRedundancy } from "../report/from-redundancy.js";
 import { REPORT_FORMAT, REPORT_VERSION, type ReportData } from "../report/types.js";
 import { checkSite } from "../util/neurons.js";
@@ -12,6 +14,7 @@ import { checkSite } from "../util/neurons.js";
  * draws pictures from this one declarative file and knows nothing of the stages. Both must be of one
  * neuron site (one figure shows layers of both); `files` names them in the error when they are not.
  * `metrics`, the oracle probe's metrics.json, gives the per-class accuracies and the confusion matrix.
+ * `intervention`: the run's intervention and the K its headline quotes.
  */
 export function reportDataOf(
   redundancy: RedundancyResults | null,
@@ -19,6 +22,7 @@ export function reportDataOf(
   meta: { model: string; task: string; notes?: string[] },
   files: { concepts: string } = { concepts: "concepts.json" },
   metrics: ProbeMetricsFile | null = null,
+  intervention: { results: InterventionResults; k: number } | null = null,
 ): ReportData {
   const site = redundancy?.input.site ?? concepts?.site ?? "hidden";
   if (concepts) checkSite(concepts.site, site, files.concepts, "site");
@@ -33,5 +37,6 @@ export function reportDataOf(
     ...(redundancy ? reportSectionsFromRedundancy(redundancy) : {}),
     ...(concepts ? reportSectionsFromConcepts(concepts) : {}),
     ...(metrics ? { classMetrics: classMetricsOfProbe(metrics) } : {}),
+    ...(intervention ? reportSectionFromIntervention(intervention.results, intervention.k) : {}),
   };
 }

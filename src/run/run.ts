@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { isLabelLanguage, LANGUAGE_NAMES } from "../data/label.js";
+import type { InterventionResults } from "../intervene/format.js";
 import { METRICS_SCHEMA } from "../probe/format.js";
 import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
 import { writeReportForResults } from "../report/write.js";
@@ -11,9 +12,18 @@ import { formatSeconds, log } from "../util/progress.js";
 import { writeRunRecord } from "../util/run-record.js";
 import type { RunConfig } from "./config.js";
 import { RUN_FORMAT, RUN_VERSION, type RunFile } from "./format.js";
-import { type Headline, headlineOf } from "./headline.js";
+import { type Headline, headlineOf, withIntervention } from "./headline.js";
 import { reportDataOf } from "./report-data.js";
-import { conceptsStage, extractStage, labelStage, layoutOf, probeStage, taskStage } from "./stages.js";
+import {
+  conceptsStage,
+  extractStage,
+  interveneStage,
+  interventionClass,
+  labelStage,
+  layoutOf,
+  probeStage,
+  taskStage,
+} from "./stages.js";
 
 export interface RunResult {
   out: string;
@@ -54,6 +64,8 @@ export async function runAnalysis(
   const task = await stage("task", `filtered token tagging (caps ${cfg.task.caps.join("/")})`, () =>
     taskStage(cfg, layout),
   );
+  // A class the task lacks is refused before the long stages.
+  if (cfg.intervene.enabled) interventionClass(cfg, task.classes, null);
   await stage("extract", `activations of ${cfg.model}`, () => extractStage(cfg, layout, quiet));
   const probe = await stage("probe", "oracle probe (λ grid on dev)", () => probeStage(cfg, layout, quiet));
   const { results: redundancy } = await stage("redundancy", "the paper's pipeline", () =>
@@ -76,6 +88,16 @@ export async function runAnalysis(
   const { result: concepts } = await stage("concepts", "top neurons, top words, concept neurons", () =>
     conceptsStage(cfg, layout, quiet),
   );
+  const iv = cfg.intervene;
+  let intervention: InterventionResults | null = null;
+  if (iv.enabled) {
+    const cls = interventionClass(cfg, task.classes, concepts);
+    intervention = await stage(
+      "intervene",
+      `${iv.mode} the top ${cls} neurons inside the model (K = ${iv.ks.join(", ")}; ${iv.controls} random control${iv.controls === 1 ? "" : "s"} each)`,
+      () => interveneStage(cfg, out, cls, concepts, quiet),
+    );
+  }
   const notes = [
     `Data: ${labelled.train.sentences}/${labelled.valid.sentences}/${labelled.test.sentences} sentences labelled; task ${task.totals.train}/${task.totals.valid}/${task.totals.test} tokens (classes ${task.classes.join(", ")})`,
     `Settings: ${cfg.site === "hidden" ? "residual-stream" : "MLP"} neurons (site ${cfg.site}), seed ${cfg.task.seed}, aggregation ${cfg.extract.aggregation}, δ ${cfg.redundancy.deltas.join("/")}, thresholds ${cfg.redundancy.thresholds.join(",")}`,
@@ -88,12 +110,14 @@ export async function runAnalysis(
       { model: cfg.model, task: taskTitle(cfg.data.language, task.classes.length), notes },
       { concepts: join(layout.concepts, "concepts.json") },
       await readJsonFile(join(layout.probe, "metrics.json"), METRICS_SCHEMA),
+      intervention ? { results: intervention, k: iv.k } : null,
     ),
   );
   const report = await stage("report", "figures and the HTML report", () =>
     writeReportForResults(out, { png: cfg.report.png, quiet }),
   );
-  const headline = headlineOf(redundancy, concepts);
+  const found = headlineOf(redundancy, concepts);
+  const headline = intervention ? withIntervention(found, intervention, iv.k) : found;
   const run: RunFile = {
     format: RUN_FORMAT,
     version: RUN_VERSION,

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { ConceptsResult } from "../concepts/format.js";
 import { type ConceptsStageResult, runConcepts } from "../concepts/stage.js";
 import { readTask } from "../data/index.js";
 import { isLabelLanguage } from "../data/label.js";
@@ -9,6 +10,8 @@ import type { TaskSummary } from "../data/task/build.js";
 import { runTokenTaggingTask } from "../data/task/stage.js";
 import { type ExtractResult, extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
+import type { InterventionResults } from "../intervene/format.js";
+import { runInterventionStage } from "../intervene/stage.js";
 import { type ProbeStageResult, runProbe } from "../probe/stage.js";
 import { DEFAULT_SETTINGS } from "../redundancy/pipeline/pipeline.js";
 import { UserError } from "../util/errors.js";
@@ -29,6 +32,7 @@ export function layoutOf(out: string) {
     probe: join(out, "probe"),
     redundancy: join(out, "redundancy"),
     concepts: join(out, "concepts"),
+    intervene: join(out, "intervene"),
     reportData: join(out, "report-data.json"),
     report: join(out, "report"),
     run: join(out, "run.json"),
@@ -139,6 +143,61 @@ export async function conceptsStage(
     splits: ["train"],
     out: layout.concepts,
     percentage: cfg.concepts.percentage,
+    quiet,
+  });
+}
+
+/** The concepts the headline names first, in this order, when no class has concept neurons. */
+const PREFERRED_CLASSES = ["NUMBER", "STRING", "IDENT"];
+
+/**
+ * The class whose neurons the run's intervention changes: the config's, else the class with the most
+ * concept neurons (the analysis' clearest finding; ties in class order), else NUMBER, STRING or IDENT,
+ * else the first class.
+ */
+export function interventionClass(
+  cfg: RunConfig,
+  classes: readonly string[],
+  concepts: ConceptsResult | null,
+): string {
+  const chosen = cfg.intervene.class;
+  if (chosen !== null) {
+    if (!classes.includes(chosen))
+      throw new UserError(`intervene.class: '${chosen}' is not a class of the task (${classes.join(", ")})`);
+    return chosen;
+  }
+  const counts = new Map<string, number>();
+  for (const m of concepts?.conceptNeurons ?? [])
+    if (classes.includes(m.concept)) counts.set(m.concept, (counts.get(m.concept) ?? 0) + 1);
+  const best = classes.filter((c) => counts.has(c)).sort((a, b) => counts.get(b)! - counts.get(a)!)[0];
+  return best ?? PREFERRED_CLASSES.find((c) => classes.includes(c)) ?? classes[0];
+}
+
+/**
+ * The causal check (src/intervene/): the top-K neurons of one class for each K of the config's sweep,
+ * and the class's concept neurons when the concept analysis found some, each changed inside the
+ * forward pass and set beside random neurons of the same layers; the model's own predictions on the
+ * test split are scored per class.
+ */
+export async function interveneStage(
+  cfg: RunConfig,
+  out: string,
+  cls: string,
+  concepts: ConceptsResult | null,
+  quiet: boolean,
+): Promise<InterventionResults> {
+  const layout = layoutOf(out);
+  const hasConcept = concepts?.site === cfg.site && concepts.conceptNeurons.some((m) => m.concept === cls);
+  return runInterventionStage({
+    results: out,
+    neurons: hasConcept ? [`concept:${cls}`] : [],
+    sweep: { class: cls, ks: cfg.intervene.ks, clip: true },
+    mode: cfg.intervene.mode,
+    site: cfg.site,
+    controls: cfg.intervene.controls,
+    seed: cfg.intervene.seed,
+    split: "test",
+    out: layout.intervene,
     quiet,
   });
 }

@@ -50,6 +50,8 @@ export interface MetaResponse {
   hasConcepts: boolean;
   /** Path of the report page under /files/, when there is one. */
   report: string | null;
+  /** Experiments in intervene/intervention.json (0 without one). */
+  interventions: number;
 }
 
 export interface NeuronChip {
@@ -86,6 +88,35 @@ export interface LineView {
   activations: number[][];
 }
 
+/** A score of the model's own predictions (intervene/format.ts): accuracy, and loss in nats (null for a probe). */
+export interface PredictionScore {
+  accuracy: number;
+  loss: number | null;
+}
+
+/** An intervention experiment that changed the neuron, with the rest of its set (intervene/intervention.json). */
+export interface InterventionEffect {
+  /** "top:STRING:10", "concept:STRING", or the neurons given. */
+  label: string;
+  /** Neurons the experiment changed, this one among them. */
+  neurons: number;
+  /** zero | mean | scale:K | set:V. */
+  mode: string;
+  /** masked-lm | causal-lm | probe. */
+  evaluation: string;
+  split: string;
+  /** Random neuron sets of the same size and layers. */
+  controls: number;
+  /** Per class and for all classes ("all"): unchanged, changed, and changed at random (mean, sd). */
+  classes: {
+    class: string;
+    rows: number;
+    before: PredictionScore;
+    after: PredictionScore;
+    random: { accuracy: { mean: number; sd: number }; loss: { mean: number; sd: number } | null } | null;
+  }[];
+}
+
 export interface NeuronResponse {
   id: number;
   site: Site;
@@ -99,6 +130,8 @@ export interface NeuronResponse {
   classMeans: { class: string; mean: number | null; count: number }[];
   topWords: { positive: WordScore[]; negative: WordScore[] };
   lines: LineView[];
+  /** The experiments of intervene/intervention.json that changed this neuron, smallest set first. */
+  interventions: InterventionEffect[];
 }
 
 export interface SearchResponse {

@@ -5,9 +5,11 @@ import { storeCorpusRows } from "../concepts/rows.js";
 import { meanStd, summarizeColumn, topWordsFromSummary } from "../concepts/top-words.js";
 import type { TopWord } from "../concepts/types.js";
 import { type WordTypes, wordTypes } from "../concepts/word-types.js";
+import { type InterventionResults, parseInterventionResults } from "../intervene/format.js";
 import { columnClassMeans } from "../linalg/class-means.js";
 import { ActivationStore, SITES, type Site } from "../store/index.js";
 import { InputError, UserError } from "../util/errors.js";
+import { readJsonFile } from "../util/json.js";
 import {
   NeuronRefError,
   type NeuronSpace,
@@ -22,6 +24,7 @@ import {
 } from "../util/neurons.js";
 import type {
   CompareResponse,
+  InterventionEffect,
   LineView,
   MetaResponse,
   NeuronChip,
@@ -39,7 +42,8 @@ import { HttpError, type ResultsRoot } from "./files.js";
  * over a sample: the store's first `maxRows` word rows. Without a store, neurons that concepts.json
  * describes can still be browsed (top words, heatmap lines); search and compare need the store. A store
  * with both sites shows both (the residual stream and the MLP neurons); class and concept lists are of
- * the site concepts.json was made on.
+ * the site concepts.json was made on. A neuron's page lists the experiments of
+ * <results>/intervene/intervention.json that changed it, when the results have one.
  */
 export interface ExplorerOptions {
   /** The site shown first (default: concepts.json's, else the residual stream). */
@@ -72,6 +76,7 @@ export class ExplorerData {
     private readonly concepts: ConceptsResult | null,
     private readonly sample: Sample | null,
     private readonly reportPath: string | null,
+    private readonly interventions: InterventionResults | null,
     private readonly opts: Required<Omit<ExplorerOptions, "site">> & { site?: Site },
   ) {
     for (const r of concepts?.neurons ?? []) this.reports.set(r.id, r);
@@ -107,8 +112,11 @@ export class ExplorerData {
       }
       if (store && concepts && conceptsFile) checkConceptsAgainstStore(concepts, conceptsFile, store);
       const report = (await root.optional("report", "index.html")) ? "report/index.html" : null;
+      const ivFile = await root.optional("intervene", "intervention.json");
+      const interventions = ivFile ? await readJsonFile(ivFile, parseInterventionResults) : null;
+      if (interventions && ivFile) checkInterventions(interventions, ivFile, store, concepts);
       const sample = store ? buildSample(store, concepts?.classes, opts.maxRows) : null;
-      const data = new ExplorerData(store, concepts, sample, report, opts);
+      const data = new ExplorerData(store, concepts, sample, report, interventions, opts);
       if (opts.site && !data.sites.includes(opts.site))
         throw new UserError(
           `--site ${opts.site}: the results hold only the ${data.sites.join(" and ")} site${store ? ` (store ${store.dir})` : ""}`,
@@ -180,6 +188,7 @@ export class ExplorerData {
       hasStore: this.store !== null,
       hasConcepts: c !== null,
       report: this.reportPath,
+      interventions: this.interventions?.experiments.length ?? 0,
     };
   }
 
@@ -317,7 +326,42 @@ export class ExplorerData {
         }).map(wordScore),
       },
       lines: await this.lineViews(chosen, [ref]),
+      interventions: this.interventionsOf(ref),
     };
+  }
+
+  /** The experiments that changed the neuron, smallest set first (the most specific evidence). */
+  private interventionsOf(ref: NeuronRef): InterventionEffect[] {
+    const r = this.interventions;
+    if (!r || r.site !== ref.site) return [];
+    const score = (s: { accuracy: number; loss: number | null }) => ({ accuracy: s.accuracy, loss: s.loss });
+    return r.experiments
+      .filter((e) => e.ids.includes(ref.id))
+      .sort((a, b) => a.ids.length - b.ids.length)
+      .map((e) => ({
+        label: e.label,
+        neurons: e.ids.length,
+        mode: r.mode,
+        evaluation: r.evaluation,
+        split: r.split,
+        controls: r.controls.count,
+        classes: [
+          ...r.classes.map((c) => ({
+            class: c,
+            rows: r.baseline.perClass[c].rows,
+            before: score(r.baseline.perClass[c]),
+            after: score(e.after.perClass[c]),
+            random: r.controls.count > 0 ? e.controls.perClass[c] : null,
+          })),
+          {
+            class: "all classes",
+            rows: r.baseline.overall.rows,
+            before: score(r.baseline.overall),
+            after: score(e.after.overall),
+            random: r.controls.count > 0 ? e.controls.overall : null,
+          },
+        ],
+      }));
   }
 
   private checkLine(line: number): number {
@@ -359,6 +403,7 @@ export class ExplorerData {
         negative: r.topWords.negative.map(wordScore),
       },
       lines,
+      interventions: this.interventionsOf(ref),
     };
   }
 
@@ -507,6 +552,32 @@ function checkConceptsAgainstStore(c: ConceptsResult, file: string, store: Activ
       { field: "width" },
     );
   }
+}
+
+/**
+ * intervention.json must be of neurons the explorer shows: a site the results hold, with its width
+ * (ids are layer × width + unit). Refused at start-up, naming the file and the field.
+ */
+function checkInterventions(
+  r: InterventionResults,
+  file: string,
+  store: ActivationStore | null,
+  concepts: ConceptsResult | null,
+): void {
+  const sites = store ? store.meta.sites : concepts ? [concepts.site] : [];
+  if (!sites.includes(r.site))
+    throw new InputError(
+      file,
+      `holds ${r.site}-site experiments (${siteTitle(r.site)}), but the results have only the ${sites.join(" and ")} site`,
+      { field: "site" },
+    );
+  const width = store ? store.dimOf(r.site) : concepts!.width;
+  if (r.width !== width)
+    throw new InputError(
+      file,
+      `counts ${r.width} neurons per layer, the results' ${r.site} site has ${width}: an intervention on another model?`,
+      { field: "width" },
+    );
 }
 
 /** The explorer's rows: the first word rows of the store, with labels when the store has them. */

@@ -42,6 +42,7 @@ describe("report-data.json reader", () => {
       "layerDistribution",
       "conceptNeurons",
       "heatmaps",
+      "intervention",
     ]) {
       expect(data).toHaveProperty(key);
     }
@@ -69,6 +70,18 @@ describe("report-data.json reader", () => {
         /entries/,
       ],
       [(d) => Object.assign(d, { model: 3 }), "model", /string/],
+      [(d) => (d.intervention!.featured = 3), "intervention.featured", /below 3, got 3/],
+      [
+        (d) => (d.intervention!.sweep!.points[1].experiment = 7),
+        "intervention.sweep.points[1].experiment",
+        /below 3, got 7/,
+      ],
+      [
+        (d) => delete d.intervention!.experiments[2].after.perClass.NUMBER,
+        "intervention.experiments[2].after.perClass",
+        /no score for class 'NUMBER'/,
+      ],
+      [(d) => (d.intervention!.experiments = []), "intervention.experiments", /at least one/],
     ];
     for (const [mutate, field, detail] of cases) {
       const d = clone();

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
+import type { Scores } from "../../src/intervene/format.js";
+import { reportSectionFromIntervention } from "../../src/report/from-intervention.js";
 import { layerRange } from "../../src/report/html.js";
 import { inlineSvg, layoutCodeHeatmap, renderSvg } from "../../src/report/index.js";
-import { ckaSpec, redundancySpec } from "../../src/report/specs.js";
+import { ckaSpec, interventionSweepSpec, redundancySpec } from "../../src/report/specs.js";
+import { syntheticIntervention } from "../fixtures/report/make-results.js";
 
 describe("figure building blocks", () => {
   it("lays code out left to right, scales each neuron to its own largest |activation|, cuts long lines", () => {
@@ -75,5 +78,26 @@ describe("figure building blocks", () => {
     );
     expect(red).toContain("10 (−90.0%)");
     expect(red).toContain("100 (all)");
+  });
+
+  it("draws a sweep without loss (a probe's evaluation), controls or probe curve with what is there", () => {
+    const iv = reportSectionFromIntervention(syntheticIntervention(), 3).intervention!;
+    const noLoss = structuredClone(iv);
+    noLoss.evaluation = "probe";
+    const drop = (s: Scores) => {
+      s.overall.loss = null;
+      for (const c of Object.values(s.perClass)) c.loss = null;
+    };
+    drop(noLoss.baseline);
+    for (const e of noLoss.experiments) drop(e.after);
+    noLoss.controls = 0;
+    const spec = interventionSweepSpec(noLoss) as unknown as {
+      hconcat: { layer: { mark: { type: string } }[] }[];
+    };
+    // One panel, accuracy: no band, no random series, no loss, no probe curve.
+    expect(spec.hconcat).toHaveLength(1);
+    expect(spec.hconcat[0].layer.map((l) => l.mark.type)).toEqual(["rule", "line"]);
+    const full = interventionSweepSpec(iv) as unknown as { hconcat: unknown[] };
+    expect(full.hconcat).toHaveLength(2);
   });
 });

@@ -32,6 +32,7 @@ const EXPECTED = [
   "heatmap-type",
   "heatmap-number",
   "heatmap-string",
+  "intervention-sweep",
 ];
 
 beforeAll(async () => {
@@ -75,6 +76,32 @@ describe("codeneurons report", () => {
     expect(number).toContain(">L5:3<");
   });
 
+  it("plots the intervention sweep beside the probe's curve", () => {
+    const svg = readFileSync(join(dir, "report", "figures", "intervention-sweep.svg"), "utf8");
+    for (const t of [
+      "NUMBER accuracy (%)",
+      "NUMBER loss (nats)",
+      "Probe test accuracy (%)",
+      "Top-K NUMBER neurons (zero)",
+      "K random neurons of the same layers (mean ± sd, 4 sets)",
+    ])
+      expect(svg).toContain(t);
+    const spec = JSON.parse(
+      readFileSync(join(dir, "report", "figures", "intervention-sweep.vl.json"), "utf8"),
+    );
+    const line = spec.hconcat[0].layer.at(-1).data.values;
+    expect(line).toEqual([
+      { k: 1, series: "Top-K NUMBER neurons (zero)", accuracy: 20, loss: 2.6 },
+      { k: 1, series: "K random neurons of the same layers (mean ± sd, 4 sets)", accuracy: 58, loss: 1.84 },
+      { k: 3, series: "Top-K NUMBER neurons (zero)", accuracy: 12, loss: 2.76 },
+      { k: 3, series: "K random neurons of the same layers (mean ± sd, 4 sets)", accuracy: 58, loss: 1.84 },
+    ]);
+    // The probe's panel is the LCA curve of the redundancy analysis.
+    expect(spec.hconcat[2].layer.at(-1).data.values).toHaveLength(
+      data.neuronCurves!.orderings[0].points.length,
+    );
+  });
+
   it("writes one self-contained HTML page that references no network address", () => {
     const html = readFileSync(join(dir, "report", "index.html"), "utf8");
     expect(html).not.toMatch(/https?:\/\//i);
@@ -86,6 +113,14 @@ describe("codeneurons report", () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(html).toContain('data-table="redundancy"');
     expect(html).toContain("LS+CC+LCA");
+    // The intervention table: the featured experiment (the sweep's K = 3) per class, beside the controls.
+    expect(html).toContain("Zeroing top:NUMBER:3 (3 neurons) inside the model; masked-LM predictions");
+    expect(html).toContain(
+      '<th scope="row">NUMBER</th><td class="num">25</td><td class="num">60.0%</td><td class="num worse">12.0%</td><td class="num">58.0% ± 2.0%</td>',
+    );
+    expect(html).toMatch(
+      /<code>top:NUMBER:1<\/code><\/th><td class="num">1<\/td><td>NUMBER<\/td><td class="num">60\.0% → 20\.0%/,
+    );
     // The concept-neuron table names the planted number neuron with its purity.
     expect(html).toMatch(
       /<code>L5:3<\/code><\/th><td>NUMBER<\/td><td>fires high<\/td><td class="num">1\.00</,
@@ -117,6 +152,9 @@ describe("codeneurons report", () => {
     expect(await page.locator("table[data-table=redundancy] tbody tr").count()).toBe(
       data.redundancy!.steps.length,
     );
+    // One row per class and one for all classes; one row per experiment.
+    expect(await page.locator("table[data-table=intervention] tbody tr").count()).toBe(7);
+    expect(await page.locator("table[data-table=intervention-experiments] tbody tr").count()).toBe(3);
     expect(requests).toEqual([]);
     expect(errors).toEqual([]);
     await page.screenshot({ path: artifactPath("report-full.png"), fullPage: true });

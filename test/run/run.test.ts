@@ -2,6 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { ConceptsResult } from "../../src/concepts/format.js";
+import { parseInterventionResults } from "../../src/intervene/format.js";
 import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
 import type { ReportData } from "../../src/report/types.js";
 import { readRunConfig } from "../../src/run/config.js";
@@ -32,6 +34,7 @@ describe("codeneurons run (the main job) on the bundled model", () => {
         data: { language: "java", pretokenized: true, train: "train.in", valid: "valid.in", test: "test.in" },
         task: { seed: 1, caps: [80, 25, 25] },
         redundancy: { thresholds: [0.3, 0.6, 0.9], curves: "until-target" },
+        intervene: { enabled: true, k: 2, ks: [1], controls: 1 },
         report: { png: false },
       }),
     );
@@ -75,6 +78,33 @@ describe("codeneurons run (the main job) on the bundled model", () => {
     }
     expect(html).not.toMatch(/(src|href)="https?:/);
     expect(result.headline.text).toMatch(/1280 neurons|keeps \d+ neurons/);
+
+    // The intervention: the class with the most concept neurons (no class in the config), K = 1 and 2.
+    const concepts = JSON.parse(
+      readFileSync(join(out, "concepts", "concepts.json"), "utf8"),
+    ) as ConceptsResult;
+    const counts = new Map<string, number>();
+    for (const m of concepts.conceptNeurons) counts.set(m.concept, (counts.get(m.concept) ?? 0) + 1);
+    const iv = parseInterventionResults(
+      JSON.parse(readFileSync(join(out, "intervene", "intervention.json"), "utf8")),
+      "intervention.json",
+    );
+    const cls = iv.sweep!.class;
+    const most = Math.max(0, ...[...counts].filter(([c]) => iv.classes.includes(c)).map(([, n]) => n));
+    if (most > 0) expect(counts.get(cls)).toBe(most);
+    expect(iv.sweep!.points.map((p) => p.k)).toEqual([1, 2]);
+    expect(iv.experiments.map((e) => e.label)).toEqual([
+      ...(counts.has(cls) ? [`concept:${cls}`] : []),
+      `top:${cls}:1`,
+      `top:${cls}:2`,
+    ]);
+    expect(iv.experiments.every((e) => e.controls.sets.length === 1)).toBe(true);
+    expect(result.headline.intervention?.top.label).toBe(`top:${cls}:2`);
+    expect(result.headline.text).toContain(
+      `Zeroing the 2 top ${cls} neurons inside the model: masked-LM ${cls} accuracy`,
+    );
+    expect(data.intervention?.featured).toBe(iv.sweep!.points[1].experiment);
+    expect(html).toContain('data-figure="intervention-sweep"');
     expect(JSON.parse(readFileSync(join(out, "run-record.json"), "utf8")).seconds.redundancy).toBeGreaterThan(
       0,
     );
@@ -99,5 +129,53 @@ describe("codeneurons run (the main job) on the bundled model", () => {
     expect(() => readRunConfig(file)).toThrow(/not valid JSON/);
     writeFileSync(file, JSON.stringify({ data: { train: "a", valid: "b", test: "c" } }));
     expect(() => readRunConfig(file)).toThrow(/no model/);
+    const data = { train: "a", valid: "b", test: "c" };
+    writeFileSync(file, JSON.stringify({ model: "x/y", data, intervene: { mode: "halve" } }));
+    expect(() => readRunConfig(file)).toThrow(
+      /\(field 'intervene\.mode'\): must be zero, mean, scale:K or set:V; got 'halve'/,
+    );
+    writeFileSync(file, JSON.stringify({ model: "x/y", data, intervene: { ks: [1, 0] } }));
+    expect(() => readRunConfig(file)).toThrow(/\(field 'intervene\.ks\[1\]'\)/);
+  });
+
+  it("intervenes only when asked, always at the headline's K", () => {
+    const work = mkdtempSync(join(tmpdir(), "cn-runcfg-"));
+    const file = join(work, "config.json");
+    const data = { train: "a", valid: "b", test: "c" };
+    writeFileSync(file, JSON.stringify({ model: "x/y", data }));
+    expect(readRunConfig(file).intervene).toEqual({
+      enabled: false,
+      class: null,
+      k: 10,
+      ks: [1, 2, 5, 10, 20, 50],
+      mode: "zero",
+      controls: 10,
+      seed: 1,
+    });
+    writeFileSync(
+      file,
+      JSON.stringify({ model: "x/y", data, intervene: { enabled: true, k: 7, ks: [20, 1] } }),
+    );
+    expect(readRunConfig(file).intervene.ks).toEqual([1, 7, 20]);
+  });
+
+  it("refuses an intervention class the task lacks before extracting anything", async () => {
+    const work = mkdtempSync(join(tmpdir(), "cn-run-ivclass-"));
+    slice(work, { train: 200, valid: 100, test: 100 });
+    const config = join(work, "config.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        model: join(ROOT, "models", "codeneurons-java-tiny"),
+        data: { language: "java", pretokenized: true, train: "train.in", valid: "valid.in", test: "test.in" },
+        task: { caps: [20, 5, 5] },
+        intervene: { enabled: true, class: "COMMENT" },
+      }),
+    );
+    const out = join(work, "results");
+    await expect(runAnalysis(readRunConfig(config), out, { quiet: true })).rejects.toThrow(
+      /intervene\.class: 'COMMENT' is not a class of the task \(.*NUMBER.*\)/,
+    );
+    expect(existsSync(join(out, "activations"))).toBe(false);
   });
 });

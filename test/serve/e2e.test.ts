@@ -58,6 +58,25 @@ describe("explorer in chromium", () => {
     await page.waitForSelector("[data-testid=lines] .tok");
     expect(await page.textContent("[data-testid=neuron-name]")).toBe("L5:3");
     expect(await page.textContent("[data-testid=concept-badge]")).toContain("NUMBER neuron");
+    // The intervention experiments that changed it: smallest set first, the NUMBER row marked worse.
+    expect(
+      await page.$$eval("[data-testid=interventions] .effect", (n) =>
+        n.map((e) => (e as HTMLElement).dataset.label),
+      ),
+    ).toEqual(["top:NUMBER:1", "top:NUMBER:3"]);
+    const row = page
+      .locator("[data-testid=interventions] .effect")
+      .first()
+      .locator("tr[data-class=NUMBER] td");
+    expect(await row.allTextContents()).toEqual([
+      "NUMBER",
+      "25",
+      "60.0% → 20.0%",
+      "58.0% ± 2.0%",
+      "1.800 → 2.600",
+      "1.840 ± 0.020",
+    ]);
+    expect(await row.nth(2).getAttribute("class")).toContain("worse");
     const top = await page.$$eval("[data-testid=top-words] tr", (rows) =>
       rows.map((r) => (r as HTMLElement).dataset.word ?? ""),
     );

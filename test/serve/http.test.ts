@@ -4,6 +4,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SIX_CLASSES } from "../../src/data/labels.js";
 import type {
   CompareResponse,
   MetaResponse,
@@ -226,6 +227,32 @@ describe("explorer API", () => {
     expect(meta.hasStore && meta.hasConcepts).toBe(true);
     expect(meta.report).toBeNull();
     expect(meta.concepts.find((c) => c.name === "NUMBER")?.count).toBe(1);
+    expect(meta.interventions).toBe(3);
+  });
+
+  it("shows the intervention experiments that changed a neuron, smallest set first", async () => {
+    const n = await json<NeuronResponse>("/api/neuron/L5:3");
+    expect(n.interventions.map((e) => [e.label, e.neurons])).toEqual([
+      ["top:NUMBER:1", 1],
+      ["top:NUMBER:3", 3],
+    ]);
+    const number = n.interventions[0].classes.find((c) => c.class === "NUMBER")!;
+    expect(number).toEqual({
+      class: "NUMBER",
+      rows: 25,
+      before: { accuracy: 0.6, loss: 1.8 },
+      after: { accuracy: 0.2, loss: 2.6 },
+      random: { accuracy: { mean: 0.58, sd: 0.02 }, loss: { mean: 1.84, sd: 0.02 } },
+    });
+    expect(n.interventions[0].classes.map((c) => c.class)).toEqual([...SIX_CLASSES, "all classes"]);
+    expect([n.interventions[0].mode, n.interventions[0].evaluation, n.interventions[0].controls]).toEqual([
+      "zero",
+      "masked-lm",
+      4,
+    ]);
+    const string = await json<NeuronResponse>("/api/neuron/L8:5");
+    expect(string.interventions.map((e) => e.label)).toEqual(["concept:STRING", "top:NUMBER:3"]);
+    expect((await json<NeuronResponse>("/api/neuron/L0:0")).interventions).toEqual([]);
   });
 
   it("shows a neuron's top words, class means and coloured lines", async () => {
@@ -397,6 +424,37 @@ describe("concepts.json and the store must be of one site", () => {
   });
 });
 
+describe("intervention.json must be of the explored neurons", () => {
+  it("refuses another width or site, and a damaged file, naming the file and field", async () => {
+    const base = await mkdtemp(join(tmpdir(), "cn-serve-iv-"));
+    cpSync(dir, base, { recursive: true, verbatimSymlinks: true });
+    const file = join(base, "intervene", "intervention.json");
+    const good = JSON.parse(readFileSync(file, "utf8"));
+    const refusal = async (value: unknown) => {
+      writeFileSync(file, JSON.stringify(value));
+      const e = await startExplorer({ resultsDir: base, port: 0 }).then(
+        async (x) => {
+          await x.close();
+          return null;
+        },
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(InputError);
+      return (e as InputError).message;
+    };
+    expect(await refusal({ ...good, width: 16 })).toMatch(
+      /intervention\.json \(field 'width'\): counts 16 neurons per layer, the results' hidden site has 8/,
+    );
+    expect(await refusal({ ...good, site: "mlp" })).toMatch(/\(field 'site'\): holds mlp-site experiments/);
+    const missing = structuredClone(good);
+    delete missing.experiments[1].controls.perClass.STRING;
+    expect(await refusal(missing)).toMatch(
+      /\(field 'experiments\[1\]\.controls\.perClass'\): no score for class 'STRING'/,
+    );
+    expect(await refusal({ ...good, experiments: "x" })).toMatch(/field 'experiments'/);
+  });
+});
+
 describe("explorer start-up: files of the results directory that point outside it (issue 17, finding 8)", () => {
   /** A copy of the results directory with `file` replaced by a symlink to a copy of it outside. */
   async function linkedOut(file: string): Promise<string> {
@@ -415,6 +473,7 @@ describe("explorer start-up: files of the results directory that point outside i
     "activations/index.json",
     "activations/shards/00000.safetensors",
     "concepts/concepts.json",
+    "intervene/intervention.json",
   ]) {
     it(`refuses ${file} linked outside, naming it`, async () => {
       const results = await linkedOut(file);

@@ -8,6 +8,7 @@
 import type { Site } from "../../store/format.js";
 import type {
   CompareResponse,
+  InterventionEffect,
   LineView,
   MetaResponse,
   NeuronChip,
@@ -304,10 +305,98 @@ async function showNeuron(ref: string): Promise<void> {
       ),
     ),
     el("div", { class: "classes-box" }, el("h4", {}, "Mean activation per class"), classBars(n)),
+    ...(n.interventions.length > 0 ? [interventionsBox(n.interventions)] : []),
     el("h4", {}, "Activations over code"),
     linesView(n.lines, [n.name]),
     legend(),
   );
+}
+
+const MODES: Record<string, string> = { zero: "zeroed", mean: "set to their train mean" };
+const EVALUATIONS: Record<string, string> = {
+  "masked-lm": "masked-LM",
+  "causal-lm": "next-token",
+  probe: "last-layer probe",
+};
+
+function pct(v: number): string {
+  return `${(100 * v).toFixed(1)}%`;
+}
+
+/**
+ * What changing the neuron (with the rest of each experiment's set) inside the model did to the model's
+ * own predictions, per class, beside random neurons of the same layers.
+ */
+function interventionsBox(effects: InterventionEffect[]): HTMLElement {
+  const box = el(
+    "div",
+    { class: "interventions", "data-testid": "interventions" },
+    el("h4", {}, "Intervention effect (changed inside the model)"),
+  );
+  for (const e of effects) {
+    const [kind, value] = e.mode.split(":");
+    const how =
+      kind === "scale" ? `scaled ×${value}` : kind === "set" ? `set to ${value}` : (MODES[kind] ?? e.mode);
+    const hasLoss = e.classes.some((c) => c.before.loss !== null);
+    const random = e.controls > 0;
+    const head = el(
+      "tr",
+      {},
+      ...["class", "words", "accuracy", ...(random ? ["random"] : []), ...(hasLoss ? ["loss"] : [])].map(
+        (h) => el("th", {}, h),
+      ),
+      ...(hasLoss && random ? [el("th", {}, "random")] : []),
+    );
+    const rows = e.classes.map((c) => {
+      const worse = c.after.accuracy < c.before.accuracy;
+      return el(
+        "tr",
+        { "data-class": c.class },
+        el("td", {}, c.class),
+        el("td", { class: "num" }, String(c.rows)),
+        el(
+          "td",
+          { class: `num${worse ? " worse" : ""}` },
+          `${pct(c.before.accuracy)} → ${pct(c.after.accuracy)}`,
+        ),
+        random && c.random
+          ? el("td", { class: "num muted" }, `${pct(c.random.accuracy.mean)} ± ${pct(c.random.accuracy.sd)}`)
+          : null,
+        hasLoss
+          ? el(
+              "td",
+              { class: "num" },
+              c.before.loss !== null && c.after.loss !== null
+                ? `${c.before.loss.toFixed(3)} → ${c.after.loss.toFixed(3)}`
+                : "–",
+            )
+          : null,
+        hasLoss && random
+          ? el(
+              "td",
+              { class: "num muted" },
+              c.random?.loss ? `${c.random.loss.mean.toFixed(3)} ± ${c.random.loss.sd.toFixed(3)}` : "–",
+            )
+          : null,
+      );
+    });
+    box.append(
+      el(
+        "div",
+        { class: "effect", "data-label": e.label },
+        el(
+          "div",
+          { class: "stats" },
+          `${e.label}: ${e.neurons} neuron${e.neurons === 1 ? "" : "s"} ${how} · ${EVALUATIONS[e.evaluation] ?? e.evaluation} predictions on the ${e.split} split` +
+            (random
+              ? ` · random: ${e.controls} sets of ${e.neurons} neurons from the same layers (mean ± sd)`
+              : ""),
+        ),
+        el("table", { class: "results effect-table" }, el("thead", {}, head), el("tbody", {}, ...rows)),
+      ),
+    );
+  }
+  return box;
 }
 
 function badges(n: NeuronResponse): HTMLElement {

@@ -132,6 +132,11 @@ table.results{border-collapse:collapse;width:100%;font-size:13px}
 table.results th{text-align:left;color:var(--muted);font-weight:500;border-bottom:2px solid var(--line);padding:4px 8px}
 table.results td{padding:4px 8px;border-bottom:1px solid #f0f2f5}
 table.results tr.clickable{cursor:pointer}
+table.results td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.results td.worse{color:#b91c1c;font-weight:600}
+table.results td.muted{color:var(--muted)}
+.interventions{margin:8px 0 14px}
+.interventions .effect{margin-bottom:12px}
 table.results tr.clickable:hover{background:#f3f6fa}
 .scatter{border:1px solid var(--line);border-radius:8px;background:#fcfcfd}
 .corr{font-size:28px;font-weight:650}
