@@ -120,8 +120,9 @@ export function upgradeFixture(json: Record<string, unknown>): Record<string, un
       const { run, ...rest } = renamed(v, "codeneurons-redundancy", 3);
       out[file] = { ...rest, skipped: (run as Json).skipped };
     }
-    // Version 2 (issue 18): the headline's `baseline` (new content, in the fixture's run.json).
-    else if (file === "run.json") out[file] = envelope("codeneurons-run", 2, v);
+    // Version 2 (issue 18): the headline's `baseline`; version 3 (issue 13): config.intervene and
+    // headline.intervention. New content, in the fixture's run.json.
+    else if (file === "run.json") out[file] = envelope("codeneurons-run", 3, v);
     // Version 2 (issue 18) records how the task TSVs quote fields; the demo's tokens need no quoting.
     else if (file === "task/summary.json")
       out[file] = { ...envelope("codeneurons-task", 2, v), tsvQuoting: "csv" };
@@ -139,7 +140,8 @@ function renamed(v: Json, format: string, version: number): Json {
 
 /**
  * Files the redesign added: each stage's run record and the label stage's meta files; and (issue 17)
- * each store's words.json, the record of its words.txt and labels.txt.
+ * each store's words.json, the record of its words.txt and labels.txt. The intervention stage's
+ * results (issue 13: intervene/intervention.json, the sweep figure's spec) are in the fixture itself.
  */
 export const NEW_FILES = [
   "activations/train/words.json",
@@ -149,6 +151,7 @@ export const NEW_FILES = [
   "probe/run-record.json",
   "redundancy/run-record.json",
   "concepts/run-record.json",
+  "intervene/run-record.json",
   "data/train.meta.json",
   "data/valid.meta.json",
   "data/test.meta.json",
