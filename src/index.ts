@@ -19,6 +19,7 @@ import {
   PREDICTIONS_VERSION,
 } from "./compress/format.js";
 import { CONCEPTS_FORMAT, CONCEPTS_SCHEMA, CONCEPTS_VERSION } from "./concepts/format.js";
+import { SENTENCE_TASK_FORMAT, SENTENCE_TASK_SCHEMA, SENTENCE_TASK_VERSION } from "./data/sentence/index.js";
 import { LABELS_META_FORMAT, LABELS_META_SCHEMA, LABELS_META_VERSION } from "./data/stage.js";
 import {
   TASK_SUMMARY_FORMAT,
@@ -184,6 +185,13 @@ export const FILE_FORMATS = [
     version: TASK_SUMMARY_VERSION,
     file: "<task>/summary.json",
     schema: TASK_SUMMARY_SCHEMA,
+  },
+  {
+    name: SENTENCE_TASK_FORMAT,
+    format: SENTENCE_TASK_FORMAT,
+    version: SENTENCE_TASK_VERSION,
+    file: "<task>/summary.json (sentence-level)",
+    schema: SENTENCE_TASK_SCHEMA,
   },
   {
     name: WORD_LISTS_FORMAT,

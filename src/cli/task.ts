@@ -1,5 +1,4 @@
 import { Command } from "commander";
-import { CLOSED_CLASSES, NUMBER, SIX_CLASSES } from "../data/labels.js";
 import type { TaskSummary } from "../data/task/build.js";
 import { runBinaryTask, runTokenTaggingTask } from "../data/task/stage.js";
 import { formatTaskSummary } from "../data/task/summary.js";
@@ -22,24 +21,30 @@ export const register: Register = (program) => {
 function tokenTaggingCommand(): Command {
   return withSplitOptions(
     new Command("token-tagging").description(
-      "The paper's filtered token tagging task: classes MODIFIER, IDENT, KEYWORD, TYPE, NUMBER, STRING; " +
-        "valid/test tokens unseen among the selected train tokens; disjoint keyword/modifier/type word lists; " +
-        "per-class caps. Writes DIR/{train,valid,test}.tsv, DIR/control/*.tsv, word lists and DIR/summary.json.",
+      "The paper's filtered token tagging task: by default the classes of the splits' language (Java: MODIFIER, " +
+        "IDENT, KEYWORD, TYPE, NUMBER, STRING; Python: NAME, KEYWORD, NUMBER, STRING; tree-sitter languages: IDENT, " +
+        "KEYWORD, [TYPE,] NUMBER, STRING; the language is read from PREFIX.meta.json); valid/test tokens unseen among " +
+        "the selected train tokens; disjoint word lists for closed classes; per-class caps. A class without train " +
+        "tokens or an empty split is an error. Writes DIR/{train,valid,test}.tsv, DIR/control/*.tsv, word lists and " +
+        "DIR/summary.json.",
     ),
   )
-    .option("--classes <list>", "classes of the task", parseList, [...SIX_CLASSES])
-    .option("--closed <list>", "closed-vocabulary classes (disjoint word lists)", parseList, [
-      ...CLOSED_CLASSES,
-    ])
+    .option("--classes <list>", "classes of the task (default: the language's)", parseList)
+    .option(
+      "--closed <list>",
+      "closed-vocabulary classes, disjoint word lists (default: the language's, e.g. KEYWORD,MODIFIER,TYPE)",
+      parseList,
+    )
     .option(
       "--prefer-unseen <list>",
-      "classes whose train tokens rarest in valid/test are taken first",
+      "classes whose train tokens rarest in valid/test are taken first (default NUMBER)",
       parseList,
-      [NUMBER],
     )
     .action(
       action(
-        async (opts: SplitCliOptions & { classes: string[]; closed: string[]; preferUnseen: string[] }) => {
+        async (
+          opts: SplitCliOptions & { classes?: string[]; closed?: string[]; preferUnseen?: string[] },
+        ) => {
           const summary = await runTokenTaggingTask(stageInput(opts), {
             ...taskOptions(opts),
             classes: opts.classes,

@@ -3,6 +3,7 @@ import { readText } from "./io.js";
 import { type JavaLabelOptions, labelJavaSource, labelJavaTokenLines } from "./java/label.js";
 import { readJsonRecords, requireStringField } from "./json.js";
 import { appendResult, emptyResult, type LabelResult, type SentenceUnit } from "./labelled.js";
+import { CLOSED_CLASSES, IDENT, KEYWORD, MODIFIER, NUMBER, SIX_CLASSES, STRING, TYPE } from "./labels.js";
 import { labelPythonSource } from "./python/label.js";
 import { labelTreeSitterSource, type TreeSitterLanguage } from "./treesitter/label.js";
 
@@ -40,6 +41,36 @@ export function isLabelLanguage(name: string): name is LabelLanguage {
  * Python's tokenize; the paper's labels) or tree-sitter (coarse cross-language categories).
  */
 export type LabelBackend = "native" | "tree-sitter";
+
+/**
+ * The default classes of a token-tagging task in a language: word classes its labeler gives (an
+ * operator is its own label; UNKNOWN and BOOL are left out), and which of them are closed
+ * vocabularies (disjoint word lists across splits).
+ * - Java, native lexer: the paper's six classes.
+ * - Python, native (tokenize categories): NAME, KEYWORD, NUMBER, STRING.
+ * - tree-sitter (every other language, and Java / Python with --parser tree-sitter): IDENT, KEYWORD,
+ *   NUMBER, STRING, with TYPE where the grammar has primitive types (C, C++, Go, TypeScript, Java) and
+ *   MODIFIER for Java.
+ */
+export interface TaskClasses {
+  classes: readonly string[];
+  closed: readonly string[];
+  /** Classes whose train tokens rarest in valid/test are taken first. */
+  preferUnseen: readonly string[];
+}
+
+export function defaultTaskClasses(lang: LabelLanguage, backend: LabelBackend = "native"): TaskClasses {
+  if (lang === "java" && backend === "native")
+    return { classes: SIX_CLASSES, closed: CLOSED_CLASSES, preferUnseen: [NUMBER] };
+  if (lang === "python" && backend === "native")
+    return { classes: ["NAME", KEYWORD, NUMBER, STRING], closed: [KEYWORD], preferUnseen: [NUMBER] };
+  const typed = ["c", "cpp", "go", "typescript", "tsx", "java"].includes(lang);
+  const classes = [IDENT, KEYWORD, ...(typed ? [TYPE] : []), NUMBER, STRING];
+  const closed = [KEYWORD, ...(typed ? [TYPE] : [])];
+  if (lang === "java")
+    return { classes: [MODIFIER, ...classes], closed: [MODIFIER, ...closed], preferUnseen: [NUMBER] };
+  return { classes, closed, preferUnseen: [NUMBER] };
+}
 
 export interface LabelOptions extends JavaLabelOptions {
   lang: LabelLanguage;

@@ -75,3 +75,40 @@ export function classMetricsOfProbe(m: ProbeMetricsFile, what = "oracle probe"):
     confusion: t.confusion,
   };
 }
+
+/**
+ * Per-class accuracy of the redundancy pipeline's oracle on test when no probe stage wrote metrics
+ * (sentence-level tasks): redundancy.json records each class's recall, and the task each class's test
+ * rows (`support`). With two classes that fixes the confusion matrix exactly (a row's off-diagonal
+ * cell is its support minus its hits); with more it does not, and the section is left out (null).
+ */
+export function classMetricsOfOracle(
+  r: RedundancyResults,
+  support: Record<string, number>,
+): ClassMetricsSection | null {
+  const oracle = r.steps.oracle;
+  const classes = r.input.classes;
+  if (!oracle || classes.length !== 2) return null;
+  const recall = oracle.probe.test.perClass;
+  const n = classes.map((c) => support[c] ?? 0);
+  const exact = classes.map((c, k) => (recall[c] ?? 0) * n[k]);
+  // Supports that are not the rows the recalls were computed on would give a made-up matrix.
+  if (exact.some((h) => Math.abs(h - Math.round(h)) > 1e-6)) return null;
+  const hits = exact.map(Math.round);
+  const confusion = [
+    [hits[0], n[0] - hits[0]],
+    [n[1] - hits[1], hits[1]],
+  ];
+  return {
+    split: "test",
+    probe: `oracle probe on all ${r.totalNeurons} neurons (redundancy.json; the confusion matrix follows from the two classes' recalls and rows)`,
+    classes: classes.map((name, k) => {
+      const predicted = confusion[0][k] + confusion[1][k];
+      const precision = predicted > 0 ? confusion[k][k] / predicted : 0;
+      const accuracy = n[k] > 0 ? hits[k] / n[k] : 0;
+      const f1 = precision + accuracy > 0 ? (2 * precision * accuracy) / (precision + accuracy) : 0;
+      return { name, support: n[k], accuracy, precision, f1 };
+    }),
+    confusion,
+  };
+}

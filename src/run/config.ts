@@ -1,6 +1,11 @@
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { defaultTaskClasses, isLabelLanguage, LABEL_LANGUAGES, type LabelLanguage } from "../data/label.js";
+import { SENTENCE_FORMATS, type SentenceFormat } from "../data/sentence/index.js";
+import { SPLITS, type SplitName } from "../data/splits.js";
+import { parserOf } from "../data/stage.js";
 import { parseMode } from "../intervene/stage.js";
 import { InputError, UserError } from "../util/errors.js";
 import { readJsonFileSync } from "../util/json.js";
@@ -9,15 +14,58 @@ import { SITES, type Site } from "../util/neurons.js";
 /**
  * Settings of `codeneurons run`: the paper's whole analysis for one model and one code corpus. Every
  * field is optional in the file (RUN_CONFIG_FILE_SCHEMA, published as
- * docs/schemas/codeneurons-run-config.schema.json); paths are relative to the config file. DEFAULTS are
- * the paper's settings (12000/1620/2040-token task, all layers, average aggregation, the 6×6 λ grid).
- * RunConfig is the config with every default filled in, as run.json records it.
+ * docs/schemas/codeneurons-run-config.schema.json). Paths in a config file are relative to the file
+ * itself (not to the working directory), so that a config and its data travel together: the shipped
+ * config/paper.json names ../data/java-token-lines and works from a clone and from an install.
+ * DEFAULTS are the paper's settings (12000/1620/2040-token task, all layers, average aggregation, the
+ * 6×6 λ grid). RunConfig is the config with every default filled in, as run.json records it.
+ *
+ * The task kinds: token tagging (any language `codeneurons label` knows, its classes chosen from the
+ * language's labels) and binary concept tasks, on code the label stage tokenizes; the sentence-level
+ * tasks of the paper in their CodeXGLUE formats (devign, bigclonebench and cosqa, the last two pairs).
  */
 
 /** The package root (…/dist/run/config.js or …/src/run/config.ts → …). */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export const TASK_KINDS = ["token-tagging", "binary", ...SENTENCE_FORMATS] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+export function isSentenceKind(kind: TaskKind): kind is SentenceFormat {
+  return (SENTENCE_FORMATS as readonly string[]).includes(kind);
+}
+
+/**
+ * `codeneurons run --demo [name]`: the bundled model on a bundled sample of a kind of task, offline
+ * (demo/README.md says where each sample comes from). "java" is the paper's task, `npm start`. Devign
+ * and BigCloneBench have no bundled sample (no sample of their data was available to bundle): run them with
+ * `--data DIR` on the CodeXGLUE files.
+ */
+export const DEMOS = {
+  java: "config.json",
+  python: "python.json",
+  binary: "binary.json",
+  cosqa: "cosqa.json",
+} as const;
+export type DemoName = keyof typeof DEMOS;
+export const DEMO_NAMES = Object.keys(DEMOS) as DemoName[];
+
+export function isDemoName(name: string): name is DemoName {
+  return Object.hasOwn(DEMOS, name);
+}
+
+/** The config file of a demo. */
+export function demoConfig(name: DemoName = "java"): string {
+  return join(ROOT, "demo", DEMOS[name]);
+}
+
+/** Where a demo's results go by default: demo-results/ for the paper's Java demo, demo-results-NAME/ else. */
+export function demoResultsDir(name: DemoName = "java"): string {
+  return name === "java" ? "demo-results" : `demo-results-${name}`;
+}
+
 /** `codeneurons run --demo`: the bundled model on the bundled Java slice. */
-export const DEMO_CONFIG = join(ROOT, "demo", "config.json");
+export const DEMO_CONFIG = demoConfig("java");
 
 const nonNegative = z
   .number()
@@ -27,6 +75,11 @@ const positive = z.number().int({ error: "must be a positive integer" }).min(1, 
 const openFraction = z.number().gt(0, "must be in (0, 1)").lt(1, "must be in (0, 1)");
 const site = z.enum(SITES, { error: `must be one of ${SITES.join(", ")}` });
 const text = z.string({ error: "must be a non-empty string" }).min(1, "must be a non-empty string");
+const names = z
+  .array(text, { error: "must be a list of names" })
+  .min(1, "must be a list of at least one name");
+const kind = z.enum(TASK_KINDS, { error: `must be one of ${TASK_KINDS.join(", ")}` });
+const parser = z.enum(["native", "tree-sitter"], { error: "must be one of native, tree-sitter" });
 
 export const RUN_CONFIG_SCHEMA = z.object({
   /** Hugging Face model directory or hub id. */
@@ -37,19 +90,44 @@ export const RUN_CONFIG_SCHEMA = z.object({
    */
   site,
   data: z.object({
-    /** Language of the code (java, python, javascript, …; see `codeneurons label --help`). */
+    /**
+     * Language of the code. Token kinds: the labeler's (java, python, javascript, …; `codeneurons label
+     * --help`). Sentence kinds: recorded only (devign: c, bigclonebench: java, cosqa: python).
+     */
     language: z.string(),
-    /** Lines are already tokenized (tokens separated by spaces), as in the paper's Java data. */
+    /** Token kinds: the lines are already tokenized (tokens separated by spaces), as the paper's Java data. */
     pretokenized: z.boolean(),
+    /** Token kinds, Java and Python: the native lexer (the paper's labels) or tree-sitter. */
+    parser,
+    /** Token kinds: leave out (and record) lines that do not lex instead of failing. */
+    skipBadLines: z.boolean(),
+    /** Token kinds, .json / .jsonl inputs: the field that holds the code. */
+    field: z.string(),
+    /**
+     * The splits. Token kinds: code (a source file, token lines, or .json / .jsonl records);
+     * devign: .jsonl of {func, target}; cosqa: .json of {doc, code, label}; bigclonebench: the pair
+     * files (idx1, idx2, label per line).
+     */
     train: z.string(),
     valid: z.string(),
     test: z.string(),
+    /** bigclonebench: data.jsonl with the functions by idx (null: data.jsonl beside the train pairs). */
+    functions: z.string().nullable(),
   }),
   task: z.object({
+    kind,
     seed: nonNegative,
-    /** Tokens per class in train, valid, test. */
+    /** Token kinds: tokens per class in train, valid, test. */
     caps: z.tuple([positive, positive, positive]),
     control: z.enum(["distribution", "uniform"]),
+    /** Token tagging: the classes (the language's by default), closed classes, classes taken unseen first. */
+    classes: z.array(z.string()).nullable(),
+    closedClasses: z.array(z.string()).nullable(),
+    preferUnseen: z.array(z.string()).nullable(),
+    /** Binary: tokens of these labels are positive … */
+    labels: z.array(z.string()).nullable(),
+    /** … or tokens whose text matches this regular expression (JavaScript, u flag). */
+    regex: z.string().nullable(),
   }),
   extract: z.object({
     /** Hidden-state layers (null = all). */
@@ -101,19 +179,27 @@ const bool = z.boolean({ error: "must be true or false" });
 /** A config file: every section and field optional (the defaults fill them in). */
 export const RUN_CONFIG_FILE_SCHEMA = z
   .object({
+    /** Free text for people (what the config is for, where its data comes from); not read. */
+    comment: z.string().optional(),
     model: text.optional(),
     site: site.optional(),
     data: z
       .object({
         language: text.optional(),
         pretokenized: bool.optional(),
+        parser: parser.optional(),
+        skipBadLines: bool.optional(),
+        field: text.optional(),
+        /** Relative to this config file. */
         train: text.optional(),
         valid: text.optional(),
         test: text.optional(),
+        functions: text.optional(),
       })
       .optional(),
     task: z
       .object({
+        kind: kind.optional(),
         seed: nonNegative.optional(),
         caps: z
           .array(positive, { error: "must be [train, valid, test]" })
@@ -122,6 +208,11 @@ export const RUN_CONFIG_FILE_SCHEMA = z
         control: z
           .enum(["distribution", "uniform"], { error: "must be one of distribution, uniform" })
           .optional(),
+        classes: names.optional(),
+        closedClasses: z.array(text, { error: "must be a list of names" }).optional(),
+        preferUnseen: z.array(text, { error: "must be a list of names" }).optional(),
+        labels: names.optional(),
+        regex: text.optional(),
       })
       .optional(),
     extract: z
@@ -170,15 +261,18 @@ export const RUN_CONFIG_FILE_SCHEMA = z
       .optional(),
     report: z.object({ png: bool.optional() }).optional(),
   })
-  .describe("codeneurons run --config FILE: the analysis settings (every field optional)");
+  .describe(
+    "codeneurons run --config FILE: the analysis settings (every field optional; paths relative to the file)",
+  );
 export type RunConfigFile = z.infer<typeof RUN_CONFIG_FILE_SCHEMA>;
 
-export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data"> & {
-  data: Pick<RunConfig["data"], "language" | "pretokenized">;
+export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data" | "task"> & {
+  data: Pick<RunConfig["data"], "language" | "parser" | "skipBadLines" | "field">;
+  task: Pick<RunConfig["task"], "kind" | "seed" | "caps" | "control">;
 } = {
   site: "hidden",
-  data: { language: "java", pretokenized: true },
-  task: { seed: 1, caps: [2000, 270, 340], control: "distribution" },
+  data: { language: "java", parser: "native", skipBadLines: false, field: "code" },
+  task: { kind: "token-tagging", seed: 1, caps: [2000, 270, 340], control: "distribution" },
   extract: { layers: null, sites: ["hidden"], aggregation: "average", dtype: "float32", batchTokens: 1024 },
   redundancy: {
     seed: 1,
@@ -200,11 +294,30 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data"> & {
   report: { png: true },
 };
 
+/** The code language of each sentence-level dataset (recorded; these tasks are not labelled by token). */
+const DATASET_LANGUAGE: Record<SentenceFormat, string> = {
+  devign: "c",
+  bigclonebench: "java",
+  cosqa: "python",
+};
+
+/** What the command line sets; it wins over the config file. */
+export interface RunOverrides {
+  model?: string;
+  /** A directory holding the three splits (file names by task kind: see dataFilesIn). */
+  data?: string;
+  site?: Site;
+  lang?: string;
+  kind?: TaskKind;
+  classes?: string[];
+  labels?: string[];
+  regex?: string;
+  caps?: [number, number, number];
+  skipBadLines?: boolean;
+}
+
 /** Reads a config file; `overrides` (from the command line) win over the file. */
-export function readRunConfig(
-  file: string | undefined,
-  overrides: { model?: string; data?: string; site?: Site } = {},
-): RunConfig {
+export function readRunConfig(file: string | undefined, overrides: RunOverrides = {}): RunConfig {
   const json: RunConfigFile = file ? readJsonFileSync(file, RUN_CONFIG_FILE_SCHEMA) : {};
   const where = file ?? "(command line)";
   // Paths are relative to the config file (or to the working directory without one).
@@ -212,13 +325,18 @@ export function readRunConfig(
   const path = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
   const d = DEFAULT_CONFIG;
   const data = json.data ?? {};
-  const dataDir = overrides.data ? resolve(overrides.data) : undefined;
-  const split = (name: "train" | "valid" | "test") => {
-    if (dataDir) return resolve(dataDir, `${name}.in`);
-    const p = data[name];
-    if (p === undefined) throw new InputError(where, "must be a non-empty string", { field: `data.${name}` });
-    return path(p);
-  };
+  const task = json.task ?? {};
+  const taskKind = overrides.kind ?? task.kind ?? d.task.kind;
+  const sentence = isSentenceKind(taskKind);
+  const language =
+    overrides.lang ?? data.language ?? (sentence ? DATASET_LANGUAGE[taskKind] : d.data.language);
+  if (!sentence && !isLabelLanguage(language))
+    throw new InputError(where, `unknown language '${language}' (one of ${LABEL_LANGUAGES.join(", ")})`, {
+      field: "data.language",
+    });
+  const files = overrides.data
+    ? dataFilesIn(resolve(overrides.data), taskKind, language)
+    : splitFiles(data, where, path);
   const model = overrides.model ?? json.model;
   if (model === undefined)
     throw new InputError(where, 'no model: give --model or a "model" field', { field: "model" });
@@ -231,7 +349,8 @@ export function readRunConfig(
       `the analysis is on the ${analysed} site, which extract.sites (${sites.join(", ")}) leaves out`,
       { field: "site" },
     );
-  const caps = json.task?.caps ?? d.task.caps;
+  const caps = overrides.caps ?? task.caps ?? d.task.caps;
+  const parserName = parserOf(language, data.parser);
   const iv = json.intervene ?? {};
   const mode = iv.mode ?? d.intervene.mode;
   try {
@@ -247,16 +366,21 @@ export function readRunConfig(
     model: overrides.model ?? (looksLikePath(model) ? path(model) : model),
     site: analysed,
     data: {
-      language: data.language ?? d.data.language,
-      pretokenized: data.pretokenized ?? d.data.pretokenized,
-      train: split("train"),
-      valid: split("valid"),
-      test: split("test"),
+      language,
+      pretokenized:
+        data.pretokenized ??
+        (language === "java" && !sentence && SPLITS.every((s) => extname(files[s]) === ".in")),
+      parser: parserName,
+      skipBadLines: overrides.skipBadLines ?? data.skipBadLines ?? d.data.skipBadLines,
+      field: data.field ?? d.data.field,
+      ...files,
     },
     task: {
-      seed: json.task?.seed ?? d.task.seed,
+      kind: taskKind,
+      seed: task.seed ?? d.task.seed,
       caps: [caps[0], caps[1], caps[2]],
-      control: json.task?.control ?? d.task.control,
+      control: task.control ?? d.task.control,
+      ...taskClasses(taskKind, language as LabelLanguage, parserName, task, overrides, where),
     },
     extract: {
       layers: json.extract?.layers === undefined ? d.extract.layers : json.extract.layers,
@@ -285,6 +409,106 @@ export function readRunConfig(
     },
     report: { png: json.report?.png ?? d.report.png },
   };
+}
+
+type SplitFiles = Pick<RunConfig["data"], SplitName | "functions">;
+
+function splitFiles(
+  data: NonNullable<RunConfigFile["data"]>,
+  where: string,
+  path: (p: string) => string,
+): SplitFiles {
+  const split = (name: SplitName) => {
+    const p = data[name];
+    if (p === undefined)
+      throw new InputError(where, "must be a non-empty string (or give --data DIR)", {
+        field: `data.${name}`,
+      });
+    return path(p);
+  };
+  return {
+    train: split("train"),
+    valid: split("valid"),
+    test: split("test"),
+    functions: data.functions === undefined ? null : path(data.functions),
+  };
+}
+
+/** Source-file extensions of the label languages, for `--data DIR`. */
+const EXTENSIONS: Record<LabelLanguage, string> = {
+  java: ".java",
+  python: ".py",
+  javascript: ".js",
+  typescript: ".ts",
+  tsx: ".tsx",
+  c: ".c",
+  cpp: ".cpp",
+  go: ".go",
+};
+
+/**
+ * `--data DIR`: the split files in DIR, named by split. Token kinds: train.in (token lines for Java,
+ * source lines otherwise), train.jsonl / train.json (records with a code field) or train with the
+ * language's extension (train.py); devign: train.jsonl; cosqa: train.json; bigclonebench: train.txt
+ * pairs with data.jsonl.
+ */
+export function dataFilesIn(dir: string, kind: TaskKind, language: string): SplitFiles {
+  const candidates: string[] =
+    kind === "devign"
+      ? [".jsonl", ".json"]
+      : kind === "cosqa"
+        ? [".json", ".jsonl"]
+        : kind === "bigclonebench"
+          ? [".txt"]
+          : [".in", ".jsonl", ".json", ...(isLabelLanguage(language) ? [EXTENSIONS[language]] : [])];
+  const find = (s: SplitName) => {
+    const found = candidates.map((ext) => join(dir, `${s}${ext}`)).find((f) => existsSync(f));
+    if (!found)
+      throw new InputError(
+        dir,
+        `no ${s} split for a ${kind} task: expected ${candidates.map((ext) => `${s}${ext}`).join(" or ")}`,
+      );
+    return found;
+  };
+  return {
+    train: find("train"),
+    valid: find("valid"),
+    test: find("test"),
+    functions: kind === "bigclonebench" ? join(dir, "data.jsonl") : null,
+  };
+}
+
+/** The task's classes (token tagging) or positive class (binary), checked and resolved. */
+function taskClasses(
+  kind: TaskKind,
+  language: LabelLanguage,
+  parserName: "native" | "tree-sitter",
+  task: NonNullable<RunConfigFile["task"]>,
+  o: RunOverrides,
+  where: string,
+): Pick<RunConfig["task"], "classes" | "closedClasses" | "preferUnseen" | "labels" | "regex"> {
+  const none = { classes: null, closedClasses: null, preferUnseen: null, labels: null, regex: null };
+  if (kind === "token-tagging") {
+    const defaults = defaultTaskClasses(language, parserName);
+    const classes = o.classes ?? task.classes ?? [...defaults.classes];
+    const keep = (list: readonly string[]) => list.filter((c) => classes.includes(c));
+    return {
+      ...none,
+      classes,
+      closedClasses: task.closedClasses ?? keep(defaults.closed),
+      preferUnseen: task.preferUnseen ?? keep(defaults.preferUnseen),
+    };
+  }
+  if (kind === "binary") {
+    const labels = o.labels ?? (o.regex === undefined ? task.labels : undefined) ?? null;
+    const regex = o.regex ?? (o.labels === undefined ? task.regex : undefined) ?? null;
+    if ((labels === null) === (regex === null))
+      throw new UserError(
+        `${where}: a binary task needs exactly one of task.labels (e.g. ["NUMBER"]) and task.regex (--label / --regex)`,
+      );
+    return { ...none, labels, regex };
+  }
+  return none;
 }
 
 /** A hub id is `org/name`; anything starting with . or / or holding a backslash is a path. */

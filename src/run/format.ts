@@ -9,11 +9,12 @@ import { RUN_CONFIG_SCHEMA } from "./config.js";
  * OUT/run.json, what `codeneurons run` writes beside the stages' results: the settings it ran with
  * (every default filled in) and the headline it printed. Its timings are in OUT/run-record.json.
  * Version 2 added the headline's `baseline` (the majority-class rate and the control task beside the
- * oracle's accuracy, and the warning when the oracle is not clearly above the majority rate).
+ * oracle's accuracy, and the warning when the oracle is not clearly above the majority rate); version 3
+ * the intervention (config.intervene, headline.intervention); version 4 the config's task kind and its
+ * fields (classes, binary labels or regex, the labeler, sentence-level datasets' files).
  */
 export const RUN_FORMAT = "codeneurons-run";
-/** Version 3 (issue 13): config.intervene, and headline.intervention when the run intervened. */
-export const RUN_VERSION = 3;
+export const RUN_VERSION = 4;
 
 /** One experiment of the run's intervention, for the headline: what it did to one class. */
 const HEADLINE_EXPERIMENT_SCHEMA = z.object({

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { ConceptsResult } from "../concepts/index.js";
+import { NEGATIVE, POSITIVE } from "../data/task/build.js";
 import {
   type Experiment,
   type InterventionResults,
@@ -107,9 +108,13 @@ function baselineLine(b: Baseline): string {
   );
 }
 
-/** The concepts to name: those of HEADLINE_CONCEPTS the task has, else its first three classes. */
+/**
+ * The concepts to name: a binary task's positive class; those of HEADLINE_CONCEPTS the task has; else
+ * its first three classes.
+ */
 function headlineConcepts(c: ConceptsResult | null): string[] {
   if (!c) return [];
+  if (c.classes.includes(POSITIVE) && c.classes.includes(NEGATIVE)) return [POSITIVE];
   const known = HEADLINE_CONCEPTS.filter((k) => c.classes.includes(k));
   return known.length > 0 ? known : c.classes.slice(0, 3);
 }

@@ -5,12 +5,14 @@ import { isLabelLanguage, LANGUAGE_NAMES } from "../data/label.js";
 import type { InterventionResults } from "../intervene/format.js";
 import { METRICS_SCHEMA } from "../probe/format.js";
 import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
+import { classMetricsOfOracle } from "../report/baseline.js";
 import { writeReportForResults } from "../report/write.js";
 import { writeJsonAtomic } from "../util/atomic.js";
+import { UserError } from "../util/errors.js";
 import { readJsonFile } from "../util/json.js";
 import { formatSeconds, log } from "../util/progress.js";
 import { writeRunRecord } from "../util/run-record.js";
-import type { RunConfig } from "./config.js";
+import { isSentenceKind, type RunConfig } from "./config.js";
 import { RUN_FORMAT, RUN_VERSION, type RunFile } from "./format.js";
 import { type Headline, headlineOf, withIntervention } from "./headline.js";
 import { reportDataOf } from "./report-data.js";
@@ -58,16 +60,28 @@ export async function runAnalysis(
     log(`   ${name} done in ${formatSeconds(seconds[name])}`);
     return result;
   };
-  const labelled = await stage("label", `${cfg.data.language} tokens of ${cfg.data.train}, valid, test`, () =>
-    labelStage(cfg, layout),
-  );
-  const task = await stage("task", `filtered token tagging (caps ${cfg.task.caps.join("/")})`, () =>
-    taskStage(cfg, layout),
-  );
-  // A class the task lacks is refused before the long stages.
-  if (cfg.intervene.enabled) interventionClass(cfg, task.classes, null);
+  const sentence = isSentenceKind(cfg.task.kind);
+  const labelled = sentence
+    ? null
+    : await stage("label", `${cfg.data.language} tokens of ${cfg.data.train}, valid, test`, () =>
+        labelStage(cfg, layout),
+      );
+  const task = await stage("task", taskWhat(cfg), () => taskStage(cfg, layout));
+  // A class the task lacks is refused before the long stages; a sentence-level task has no word
+  // classes to intervene on.
+  if (cfg.intervene.enabled) {
+    if (sentence)
+      throw new UserError(
+        `intervene: a ${cfg.task.kind} task is sentence-level; interventions are on token tasks (set intervene.enabled false)`,
+      );
+    interventionClass(cfg, task.classes, null);
+  }
   await stage("extract", `activations of ${cfg.model}`, () => extractStage(cfg, layout, quiet));
-  const probe = await stage("probe", "oracle probe (λ grid on dev)", () => probeStage(cfg, layout, quiet));
+  // The probe and concept stages read word-level stores; a sentence-level task's oracle is the
+  // redundancy pipeline's own.
+  const probe = sentence
+    ? null
+    : await stage("probe", "oracle probe (λ grid on dev)", () => probeStage(cfg, layout, quiet));
   const { results: redundancy } = await stage("redundancy", "the paper's pipeline", () =>
     runRedundancyPipeline(
       { store: layout.activations, task: layout.task, site: cfg.site, seed: cfg.redundancy.seed },
@@ -80,14 +94,18 @@ export async function runAnalysis(
           thresholds: cfg.redundancy.thresholds,
           curves: cfg.redundancy.curves,
         },
-        oracle: probe.fitted,
+        ...(probe ? { oracle: probe.fitted } : {}),
         quiet,
       },
     ),
   );
-  const { result: concepts } = await stage("concepts", "top neurons, top words, concept neurons", () =>
-    conceptsStage(cfg, layout, quiet),
-  );
+  const concepts = sentence
+    ? null
+    : (
+        await stage("concepts", "top neurons, top words, concept neurons", () =>
+          conceptsStage(cfg, layout, quiet),
+        )
+      ).result;
   const iv = cfg.intervene;
   let intervention: InterventionResults | null = null;
   if (iv.enabled) {
@@ -98,21 +116,26 @@ export async function runAnalysis(
       () => interveneStage(cfg, out, cls, concepts, quiet),
     );
   }
+  const t = task.totals;
   const notes = [
-    `Data: ${labelled.train.sentences}/${labelled.valid.sentences}/${labelled.test.sentences} sentences labelled; task ${task.totals.train}/${task.totals.valid}/${task.totals.test} tokens (classes ${task.classes.join(", ")})`,
+    labelled
+      ? `Data: ${labelled.train.sentences}/${labelled.valid.sentences}/${labelled.test.sentences} sentences labelled; task ${t.train}/${t.valid}/${t.test} ${task.unit} (classes ${task.classes.join(", ")})`
+      : `Data: ${cfg.task.kind} ${t.train}/${t.valid}/${t.test} ${task.unit} (labels ${task.classes.join(", ")}) from ${cfg.data.train}, valid, test`,
     `Settings: ${cfg.site === "hidden" ? "residual-stream" : "MLP"} neurons (site ${cfg.site}), seed ${cfg.task.seed}, aggregation ${cfg.extract.aggregation}, δ ${cfg.redundancy.deltas.join("/")}, thresholds ${cfg.redundancy.thresholds.join(",")}`,
   ];
-  await writeJsonAtomic(
-    layout.reportData,
-    reportDataOf(
-      redundancy,
-      concepts,
-      { model: cfg.model, task: taskTitle(cfg.data.language, task.classes.length), notes },
-      { concepts: join(layout.concepts, "concepts.json") },
-      await readJsonFile(join(layout.probe, "metrics.json"), METRICS_SCHEMA),
-      intervention ? { results: intervention, k: iv.k } : null,
-    ),
+  const data = reportDataOf(
+    redundancy,
+    concepts,
+    { model: cfg.model, task: taskTitle(cfg, task.classes), notes },
+    { concepts: join(layout.concepts, "concepts.json") },
+    probe ? await readJsonFile(join(layout.probe, "metrics.json"), METRICS_SCHEMA) : null,
+    intervention ? { results: intervention, k: iv.k } : null,
   );
+  if (!data.classMetrics) {
+    const derived = classMetricsOfOracle(redundancy, task.counts.test);
+    if (derived) data.classMetrics = derived;
+  }
+  await writeJsonAtomic(layout.reportData, data);
   const report = await stage("report", "figures and the HTML report", () =>
     writeReportForResults(out, { png: cfg.report.png, quiet }),
   );
@@ -130,10 +153,31 @@ export async function runAnalysis(
   return { out, report: report.html, headline, seconds };
 }
 
-/** The report's name of the task: "Java token tagging (6 classes)". */
-export function taskTitle(language: string, classes: number): string {
-  const name = isLabelLanguage(language) ? LANGUAGE_NAMES[language] : language;
-  return `${name} token tagging (${classes} classes)`;
+/** What the task stage does, for the progress line. */
+function taskWhat(cfg: RunConfig): string {
+  const caps = `caps ${cfg.task.caps.join("/")}`;
+  if (cfg.task.kind === "token-tagging") return `filtered token tagging (${caps})`;
+  if (cfg.task.kind === "binary")
+    return `binary task: ${cfg.task.labels ? cfg.task.labels.join(", ") : `/${cfg.task.regex}/`} against all other tokens (${caps})`;
+  return `${cfg.task.kind} from ${cfg.data.train}, valid, test`;
+}
+
+/** The report's name of the task: "Java token tagging (6 classes)", "CoSQA: query–code pairs". */
+export function taskTitle(cfg: RunConfig, classes: readonly string[]): string {
+  const lang = cfg.data.language;
+  const name = isLabelLanguage(lang) ? LANGUAGE_NAMES[lang] : lang;
+  switch (cfg.task.kind) {
+    case "token-tagging":
+      return `${name} token tagging (${classes.length} classes)`;
+    case "binary":
+      return `${name} binary task (${classes.join(" vs ")})`;
+    case "devign":
+      return "Devign: defect detection (C functions)";
+    case "bigclonebench":
+      return "BigCloneBench: clone detection (Java function pairs)";
+    case "cosqa":
+      return "CoSQA: does the code answer the query? (query–code pairs)";
+  }
 }
 
 export function reportExists(out: string): boolean {

@@ -4,10 +4,10 @@ import type { ConceptsResult } from "../concepts/format.js";
 import { type ConceptsStageResult, runConcepts } from "../concepts/stage.js";
 import { readTask } from "../data/index.js";
 import { isLabelLanguage } from "../data/label.js";
+import { writeSentenceSplits } from "../data/sentence/index.js";
 import { SPLITS, type SplitName } from "../data/splits.js";
 import { runLabel } from "../data/stage.js";
-import type { TaskSummary } from "../data/task/build.js";
-import { runTokenTaggingTask } from "../data/task/stage.js";
+import { runBinaryTask, runTokenTaggingTask } from "../data/task/stage.js";
 import { type ExtractResult, extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
 import type { InterventionResults } from "../intervene/format.js";
@@ -15,7 +15,7 @@ import { runInterventionStage } from "../intervene/stage.js";
 import { type ProbeStageResult, runProbe } from "../probe/stage.js";
 import { DEFAULT_SETTINGS } from "../redundancy/pipeline/pipeline.js";
 import { UserError } from "../util/errors.js";
-import type { RunConfig } from "./config.js";
+import { isSentenceKind, type RunConfig } from "./config.js";
 
 /**
  * The stages of `codeneurons run`, each the library's stage function with the settings of the run's
@@ -41,7 +41,7 @@ export function layoutOf(out: string) {
 
 export type Layout = ReturnType<typeof layoutOf>;
 
-/** Labels the three splits of the corpus (docs/DESIGN.md's scheme for Java). */
+/** Labels the three splits of the corpus (token kinds; docs/DESIGN.md's scheme for Java). */
 export async function labelStage(
   cfg: RunConfig,
   layout: Layout,
@@ -55,52 +55,124 @@ export async function labelStage(
       input: cfg.data[s],
       out: layout.data(s),
       pretokenized: cfg.data.pretokenized,
+      backend: cfg.data.parser,
+      skipBadLines: cfg.data.skipBadLines,
+      field: cfg.data.field,
     });
     out[s] = { sentences: meta.sentences, tokens: meta.tokens };
   }
   return out;
 }
 
-/** The paper's filtered token-tagging task and its control task. */
-export async function taskStage(cfg: RunConfig, layout: Layout): Promise<TaskSummary> {
-  const [train, valid, test] = cfg.task.caps;
-  return runTokenTaggingTask(
-    {
-      splits: { train: layout.data("train"), valid: layout.data("valid"), test: layout.data("test") },
-      out: layout.task,
-    },
-    { seed: cfg.task.seed, caps: { train, valid, test }, control: cfg.task.control },
-  );
+/** What the task stage made, for the run's notes and the report's title. */
+export interface TaskInfo {
+  classes: string[];
+  /** Rows per split: tokens (token kinds), sentences or pairs (sentence kinds). */
+  totals: Record<SplitName, number>;
+  /** Rows of each class per split. */
+  counts: Record<SplitName, Record<string, number>>;
+  /** "tokens", "sentences" or "pairs". */
+  unit: string;
 }
 
-/** Extracts activations of the sentences the task uses, one store per split. */
+/**
+ * The task: the paper's filtered token tagging task (the language's classes, or the config's) or a
+ * binary concept task, each with its control task, from the labelled splits; or a sentence-level task
+ * (devign, bigclonebench, cosqa) from the dataset's files. A task that ends empty or with one class is
+ * an error (data/task/build.ts, data/sentence/index.ts).
+ */
+export async function taskStage(cfg: RunConfig, layout: Layout): Promise<TaskInfo> {
+  const kind = cfg.task.kind;
+  if (isSentenceKind(kind)) {
+    const summary = await writeSentenceSplits(
+      kind,
+      { train: cfg.data.train, valid: cfg.data.valid, test: cfg.data.test },
+      layout.task,
+      cfg.data.functions ? { functions: cfg.data.functions } : {},
+    );
+    const split = (name: SplitName) => {
+      const found = summary.splits.find((x) => x.name === name);
+      if (!found) throw new Error(`task: no ${name} split written`);
+      return found;
+    };
+    const counts = Object.fromEntries(SPLITS.map((s) => [s, split(s).labels])) as TaskInfo["counts"];
+    return {
+      classes: Object.keys(counts.train).sort(),
+      totals: Object.fromEntries(SPLITS.map((s) => [s, split(s).count])) as TaskInfo["totals"],
+      counts,
+      unit: split("train").pair ? "pairs" : "sentences",
+    };
+  }
+  const [train, valid, test] = cfg.task.caps;
+  const input = {
+    splits: { train: layout.data("train"), valid: layout.data("valid"), test: layout.data("test") },
+    out: layout.task,
+  };
+  const common = { seed: cfg.task.seed, caps: { train, valid, test }, control: cfg.task.control };
+  const summary =
+    kind === "binary"
+      ? await runBinaryTask(input, {
+          ...common,
+          ...(cfg.task.labels ? { labels: cfg.task.labels } : {}),
+          ...(cfg.task.regex ? { regex: cfg.task.regex } : {}),
+        })
+      : await runTokenTaggingTask(input, {
+          ...common,
+          ...(cfg.task.classes ? { classes: cfg.task.classes } : {}),
+          ...(cfg.task.closedClasses ? { closedClasses: cfg.task.closedClasses } : {}),
+          ...(cfg.task.preferUnseen ? { preferUnseen: cfg.task.preferUnseen } : {}),
+        });
+  return { classes: summary.classes, totals: summary.totals, counts: summary.counts, unit: "tokens" };
+}
+
+/** Where the activations of a split's sentences go: one store per split, and per side for pairs. */
+function storesOf(cfg: RunConfig, layout: Layout, s: SplitName): { input: string; out: string }[] {
+  if (!isSentenceKind(cfg.task.kind)) return [{ input: `${layout.data(s)}.in`, out: layout.store(s) }];
+  if (existsSync(join(layout.task, `${s}.a.in`)))
+    // The redundancy pipeline reads a pair task's sides from STORE/a and STORE/b.
+    return ["a", "b"].map((side) => ({
+      input: join(layout.task, `${s}.${side}.in`),
+      out: join(layout.activations, side, s),
+    }));
+  return [{ input: join(layout.task, `${s}.in`), out: layout.store(s) }];
+}
+
+/**
+ * Extracts the activations the task uses, one store per split: word-level for token kinds (only the
+ * task's sentences), one vector per sentence for sentence kinds (both sides of a pair).
+ */
 export async function extractStage(
   cfg: RunConfig,
   layout: Layout,
   quiet: boolean,
-): Promise<Record<SplitName, ExtractResult>> {
-  const task = await readTask(layout.task);
+): Promise<Record<SplitName, ExtractResult[]>> {
+  const sentence = isSentenceKind(cfg.task.kind);
+  const task = sentence ? null : await readTask(layout.task);
   const model = await openActivationModel(cfg.model, {
     layers: cfg.extract.layers ?? undefined,
     sites: cfg.extract.sites,
   });
   try {
-    const out = {} as Record<SplitName, ExtractResult>;
+    const out = {} as Record<SplitName, ExtractResult[]>;
     for (const s of SPLITS) {
-      out[s] = await extractActivations(model, {
-        input: `${layout.data(s)}.in`,
-        labels: `${layout.data(s)}.label`,
-        out: layout.store(s),
-        layers: cfg.extract.layers ?? undefined,
-        sites: cfg.extract.sites,
-        aggregation: cfg.extract.aggregation,
-        dtype: cfg.extract.dtype,
-        batchTokens: cfg.extract.batchTokens,
-        onlyLines: new Set(task[s].sentence),
-        // A store made for another task or model is replaced, not mixed.
-        overwrite: true,
-        quiet,
-      });
+      out[s] = [];
+      for (const { input, out: store } of storesOf(cfg, layout, s))
+        out[s].push(
+          await extractActivations(model, {
+            input,
+            ...(sentence ? { level: "sentence" as const } : { labels: `${layout.data(s)}.label` }),
+            out: store,
+            layers: cfg.extract.layers ?? undefined,
+            sites: cfg.extract.sites,
+            aggregation: cfg.extract.aggregation,
+            dtype: cfg.extract.dtype,
+            batchTokens: cfg.extract.batchTokens,
+            ...(task ? { onlyLines: new Set(task[s].sentence) } : {}),
+            // A store made for another task or model is replaced, not mixed.
+            overwrite: true,
+            quiet,
+          }),
+        );
     }
     return out;
   } finally {

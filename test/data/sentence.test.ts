@@ -9,6 +9,7 @@ import {
   loadDevign,
   readSentenceSplit,
   whitespaceTokens,
+  writeSentenceSplits,
   writeSentenceTask,
 } from "../../src/data/sentence/index.js";
 import { InputError } from "../../src/util/errors.js";
@@ -81,8 +82,10 @@ describe("sentence-level tasks (CodeXGLUE formats)", () => {
         pair: true,
         labels: { "0": 291, "1": 313 },
         files: ["cosqa-dev.a.in", "cosqa-dev.b.in", "cosqa-dev.label"],
+        source: sharedData("cosqa/cosqa-dev.json"),
       },
     ]);
+    expect(summary).toMatchObject({ format: "codeneurons-sentence-task", version: 1, dataset: "cosqa" });
     const split = await readSentenceSplit(out, "cosqa-dev");
     expect(split.a[0]).toEqual(["python", "check", "relation", "is", "symmetric"]);
     expect(split.b![0][0]).toBe("def");
@@ -140,5 +143,47 @@ describe("sentence-level tasks (CodeXGLUE formats)", () => {
         expect(e).toBeInstanceOf(InputError);
       }
     }
+  });
+
+  it("a run's three split files: named train/valid/test, at least two labels, no label train lacks", async () => {
+    const dir = tmp();
+    const rec = (label: number, i: number) => ({
+      doc: `query ${i}`,
+      code: `def f${i}(): return ${i}`,
+      label,
+    });
+    const write = (name: string, labels: number[]) => {
+      writeFileSync(join(dir, name), JSON.stringify(labels.map(rec)));
+      return join(dir, name);
+    };
+    const files = {
+      train: write("a.json", [0, 1, 1]),
+      valid: write("b.json", [1, 0]),
+      test: write("c.json", [0]),
+    };
+    const summary = await writeSentenceSplits("cosqa", files, join(dir, "task"));
+    expect(summary.splits.map((x) => [x.name, x.count, x.pair, x.source])).toEqual([
+      ["train", 3, true, files.train],
+      ["valid", 2, true, files.valid],
+      ["test", 1, true, files.test],
+    ]);
+    expect(readFileSync(join(dir, "task", "valid.label"), "utf8")).toBe("1\n0\n");
+    // One label in train: nothing to probe.
+    const one = { ...files, train: write("d.json", [1, 1]) };
+    await expect(writeSentenceSplits("cosqa", one, join(dir, "x"))).rejects.toThrow(
+      `${one.train}: the train split has one label only (1: 2): a probe needs at least two classes`,
+    );
+    // An empty split.
+    const empty = { ...files, test: write("e.json", []) };
+    await expect(writeSentenceSplits("cosqa", empty, join(dir, "y"))).rejects.toThrow(
+      `${empty.test}: the test split is empty`,
+    );
+    // A label no train row has.
+    writeFileSync(join(dir, "f.json"), JSON.stringify([{ doc: "q", code: "x", label: 2 }]));
+    await expect(
+      writeSentenceSplits("cosqa", { ...files, valid: join(dir, "f.json") }, join(dir, "z")),
+    ).rejects.toThrow(
+      /the valid split has label '2' \(row 1\), which no train row has \(train labels: 0, 1\)/,
+    );
   });
 });

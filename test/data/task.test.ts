@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { LabelledCorpus } from "../../src/data/io.js";
+import { defaultTaskClasses } from "../../src/data/label.js";
 import { type PerSplit, SPLITS } from "../../src/data/splits.js";
 import {
   binaryPredicate,
@@ -124,21 +125,18 @@ describe("token tagging selection", () => {
   });
 
   it("takes train NUMBER tokens unseen in valid/test first", () => {
-    const train = synthetic(1, 400, { NUMBER: ["0", "1", "2", "77", "88"] });
-    const other = synthetic(2, 100, { NUMBER: ["0", "1", "2"] });
+    // A task needs two classes and rows in every split: IDENT, of many word types, is the other.
+    const train = synthetic(1, 400, { NUMBER: ["0", "1", "2", "77", "88"], IDENT: VOCAB.IDENT });
+    const other = synthetic(2, 100, { NUMBER: ["0", "1", "2"], IDENT: VOCAB.IDENT });
     const sources = { train: source(train, "t"), valid: source(other, "v"), test: source(other, "x") };
     const caps = { train: 50, valid: 30, test: 30 };
-    const build = buildTokenTagging(sources, { seed: 1, caps, control: "none", classes: ["NUMBER"] });
-    expect(new Set(build.selection.rows.train.map((r) => r.token))).toEqual(new Set(["77", "88"]));
-    expect(build.selection.rows.valid.length).toBe(30);
-    const random = buildTokenTagging(sources, {
-      seed: 1,
-      caps,
-      control: "none",
-      classes: ["NUMBER"],
-      preferUnseen: [],
-    });
-    expect(random.selection.rows.valid.length).toBeLessThan(30);
+    const classes = ["NUMBER", "IDENT"];
+    const numbers = (rows: { label: string; token: string }[]) => rows.filter((r) => r.label === "NUMBER");
+    const build = buildTokenTagging(sources, { seed: 1, caps, control: "none", classes });
+    expect(new Set(numbers(build.selection.rows.train).map((r) => r.token))).toEqual(new Set(["77", "88"]));
+    expect(numbers(build.selection.rows.valid).length).toBe(30);
+    const random = buildTokenTagging(sources, { seed: 1, caps, control: "none", classes, preferUnseen: [] });
+    expect(numbers(random.selection.rows.valid).length).toBeLessThan(30);
     expect(random.selection.shortfall.some((f) => f.split === "valid" && f.label === "NUMBER")).toBe(true);
   });
 
@@ -355,5 +353,77 @@ describe("selection engine", () => {
     });
     expect(sel.wordLists.TYPE).toEqual({ train: ["char", "int"], valid: ["long"], test: ["byte"] });
     expect(sel.shortfall).toEqual([]);
+  });
+});
+
+describe("a task a probe can learn from (issue 18)", () => {
+  const caps = { train: 30, valid: 10, test: 10 };
+
+  it("a class without train tokens is an error naming the labels the train split has", () => {
+    expect(() =>
+      buildTokenTagging(syntheticSources(), { seed: 1, caps, control: "none", classes: ["IDENT", "STRING"] }),
+    ).toThrow(
+      /class STRING has no tokens in the train split train; its labels are .*IDENT \(\d+\).*choose the classes among them/,
+    );
+    // One class is no classification.
+    expect(() =>
+      buildTokenTagging(syntheticSources(), { seed: 1, caps, control: "none", classes: ["IDENT"] }),
+    ).toThrow("a token tagging task needs at least two classes, got IDENT");
+  });
+
+  it("a split left empty by the lexical controls is an error, not an empty task", () => {
+    // Every valid/test token text also occurs in train: nothing is left for valid.
+    const same = synthetic(1, 100, { NUMBER: ["0"], TYPE: ["int"] });
+    const sources = { train: source(same, "t"), valid: source(same, "v"), test: source(same, "x") };
+    expect(() =>
+      buildTokenTagging(sources, { seed: 1, caps, control: "none", classes: ["NUMBER", "TYPE"] }),
+    ).toThrow(
+      /the task's valid split is empty: none of its tokens of NUMBER, TYPE is left after the lexical controls \(v; 100 sentences\)/,
+    );
+  });
+
+  it("a binary task whose positive tokens are absent is an error naming the predicate", () => {
+    expect(() =>
+      buildBinary(syntheticSources(), binaryPredicate({ labels: ["STRING"] }), {
+        seed: 1,
+        caps,
+        control: "none",
+      }),
+    ).toThrow(
+      "the task would be empty or have one class: no positive tokens (label in {STRING}) in the train split train; its labels are NUMBER (499)",
+    );
+  });
+
+  it("the default classes are the language's: Python's tokenize categories, Java's six", () => {
+    const py = defaultTaskClasses("python");
+    expect([...py.classes]).toEqual(["NAME", "KEYWORD", "NUMBER", "STRING"]);
+    expect([...py.closed]).toEqual(["KEYWORD"]);
+    expect([...defaultTaskClasses("java").classes]).toEqual([
+      "MODIFIER",
+      "IDENT",
+      "KEYWORD",
+      "TYPE",
+      "NUMBER",
+      "STRING",
+    ]);
+    expect([...defaultTaskClasses("go").classes]).toEqual(["IDENT", "KEYWORD", "TYPE", "NUMBER", "STRING"]);
+    expect([...defaultTaskClasses("javascript").classes]).toEqual(["IDENT", "KEYWORD", "NUMBER", "STRING"]);
+    // The splits' PREFIX.meta.json names the language: a Python task by default.
+    const corpus = synthetic(3, 200, {
+      NAME: VOCAB.IDENT,
+      KEYWORD: ["if", "for", "def", "return", "while", "in", "not", "import", "class", "with"],
+      NUMBER: VOCAB.NUMBER,
+      STRING: Array.from({ length: 80 }, (_, i) => `'s${i}'`),
+    });
+    const python = (p: string) => ({
+      ...source(corpus, p),
+      labeler: { lang: "python", parser: "native" as const },
+    });
+    const build = buildTokenTagging(
+      { train: python("t"), valid: python("v"), test: python("x") },
+      { seed: 1, caps: { train: 20, valid: 5, test: 5 }, control: "none", unseenInTrain: false },
+    );
+    expect(build.config.classes).toEqual(["NAME", "KEYWORD", "NUMBER", "STRING"]);
+    expect(build.config.closedClasses).toEqual(["KEYWORD"]);
   });
 });

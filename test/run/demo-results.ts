@@ -121,8 +121,9 @@ export function upgradeFixture(json: Record<string, unknown>): Record<string, un
       out[file] = { ...rest, skipped: (run as Json).skipped };
     }
     // Version 2 (issue 18): the headline's `baseline`; version 3 (issue 13): config.intervene and
-    // headline.intervention. New content, in the fixture's run.json.
-    else if (file === "run.json") out[file] = envelope("codeneurons-run", 3, v);
+    // headline.intervention; version 4 (issue 18): the config's task kind and fields. New content, in
+    // the fixture's run.json.
+    else if (file === "run.json") out[file] = envelope("codeneurons-run", 4, v);
     // Version 2 (issue 18) records how the task TSVs quote fields; the demo's tokens need no quoting.
     else if (file === "task/summary.json")
       out[file] = { ...envelope("codeneurons-task", 2, v), tsvQuoting: "csv" };

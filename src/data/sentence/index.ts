@@ -1,8 +1,10 @@
 import { existsSync, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { z } from "zod";
 import { writeFileAtomic, writeJsonAtomic } from "../../util/atomic.js";
 import { InputError, UserError } from "../../util/errors.js";
+import { envelope } from "../../util/json.js";
 import { formatSentences, parseSentences, readText, splitLines } from "../io.js";
 import {
   type JsonRecord,
@@ -11,6 +13,7 @@ import {
   requireIntField,
   requireStringField,
 } from "../json.js";
+import { type PerSplit, SPLITS } from "../splits.js";
 
 /**
  * Sentence-level tasks in CodeXGLUE formats, turned into inputs for extraction and labels for probes:
@@ -40,21 +43,36 @@ export interface SentenceSplit {
   labels: string[];
 }
 
-export interface SentenceSplitSummary {
-  name: string;
-  count: number;
-  pair: boolean;
-  labels: Record<string, number>;
-  files: string[];
-}
+/** DIR/summary.json of a sentence-level task (`codeneurons task sentence`, `codeneurons run`). */
+export const SENTENCE_TASK_FORMAT = "codeneurons-sentence-task";
+export const SENTENCE_TASK_VERSION = 1;
 
-export interface SentenceTaskSummary {
-  format: SentenceFormat;
-  input: string;
-  /** How a pair is represented. */
-  pairRepresentation?: string;
-  splits: SentenceSplitSummary[];
-}
+const SPLIT_SUMMARY_SCHEMA = z.object({
+  name: z.string(),
+  /** Sentences (or pairs). */
+  count: z.number().int().min(0),
+  pair: z.boolean(),
+  /** Rows of each label. */
+  labels: z.record(z.string(), z.number().int().min(0)),
+  /** Files written, relative to the task directory. */
+  files: z.array(z.string()),
+  /** The dataset file the split was read from. */
+  source: z.string(),
+});
+export type SentenceSplitSummary = z.infer<typeof SPLIT_SUMMARY_SCHEMA>;
+
+export const SENTENCE_TASK_SCHEMA = z
+  .object({
+    ...envelope(SENTENCE_TASK_FORMAT, SENTENCE_TASK_VERSION),
+    dataset: z.enum(SENTENCE_FORMATS),
+    /** What was read: a file or directory. */
+    input: z.string(),
+    /** How a pair is represented. */
+    pairRepresentation: z.string().optional(),
+    splits: z.array(SPLIT_SUMMARY_SCHEMA),
+  })
+  .describe("codeneurons task/summary.json of a sentence-level task: its splits, labels and files");
+export type SentenceTaskSummary = z.infer<typeof SENTENCE_TASK_SCHEMA>;
 
 /** CodeXGLUE's whitespace tokenization: `code.split()`. */
 export function whitespaceTokens(text: string): string[] {
@@ -129,7 +147,18 @@ function cosqaCode(rec: JsonRecord, file: string): string[] {
 export async function loadBigCloneBench(dir: string): Promise<SentenceSplit[]> {
   if (!isDirectory(dir))
     throw new InputError(dir, "expected a directory with data.jsonl and train/valid/test.txt");
-  const dataFile = join(dir, "data.jsonl");
+  const functions = await readFunctions(join(dir, "data.jsonl"));
+  const pairFiles = ["train.txt", "valid.txt", "test.txt"]
+    .map((f) => join(dir, f))
+    .filter((f) => existsSync(f));
+  if (pairFiles.length === 0) throw new InputError(dir, "no pair files (train.txt, valid.txt, test.txt)");
+  const out: SentenceSplit[] = [];
+  for (const file of pairFiles) out.push(await loadPairs(file, functions));
+  return out;
+}
+
+/** BigCloneBench's data.jsonl: each function's whitespace tokens by idx. */
+async function readFunctions(dataFile: string): Promise<Map<string, string[]>> {
   if (!existsSync(dataFile)) throw new InputError(dataFile, "no such file");
   const functions = new Map<string, string[]>();
   for (const rec of await readJsonRecords(dataFile)) {
@@ -141,13 +170,7 @@ export async function loadBigCloneBench(dir: string): Promise<SentenceSplit[]> {
       nonEmptyTokens(requireStringField(rec, "func", dataFile), dataFile, rec, "func"),
     );
   }
-  const pairFiles = ["train.txt", "valid.txt", "test.txt"]
-    .map((f) => join(dir, f))
-    .filter((f) => existsSync(f));
-  if (pairFiles.length === 0) throw new InputError(dir, "no pair files (train.txt, valid.txt, test.txt)");
-  const out: SentenceSplit[] = [];
-  for (const file of pairFiles) out.push(await loadPairs(file, functions));
-  return out;
+  return functions;
 }
 
 async function loadPairs(file: string, functions: Map<string, string[]>): Promise<SentenceSplit> {
@@ -196,15 +219,76 @@ function counts(labels: readonly string[]): Record<string, number> {
   return out;
 }
 
-/** Writes DIR/<split>.in (or .a.in/.b.in) + DIR/<split>.label for each split, then DIR/summary.json. */
+/**
+ * Writes DIR/<split>.in (or .a.in/.b.in) + DIR/<split>.label for each split of a dataset, then
+ * DIR/summary.json. An empty split, or a first split (train when there is one) with fewer than two
+ * labels, is an error: nothing to probe.
+ */
 export async function writeSentenceTask(
-  format: SentenceFormat,
+  dataset: SentenceFormat,
   input: string,
   outDir: string,
 ): Promise<SentenceTaskSummary> {
-  const splits = await loadSentenceTask(format, input);
-  const summary: SentenceTaskSummary = { format, input, splits: [] };
-  for (const split of splits) {
+  const splits = await loadSentenceTask(dataset, input);
+  return writeSplits(dataset, input, splits, outDir);
+}
+
+/**
+ * The three splits of a dataset from one file each (`codeneurons run`): devign and cosqa files of
+ * records, bigclonebench pair files with their functions file (`functions`, default data.jsonl beside
+ * the train pairs). Written as writeSentenceTask writes them, with the names train, valid and test;
+ * besides the checks there, valid and test may only hold labels train has.
+ */
+export async function writeSentenceSplits(
+  dataset: SentenceFormat,
+  files: PerSplit<string>,
+  outDir: string,
+  opts: { functions?: string } = {},
+): Promise<SentenceTaskSummary> {
+  let load: (file: string) => Promise<SentenceSplit>;
+  if (dataset === "bigclonebench") {
+    const functions = await readFunctions(opts.functions ?? join(dirname(files.train), "data.jsonl"));
+    load = (file) => loadPairs(file, functions);
+  } else load = dataset === "devign" ? loadDevign : loadCosqa;
+  const splits: SentenceSplit[] = [];
+  for (const s of SPLITS) splits.push({ ...(await load(files[s])), name: s });
+  checkSplits(
+    splits,
+    SPLITS.map((s) => files[s]),
+  );
+  const known = new Set(splits[0].labels);
+  for (const split of splits.slice(1)) {
+    const i = split.labels.findIndex((l) => !known.has(l));
+    if (i >= 0)
+      throw new UserError(
+        `${files[split.name as keyof PerSplit<string>]}: the ${split.name} split has label '${split.labels[i]}' (row ${i + 1}), which no train row has (train labels: ${[...known].sort().join(", ")})`,
+      );
+  }
+  return writeSplits(
+    dataset,
+    SPLITS.map((s) => files[s]).join(", "),
+    splits,
+    outDir,
+    SPLITS.map((s) => files[s]),
+  );
+}
+
+async function writeSplits(
+  dataset: SentenceFormat,
+  input: string,
+  splits: SentenceSplit[],
+  outDir: string,
+  sources: string[] = splits.map(() => input),
+): Promise<SentenceTaskSummary> {
+  checkSplits(splits, sources);
+  const summary: SentenceTaskSummary = {
+    format: SENTENCE_TASK_FORMAT,
+    version: SENTENCE_TASK_VERSION,
+    dataset,
+    input,
+    splits: [],
+  };
+  for (const [i, split] of splits.entries()) {
     const files: string[] = [];
     if (split.b === undefined) {
       await writeFileAtomic(join(outDir, `${split.name}.in`), formatSentences(split.a));
@@ -222,12 +306,33 @@ export async function writeSentenceTask(
       pair: split.b !== undefined,
       labels: counts(split.labels),
       files,
+      source: sources[i],
     });
   }
   if (summary.splits.some((s) => s.pair))
     summary.pairRepresentation = "concatenation [v(a); v(b)] of the two sentence vectors";
   await writeJsonAtomic(join(outDir, "summary.json"), summary);
   return summary;
+}
+
+/** Every split has rows, and the first (train, when named so) at least two labels. */
+function checkSplits(splits: SentenceSplit[], sources: string[]): void {
+  if (splits.length === 0) throw new UserError("the dataset has no splits");
+  for (const [i, split] of splits.entries())
+    if (split.labels.length === 0)
+      throw new InputError(sources[i], `the ${split.name} split is empty: a task needs rows in every split`);
+  const t = Math.max(
+    0,
+    splits.findIndex((s) => s.name === "train"),
+  );
+  const labels = counts(splits[t].labels);
+  if (Object.keys(labels).length < 2)
+    throw new InputError(
+      sources[t],
+      `the ${splits[t].name} split has one label only (${Object.entries(labels)
+        .map(([l, n]) => `${l}: ${n}`)
+        .join(", ")}): a probe needs at least two classes`,
+    );
 }
 
 /**

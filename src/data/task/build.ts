@@ -1,13 +1,16 @@
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../../util/atomic.js";
 import { InputError, UserError } from "../../util/errors.js";
+import { readJsonFile } from "../../util/json.js";
 import { Rng } from "../../util/rng.js";
 import { encodeToken } from "../escape.js";
-import { decodeUtf8, type LabelledCorpus, labelledPaths, parseLabelled } from "../io.js";
-import { CLOSED_CLASSES, NUMBER, SIX_CLASSES } from "../labels.js";
+import { decodeUtf8, type LabelledCorpus, labelCounts, labelledPaths, parseLabelled } from "../io.js";
+import { defaultTaskClasses, isLabelLanguage, type LabelBackend, type TaskClasses } from "../label.js";
 import { type PerSplit, SPLITS, type SplitName } from "../splits.js";
+import { parseLabelsMeta } from "../stage.js";
 import { type ControlMode, controlTask } from "./control.js";
 import {
   TASK_SUMMARY_FORMAT,
@@ -34,6 +37,8 @@ export interface TaskSource {
   label: string;
   sha256: { in: string; label: string };
   corpus: LabelledCorpus;
+  /** What labelled it, from PREFIX.meta.json (absent for files `codeneurons label` did not write). */
+  labeler?: { lang: string; parser: LabelBackend };
 }
 
 async function readBytes(file: string): Promise<Buffer> {
@@ -50,7 +55,24 @@ export async function readTaskSource(prefix: string): Promise<TaskSource> {
   const [inBytes, labelBytes] = await Promise.all([readBytes(paths.in), readBytes(paths.label)]);
   const corpus = parseLabelled(decodeUtf8(inBytes, paths.in), decodeUtf8(labelBytes, paths.label), paths);
   const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
-  return { prefix, ...paths, sha256: { in: sha(inBytes), label: sha(labelBytes) }, corpus };
+  const metaFile = `${prefix}.meta.json`;
+  const meta = existsSync(metaFile) ? await readJsonFile(metaFile, parseLabelsMeta) : null;
+  return {
+    prefix,
+    ...paths,
+    sha256: { in: sha(inBytes), label: sha(labelBytes) },
+    corpus,
+    ...(meta ? { labeler: { lang: meta.lang, parser: meta.parser } } : {}),
+  };
+}
+
+/**
+ * The default classes of a token-tagging task on these splits: the language's (label.ts), as the
+ * train split's PREFIX.meta.json names it; the paper's Java classes for splits labelled elsewhere.
+ */
+export function taskClassesOf(sources: PerSplit<TaskSource>): TaskClasses {
+  const l = sources.train.labeler;
+  return l && isLabelLanguage(l.lang) ? defaultTaskClasses(l.lang, l.parser) : defaultTaskClasses("java");
 }
 
 export async function readTaskSources(prefixes: PerSplit<string>): Promise<PerSplit<TaskSource>> {
@@ -99,16 +121,24 @@ export interface TaskBuild {
   predicate?: string;
 }
 
-/** The paper's filtered 6-class token tagging task (docs/DESIGN.md). */
+/**
+ * The paper's filtered token tagging task (docs/DESIGN.md): by default the six Java classes, or the
+ * classes of the language the splits were labelled in (taskClassesOf). A class that no train token
+ * has, a split left empty, or fewer than two classes is an error naming the labels there are.
+ */
 export function buildTokenTagging(sources: PerSplit<TaskSource>, opts: TokenTaggingOptions): TaskBuild {
-  const classes = opts.classes ?? SIX_CLASSES;
-  if (classes.length === 0) throw new UserError("--classes: at least one class is needed");
+  const defaults = taskClassesOf(sources);
+  const classes = opts.classes ?? defaults.classes;
+  if (classes.length < 2)
+    throw new UserError(
+      `a token tagging task needs at least two classes, got ${classes.length === 0 ? "none" : classes.join(", ")}`,
+    );
   const wanted = new Set(classes);
   const config: SelectionConfig = {
     classes,
     caps: opts.caps,
-    closedClasses: opts.closedClasses ?? CLOSED_CLASSES,
-    preferUnseen: opts.preferUnseen ?? [NUMBER],
+    closedClasses: (opts.closedClasses ?? defaults.closed).filter((c) => wanted.has(c)),
+    preferUnseen: (opts.preferUnseen ?? defaults.preferUnseen).filter((c) => wanted.has(c)),
     unseenInTrain: opts.unseenInTrain ?? true,
     seed: opts.seed,
   };
@@ -116,6 +146,7 @@ export function buildTokenTagging(sources: PerSplit<TaskSource>, opts: TokenTagg
     candidatesOf(sources[s].corpus, (_t, l) => (wanted.has(l) ? l : undefined)),
   );
   const selection = selectTask(candidates, config);
+  checkUsable(selection, classes, sources);
   const control =
     opts.control === "none" ? undefined : controlTask(selection.rows, classes, opts.control, opts.seed);
   return { kind: "token-tagging", config, selection, control, sources };
@@ -175,17 +206,54 @@ export function buildBinary(
   const candidates = perSplit((s) =>
     candidatesOf(sources[s].corpus, (t, l) => (predicate.test(t, l) ? POSITIVE : NEGATIVE)),
   );
-  const selection = balance(
-    selectTask(candidates, config),
-    opts.caps,
-    new Rng((opts.seed ^ BALANCE_STREAM) >>> 0),
-  );
+  const selected = selectTask(candidates, config);
+  // Before balancing, so that the error names the class that is missing (balancing empties both).
+  checkUsable(selected, classes, sources, predicate.description);
+  const selection = balance(selected, opts.caps, new Rng((opts.seed ^ BALANCE_STREAM) >>> 0));
+  checkUsable(selection, classes, sources, predicate.description);
   const control =
     opts.control === "none" ? undefined : controlTask(selection.rows, classes, opts.control, opts.seed);
   return { kind: "binary", config, selection, control, sources, predicate: predicate.description };
 }
 
 const BALANCE_STREAM = 0x27d4eb2f;
+
+/**
+ * A task a probe can learn from: every split has rows, and every class has train rows (a probe
+ * cannot learn a class it never sees, and one class is no classification). The error names the
+ * labels the train split does have, so that the classes can be chosen among them.
+ */
+function checkUsable(
+  sel: Selection,
+  classes: readonly string[],
+  sources: PerSplit<TaskSource>,
+  predicate?: string,
+): void {
+  const counts = classCounts(sel.rows, classes);
+  const labels = () => {
+    const found = Object.entries(labelCounts(sources.train.corpus.labels));
+    return found.length === 0
+      ? "it has no tokens at all"
+      : `its labels are ${found
+          .slice(0, 25)
+          .map(([l, n]) => `${l} (${n})`)
+          .join(", ")}${found.length > 25 ? ", …" : ""}`;
+  };
+  const missing = classes.filter((c) => counts.train[c] === 0);
+  if (missing.length > 0) {
+    const what = predicate
+      ? `no ${missing.join(" or ")} tokens (${predicate}) in the train split ${sources.train.prefix}`
+      : `class${missing.length > 1 ? "es" : ""} ${missing.join(", ")} ha${missing.length > 1 ? "ve" : "s"} no tokens in the train split ${sources.train.prefix}`;
+    throw new UserError(
+      `the task would be empty or have one class: ${what}; ${labels()}${predicate ? "" : " (choose the classes among them: --classes / task.classes)"}`,
+    );
+  }
+  for (const s of SPLITS)
+    if (sel.rows[s].length === 0)
+      throw new UserError(
+        `the task's ${s} split is empty: none of its tokens of ${classes.join(", ")} is left after the lexical controls (${sources[s].prefix}; ${sources[s].corpus.sentences.length} sentences)`,
+      );
+}
 
 /**
  * Trims the larger class of each split to the size of the smaller one (a seeded random subset).

@@ -1,0 +1,245 @@
+import { execFile } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import type { SentenceTaskSummary } from "../../src/data/sentence/index.js";
+import type { TaskSummary } from "../../src/data/task/format.js";
+import type { RedundancyResults } from "../../src/redundancy/pipeline/results.js";
+import type { ReportData } from "../../src/report/types.js";
+import { dataFilesIn, demoConfig, readRunConfig } from "../../src/run/config.js";
+import type { RunFile } from "../../src/run/format.js";
+
+/**
+ * `codeneurons run` for every kind of task (issue 18, item 2): the paper's Java data through the
+ * shipped config (from a copy of the package's layout, run from another directory), Python token
+ * tagging, and a sentence-level pair task (CoSQA) on the bundled samples; and the config's rules. The
+ * bundled model was trained on Java only: the Python and CoSQA numbers are not findings, and the
+ * checks are about the pipeline (files, classes, guard rails), not about accuracy.
+ */
+const exec = promisify(execFile);
+const ROOT = join(import.meta.dirname, "..", "..");
+const MAIN = join(ROOT, "src", "cli", "main.ts");
+const MODEL = join(ROOT, "models", "codeneurons-java-tiny");
+// tsx resolved from here, not from the working directory (runs start elsewhere).
+const TSX = import.meta.resolve("tsx");
+
+async function cli(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await exec(process.execPath, ["--import", TSX, MAIN, ...args], {
+      cwd,
+      env: { ...process.env, CODENEURONS_QUIET: "1" },
+      maxBuffer: 64 << 20,
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+  }
+}
+
+async function ok(args: string[], cwd = ROOT): Promise<string> {
+  const r = await cli(args, cwd);
+  expect(r.code, `${args.join(" ")}\n${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+const json = <T>(file: string): T => JSON.parse(readFileSync(file, "utf8")) as T;
+const tmp = (): string => mkdtempSync(join(tmpdir(), "cn-kinds-"));
+
+describe("run config: task kinds, languages, paths", () => {
+  it("paths in a config are relative to the file: config/paper.json names the shipped data", () => {
+    const cfg = readRunConfig(join(ROOT, "config", "paper.json"), { model: MODEL });
+    for (const s of ["train", "valid", "test"] as const) {
+      expect(cfg.data[s]).toBe(join(ROOT, "data", "java-token-lines", `${s}.in`));
+      expect(existsSync(cfg.data[s])).toBe(true);
+    }
+    expect(cfg.task).toMatchObject({ kind: "token-tagging", caps: [2000, 270, 340] });
+    expect(cfg.task.classes).toEqual(["MODIFIER", "IDENT", "KEYWORD", "TYPE", "NUMBER", "STRING"]);
+    expect(cfg.data).toMatchObject({ language: "java", pretokenized: true, parser: "native" });
+  });
+
+  it("--lang python: Python's classes, not Java's; source files are not token lines", () => {
+    const dir = tmp();
+    for (const s of ["train", "valid", "test"]) writeFileSync(join(dir, `${s}.py`), "x = 1\n");
+    const cfg = readRunConfig(undefined, { model: MODEL, data: dir, lang: "python" });
+    expect(cfg.data).toMatchObject({ language: "python", pretokenized: false, train: join(dir, "train.py") });
+    expect(cfg.task.classes).toEqual(["NAME", "KEYWORD", "NUMBER", "STRING"]);
+    expect(cfg.task.closedClasses).toEqual(["KEYWORD"]);
+    // Classes chosen on the command line; the closed ones follow them.
+    const picked = readRunConfig(undefined, {
+      model: MODEL,
+      data: dir,
+      lang: "python",
+      classes: ["NAME", "STRING"],
+    });
+    expect([picked.task.classes, picked.task.closedClasses]).toEqual([["NAME", "STRING"], []]);
+    expect(() => readRunConfig(undefined, { model: MODEL, data: dir, lang: "cobol" })).toThrow(
+      /unknown language 'cobol'/,
+    );
+  });
+
+  it("--data DIR finds each kind's files, and says what it expected", () => {
+    const dir = tmp();
+    for (const s of ["train", "valid", "test"]) writeFileSync(join(dir, `${s}.json`), "[]");
+    expect(dataFilesIn(dir, "cosqa", "python").valid).toBe(join(dir, "valid.json"));
+    expect(() => dataFilesIn(dir, "bigclonebench", "java")).toThrow(
+      /no train split for a bigclonebench task: expected train\.txt/,
+    );
+    expect(dataFilesIn(dir, "token-tagging", "python").test).toBe(join(dir, "test.json"));
+  });
+
+  it("a binary task needs exactly one of labels and regex; sentence kinds record their dataset's language", () => {
+    const files = { train: "a", valid: "b", test: "c" };
+    const dir = tmp();
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ model: "x/y", data: files, task: { kind: "binary" } }));
+    expect(() => readRunConfig(file)).toThrow(/a binary task needs exactly one of task\.labels/);
+    expect(readRunConfig(file, { labels: ["NUMBER"] }).task).toMatchObject({
+      labels: ["NUMBER"],
+      regex: null,
+    });
+    writeFileSync(file, JSON.stringify({ model: "x/y", data: files, task: { kind: "devign" } }));
+    expect(readRunConfig(file).data.language).toBe("c");
+    expect(readRunConfig(file).task.classes).toBeNull();
+  });
+
+  it("every demo config reads", () => {
+    for (const name of ["java", "python", "binary", "cosqa"] as const) {
+      const cfg = readRunConfig(demoConfig(name));
+      for (const s of ["train", "valid", "test"] as const)
+        expect(existsSync(cfg.data[s]), `${name} ${s}`).toBe(true);
+    }
+  });
+});
+
+describe("codeneurons run, every kind of task, end to end", () => {
+  it("Java: the paper's config and its shipped data, from a copy of the package, run from elsewhere", async () => {
+    // The package's layout: config/ and data/ side by side, as `npm install` puts them.
+    const pkg = tmp();
+    mkdirSync(join(pkg, "config"));
+    copyFileSync(join(ROOT, "config", "paper.json"), join(pkg, "config", "paper.json"));
+    symlinkSync(join(ROOT, "data"), join(pkg, "data"));
+    const elsewhere = tmp();
+    const out = join(elsewhere, "results");
+    const stdout = await ok(
+      [
+        "run",
+        "--config",
+        join(pkg, "config", "paper.json"),
+        "--model",
+        MODEL,
+        "--caps",
+        "60,20,20",
+        "--out",
+        "results",
+      ],
+      elsewhere,
+    );
+    expect(stdout).toMatch(/can go|Closest/);
+    const run = json<RunFile>(join(out, "run.json"));
+    expect(run.config.data.train).toBe(join(pkg, "data", "java-token-lines", "train.in"));
+    const summary = json<TaskSummary>(join(out, "task", "summary.json"));
+    expect(summary.totals).toEqual({ train: 360, valid: 120, test: 120 });
+    expect(run.headline.baseline?.majority.test).toBeCloseTo(1 / 6, 12);
+    expect(run.headline.text).toMatch(/majority-class rate 16\.7% test/);
+  }, 600_000);
+
+  it("Python token tagging on the bundled sample: Python's classes, the guard rails in the report", async () => {
+    const out = join(tmp(), "py");
+    const cfg = json<Record<string, unknown>>(demoConfig("python"));
+    const dir = tmp();
+    const config = join(dir, "python.json");
+    // The demo's settings with absolute data paths and fewer redundancy steps, to keep the test short.
+    writeFileSync(
+      config,
+      JSON.stringify({
+        ...cfg,
+        model: MODEL,
+        data: {
+          language: "python",
+          field: "code",
+          ...Object.fromEntries(
+            ["train", "valid", "test"].map((s) => [s, join(ROOT, "demo", "cosqa", `${s}.json`)]),
+          ),
+        },
+        task: { seed: 1, caps: [200, 60, 60] },
+        redundancy: { steps: ["oracle", "independent", "lca", "control"] },
+      }),
+    );
+    await ok(["run", "--config", config, "--out", out]);
+    const summary = json<TaskSummary>(join(out, "task", "summary.json"));
+    expect(summary.classes).toEqual(["NAME", "KEYWORD", "NUMBER", "STRING"]);
+    const meta = json<{ lang: string; parser: string; version: number }>(
+      join(out, "data", "train.meta.json"),
+    );
+    expect(meta).toMatchObject({ lang: "python", parser: "native", version: 2 });
+    const data = json<ReportData>(join(out, "report-data.json"));
+    expect(data.task).toBe("Python token tagging (4 classes)");
+    expect(data.classMetrics?.classes.map((c) => c.name).sort()).toEqual([
+      "KEYWORD",
+      "NAME",
+      "NUMBER",
+      "STRING",
+    ]);
+    expect(data.classMetrics?.confusion).toHaveLength(4);
+    expect(data.baseline?.rows.test).toBe(summary.totals.test);
+    expect(readFileSync(join(out, "report", "index.html"), "utf8")).toContain('data-table="class-metrics"');
+  }, 600_000);
+
+  it("a sentence-level pair task: --demo cosqa, [v(query); v(code)] rows, no claim without evidence", async () => {
+    const out = join(tmp(), "cosqa");
+    const stdout = await ok(["run", "--demo", "cosqa", "--out", out]);
+    const task = json<SentenceTaskSummary>(join(out, "task", "summary.json"));
+    expect(task).toMatchObject({ format: "codeneurons-sentence-task", dataset: "cosqa" });
+    expect(task.splits.map((s) => [s.name, s.count, s.pair])).toEqual([
+      ["train", 404, true],
+      ["valid", 100, true],
+      ["test", 100, true],
+    ]);
+    for (const side of ["a", "b"])
+      for (const s of ["train", "valid", "test"])
+        expect(existsSync(join(out, "activations", side, s, "index.json")), `${side}/${s}`).toBe(true);
+    const r = json<RedundancyResults>(join(out, "redundancy", "redundancy.json"));
+    expect(r.input).toMatchObject({ kind: "pair", sides: 2 });
+    expect(r.totalNeurons).toBe(2 * 5 * 256);
+    const run = json<RunFile>(join(out, "run.json"));
+    const b = run.headline.baseline!;
+    // Whatever the numbers, the claim follows the guard rail.
+    expect(b.majority.test).toBe(0.5);
+    if (b.clearlyAboveMajority) expect(run.headline.row).not.toBeNull();
+    else {
+      expect(run.headline.row).toBeNull();
+      expect(stdout).toMatch(/^Warning: The oracle probe .* is not clearly above the majority-class rate/m);
+      expect(stdout).not.toMatch(/can go/);
+    }
+    const data = json<ReportData>(join(out, "report-data.json"));
+    expect(data.classMetrics?.classes.map((c) => c.support)).toEqual([50, 50]);
+    expect(stdout).not.toMatch(/Explore:/);
+  }, 600_000);
+
+  it("a task that would be empty or have one class is an error, exit 2", async () => {
+    const r = await cli([
+      "run",
+      "--config",
+      demoConfig("python"),
+      "--model",
+      MODEL,
+      "--classes",
+      "NAME,BOOL",
+      "--out",
+      join(tmp(), "x"),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/class BOOL has no tokens in the train split .*; its labels are NAME \(\d+\)/);
+  }, 600_000);
+});
