@@ -17,8 +17,8 @@
  * entries from the Java training lines), so our side never needs Python.
  * Usage: npm run bench:extract [-- --sentences N --neurox-sentences M --runs R --batch-tokens T] */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -27,7 +27,6 @@ import { extractActivations } from "../src/extract/extract.js";
 import { openActivationModel } from "../src/extract/model.js";
 import { busyCores, type ExtractProfile, formatProfile, paddingFraction } from "../src/extract/profile.js";
 import { createSession, ort, threadCount } from "../src/linalg/runtime.js";
-import { encodeSafetensors, type TensorToWrite } from "../src/model/weights/safetensors.js";
 import { GraphBuilder } from "../src/onnx/graph.js";
 import { Rng } from "../src/util/rng.js";
 import { sharedData } from "../test/data/shared.js";
@@ -41,10 +40,10 @@ import {
   pythonHas,
   WORK_DIR,
 } from "./common.js";
+import { RANDOM_BERT_CONFIG as CFG, ensureRandomBert, RANDOM_BERT_DIR } from "./random-bert.js";
 
 const JAVA_TRAIN = sharedData("java-token-lines/train.in");
-const MODEL_DIR = join(WORK_DIR, "bert-base-random");
-const CFG = { layers: 12, hidden: 768, heads: 12, intermediate: 3072, vocab: 30522, positions: 512 };
+const MODEL_DIR = RANDOM_BERT_DIR;
 
 /** PyTorch's batchings: padded tokens per batch; its best (median) is what ratio_best compares with. */
 const BASELINE_BATCH_TOKENS = [1024, 2048, 4096];
@@ -59,113 +58,6 @@ const { values: args } = parseArgs({
 });
 /** Ours runs at its default batching; `baseline` / `ratio` compare with PyTorch at the same one. */
 const ourBatchTokens = Number(args["batch-tokens"]);
-
-/** A WordPiece vocabulary like bert-base's size, from the Java lines (lower-cased, punctuation split). */
-function buildVocab(lines: string[]): string[] {
-  const counts = new Map<string, number>();
-  const chars = new Map<string, number>();
-  for (const line of lines) {
-    for (const word of line.toLowerCase().split(/\s+/)) {
-      for (const piece of word.split(/([!-/:-@[-`{-~])/).filter(Boolean)) {
-        counts.set(piece, (counts.get(piece) ?? 0) + 1);
-        for (const ch of piece) chars.set(ch, (chars.get(ch) ?? 0) + 1);
-      }
-    }
-  }
-  const vocab = [
-    "[PAD]",
-    ...Array.from({ length: 99 }, (_, i) => `[unused${i}]`),
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-  ];
-  const seen = new Set(vocab);
-  const add = (t: string) => {
-    if (!seen.has(t) && vocab.length < CFG.vocab) {
-      vocab.push(t);
-      seen.add(t);
-    }
-  };
-  for (const [ch] of [...chars].sort((a, b) => b[1] - a[1])) {
-    add(ch);
-    add(`##${ch}`);
-  }
-  for (const [piece] of [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) add(piece);
-  for (let i = 0; vocab.length < CFG.vocab; i++) add(`[unused_fill${i}]`);
-  return vocab;
-}
-
-function randomTensor(
-  rng: Rng,
-  name: string,
-  shape: number[],
-  kind: "normal" | "ones" | "zeros",
-): TensorToWrite {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  if (kind === "ones") data.fill(1);
-  else if (kind === "normal") for (let i = 0; i < n; i++) data[i] = rng.normal() * 0.02;
-  return { name, dtype: "F32", shape, bytes: new Uint8Array(data.buffer) };
-}
-
-async function ensureModel(lines: string[]): Promise<void> {
-  if (existsSync(join(MODEL_DIR, "model.safetensors"))) return;
-  process.stderr.write(`building a random BERT-base model in ${MODEL_DIR}\n`);
-  await mkdir(MODEL_DIR, { recursive: true });
-  const rng = new Rng(0);
-  const h = CFG.hidden;
-  const t: TensorToWrite[] = [];
-  const linear = (prefix: string, out: number, inp: number) => {
-    t.push(
-      randomTensor(rng, `${prefix}.weight`, [out, inp], "normal"),
-      randomTensor(rng, `${prefix}.bias`, [out], "zeros"),
-    );
-  };
-  const norm = (prefix: string) => {
-    t.push(
-      randomTensor(rng, `${prefix}.weight`, [h], "ones"),
-      randomTensor(rng, `${prefix}.bias`, [h], "zeros"),
-    );
-  };
-  t.push(randomTensor(rng, "bert.embeddings.word_embeddings.weight", [CFG.vocab, h], "normal"));
-  t.push(randomTensor(rng, "bert.embeddings.position_embeddings.weight", [CFG.positions, h], "normal"));
-  t.push(randomTensor(rng, "bert.embeddings.token_type_embeddings.weight", [2, h], "normal"));
-  norm("bert.embeddings.LayerNorm");
-  for (let l = 0; l < CFG.layers; l++) {
-    const p = `bert.encoder.layer.${l}`;
-    for (const m of ["query", "key", "value"]) linear(`${p}.attention.self.${m}`, h, h);
-    linear(`${p}.attention.output.dense`, h, h);
-    norm(`${p}.attention.output.LayerNorm`);
-    linear(`${p}.intermediate.dense`, CFG.intermediate, h);
-    linear(`${p}.output.dense`, h, CFG.intermediate);
-    norm(`${p}.output.LayerNorm`);
-  }
-  await writeFile(
-    join(MODEL_DIR, "model.safetensors"),
-    Buffer.concat(encodeSafetensors(t, { format: "pt" })),
-  );
-  await writeFile(join(MODEL_DIR, "vocab.txt"), `${buildVocab(lines).join("\n")}\n`);
-  const config = {
-    model_type: "bert",
-    architectures: ["BertModel"],
-    vocab_size: CFG.vocab,
-    hidden_size: h,
-    num_hidden_layers: CFG.layers,
-    num_attention_heads: CFG.heads,
-    intermediate_size: CFG.intermediate,
-    hidden_act: "gelu",
-    max_position_embeddings: CFG.positions,
-    type_vocab_size: 2,
-    layer_norm_eps: 1e-12,
-    pad_token_id: 0,
-  };
-  await writeFile(join(MODEL_DIR, "config.json"), JSON.stringify(config, null, 2));
-  await writeFile(
-    join(MODEL_DIR, "tokenizer_config.json"),
-    JSON.stringify({ tokenizer_class: "BertTokenizer", do_lower_case: true, model_max_length: 512 }),
-  );
-}
 
 /** FLOPs of one forward pass over a batch of sequences of these lengths (matmuls only). */
 function forwardFlops(lengths: number[]): number {
@@ -270,7 +162,7 @@ async function main(): Promise<void> {
   const m = Number(args["neurox-sentences"]);
   const runs = Number(args.runs);
   const all = readFileSync(JAVA_TRAIN, "utf8").split("\n");
-  await ensureModel(all);
+  await ensureRandomBert(all);
   const lines = all.filter((l) => l.trim() !== "").slice(0, n);
   const input = join(WORK_DIR, `extract-input-${n}.txt`);
   const small = join(WORK_DIR, `extract-input-${m}.txt`);

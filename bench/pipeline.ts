@@ -2,8 +2,8 @@
  * `npm run bench:pipeline`: the whole token-tagging redundancy pipeline (every step of
  * `codeneurons redundancy`) for a 13 × 768 model on the paper's 12,000 / 1,620 / 2,040 Java tokens.
  *
- * Data: real activations of the random BERT-base of bench:extract (bench/work/bert-base-random; run
- * `npm run bench:extract` once to build it) on the lines of the paper authors' Java corpus that the task
+ * Data: real activations of the random BERT-base of bench:extract (bench/work/bert-base-random, built
+ * here when missing: bench/random-bert.ts) on the lines of the paper authors' Java corpus that the task
  * uses. Prepared once and cached under bench/work/pipeline/: labels → task (seed 1) → the task's lines
  * only (sub/*.in, task rows renumbered in sub-task/) → float16 stores (stores/{train,valid,test}).
  *
@@ -43,10 +43,11 @@ import {
   WORK_DIR,
   writeNpy,
 } from "./common.js";
+import { ensureRandomBert, RANDOM_BERT_DIR } from "./random-bert.js";
 
 const JAVA = sharedData("java-token-lines");
 const DIR = join(WORK_DIR, "pipeline");
-const MODEL = join(WORK_DIR, "bert-base-random");
+const MODEL = RANDOM_BERT_DIR;
 const SPLITS = ["train", "valid", "test"] as const;
 const CLI = join(BENCH_DIR, "..", "src", "cli", "main.ts");
 
@@ -87,8 +88,8 @@ function renumberTsv(text: string, newIndex: Map<number, number>): string {
 
 /** Labels, task, the task's lines and their stores, each made once. */
 async function prepare(): Promise<{ store: string; task: string }> {
-  if (!existsSync(join(MODEL, "model.safetensors")))
-    throw new Error(`${MODEL} is missing: run 'npm run bench:extract' once to build the random BERT-base`);
+  // The same model bench:extract times, built from the same lines when this clone has none yet.
+  await ensureRandomBert(readFileSync(join(JAVA, "train.in"), "utf8").split("\n"));
   await mkdir(DIR, { recursive: true });
   for (const s of SPLITS)
     if (!existsSync(join(DIR, `${s}.label`)))
