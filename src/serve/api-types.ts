@@ -117,18 +117,36 @@ export interface InterventionEffect {
   }[];
 }
 
+/** The rows a neuron's statistics are over: the store's words, or the task's tokens concepts.json analysed. */
+export interface PopulationInfo {
+  kind: "store" | "task";
+  /** For people: "the store's first 50000 words (of 80000)", "the task's train tokens (6 classes) …". */
+  description: string;
+  rows: number;
+}
+
 export interface NeuronResponse {
   id: number;
   site: Site;
   name: string;
   layer: number;
+  /** The rows mean, std, classMeans and topWords are over. */
+  population: PopulationInfo;
   mean: number;
   std: number;
   topFor: string[];
+  /** Probe weight per class: positive, the neuron fires high on the class; negative, it fires low. */
   weights: Record<string, number> | null;
+  /** direction "positive": fires high on the concept (its highest activations); "negative": fires low. */
   concept: { name: string; direction: string; purity: number; pValue: number } | null;
   classMeans: { class: string; mean: number | null; count: number }[];
+  /** positive: highest mean z (fires high on); negative: lowest mean z (fires low on). */
   topWords: { positive: WordScore[]; negative: WordScore[] };
+  /**
+   * What the report shows of this neuron (concepts.json: its own population, e.g. the task's tokens),
+   * when that is not the population above; null otherwise.
+   */
+  inReport: { population: PopulationInfo; topWords: { positive: WordScore[]; negative: WordScore[] } } | null;
   lines: LineView[];
   /** The experiments of intervene/intervention.json that changed this neuron, smallest set first. */
   interventions: InterventionEffect[];

@@ -30,6 +30,7 @@ import type {
   NeuronChip,
   NeuronResponse,
   NeuronsResponse,
+  PopulationInfo,
   SearchResponse,
   WordScore,
 } from "./api-types.js";
@@ -215,21 +216,27 @@ export class ExplorerData {
       ref = parseNeuronRef(text, site, (s) => this.space(s));
     } catch (e) {
       if (!(e instanceof NeuronRefError)) throw e;
-      if (e.reason === "out-of-range") throw new HttpError(404, e.message);
+      // The message starts with what was typed (cut to a readable length: a URL can be long).
+      const typed = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+      if (e.reason === "out-of-range") throw new HttpError(404, `${typed}: ${e.message}`);
       throw new HttpError(
         400,
-        e.message || "not a neuron id: expected a number, L{layer}:{unit} or L{layer}.mlp:{unit}",
+        `${typed}: ${e.message || "not a neuron: expected L{layer}:{unit}, L{layer}.mlp:{unit} or a number"}`,
       );
     }
     const layers = this.layers(ref.site);
-    if (!layers.includes(neuronLayer(ref.id, this.space(ref.site)))) {
+    // Errors name the neuron as it was typed (and its name when the text was an id).
+    const space = this.space(ref.site);
+    const name = neuronName(ref.id, space);
+    const typed = text === name ? text : `${text} (${name})`;
+    if (!layers.includes(neuronLayer(ref.id, space))) {
       throw new HttpError(
         404,
-        `neuron ${ref.id} is not in the stored ${ref.site} layers (${layers.join(",")})`,
+        `neuron ${typed} is not in the stored ${ref.site === "hidden" ? "" : `${ref.site} `}layers: ${layerList(ref.site, layers)}`,
       );
     }
     if (!this.store && !this.reports.has(ref.id))
-      throw new HttpError(404, `concepts.json has no details of neuron ${ref.id}`);
+      throw new HttpError(404, `concepts.json has no details of neuron ${typed}`);
     return ref;
   }
 
@@ -305,8 +312,10 @@ export class ExplorerData {
     const report = this.fromConcepts(ref, this.reports);
     const match = this.fromConcepts(ref, this.conceptOf);
     const chosen = [...lines.map((l) => this.checkLine(l)), ...topSentences(column, this.sample, 6, lines)];
+    const reported = this.conceptsPopulation();
     return {
       ...this.named(ref),
+      population: this.samplePopulation(),
       mean: summary.mean,
       std: summary.std,
       topFor: this.fromConcepts(ref, this.topFor) ?? [],
@@ -325,6 +334,16 @@ export class ExplorerData {
           direction: "negative",
         }).map(wordScore),
       },
+      inReport:
+        report && reported
+          ? {
+              population: reported,
+              topWords: {
+                positive: report.topWords.positive.map(wordScore),
+                negative: report.topWords.negative.map(wordScore),
+              },
+            }
+          : null,
       lines: await this.lineViews(chosen, [ref]),
       interventions: this.interventionsOf(ref),
     };
@@ -364,6 +383,27 @@ export class ExplorerData {
       }));
   }
 
+  /** The rows the explorer's own statistics are over: the store's first words. */
+  private samplePopulation(): PopulationInfo {
+    const rows = this.sample?.words.length ?? 0;
+    const all = this.store?.meta.numRows ?? rows;
+    return {
+      kind: "store",
+      rows,
+      description:
+        rows < all
+          ? `all words: the store's first ${rows} words (of ${all})`
+          : `all words of the store (${rows})`,
+    };
+  }
+
+  /** concepts.json's rows, as the report names them (null for a file older than version 4). */
+  private conceptsPopulation(): PopulationInfo | null {
+    const p = this.concepts?.population;
+    if (!p) return null;
+    return { kind: p.kind, rows: p.rows, description: p.description };
+  }
+
   private checkLine(line: number): number {
     const n = this.store?.numLines ?? 0;
     if (!Number.isInteger(line) || line < 0 || line >= n)
@@ -381,11 +421,17 @@ export class ExplorerData {
         lines.push({ sentence: l.sentence, words: l.words, activations: [l.activations[n]] });
     }
     const match = this.conceptOf.get(ref.id);
+    const c = this.concepts!;
     return {
       id: ref.id,
       site: ref.site,
       name: r.name,
       layer: r.layer,
+      population: this.conceptsPopulation() ?? {
+        kind: "task",
+        rows: c.corpus.rows,
+        description: `the rows concepts.json analysed (${c.corpus.rows})`,
+      },
       mean: r.mean,
       std: r.std,
       topFor: r.topFor,
@@ -402,6 +448,8 @@ export class ExplorerData {
         positive: r.topWords.positive.map(wordScore),
         negative: r.topWords.negative.map(wordScore),
       },
+      // These are the report's statistics already.
+      inReport: null,
       lines,
       interventions: this.interventionsOf(ref),
     };
@@ -663,4 +711,14 @@ function pearson(a: Float32Array, b: Float32Array): number | null {
 /** Activations go to the browser with 5 significant digits: enough for colours and tooltips. */
 function round(x: number): number {
   return Number(x.toPrecision(5));
+}
+
+/** "L0 … L4" (hidden) or "L1.mlp … L4.mlp": the names of a site's stored layers, as typed. */
+function layerList(site: Site, layers: number[]): string {
+  const name = (l: number) => (site === "hidden" ? `L${l}` : `L${l}.${site}`);
+  if (layers.length === 0) return "none";
+  const consecutive = layers.every((l, i) => i === 0 || l === layers[i - 1] + 1);
+  return consecutive && layers.length > 2
+    ? `${name(layers[0])} … ${name(layers[layers.length - 1])}`
+    : layers.map(name).join(", ");
 }

@@ -77,6 +77,15 @@ describe("explorer in chromium", () => {
       "1.840 ± 0.020",
     ]);
     expect(await row.nth(2).getAttribute("class")).toContain("worse");
+    // One population per view, named; the report's (concepts.json's task tokens) beside the store's.
+    expect(await page.textContent("[data-testid=population]")).toMatch(/^Statistics over all words/);
+    expect(await page.textContent("[data-testid=report-population]")).toMatch(
+      /^As in the report: over the task's train \+ valid \+ test tokens/,
+    );
+    expect(await page.locator("[data-testid=report-top-words] tr").count()).toBeGreaterThan(0);
+    // Signs: the concept badge and the probe weights say whether the neuron fires high or low.
+    expect(await page.textContent("[data-testid=concept-badge]")).toMatch(/fires (high|low) on it/);
+    expect(await page.textContent("#detail .stats")).toMatch(/NUMBER [+-]\d\.\d\d \(fires (high|low)\)/);
     const top = await page.$$eval("[data-testid=top-words] tr", (rows) =>
       rows.map((r) => (r as HTMLElement).dataset.word ?? ""),
     );
@@ -116,6 +125,9 @@ describe("explorer in chromium", () => {
   });
 
   it("compares two neurons", async () => {
+    // The examples name layers this model has (0 … 12 here), not a fixed "L8:5".
+    expect(await page.getAttribute("#cmp-a", "placeholder")).toBe("L0:3");
+    expect(await page.getAttribute("#cmp-b", "placeholder")).toBe("L12:5");
     await page.fill("#cmp-a", "L5:3");
     await page.fill("#cmp-b", "L8:5");
     await page.click("#compare-form button");

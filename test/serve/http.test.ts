@@ -4,6 +4,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConceptsResult } from "../../src/concepts/format.js";
 import { SIX_CLASSES } from "../../src/data/labels.js";
 import type {
   CompareResponse,
@@ -265,6 +266,36 @@ describe("explorer API", () => {
     for (const l of n.lines) expect(l.activations[0].length).toBe(l.words.length);
     const chosen = await json<NeuronResponse>("/api/neuron/43?lines=0,2");
     expect(chosen.lines.slice(0, 2).map((l) => l.sentence)).toEqual([0, 2]);
+  });
+
+  it("names the rows of each statistic: the store's words, and the report's (concepts.json's) task tokens", async () => {
+    const n = await json<NeuronResponse>("/api/neuron/L5:3");
+    expect(n.population.kind).toBe("store");
+    expect(n.population.description).toMatch(/^all words/);
+    const concepts = JSON.parse(
+      readFileSync(join(dir, "concepts", "concepts.json"), "utf8"),
+    ) as ConceptsResult;
+    expect(n.inReport?.population).toEqual({
+      kind: "task",
+      rows: concepts.corpus.rows,
+      description: concepts.population!.description,
+    });
+    // The report's top words are concepts.json's, word for word.
+    const report = concepts.neurons.find((x) => x.id === 43)!;
+    expect(n.inReport?.topWords.positive.map((w) => w.word)).toEqual(
+      report.topWords.positive.map((w) => w.word),
+    );
+  });
+
+  it("errors name the neuron as it was typed, and the layers there are", async () => {
+    const past = await raw("/api/compare?a=L5:3&b=L40:2");
+    expect(past.status).toBe(404);
+    expect(JSON.parse(past.body).error).toMatch(/^neuron L40:2 is not in the stored layers: L0 … L\d+$/);
+    const bad = await raw("/api/compare?a=L5:3&b=L5-2");
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error).toMatch(/^L5-2: /);
+    const id = await raw("/api/neuron/99999");
+    expect(JSON.parse(id.body).error).toMatch(/^99999: |neuron 99999 \(L\d+:\d+\)/);
   });
 
   it("finds the number neuron by searching a number", async () => {

@@ -106,6 +106,7 @@ async function init(): Promise<void> {
     link.hidden = false;
   }
   fillSidebar();
+  comparePlaceholders();
   byId<HTMLFormElement>("search-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const token = byId<HTMLInputElement>("search").value.trim();
@@ -141,6 +142,25 @@ function setSite(s: Site): void {
   if (s === site || !meta.sites.some((x) => x.site === s)) return;
   site = s;
   fillLayers();
+  comparePlaceholders();
+}
+
+/** The compare boxes' examples name layers this model has: its first and last of the current site. */
+function comparePlaceholders(): void {
+  const info = meta.sites.find((s) => s.site === site) ?? meta.sites[0];
+  const layers = info.layers;
+  if (layers.length === 0) return;
+  const name = (l: number, unit: number) =>
+    `L${l}${info.site === "hidden" ? "" : `.${info.site}`}:${Math.min(unit, info.width - 1)}`;
+  const [a, b] = [name(layers[0], 3), name(layers[layers.length - 1], 5)];
+  for (const [id, example] of [
+    ["cmp-a", a],
+    ["cmp-b", b],
+  ] as const) {
+    const input = byId<HTMLInputElement>(id);
+    input.placeholder = example;
+    input.title = `a neuron: ${example} (layer ${example.slice(1, example.indexOf(":"))}, unit ${example.slice(example.indexOf(":") + 1)}), or an id`;
+  }
 }
 
 function layerHash(layer: string | number): string {
@@ -289,21 +309,21 @@ async function showNeuron(ref: string): Promise<void> {
       `mean ${fmt(n.mean)} · std ${fmt(n.std)}${n.weights ? ` · probe weights: ${weightsText(n.weights)}` : ""}`,
     ),
     el(
-      "div",
-      { class: "grid2" },
-      el(
-        "div",
-        {},
-        el("h4", {}, "Fires on (highest mean z)"),
-        wordsTable(n.topWords.positive, "pos", "top-words"),
-      ),
-      el(
-        "div",
-        {},
-        el("h4", {}, "Silent on (lowest mean z)"),
-        wordsTable(n.topWords.negative, "neg", "bottom-words"),
-      ),
+      "p",
+      { class: "stats", "data-testid": "population" },
+      `Statistics over ${n.population.description}: ${n.population.rows.toLocaleString()} rows.`,
     ),
+    wordColumns(n.topWords, "", ""),
+    ...(n.inReport
+      ? [
+          el(
+            "h4",
+            { "data-testid": "report-population" },
+            `As in the report: over ${n.inReport.population.description} (${n.inReport.population.rows.toLocaleString()} rows)`,
+          ),
+          wordColumns(n.inReport.topWords, "report-", " (report)"),
+        ]
+      : []),
     el("div", { class: "classes-box" }, el("h4", {}, "Mean activation per class"), classBars(n)),
     ...(n.interventions.length > 0 ? [interventionsBox(n.interventions)] : []),
     el("h4", {}, "Activations over code"),
@@ -399,6 +419,31 @@ function interventionsBox(effects: InterventionEffect[]): HTMLElement {
   return box;
 }
 
+/** The words a neuron fires high on (highest mean z) and low on (lowest mean z). */
+function wordColumns(words: NeuronResponse["topWords"], testidPrefix: string, suffix: string): HTMLElement {
+  return el(
+    "div",
+    { class: "grid2" },
+    el(
+      "div",
+      {},
+      el("h4", {}, `Fires high on (highest mean z)${suffix}`),
+      wordsTable(words.positive, "pos", `${testidPrefix}top-words`),
+    ),
+    el(
+      "div",
+      {},
+      el("h4", {}, `Fires low on (lowest mean z)${suffix}`),
+      wordsTable(words.negative, "neg", `${testidPrefix}bottom-words`),
+    ),
+  );
+}
+
+/** A concept neuron's direction, a weight's sign: what they say of the neuron. */
+function firesText(positive: boolean): string {
+  return positive ? "fires high" : "fires low";
+}
+
 function badges(n: NeuronResponse): HTMLElement {
   return el(
     "div",
@@ -407,7 +452,7 @@ function badges(n: NeuronResponse): HTMLElement {
       ? el(
           "span",
           { class: "badge concept", "data-testid": "concept-badge" },
-          `${n.concept.name} neuron · purity ${n.concept.purity.toFixed(2)} · ${n.concept.direction}`,
+          `${n.concept.name} neuron · purity ${n.concept.purity.toFixed(2)} · ${firesText(n.concept.direction === "positive")} on it`,
         )
       : null,
     ...n.topFor.map((c) => el("span", { class: "badge top" }, `top neuron of ${c}`)),
@@ -417,7 +462,7 @@ function badges(n: NeuronResponse): HTMLElement {
 
 function weightsText(w: Record<string, number>): string {
   return Object.entries(w)
-    .map(([k, v]) => `${k} ${v >= 0 ? "+" : ""}${v.toFixed(2)}`)
+    .map(([k, v]) => `${k} ${v >= 0 ? "+" : ""}${v.toFixed(2)} (${firesText(v >= 0)})`)
     .join(", ");
 }
 
@@ -624,13 +669,13 @@ async function showCompare(a: string, b: string): Promise<void> {
       el(
         "div",
         {},
-        el("h4", {}, `${r.a.name} fires on`),
+        el("h4", {}, `${r.a.name} fires high on`),
         wordsTable(r.a.topWords.positive.slice(0, 10), "pos", "top-words-a"),
       ),
       el(
         "div",
         {},
-        el("h4", {}, `${r.b.name} fires on`),
+        el("h4", {}, `${r.b.name} fires high on`),
         wordsTable(r.b.topWords.positive.slice(0, 10), "pos", "top-words-b"),
       ),
     ),

@@ -21,9 +21,9 @@ export function appHtml(): string {
     <button type="submit">Search</button>
   </form>
   <form id="compare-form" autocomplete="off">
-    <input id="cmp-a" name="a" placeholder="L5:3" aria-label="first neuron" size="9" title="a neuron: L5:3, L5.mlp:3 (MLP) or an id">
+    <input id="cmp-a" name="a" placeholder="L0:3" aria-label="first neuron" size="9" title="a neuron: L{layer}:{unit}, L{layer}.mlp:{unit} (MLP) or an id">
     <span class="vs">vs</span>
-    <input id="cmp-b" name="b" placeholder="L8:5" aria-label="second neuron" size="9" title="a neuron: L8:5, L8.mlp:5 (MLP) or an id">
+    <input id="cmp-b" name="b" placeholder="L1:5" aria-label="second neuron" size="9" title="a neuron: L{layer}:{unit}, L{layer}.mlp:{unit} (MLP) or an id">
     <button type="submit">Compare</button>
   </form>
   <a id="report-link" class="report-link" href="/report" hidden>Report ↗</a>
