@@ -15,6 +15,7 @@ import { runInterventionStage } from "../intervene/stage.js";
 import { type ProbeStageResult, runProbe } from "../probe/stage.js";
 import { DEFAULT_SETTINGS } from "../redundancy/pipeline/pipeline.js";
 import { UserError } from "../util/errors.js";
+import { withProgressLabel } from "../util/progress.js";
 import { isSentenceKind, type RunConfig } from "./config.js";
 
 /**
@@ -126,15 +127,21 @@ export async function taskStage(cfg: RunConfig, layout: Layout): Promise<TaskInf
 }
 
 /** Where the activations of a split's sentences go: one store per split, and per side for pairs. */
-function storesOf(cfg: RunConfig, layout: Layout, s: SplitName): { input: string; out: string }[] {
-  if (!isSentenceKind(cfg.task.kind)) return [{ input: `${layout.data(s)}.in`, out: layout.store(s) }];
+function storesOf(
+  cfg: RunConfig,
+  layout: Layout,
+  s: SplitName,
+): { input: string; out: string; name: string }[] {
+  if (!isSentenceKind(cfg.task.kind))
+    return [{ input: `${layout.data(s)}.in`, out: layout.store(s), name: s }];
   if (existsSync(join(layout.task, `${s}.a.in`)))
     // The redundancy pipeline reads a pair task's sides from STORE/a and STORE/b.
     return ["a", "b"].map((side) => ({
       input: join(layout.task, `${s}.${side}.in`),
       out: join(layout.activations, side, s),
+      name: `${s}, side ${side}`,
     }));
-  return [{ input: join(layout.task, `${s}.in`), out: layout.store(s) }];
+  return [{ input: join(layout.task, `${s}.in`), out: layout.store(s), name: s }];
 }
 
 /**
@@ -156,22 +163,25 @@ export async function extractStage(
     const out = {} as Record<SplitName, ExtractResult[]>;
     for (const s of SPLITS) {
       out[s] = [];
-      for (const { input, out: store } of storesOf(cfg, layout, s))
+      for (const { input, out: store, name } of storesOf(cfg, layout, s))
         out[s].push(
-          await extractActivations(model, {
-            input,
-            ...(sentence ? { level: "sentence" as const } : { labels: `${layout.data(s)}.label` }),
-            out: store,
-            layers: cfg.extract.layers ?? undefined,
-            sites: cfg.extract.sites,
-            aggregation: cfg.extract.aggregation,
-            dtype: cfg.extract.dtype,
-            batchTokens: cfg.extract.batchTokens,
-            ...(task ? { onlyLines: new Set(task[s].sentence) } : {}),
-            // A store made for another task or model is replaced, not mixed.
-            overwrite: true,
-            quiet,
-          }),
+          // The bar names the split (and side) it extracts.
+          await withProgressLabel(name, () =>
+            extractActivations(model, {
+              input,
+              ...(sentence ? { level: "sentence" as const } : { labels: `${layout.data(s)}.label` }),
+              out: store,
+              layers: cfg.extract.layers ?? undefined,
+              sites: cfg.extract.sites,
+              aggregation: cfg.extract.aggregation,
+              dtype: cfg.extract.dtype,
+              batchTokens: cfg.extract.batchTokens,
+              ...(task ? { onlyLines: new Set(task[s].sentence) } : {}),
+              // A store made for another task or model is replaced, not mixed.
+              overwrite: true,
+              quiet,
+            }),
+          ),
         );
     }
     return out;
