@@ -8,6 +8,7 @@
  * load is reported apart). The baseline's per-row log-probabilities are checked against ours.
  *
  * Prints: BENCH intervene ours=<s> baseline=<s> ratio=<baseline/ours> runs=67 rows=<n> max_logp_diff=<x>
+ *         … ours_cpu_s=<s> baseline_cpu_s=<s> cpu_ratio=<x> (CPU seconds of each process, all threads)
  * Usage: npm run bench:intervene [-- --runs 3]
  *        npm run bench:intervene -- --fixture   (writes test/fixtures/intervene/, a small reference)
  */
@@ -79,6 +80,7 @@ function baselineEdits(edits: readonly UnitEdit[]): BaselineEdit[] {
 
 interface BaselineResult {
   seconds: number;
+  cpu_seconds: number;
   load_seconds: number;
   experiments: { log_prob: number[]; correct: number[] }[];
 }
@@ -168,13 +170,21 @@ async function main(): Promise<void> {
 
   const oursTimes: number[] = [];
   const baseTimes: number[] = [];
+  // CPU seconds of each process (every thread), beside wall-clock: on a shared machine the wall-clock
+  // of either side depends on what else runs; CPU time much less.
+  const oursCpu: number[] = [];
+  const baseCpu: number[] = [];
   let lastBase: BaselineResult | null = null;
   for (let r = 0; r < Number(args.runs); r++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await runInterventionStage(opts);
+    const c = process.cpuUsage(c0);
     oursTimes.push((performance.now() - t0) / 1000);
+    oursCpu.push((c.user + c.system) / 1e6);
     lastBase = await runPythonBaseline<BaselineResult>(join(BENCH_DIR, "intervene_baseline.py"), [specFile]);
     baseTimes.push(lastBase.seconds);
+    baseCpu.push(lastBase.cpu_seconds);
   }
   // Check: the baseline's log-probabilities of the unchanged model against ours.
   const check = await setUpIntervention(opts);
@@ -189,12 +199,17 @@ async function main(): Promise<void> {
     rows: rowOrder.length,
     max_logp_diff: worst,
     baseline_load_s: lastBase!.load_seconds,
+    ours_cpu_s: median(oursCpu),
+    baseline_cpu_s: median(baseCpu),
+    cpu_ratio: median(baseCpu) / median(oursCpu),
   });
   await appendResult("intervene", {
     machine: machineInfo(),
     lines: [line],
     ours: oursTimes,
     baseline: baseTimes,
+    oursCpu,
+    baselineCpu: baseCpu,
     evaluations: experiments.length,
   });
 }

@@ -15,7 +15,8 @@ A unit is replaced (zero / set / a neuron's mean) or scaled, as codeneurons' mod
 Input (JSON file, argv[1]): {"model": DIR, "threads": N, "batches": [{"ids": [[...]], "mask": [[...]],
 "items": [[batch_row, position, target], ...]}], "experiments": [[{"site", "layer", "units", "replace":
 [0|1...], "values": [...], "scales": [...]}], ...]}.
-Output (JSON on stdout): {"seconds": wall-clock seconds of all experiments, "load_seconds": ...,
+Output (JSON on stdout): {"seconds": wall-clock seconds of all experiments, "cpu_seconds": CPU seconds
+of the process (all threads) over them, "load_seconds": ...,
 "experiments": [{"log_prob": [...], "correct": [...]}]} with one entry per item, in input order.
 Run it with OPENBLAS_CORETYPE set as bench/common.ts does (Debian's OpenBLAS misdetects the CPU).
 """
@@ -118,6 +119,7 @@ def main():
     load_seconds = time.perf_counter() - t0
     results = []
     t1 = time.perf_counter()
+    c1 = time.process_time()
     with torch.inference_mode():
         for edits in spec["experiments"]:
             handles = install(model, edits)
@@ -136,7 +138,11 @@ def main():
                 h.remove()
             results.append({"log_prob": log_prob, "correct": correct})
     seconds = time.perf_counter() - t1
-    json.dump({"seconds": seconds, "load_seconds": load_seconds, "experiments": results}, sys.stdout)
+    cpu_seconds = time.process_time() - c1
+    json.dump(
+        {"seconds": seconds, "cpu_seconds": cpu_seconds, "load_seconds": load_seconds, "experiments": results},
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":
