@@ -624,7 +624,8 @@ export function interventionSweepSpec(iv: InterventionSection, curves?: NeuronCu
     type: "nominal" as const,
     title: null,
     scale: { domain: names, range: ["#D55E00", "#888888"].slice(0, names.length) },
-    legend: LINE_LEGEND,
+    // The random series' name is long: room for all of it.
+    legend: { ...LINE_LEGEND, labelLimit: 520 },
   };
   const evaluation = EVALUATION_TITLES[iv.evaluation];
   const panel = (metric: "accuracy" | "loss", title: string, baseline: number, lo: string, hi: string) => ({
