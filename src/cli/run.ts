@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import { LABEL_LANGUAGES } from "../data/label.js";
+import { speedLine } from "../run/compressed.js";
 import {
   DEMO_NAMES,
   demoConfig,
@@ -130,6 +131,7 @@ export function registerRun(program: Command): void {
             "",
             `codeneurons: ${cfg.model} on ${cfg.data.train} (and valid/test) in ${formatSeconds((performance.now() - t0) / 1000)}`,
             result.headline.text,
+            ...(result.compress?.speed ? [speedLine(result.compress.speed)] : []),
             `Report: ${result.report}`,
             // The explorer shows word-level activations; a sentence-level task has none.
             ...(isSentenceKind(cfg.task.kind) ? [] : [`Explore: codeneurons serve ${out}`]),

@@ -109,8 +109,9 @@ export async function compareWithFullModel(
 }
 
 /**
- * runCompress, then (with `speedRuns` > 0) the speed comparison, whose timings join the compress
- * run's in OUT/run-record.json (details.speed): timings are not results, so the card has none.
+ * runCompress, then (with `speedRuns` > 0) the speed comparison. Its timings join the compress run's
+ * in OUT/run-record.json (seconds: speed, speedCompressed and speedFull, the medians), with what was
+ * timed in details.speed; timings are not results, so the card has none.
  */
 export async function compressWithSpeed(
   opts: CompressOptions & { speedRuns?: number },
@@ -125,7 +126,13 @@ export async function compressWithSpeed(
     threads: opts.threads,
     quiet: opts.quiet,
   });
-  const seconds = { ...result.seconds, speed: (performance.now() - t0) / 1000 };
-  await writeRunRecord(result.out, "compress", seconds, { speed });
+  const seconds = {
+    ...result.seconds,
+    speed: (performance.now() - t0) / 1000,
+    speedCompressed: speed.median.compressed,
+    speedFull: speed.median.full,
+  };
+  const { runs, sentences, words, blocks } = speed;
+  await writeRunRecord(result.out, "compress", seconds, { speed: { runs, sentences, words, blocks } });
   return { ...result, seconds, speed };
 }

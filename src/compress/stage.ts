@@ -79,6 +79,9 @@ const TOKENIZER_FILES = [
   "merges.txt",
 ];
 
+/** The model is of a family compress cannot build as one graph (the block-streamed LLM families). */
+export class NotCompressible extends UserError {}
+
 export function defaultCompressOut(results: string, set: SetName): string {
   return join(results, "compressed", set.replaceAll("+", "-"));
 }
@@ -206,7 +209,7 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
   });
   const cfg = model.config;
   if (cfg.blocks)
-    throw new UserError(
+    throw new NotCompressible(
       `compress builds BERT, RoBERTa and GPT-2 checkpoints as one ONNX graph; ${cfg.modelType} runs block by block (model/block-runner.ts) and cannot be compressed yet`,
     );
   const width = site === "hidden" ? cfg.hiddenSize : cfg.intermediateSize;

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { SET_NAMES } from "../compress/format.js";
 import { defaultTaskClasses, isLabelLanguage, LABEL_LANGUAGES, type LabelLanguage } from "../data/label.js";
 import { SENTENCE_FORMATS, type SentenceFormat } from "../data/sentence/index.js";
 import { SPLITS, type SplitName } from "../data/splits.js";
@@ -171,6 +172,12 @@ export const RUN_CONFIG_SCHEMA = z.object({
     seed: nonNegative,
   }),
   report: z.object({ png: z.boolean() }),
+  compress: z.object({
+    /** The set of the redundancy summary written as a standalone model to OUT/compressed/ (null: none). */
+    set: z.enum(SET_NAMES).nullable(),
+    /** Timed runs of its speed comparison with the full model + oracle probe (0: none). */
+    speedRuns: nonNegative,
+  }),
 });
 export type RunConfig = z.infer<typeof RUN_CONFIG_SCHEMA>;
 
@@ -260,6 +267,15 @@ export const RUN_CONFIG_FILE_SCHEMA = z
       })
       .optional(),
     report: z.object({ png: bool.optional() }).optional(),
+    compress: z
+      .object({
+        set: z
+          .enum(SET_NAMES, { error: `must be one of ${SET_NAMES.join(", ")}, or null` })
+          .nullable()
+          .optional(),
+        speedRuns: nonNegative.optional(),
+      })
+      .optional(),
   })
   .describe(
     "codeneurons run --config FILE: the analysis settings (every field optional; paths relative to the file)",
@@ -292,6 +308,7 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data" | "task"> & {
     seed: 1,
   },
   report: { png: true },
+  compress: { set: "ls+cc+lca", speedRuns: 3 },
 };
 
 /** The code language of each sentence-level dataset (recorded; these tasks are not labelled by token). */
@@ -408,6 +425,10 @@ export function readRunConfig(file: string | undefined, overrides: RunOverrides 
       seed: iv.seed ?? d.intervene.seed,
     },
     report: { png: json.report?.png ?? d.report.png },
+    compress: {
+      set: json.compress?.set === undefined ? d.compress.set : json.compress.set,
+      speedRuns: json.compress?.speedRuns ?? d.compress.speedRuns,
+    },
   };
 }
 

@@ -11,10 +11,11 @@ import { RUN_CONFIG_SCHEMA } from "./config.js";
  * Version 2 added the headline's `baseline` (the majority-class rate and the control task beside the
  * oracle's accuracy, and the warning when the oracle is not clearly above the majority rate); version 3
  * the intervention (config.intervene, headline.intervention); version 4 the config's task kind and its
- * fields (classes, binary labels or regex, the labeler, sentence-level datasets' files).
+ * fields (classes, binary labels or regex, the labeler, sentence-level datasets' files); version 5
+ * (issue 14) the compressed model (config.compress, headline.compressed when the run wrote one).
  */
 export const RUN_FORMAT = "codeneurons-run";
-export const RUN_VERSION = 4;
+export const RUN_VERSION = 5;
 
 /** One experiment of the run's intervention, for the headline: what it did to one class. */
 const HEADLINE_EXPERIMENT_SCHEMA = z.object({
@@ -42,6 +43,21 @@ export const HEADLINE_INTERVENTION_SCHEMA = z.object({
   concept: HEADLINE_EXPERIMENT_SCHEMA.nullable(),
 });
 
+export const COMPRESSED_HEADLINE_SCHEMA = z.object({
+  /** Its directory (card.json, model.onnx) and the summary row it is. */
+  dir: z.string(),
+  set: z.string(),
+  /** Blocks it computes, of the model's. */
+  blocks: z.number().int().min(0),
+  of: z.number().int().min(0),
+  /** Units it computes for the probe, of the site's neurons in the stored layers. */
+  neurons: z.number().int().min(0),
+  neuronsOf: z.number().int().min(0),
+  /** Its own test accuracy on the run's test rows, and what the run reported for the set. */
+  accuracy: z.number(),
+  runAccuracy: z.number(),
+});
+
 export const HEADLINE_SCHEMA = z.object({
   /** The run's one-paragraph finding, as printed. */
   text: z.string(),
@@ -57,6 +73,8 @@ export const HEADLINE_SCHEMA = z.object({
   conceptNeurons: z.record(z.string(), z.array(z.string())),
   /** What changing the class's top neurons inside the model did (only when the run intervened). */
   intervention: HEADLINE_INTERVENTION_SCHEMA.optional(),
+  /** The compressed model the run wrote (config compress.set; run/compressed.ts), when it wrote one. */
+  compressed: COMPRESSED_HEADLINE_SCHEMA.nullable().optional(),
 });
 
 export const RUN_FILE_SCHEMA = z

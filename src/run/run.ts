@@ -1,10 +1,15 @@
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import type { CompressedCard } from "../compress/format.js";
+import { ROW_NAMES } from "../compress/select.js";
+import { compressWithSpeed, type SpeedComparison } from "../compress/speed.js";
+import { NotCompressible } from "../compress/stage.js";
 import { isLabelLanguage, LANGUAGE_NAMES } from "../data/label.js";
 import type { InterventionResults } from "../intervene/format.js";
 import { METRICS_SCHEMA } from "../probe/format.js";
 import { parseSteps, runRedundancyPipeline } from "../redundancy/pipeline/pipeline.js";
+import type { RedundancyResults } from "../redundancy/pipeline/results.js";
 import { classMetricsOfOracle } from "../report/baseline.js";
 import { writeReportForResults } from "../report/write.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -12,6 +17,7 @@ import { UserError } from "../util/errors.js";
 import { readJsonFile } from "../util/json.js";
 import { formatSeconds, log } from "../util/progress.js";
 import { writeRunRecord } from "../util/run-record.js";
+import { withCompressed } from "./compressed.js";
 import { isSentenceKind, type RunConfig } from "./config.js";
 import { RUN_FORMAT, RUN_VERSION, type RunFile } from "./format.js";
 import { type Headline, headlineOf, withIntervention } from "./headline.js";
@@ -31,6 +37,8 @@ export interface RunResult {
   out: string;
   report: string;
   headline: Headline;
+  /** The compressed model (config compress.set) and its speed comparison, when the run wrote one. */
+  compress: { out: string; card: CompressedCard; speed: SpeedComparison | null } | null;
   /** Wall-clock seconds of each stage (also in OUT/run-record.json). */
   seconds: Record<string, number>;
 }
@@ -140,7 +148,9 @@ export async function runAnalysis(
     writeReportForResults(out, { png: cfg.report.png, quiet }),
   );
   const found = headlineOf(redundancy, concepts);
-  const headline = intervention ? withIntervention(found, intervention, iv.k) : found;
+  const intervened = intervention ? withIntervention(found, intervention, iv.k) : found;
+  const compress = await compressStage(cfg, out, redundancy, quiet, stage);
+  const headline = compress ? withCompressed(intervened, compress.card, compress.out) : intervened;
   const run: RunFile = {
     format: RUN_FORMAT,
     version: RUN_VERSION,
@@ -150,7 +160,36 @@ export async function runAnalysis(
   };
   await writeJsonAtomic(layout.run, run);
   await writeRunRecord(out, "run", { total: (performance.now() - t0) / 1000, ...seconds });
-  return { out, report: report.html, headline, seconds };
+  return { out, report: report.html, headline, compress, seconds };
+}
+
+/**
+ * The set of the config's `compress` as a standalone model in OUT/compressed/, with its speed
+ * comparison: skipped, with a note, when the run did not compute the set or the model's family cannot
+ * be compressed.
+ */
+async function compressStage(
+  cfg: RunConfig,
+  out: string,
+  redundancy: RedundancyResults,
+  quiet: boolean,
+  stage: <T>(name: string, what: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<RunResult["compress"]> {
+  const set = cfg.compress.set;
+  if (set === null) return null;
+  if (!redundancy.summary.some((s) => s.name === ROW_NAMES[set])) {
+    log(`── compress: skipped (the run computed no ${ROW_NAMES[set]} set)`);
+    return null;
+  }
+  try {
+    return await stage("compress", `the ${ROW_NAMES[set]} set as a standalone model`, () =>
+      compressWithSpeed({ results: out, set, speedRuns: cfg.compress.speedRuns, quiet }),
+    );
+  } catch (e) {
+    if (!(e instanceof NotCompressible)) throw e;
+    log(`── compress: skipped (${e.message})`);
+    return null;
+  }
 }
 
 /** What the task stage does, for the progress line. */

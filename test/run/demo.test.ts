@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { describe, expect, it } from "vitest";
-import { FILE_FORMATS } from "../../src/index.js";
+import { COMPRESSED_CARD_SCHEMA } from "../../src/compress/format.js";
+import { FILE_FORMATS, type RedundancyResults } from "../../src/index.js";
 import { readRunConfig } from "../../src/run/config.js";
 import { RUN_FILE_SCHEMA } from "../../src/run/format.js";
 import { runAnalysis } from "../../src/run/run.js";
@@ -59,14 +60,34 @@ function checkFormats(out: string): void {
   ];
   for (const file of jsonFiles(out)) {
     const rel = relative(out, file).split(sep).join("/");
-    // Vega-Lite specs are not ours; the redundancy cache is internal (checked by its content keys).
+    // Vega-Lite specs are not ours; the redundancy cache is internal (checked by its content keys); a
+    // compressed model's tokenizer files are the model's.
     if (rel.startsWith("report/figures/") || rel.startsWith("redundancy/cache/")) continue;
+    if (rel.startsWith("compressed/") && !/\/(card|run-record)\.json$/.test(rel)) continue;
     const value = JSON.parse(readFileSync(file, "utf8")) as { format?: string };
     const name = rel.endsWith("plan.json") ? `${value.format}-plan` : value.format;
     const format = formats.find((f) => f.name === name);
     expect(format, `${rel}: format ${value.format}`).toBeDefined();
     expect(format!.schema.parse(value), rel).toEqual(value);
   }
+}
+
+/**
+ * Issue 14: the model `npm start` compresses labels the run's test rows, from their words, with the
+ * accuracy the redundancy run reported for its set (LS+CC+LCA), to 4 decimals, agreeing with the run's
+ * probe on every row.
+ */
+function checkCompressed(out: string): void {
+  const card = COMPRESSED_CARD_SCHEMA.parse(
+    JSON.parse(readFileSync(join(out, "compressed", "ls-cc-lca", "card.json"), "utf8")),
+  );
+  const r = JSON.parse(readFileSync(join(out, "redundancy", "redundancy.json"), "utf8")) as RedundancyResults;
+  const row = r.summary.find((s) => s.name === "LS+CC+LCA")!;
+  expect(card.accuracy.measured.rows).toBe(r.input.rows.test);
+  expect(card.accuracy.measured.accuracy.toFixed(4)).toBe(row.accuracy.toFixed(4));
+  expect(card.accuracy.measured.agreement).toBe(r.input.rows.test);
+  expect(card.set.ids.length).toBe(row.neurons);
+  expect(card.layers.blocks).toBe(Math.max(...card.set.ids.map((id) => Math.floor(id / r.input.width))));
 }
 
 function jsonFiles(dir: string): string[] {
@@ -92,6 +113,7 @@ describe("the demo's results (issue 16: the redesign keeps them bit-identical)",
       expect(report).toEqual([]);
       expect(actual.sha256).toEqual(JSON.parse(readFileSync(join(FIXTURE, "sha256.json"), "utf8")));
       checkFormats(out);
+      checkCompressed(out);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -36,6 +36,7 @@ describe("codeneurons run (the main job) on the bundled model", () => {
         redundancy: { thresholds: [0.3, 0.6, 0.9], curves: "until-target" },
         intervene: { enabled: true, k: 2, ks: [1], controls: 1 },
         report: { png: false },
+        compress: { speedRuns: 0 },
       }),
     );
     const out = join(work, "results");
@@ -108,6 +109,13 @@ describe("codeneurons run (the main job) on the bundled model", () => {
     expect(JSON.parse(readFileSync(join(out, "run-record.json"), "utf8")).seconds.redundancy).toBeGreaterThan(
       0,
     );
+    // The LS+CC+LCA set as a standalone model (issue 14), scoring what the run reported; no timing asked.
+    const lsccLca = red.summary.find((r) => r.name === "LS+CC+LCA")!;
+    expect(result.compress?.out).toBe(join(out, "compressed", "ls-cc-lca"));
+    expect(result.compress?.card.accuracy.measured.accuracy.toFixed(4)).toBe(lsccLca.accuracy.toFixed(4));
+    expect(result.compress?.speed).toBeNull();
+    expect(result.headline.compressed?.neurons).toBe(result.compress?.card.neurons.ids.length);
+    expect(result.headline.text).toMatch(/Compressed LS\+CC\+LCA model .*: cut after block \d of 4/);
 
     // A rerun reuses the stores and the cached redundancy steps.
     const again = await runAnalysis(readRunConfig(config), out, { quiet: true });
@@ -129,6 +137,11 @@ describe("codeneurons run (the main job) on the bundled model", () => {
     expect(() => readRunConfig(file)).toThrow(/not valid JSON/);
     writeFileSync(file, JSON.stringify({ data: { train: "a", valid: "b", test: "c" } }));
     expect(() => readRunConfig(file)).toThrow(/no model/);
+    writeFileSync(
+      file,
+      JSON.stringify({ model: "x/y", data: { train: "a", valid: "b", test: "c" }, compress: { set: "all" } }),
+    );
+    expect(() => readRunConfig(file)).toThrow(/field 'compress\.set'\): must be one of ls\+cc\+lca/);
     const data = { train: "a", valid: "b", test: "c" };
     writeFileSync(file, JSON.stringify({ model: "x/y", data, intervene: { mode: "halve" } }));
     expect(() => readRunConfig(file)).toThrow(
