@@ -238,9 +238,6 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
     const data = await source.load();
     const z = standardizeData(data);
     t = lap("load", t);
-    log(
-      `compress: ${sel.row.name} (${sel.row.detail ?? ""}): fitting its probe on ${sel.columns.length} neurons`,
-    );
     probe = await setProbe(sel, inputs, data, z);
     const fit = await probeFitOf(probe, data, z, {
       columns: sel.columns,
