@@ -95,7 +95,7 @@ export async function runLatent(opts: LatentStageOptions): Promise<LatentStageRe
     const tokens = selectTokens(store, settings);
     if (clusters > tokens.rows.length)
       throw new UserError(
-        `--clusters ${clusters} is more than the ${tokens.rows.length} tokens sampled from the store: ask for fewer clusters`,
+        `${clusters} clusters is more than the ${tokens.rows.length} tokens sampled from the store: ask for fewer clusters (--clusters; latent.clusters in a run config)`,
       );
     const categories = await tokenCategories(store, tokens, {
       families,

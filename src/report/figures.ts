@@ -5,6 +5,7 @@ import {
   conceptNeuronsSpec,
   groupColours,
   interventionSweepSpec,
+  latentAlignmentSpec,
   layerAccuracySpec,
   layerDistributionSpec,
   neuronCurvesSpec,
@@ -30,6 +31,7 @@ export const SECTIONS = [
   { id: "concepts", title: "Concept neurons", field: "conceptNeurons" },
   { id: "heatmaps", title: "Top neurons over code", field: "heatmaps" },
   { id: "intervention", title: "Interventions inside the model", field: "intervention" },
+  { id: "latent", title: "Latent concepts", field: "latent" },
 ] as const;
 
 export type SectionId = (typeof SECTIONS)[number]["id"];
@@ -119,6 +121,15 @@ export function figuresOf(data: ReportData): Figure[] {
       section: "intervention",
       caption: `The model's own predictions of ${iv.sweep.class} words (${iv.split} split; ${SCORED[iv.evaluation]}) with the top-K ${iv.sweep.class} neurons of the probe's ranking changed inside the forward pass (${iv.mode}), beside K random neurons of the same layers. A line well below the grey band means the neurons matter to the model for that class; the probe's curve beside it is the correlational view of the same ranking.`,
       spec: interventionSweepSpec(iv, data.neuronCurves),
+    });
+  }
+  if (data.latent && data.latent.layers.length > 0) {
+    out.push({
+      name: "latent-alignment",
+      section: "latent",
+      caption:
+        "Latent concepts (ConceptX): each layer's token representations clustered with Ward's method. A cluster is aligned with a family of code categories when one of its categories covers at least θ of its tokens; clusters aligned with none are concepts of the model's own.",
+      spec: latentAlignmentSpec(data.latent, site),
     });
   }
   return out;

@@ -1,11 +1,12 @@
 import { namePattern, siteTitle } from "../util/neurons.js";
 import { type Figure, SECTIONS, type SectionId } from "./figures.js";
-import { EVALUATION_TITLES, firesText } from "./specs.js";
+import { EVALUATION_TITLES, firesText, LATENT_FAMILY_TITLES } from "./specs.js";
 import type {
   Baseline,
   ClassMetricsSection,
   ConceptNeuronExample,
   InterventionSection,
+  LatentSection,
   Population,
   RedundancySummary,
   ReportData,
@@ -97,7 +98,9 @@ function sectionHtml(
             ? '<p class="lead">Each class\'s top neurons by |probe weight| (LCA), which ranks both signs. A positive weight means the probe reads high values of the neuron as the class: it <b>fires high</b> on it; a negative weight, low values: it <b>fires low</b>. The label under each neuron says which; colours are the activations (red positive, blue negative).</p>'
             : id === "intervention" && data.intervention
               ? interventionTables(data.intervention)
-              : "";
+              : id === "latent" && data.latent
+                ? latentTable(data.latent, data.site ?? "hidden")
+                : "";
   const present = data[field] !== undefined;
   const body =
     own.length === 0 && !table
@@ -106,7 +109,10 @@ function sectionHtml(
             field === "conceptNeurons" ? " (no neuron passed the concept test)" : ""
           }.</p>`
         : `<p class="missing" data-missing="${field}">Not in this run: report-data.json has no <code>${field}</code>.</p>`
-      : table + own.map(figureHtml).join("\n");
+      : // The latent section's table samples what its figure sums up: figure first.
+        id === "latent"
+        ? own.map(figureHtml).join("\n") + table
+        : table + own.map(figureHtml).join("\n");
   return `<section id="${id}">\n<h2>${escapeHtml(heading)}</h2>\n${body}\n</section>`;
 }
 
@@ -203,6 +209,47 @@ function conceptTable(examples: ConceptNeuronExample[], population: Population |
   return `<table class="summary" data-table="concept-neurons" data-population="${escapeHtml(population?.kind ?? "")}">
 <caption>Purity = share of the neuron's top word types (by mean z-score, in its direction: fires high = its highest activations, fires low = its lowest) that belong to the concept; p = hypergeometric tail before Bonferroni correction.${over}</caption>
 <thead><tr><th scope="col">Neuron</th><th scope="col">Concept</th><th scope="col">Fires</th><th scope="col" class="num">Purity</th><th scope="col" class="num">p</th><th scope="col">Top words</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>`;
+}
+
+/**
+ * A sample of latent clusters per layer: their alignment, their words (with counts) and some of their
+ * tokens in their code lines, the token marked.
+ */
+function latentTable(l: LatentSection, site: "hidden" | "mlp"): string {
+  const family = (f: string) => LATENT_FAMILY_TITLES[f] ?? f;
+  const rows = l.samples
+    .map((c) => {
+      const aligned = c.aligned.length
+        ? c.aligned
+            .map((a) => `${escapeHtml(family(a.family))}: <b>${escapeHtml(a.value)}</b> ${pct(a.share)}`)
+            .join("<br>")
+        : '<span class="novel">novel (no category)</span>';
+      const words = c.words
+        .map((w) => `<code>${escapeHtml(w.word)}</code>${w.count > 1 ? `<sub>×${w.count}</sub>` : ""}`)
+        .join(" ");
+      const contexts = c.contexts
+        .map(
+          (x) =>
+            `<div class="ctx"><span class="ln">#${x.sentence}</span> ${x.words
+              .map((w, i) => (i === x.position ? `<mark>${escapeHtml(w)}</mark>` : escapeHtml(w)))
+              .join(" ")}</div>`,
+        )
+        .join("");
+      return (
+        `<tr data-layer="${c.layer}" data-cluster="${c.cluster}"><th scope="row">${site === "hidden" ? "" : "block "}${c.layer} · #${c.cluster}</th>` +
+        `<td class="num">${c.size}</td><td>${aligned}</td><td class="words">${words}</td>` +
+        `<td class="contexts">${contexts}</td><td>${c.neurons.map((n) => `<code>${escapeHtml(n)}</code>`).join(" ")}</td></tr>`
+      );
+    })
+    .join("\n");
+  return `<p class="lead">ConceptX (Dalvi et al., 2022): ${l.tokens.toLocaleString("en-US")} tokens (each word type at most a few times) clustered per layer with Ward's method into ${l.clusters} clusters. A cluster is <b>aligned</b> with a category when at least ${pct(l.theta)} of its tokens have it; the <b>novel</b> ones match none of ${escapeHtml(l.families.map(family).join(", "))}. Below, the largest aligned and novel clusters of each layer.</p>
+<table class="summary latent" data-table="latent-clusters">
+<caption>Cluster = layer · number (scikit-learn's label). Words: the cluster's distinct tokens, most frequent first. In context: some of its tokens in their code lines (# = line of the store). Neurons: the layer's neurons with the largest mean z-score on the cluster's tokens.</caption>
+<thead><tr><th scope="col">${site === "hidden" ? "Layer" : "Block"} · cluster</th><th scope="col" class="num">Tokens</th><th scope="col">Aligned with</th><th scope="col">Words</th><th scope="col">In context</th><th scope="col">Neurons</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
@@ -427,6 +474,12 @@ tr.featured{background:#f3f6fa}
 .muted{color:var(--muted)}
 td.detail{color:var(--muted);font-size:13px}
 td.words code{background:#f3f4f6;border-radius:4px;padding:1px 5px;margin:1px;display:inline-block}
+td.words sub{color:var(--muted);font-size:10px}
+table.latent td{vertical-align:top;font-size:13px}
+td.contexts .ctx{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere;margin-bottom:4px}
+td.contexts .ln{color:var(--muted)}
+td.contexts mark{background:#ffe08a;border-radius:3px;padding:0 2px}
+.novel{color:#7c3aed;font-style:italic}
 footer{color:var(--muted);font-size:12px;padding:8px 24px 40px}
 code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.92em}
 @media print{nav.toc{display:none}section{break-inside:avoid;border:none}header.top{background:#fff;color:var(--ink)}}

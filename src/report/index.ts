@@ -1,5 +1,6 @@
 export { type Figure, figuresOf, SECTIONS } from "./figures.js";
 export { reportSectionsFromConcepts } from "./from-concepts.js";
+export { reportSectionFromLatent } from "./from-latent.js";
 export { reportSectionsFromRedundancy } from "./from-redundancy.js";
 export { escapeHtml, inlineSvg, reportHtml } from "./html.js";
 export { parseReportData, readReportData } from "./read.js";

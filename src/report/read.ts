@@ -87,6 +87,12 @@ function checkLengths(d: ReportData, file: string): void {
       for (const [k, a] of l.activations.entries())
         along(a, l.words.length, ["heatmaps", i, "lines", j, "activations", k]);
     }
+  for (const [i, c] of (d.latent?.samples ?? []).entries())
+    for (const [j, x] of c.contexts.entries())
+      if (x.position >= x.words.length)
+        throw new InputError(file, `word ${x.position} of a ${x.words.length}-word line`, {
+          field: fieldPath(["latent", "samples", i, "contexts", j, "position"]),
+        });
   const [first] = issues;
   if (first)
     throw new InputError(file, `expected ${first.expected} entries, got ${first.got}`, {

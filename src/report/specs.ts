@@ -5,6 +5,7 @@ import type {
   CkaMatrix,
   ConceptNeuronCounts,
   InterventionSection,
+  LatentSection,
   LayerAccuracy,
   LayerDistribution,
   NeuronCurves,
@@ -730,5 +731,62 @@ export function interventionSweepSpec(iv: InterventionSection, curves?: NeuronCu
     ),
     hconcat: panels,
     resolve: { scale: { y: "independent", x: "independent" } },
+  } as TopLevelSpec;
+}
+
+/** People's names of the latent-concept category families (src/latent/categories.ts). */
+export const LATENT_FAMILY_TITLES: Record<string, string> = {
+  label: "Token label",
+  parent: "Parent node (tree-sitter)",
+  casing: "Identifier casing",
+  position: "Line start / end",
+};
+const NOVEL = "None (novel)";
+
+/**
+ * Per layer, the share of latent clusters aligned with each family of code categories and with none:
+ * grouped bars (a cluster can be aligned with several families, so the bars do not add up to 100%).
+ */
+export function latentAlignmentSpec(data: LatentSection, site: Site = "hidden"): TopLevelSpec {
+  const title = (family: string) => LATENT_FAMILY_TITLES[family] ?? family;
+  const order = [...data.families.map(title), NOVEL];
+  const rows: { layer: number; category: string; share: number }[] = [];
+  for (const l of data.layers) {
+    for (const a of l.aligned) rows.push({ layer: l.layer, category: title(a.family), share: pct(a.share) });
+    rows.push({ layer: l.layer, category: NOVEL, share: pct(l.novel) });
+  }
+  const colours = [...data.families.map((_, i) => PALETTE[i % (PALETTE.length - 1)]), "#9ca3af"];
+  return {
+    ...base(
+      "Latent concepts aligned with code categories",
+      `${data.clusters} Ward clusters of ${data.tokens} tokens per layer; aligned: at least ${pct(data.theta)}% of a cluster's tokens share the category`,
+    ),
+    width: Math.max(300, Math.min(760, 20 * order.length * data.layers.length)),
+    height: 260,
+    data: { values: rows },
+    mark: { type: "bar" },
+    encoding: {
+      x: { field: "layer", type: "ordinal", title: layerAxisTitle(site), axis: { labelAngle: 0 } },
+      xOffset: { field: "category", type: "nominal", sort: order },
+      y: {
+        field: "share",
+        type: "quantitative",
+        title: "Clusters of the layer (%)",
+        scale: { domain: [0, 100] },
+      },
+      color: {
+        field: "category",
+        type: "nominal",
+        title: null,
+        sort: order,
+        scale: { domain: order, range: colours },
+        legend: { orient: "right", labelLimit: 260 },
+      },
+      tooltip: [
+        { field: "layer", type: "ordinal" },
+        { field: "category", type: "nominal" },
+        { field: "share", type: "quantitative", format: ".1f", title: "clusters (%)" },
+      ],
+    },
   } as TopLevelSpec;
 }

@@ -217,6 +217,52 @@ export const INTERVENTION_SECTION_SCHEMA = z.object({
     .nullable(),
 });
 
+const share = z.number().min(0).max(1);
+
+/**
+ * Latent concepts (ConceptX, `codeneurons latent`): per layer, the share of Ward clusters aligned with
+ * each family of code categories and with none, and a sample of clusters with their tokens in context.
+ */
+export const LATENT_SECTION_SCHEMA = z.object({
+  /** Tokens clustered per layer and clusters per layer. */
+  tokens: z.number().int().min(1),
+  clusters: z.number().int().min(1),
+  /** A cluster is aligned with a category when at least this share of its tokens has it. */
+  theta: z.number().gt(0).max(1),
+  /** The category families compared with, in latent.json's order. */
+  families: z.array(z.string()),
+  layers: z.array(
+    z.object({
+      layer,
+      /** Per family: share of the layer's clusters aligned with some value of it. */
+      aligned: z.array(z.object({ family: z.string(), share })),
+      /** Share aligned with no category: the novel concepts. */
+      novel: share,
+    }),
+  ),
+  /** A few clusters of each layer: the largest aligned and the largest novel ones. */
+  samples: z.array(
+    z.object({
+      layer,
+      cluster: z.number().int().min(0),
+      size: z.number().int().min(1),
+      aligned: z.array(z.object({ family: z.string(), value: z.string(), share })),
+      /** The cluster's distinct words, most frequent first. */
+      words: z.array(z.object({ word: z.string(), count: z.number().int().min(1) })),
+      /** Some of its tokens in their code lines (`position`: the token's word in `words`). */
+      contexts: z.array(
+        z.object({
+          sentence: z.number().int().min(0),
+          position: z.number().int().min(0),
+          words: z.array(z.string()),
+        }),
+      ),
+      /** The neurons most active on the cluster (names). */
+      neurons: z.array(z.string()),
+    }),
+  ),
+});
+
 /** Every section; optional so that a partial run still gives a partial report. */
 export const REPORT_SECTIONS = {
   /** Which neurons the figures and names are of (absent: the residual stream, "hidden"). */
@@ -238,6 +284,7 @@ export const REPORT_SECTIONS = {
   heatmaps: z.array(NEURON_HEATMAP_SCHEMA).optional(),
   baseline: BASELINE_SCHEMA.optional(),
   classMetrics: CLASS_METRICS_SECTION_SCHEMA.optional(),
+  latent: LATENT_SECTION_SCHEMA.optional(),
   /**
    * The rows of the concept statistics (top words, purity, class means): `concepts`, from
    * concepts.json's population (the task's tokens for `codeneurons run`).
@@ -262,6 +309,7 @@ export type ConceptNeuronExample = z.infer<typeof CONCEPT_NEURON_EXAMPLE_SCHEMA>
 export type NeuronHeatmap = z.infer<typeof NEURON_HEATMAP_SCHEMA>;
 export type Baseline = z.infer<typeof BASELINE_SCHEMA>;
 export type ClassMetricsSection = z.infer<typeof CLASS_METRICS_SECTION_SCHEMA>;
+export type LatentSection = z.infer<typeof LATENT_SECTION_SCHEMA>;
 export type { ConceptsPopulation as Population } from "../concepts/format.js";
 export type InterventionSection = z.infer<typeof INTERVENTION_SECTION_SCHEMA>;
 export type InterventionExperiment = z.infer<typeof INTERVENTION_EXPERIMENT_SCHEMA>;

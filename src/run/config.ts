@@ -171,6 +171,19 @@ export const RUN_CONFIG_SCHEMA = z.object({
     controls: nonNegative,
     seed: nonNegative,
   }),
+  /** Latent concepts (ConceptX, `codeneurons latent`) on the train store; off unless asked (the demo asks). */
+  latent: z.object({
+    enabled: z.boolean(),
+    /** Layers to cluster (null = every extracted layer of the site). */
+    layers: z.array(nonNegative).nullable(),
+    clusters: positive,
+    /** Tokens sampled, and occurrences kept per word type. */
+    tokens: positive,
+    perType: positive,
+    seed: nonNegative,
+    /** Alignment threshold. */
+    theta: z.number().gt(0, "must be in (0, 1]").max(1, "must be in (0, 1]"),
+  }),
   report: z.object({ png: z.boolean() }),
   compress: z.object({
     /** The set of the redundancy summary written as a standalone model to OUT/compressed/ (null: none). */
@@ -266,6 +279,17 @@ export const RUN_CONFIG_FILE_SCHEMA = z
         seed: nonNegative.optional(),
       })
       .optional(),
+    latent: z
+      .object({
+        enabled: bool.optional(),
+        layers: z.array(nonNegative, { error: "must be a list of layer numbers" }).nullable().optional(),
+        clusters: positive.optional(),
+        tokens: positive.optional(),
+        perType: positive.optional(),
+        seed: nonNegative.optional(),
+        theta: z.number().gt(0, "must be in (0, 1]").max(1, "must be in (0, 1]").optional(),
+      })
+      .optional(),
     report: z.object({ png: bool.optional() }).optional(),
     compress: z
       .object({
@@ -307,6 +331,8 @@ export const DEFAULT_CONFIG: Omit<RunConfig, "model" | "data" | "task"> & {
     controls: 10,
     seed: 1,
   },
+  // ConceptX's settings; off by default: on 13 layers of a base model it adds minutes.
+  latent: { enabled: false, layers: null, clusters: 500, tokens: 20000, perType: 10, seed: 1, theta: 0.9 },
   report: { png: true },
   compress: { set: "ls+cc+lca", speedRuns: 3 },
 };
@@ -423,6 +449,15 @@ export function readRunConfig(file: string | undefined, overrides: RunOverrides 
       mode: mode.trim(),
       controls: iv.controls ?? d.intervene.controls,
       seed: iv.seed ?? d.intervene.seed,
+    },
+    latent: {
+      enabled: json.latent?.enabled ?? d.latent.enabled,
+      layers: json.latent?.layers === undefined ? d.latent.layers : json.latent.layers,
+      clusters: json.latent?.clusters ?? d.latent.clusters,
+      tokens: json.latent?.tokens ?? d.latent.tokens,
+      perType: json.latent?.perType ?? d.latent.perType,
+      seed: json.latent?.seed ?? d.latent.seed,
+      theta: json.latent?.theta ?? d.latent.theta,
     },
     report: { png: json.report?.png ?? d.report.png },
     compress: {

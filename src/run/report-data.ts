@@ -6,7 +6,7 @@ import { classMetricsOfProbe } from "../report/baseline.js";
 import { reportSectionsFromConcepts } from "../report/from-concepts.js";
 import { reportSectionFromIntervention } from "../report/from-intervention.js";
 import { reportSectionsFromRedundancy } from "../report/from-redundancy.js";
-import { REPORT_FORMAT, REPORT_VERSION, type ReportData } from "../report/types.js";
+import { type LatentSection, REPORT_FORMAT, REPORT_VERSION, type ReportData } from "../report/types.js";
 import { checkSite } from "../util/neurons.js";
 
 /**
@@ -15,6 +15,7 @@ import { checkSite } from "../util/neurons.js";
  * neuron site (one figure shows layers of both); `files` names them in the error when they are not.
  * `metrics`, the oracle probe's metrics.json, gives the per-class accuracies and the confusion matrix.
  * `intervention`: the run's intervention and the K its headline quotes.
+ * `latent`, the latent-concept section, when the run made one.
  */
 export function reportDataOf(
   redundancy: RedundancyResults | null,
@@ -23,6 +24,7 @@ export function reportDataOf(
   files: { concepts: string } = { concepts: "concepts.json" },
   metrics: ProbeMetricsFile | null = null,
   intervention: { results: InterventionResults; k: number } | null = null,
+  latent: LatentSection | null = null,
 ): ReportData {
   const site = redundancy?.input.site ?? concepts?.site ?? "hidden";
   if (concepts) checkSite(concepts.site, site, files.concepts, "site");
@@ -38,5 +40,6 @@ export function reportDataOf(
     ...(concepts ? reportSectionsFromConcepts(concepts) : {}),
     ...(metrics ? { classMetrics: classMetricsOfProbe(metrics) } : {}),
     ...(intervention ? reportSectionFromIntervention(intervention.results, intervention.k) : {}),
+    ...(latent ? { latent } : {}),
   };
 }

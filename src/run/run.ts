@@ -28,6 +28,7 @@ import {
   interveneStage,
   interventionClass,
   labelStage,
+  latentStage,
   layoutOf,
   probeStage,
   taskStage,
@@ -45,7 +46,7 @@ export interface RunResult {
 
 /**
  * The paper's whole analysis for one model and corpus: label → task → extract → probe → redundancy →
- * concepts → report, each stage the library's. Extraction resumes and the redundancy steps are cached,
+ * concepts → (latent, when the config asks) → report, each stage the library's. Extraction resumes and the redundancy steps are cached,
  * so a rerun after an interruption (or with changed analysis settings) redoes only what changed; the
  * probe stage's tuned oracle is the redundancy pipeline's oracle, so the λ grid is fitted once.
  * Writes OUT/run.json (the settings and the headline) and OUT/run-record.json (the timings).
@@ -84,6 +85,10 @@ export async function runAnalysis(
       );
     interventionClass(cfg, task.classes, null);
   }
+  if (cfg.latent.enabled && sentence)
+    throw new UserError(
+      `latent: a ${cfg.task.kind} task is sentence-level; latent concepts cluster the tokens of a word-level store (set latent.enabled false)`,
+    );
   await stage("extract", `activations of ${cfg.model}`, () => extractStage(cfg, layout, quiet));
   // The probe and concept stages read word-level stores; a sentence-level task's oracle is the
   // redundancy pipeline's own.
@@ -124,6 +129,13 @@ export async function runAnalysis(
       () => interveneStage(cfg, out, cls, concepts, quiet),
     );
   }
+  const latent = cfg.latent.enabled
+    ? await stage(
+        "latent",
+        "latent concepts (Ward clusters of token vectors, aligned with code categories)",
+        () => latentStage(cfg, layout, quiet),
+      )
+    : null;
   const t = task.totals;
   const notes = [
     labelled
@@ -138,6 +150,7 @@ export async function runAnalysis(
     { concepts: join(layout.concepts, "concepts.json") },
     probe ? await readJsonFile(join(layout.probe, "metrics.json"), METRICS_SCHEMA) : null,
     intervention ? { results: intervention, k: iv.k } : null,
+    latent?.section ?? null,
   );
   if (!data.classMetrics) {
     const derived = classMetricsOfOracle(redundancy, task.counts.test);

@@ -8,12 +8,17 @@ import { writeSentenceSplits } from "../data/sentence/index.js";
 import { SPLITS, type SplitName } from "../data/splits.js";
 import { runLabel } from "../data/stage.js";
 import { runBinaryTask, runTokenTaggingTask } from "../data/task/stage.js";
+import { isTreeSitterLanguage } from "../data/treesitter/label.js";
 import { type ExtractResult, extractActivations } from "../extract/extract.js";
 import { openActivationModel } from "../extract/model.js";
 import type { InterventionResults } from "../intervene/format.js";
 import { runInterventionStage } from "../intervene/stage.js";
+import { type LatentStageResult, runLatent } from "../latent/stage.js";
 import { type ProbeStageResult, runProbe } from "../probe/stage.js";
 import { DEFAULT_SETTINGS } from "../redundancy/pipeline/pipeline.js";
+import { reportSectionFromLatent } from "../report/from-latent.js";
+import type { LatentSection } from "../report/types.js";
+import { ActivationStore } from "../store/index.js";
 import { UserError } from "../util/errors.js";
 import { withProgressLabel } from "../util/progress.js";
 import { isSentenceKind, type RunConfig } from "./config.js";
@@ -34,6 +39,7 @@ export function layoutOf(out: string) {
     redundancy: join(out, "redundancy"),
     concepts: join(out, "concepts"),
     intervene: join(out, "intervene"),
+    latent: join(out, "latent"),
     reportData: join(out, "report-data.json"),
     report: join(out, "report"),
     run: join(out, "run.json"),
@@ -282,4 +288,35 @@ export async function interveneStage(
     out: layout.intervene,
     quiet,
   });
+}
+
+/**
+ * Latent concepts (ConceptX) of the train store's tokens, and the report's section of them (some
+ * clusters with their code lines). The parent categories need a tree-sitter grammar of the language.
+ */
+export async function latentStage(
+  cfg: RunConfig,
+  layout: Layout,
+  quiet: boolean,
+): Promise<LatentStageResult & { section: LatentSection }> {
+  const lang = cfg.data.language;
+  const stage = await runLatent({
+    store: layout.store("train"),
+    out: layout.latent,
+    site: cfg.site,
+    layers: cfg.latent.layers ?? undefined,
+    clusters: cfg.latent.clusters,
+    maxTokens: cfg.latent.tokens,
+    maxPerType: cfg.latent.perType,
+    seed: cfg.latent.seed,
+    theta: cfg.latent.theta,
+    language: isTreeSitterLanguage(lang === "c" ? "cpp" : lang) ? lang : undefined,
+    quiet,
+  });
+  const store = await ActivationStore.open(layout.store("train"));
+  try {
+    return { ...stage, section: reportSectionFromLatent(stage.result, (s) => store.words(s)) };
+  } finally {
+    store.close();
+  }
 }

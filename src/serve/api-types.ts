@@ -9,6 +9,8 @@
  *                                         L{layer}.mlp:{unit}, or an id of site S)
  *   GET /api/search?token=T[&site=S]      SearchResponse: the neurons of site S that fire most on T
  *   GET /api/compare?a=REF&b=REF[&site=S] CompareResponse
+ *   GET /api/latent?layer=L               LatentLayerResponse: the latent concepts (clusters) of layer L
+ *   GET /api/latent/:layer/:cluster       LatentClusterResponse: a cluster's tokens in context and neurons
  * S (hidden or mlp) defaults to MetaResponse.site. Errors: 4xx with ErrorResponse.
  */
 import type { Site } from "../store/format.js";
@@ -52,6 +54,8 @@ export interface MetaResponse {
   report: string | null;
   /** Experiments in intervene/intervention.json (0 without one). */
   interventions: number;
+  /** latent/latent.json's layers and settings, null without it. */
+  latent: { site: Site; layers: number[]; clusters: number; tokens: number; theta: number } | null;
 }
 
 export interface NeuronChip {
@@ -169,4 +173,40 @@ export interface CompareResponse {
   /** Up to 1500 (a, b) activation pairs, evenly spaced over the rows. */
   scatter: [number, number][];
   lines: LineView[];
+}
+
+/** A latent cluster in a layer's list. */
+export interface LatentClusterChip {
+  id: number;
+  size: number;
+  /** The categories it is aligned with ("label IDENT"), empty when novel. */
+  aligned: string[];
+  /** Its most frequent distinct words. */
+  words: string[];
+}
+
+export interface LatentLayerResponse {
+  layer: number;
+  site: Site;
+  tokens: number;
+  theta: number;
+  /** Per family, the share of clusters aligned with it. */
+  alignment: { family: string; aligned: number }[];
+  novel: number;
+  /** Largest first. */
+  clusters: LatentClusterChip[];
+}
+
+export interface LatentClusterResponse {
+  layer: number;
+  site: Site;
+  id: number;
+  size: number;
+  aligned: { family: string; value: string; share: number }[];
+  majority: { family: string; value: string; share: number }[];
+  /** The layer's neurons most active on the cluster (site-qualified names), best first. */
+  neurons: { id: number; name: string; z: number }[];
+  words: { word: string; count: number }[];
+  /** Its tokens in their lines (`position`: the token's word; words null without the store). */
+  occurrences: { sentence: number; position: number; word: string; words: string[] | null }[];
 }

@@ -6,6 +6,7 @@ import { meanStd, summarizeColumn, topWordsFromSummary } from "../concepts/top-w
 import type { TopWord } from "../concepts/types.js";
 import { type WordTypes, wordTypes } from "../concepts/word-types.js";
 import { type InterventionResults, parseInterventionResults } from "../intervene/format.js";
+import { type LatentResult, parseLatent } from "../latent/format.js";
 import { columnClassMeans } from "../linalg/class-means.js";
 import { ActivationStore, SITES, type Site } from "../store/index.js";
 import { InputError, UserError } from "../util/errors.js";
@@ -25,6 +26,8 @@ import {
 import type {
   CompareResponse,
   InterventionEffect,
+  LatentClusterResponse,
+  LatentLayerResponse,
   LineView,
   MetaResponse,
   NeuronChip,
@@ -78,6 +81,7 @@ export class ExplorerData {
     private readonly sample: Sample | null,
     private readonly reportPath: string | null,
     private readonly interventions: InterventionResults | null,
+    private readonly latent: LatentResult | null,
     private readonly opts: Required<Omit<ExplorerOptions, "site">> & { site?: Site },
   ) {
     for (const r of concepts?.neurons ?? []) this.reports.set(r.id, r);
@@ -117,7 +121,10 @@ export class ExplorerData {
       const interventions = ivFile ? await readJsonFile(ivFile, parseInterventionResults) : null;
       if (interventions && ivFile) checkInterventions(interventions, ivFile, store, concepts);
       const sample = store ? buildSample(store, concepts?.classes, opts.maxRows) : null;
-      const data = new ExplorerData(store, concepts, sample, report, interventions, opts);
+      const latentFile = await root.optional("latent", "latent.json");
+      const latent = latentFile ? await readJsonFile(latentFile, parseLatent) : null;
+      if (latent && latentFile && store) checkLatentAgainstStore(latent, latentFile, store);
+      const data = new ExplorerData(store, concepts, sample, report, interventions, latent, opts);
       if (opts.site && !data.sites.includes(opts.site))
         throw new UserError(
           `--site ${opts.site}: the results hold only the ${data.sites.join(" and ")} site${store ? ` (store ${store.dir})` : ""}`,
@@ -190,6 +197,75 @@ export class ExplorerData {
       hasConcepts: c !== null,
       report: this.reportPath,
       interventions: this.interventions?.experiments.length ?? 0,
+      latent: this.latent
+        ? {
+            site: this.latent.site,
+            layers: this.latent.layers.map((l) => l.layer),
+            clusters: this.latent.settings.clusters,
+            tokens: this.latent.tokens.count,
+            theta: this.latent.settings.theta,
+          }
+        : null,
+    };
+  }
+
+  private latentLayer(layer: number): LatentResult["layers"][number] {
+    if (!this.latent) throw new HttpError(404, "no latent concepts here (latent/latent.json)");
+    const l = this.latent.layers.find((x) => x.layer === layer);
+    if (!l)
+      throw new HttpError(
+        404,
+        `latent.json has no layer ${layer} (it has ${this.latent.layers.map((x) => x.layer).join(", ")})`,
+      );
+    return l;
+  }
+
+  /** The clusters of a layer, largest first. */
+  latentClusters(layer: number): LatentLayerResponse {
+    const l = this.latentLayer(layer);
+    const r = this.latent!;
+    return {
+      layer,
+      site: r.site,
+      tokens: r.tokens.count,
+      theta: r.settings.theta,
+      alignment: l.alignment.map((a) => ({ family: a.family, aligned: a.aligned })),
+      novel: l.novel,
+      clusters: [...l.clusters]
+        .sort((a, b) => b.size - a.size || a.id - b.id)
+        .map((c) => ({
+          id: c.id,
+          size: c.size,
+          aligned: c.aligned.map((a) => `${a.family} ${a.value}`),
+          words: wordCounts(c.tokens, r.tokens.word)
+            .slice(0, 6)
+            .map((w) => w.word),
+        })),
+    };
+  }
+
+  /** One cluster: its categories, neurons, words and tokens in their lines. */
+  latentCluster(layer: number, id: number): LatentClusterResponse {
+    const l = this.latentLayer(layer);
+    const c = l.clusters.find((x) => x.id === id);
+    if (!c)
+      throw new HttpError(404, `layer ${layer} has no latent cluster ${id} (0–${l.clusters.length - 1})`);
+    const r = this.latent!;
+    return {
+      layer,
+      site: r.site,
+      id,
+      size: c.size,
+      aligned: c.aligned,
+      majority: c.majority,
+      neurons: c.neurons,
+      words: wordCounts(c.tokens, r.tokens.word),
+      occurrences: c.tokens.slice(0, 60).map((t) => ({
+        sentence: r.tokens.sentence[t],
+        position: r.tokens.position[t],
+        word: r.tokens.word[t],
+        words: this.store ? this.store.words(r.tokens.sentence[t]) : null,
+      })),
     };
   }
 
@@ -629,6 +705,33 @@ function checkInterventions(
 }
 
 /** The explorer's rows: the first word rows of the store, with labels when the store has them. */
+/** Distinct words of some tokens with their counts, most frequent first. */
+function wordCounts(tokens: readonly number[], words: readonly string[]): { word: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const t of tokens) counts.set(words[t], (counts.get(words[t]) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([word, count]) => ({ word, count }));
+}
+
+/** latent.json names tokens by store line and word: they must be this store's. */
+function checkLatentAgainstStore(latent: LatentResult, file: string, store: ActivationStore): void {
+  const t = latent.tokens;
+  for (let i = 0; i < t.count; i++) {
+    const words = store.words(t.sentence[i]);
+    if (t.sentence[i] >= store.numLines || words[t.position[i]] !== t.word[i])
+      throw new InputError(
+        file,
+        `token ${i} ('${t.word[i]}' at line ${t.sentence[i]}, word ${t.position[i]}) is not the store's word there: latent.json of another store?`,
+        { field: `tokens.word.${i}` },
+      );
+  }
+  if (!store.meta.sites.includes(latent.site) || store.dimOf(latent.site) !== latent.width)
+    throw new InputError(file, `the ${latent.site} site of width ${latent.width} is not the store's`, {
+      field: "width",
+    });
+}
+
 interface Sample {
   words: readonly string[];
   sentence: Int32Array;

@@ -144,6 +144,16 @@ async function api(route: string, q: URLSearchParams, data: ExplorerData): Promi
     const site = data.siteParam(q.get("site"));
     return data.compare(data.parseNeuron(q.get("a"), site), data.parseNeuron(q.get("b"), site));
   }
+  if (route === "latent") {
+    const layer = q.get("layer");
+    if (layer === null || !/^\d{1,4}$/.test(layer)) throw new HttpError(400, "layer must be a number");
+    return data.latentClusters(Number(layer));
+  }
+  if (parts[0] === "latent" && parts.length === 3) {
+    if (!/^\d{1,4}$/.test(parts[1]) || !/^\d{1,7}$/.test(parts[2]))
+      throw new HttpError(400, "expected /api/latent/<layer>/<cluster>");
+    return data.latentCluster(Number(parts[1]), Number(parts[2]));
+  }
   throw new HttpError(404, "no such API route");
 }
 

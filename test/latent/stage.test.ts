@@ -160,7 +160,7 @@ describe("codeneurons latent (the stage)", () => {
   it("refuses bad input with clear errors", async () => {
     const base = { store, out: join(dir, "bad"), quiet: true, maxTokens: 50, clusters: 5 };
     await expect(runLatent({ ...base, clusters: 51 })).rejects.toThrow(
-      /--clusters 51 is more than the 50 tokens sampled/,
+      /51 clusters is more than the 50 tokens sampled/,
     );
     await expect(runLatent({ ...base, layers: [13] })).rejects.toThrow(
       /has no hidden layer 13 \(it has 0, 1,/,
@@ -243,7 +243,7 @@ describe("codeneurons latent (the command)", () => {
     }).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(2);
     expect((err as { stderr: string }).stderr).toMatch(
-      /codeneurons: error: --clusters 500 is more than the \d+ tokens/,
+      /codeneurons: error: 500 clusters is more than the \d+ tokens/,
     );
   });
 });

@@ -146,9 +146,12 @@ function renamed(v: Json, format: string, version: number): Json {
 }
 
 /**
- * Files the redesign added: each stage's run record and the label stage's meta files; and (issue 17)
+ * Files the redesign added: each stage's run record and the label stage's meta files; (issue 17)
  * each store's words.json, the record of its words.txt and labels.txt. The intervention stage's
- * results (issue 13: intervene/intervention.json, the sweep figure's spec) are in the fixture itself.
+ * results (issue 13: intervene/intervention.json, the sweep figure's spec) are in the fixture itself;
+ * (issue 19) the latent-concept stage's latent.json and run record are new files here, their numbers
+ * pinned through report-data.json's `latent` section and the figure's spec
+ * (report/figures/latent-alignment.vl.json) in the fixture.
  */
 export const NEW_FILES = [
   "activations/train/words.json",
@@ -165,4 +168,6 @@ export const NEW_FILES = [
   // Issue 14: the LS+CC+LCA set compressed by `npm start` (its accuracy is checked in demo.test.ts).
   "compressed/ls-cc-lca/card.json",
   "compressed/ls-cc-lca/run-record.json",
+  "latent/latent.json",
+  "latent/run-record.json",
 ];

@@ -1,6 +1,7 @@
 /**
  * The explorer in the browser: hash routes (#/layer/5, #/layer/5/mlp, #/class/NUMBER,
- * #/concept/STRING, #/neuron/L5:3, #/neuron/L5.mlp:3, #/search/<token>, #/compare/L5:3/L8:5) over the
+ * #/concept/STRING, #/neuron/L5:3, #/neuron/L5.mlp:3, #/search/<token>, #/compare/L5:3/L8:5,
+ * #/latent/5 (a layer's latent clusters), #/latent/5/12 (one cluster)) over the
  * JSON API. Neurons go by their site-qualified names (ids of the two sites overlap); a bare id in a
  * route or the compare boxes is of the site picked in the sidebar. Every text from the corpus goes into
  * the page through textContent, never as HTML: code tokens can hold anything.
@@ -9,6 +10,8 @@ import type { Site } from "../../store/format.js";
 import type {
   CompareResponse,
   InterventionEffect,
+  LatentClusterResponse,
+  LatentLayerResponse,
   LineView,
   MetaResponse,
   NeuronChip,
@@ -208,6 +211,28 @@ function fillSidebar(): void {
   }
   if (Object.keys(meta.topNeurons).length === 0)
     classes.append(el("span", { class: "muted" }, "no concepts.json"));
+  if (meta.latent) {
+    byId("latent-section").hidden = false;
+    const pills = byId("latent-layers");
+    pills.append(
+      ...meta.latent.layers.map((l) =>
+        el(
+          "button",
+          {
+            class: "pill",
+            "data-latent": String(l),
+            type: "button",
+            title: `latent clusters of ${layerLabel(meta.latent!.site, l)}`,
+          },
+          String(l),
+        ),
+      ),
+    );
+    pills.addEventListener("click", (e) => {
+      const b = (e.target as HTMLElement).closest("button");
+      if (b?.dataset.latent) location.hash = `#/latent/${b.dataset.latent}`;
+    });
+  }
   const concepts = byId("concepts");
   for (const c of meta.concepts)
     concepts.append(listItem(c.name, c.count, `#/concept/${encodeURIComponent(c.name)}`, "concept"));
@@ -246,12 +271,17 @@ async function route(): Promise<void> {
     else if (parts[0] === "neuron") await showNeuron(parts[1]);
     else if (parts[0] === "search") await showSearch(parts.slice(1).join("/"));
     else if (parts[0] === "compare") await showCompare(parts[1], parts[2]);
+    else if (parts[0] === "latent") {
+      await showLatentList(parts[1]);
+      if (parts[2] !== undefined) await showLatentCluster(parts[1], parts[2]);
+    }
   } catch (e) {
     toast(e instanceof Error ? e.message : String(e));
   }
 }
 
 async function showList(query: string, kind: string, value: string): Promise<void> {
+  markActive(".pill[data-latent]", "data-latent", null);
   markActive(".pill[data-layer]", "data-layer", kind === "layer" ? value : null);
   markActive(".item[data-class]", "data-class", kind === "class" ? value : null);
   markActive(".item[data-concept]", "data-concept", kind === "concept" ? value : null);
@@ -628,6 +658,115 @@ async function showSearch(token: string): Promise<void> {
       ),
       el("tbody", {}, ...rows),
     ),
+  );
+}
+
+/** A layer's latent clusters (largest first) in the list panel. */
+async function showLatentList(layer: string): Promise<void> {
+  const query = `latent=${layer}`;
+  markActive(".pill[data-latent]", "data-latent", layer);
+  markActive(".pill[data-layer]", "data-layer", null);
+  markActive(".item[data-class]", "data-class", null);
+  markActive(".item[data-concept]", "data-concept", null);
+  if (currentList === query) return;
+  const r = await getJson<LatentLayerResponse>(`/api/latent?layer=${encodeURIComponent(layer)}`);
+  currentList = query;
+  const aligned = r.alignment.map((a) => `${a.family} ${pct(a.aligned)}`).join(", ");
+  byId("list-title").textContent =
+    `Latent concepts of ${layerLabel(r.site, r.layer)} · ${r.clusters.length} clusters of ${r.tokens} tokens · aligned: ${aligned} · novel ${pct(r.novel)}`;
+  byId("neuron-list").replaceChildren(
+    ...r.clusters.map((c) => {
+      const b = el(
+        "button",
+        {
+          class: `chip cluster${c.aligned.length ? "" : " novel"}`,
+          type: "button",
+          "data-cluster": String(c.id),
+          title: c.aligned.length ? `aligned: ${c.aligned.join(", ")}` : "novel: aligned with no category",
+        },
+        `#${c.id} · ${c.size}`,
+        el("span", { class: "what" }, c.aligned[0] ?? c.words.slice(0, 3).join(" ")),
+      );
+      b.addEventListener("click", () => {
+        location.hash = `#/latent/${r.layer}/${c.id}`;
+      });
+      return b;
+    }),
+  );
+}
+
+/** One latent cluster: its categories, the neurons most active on it, its words and tokens in context. */
+async function showLatentCluster(layer: string, id: string): Promise<void> {
+  const c = await getJson<LatentClusterResponse>(
+    `/api/latent/${encodeURIComponent(layer)}/${encodeURIComponent(id)}`,
+  );
+  for (const chipEl of Array.from(document.querySelectorAll<HTMLElement>(".chip.cluster")))
+    chipEl.classList.toggle("selected", chipEl.dataset.cluster === String(c.id));
+  const neurons = c.neurons.map((n) => {
+    const b = el(
+      "button",
+      {
+        class: "chip",
+        type: "button",
+        "data-name": n.name,
+        title: `mean z ${n.z.toFixed(2)} on the cluster's tokens`,
+      },
+      n.name,
+      el("span", { class: "score" }, `z ${n.z.toFixed(2)}`),
+    );
+    b.addEventListener("click", () => {
+      location.hash = `#/neuron/${encodeURIComponent(n.name)}`;
+    });
+    return b;
+  });
+  const lines = el("div", { class: "lines", "data-testid": "latent-lines" });
+  for (const o of c.occurrences) {
+    const code = o.words
+      ? o.words.map((w, i) => el("span", { class: i === o.position ? "tok hit" : "tok" }, w))
+      : [el("span", { class: "tok hit" }, o.word)];
+    lines.append(
+      el(
+        "div",
+        { class: "line", "data-sentence": String(o.sentence) },
+        el("div", { class: "sid" }, `#${o.sentence}`),
+        el("div", { class: "code" }, ...code),
+      ),
+    );
+  }
+  byId("detail").replaceChildren(
+    el(
+      "h2",
+      {},
+      el("span", { class: "id", "data-testid": "cluster-name" }, `cluster #${c.id}`),
+      el("span", { class: "muted" }, `${layerLabel(c.site, c.layer)} · ${c.size} tokens`),
+    ),
+    el(
+      "div",
+      { "data-testid": "cluster-alignment" },
+      ...(c.aligned.length
+        ? c.aligned.map((a) => el("span", { class: "badge top" }, `${a.family} ${a.value} · ${pct(a.share)}`))
+        : [el("span", { class: "badge concept" }, "novel: aligned with no category")]),
+      ...c.majority
+        .filter((m) => !c.aligned.some((a) => a.family === m.family))
+        .map((m) => el("span", { class: "badge" }, `mostly ${m.family} ${m.value} · ${pct(m.share)}`)),
+    ),
+    el("h4", {}, "Neurons most active on it (mean z over its tokens)"),
+    el("div", { class: "chips", "data-testid": "cluster-neurons" }, ...neurons),
+    el("h4", {}, "Words"),
+    el(
+      "p",
+      { class: "stats" },
+      c.words
+        .slice(0, 40)
+        .map((w) => `${w.word}${w.count > 1 ? ` ×${w.count}` : ""}`)
+        .join(" · "),
+    ),
+    el(
+      "h4",
+      {},
+      c.occurrences.length < c.size ? `In context (the first ${c.occurrences.length})` : "In context",
+    ),
+    lines,
   );
 }
 

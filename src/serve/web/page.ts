@@ -33,6 +33,7 @@ export function appHtml(): string {
     <section><h3>Layers</h3><div id="sites" class="pills sites" hidden></div><div id="layers" class="pills"></div></section>
     <section><h3>Classes <small>top neurons</small></h3><div id="classes" class="list"></div></section>
     <section><h3>Concepts <small>concept neurons</small></h3><div id="concepts" class="list"></div></section>
+    <section id="latent-section" hidden><h3>Latent concepts <small>clusters per layer</small></h3><div id="latent-layers" class="pills"></div></section>
     <p id="corpus" class="corpus"></p>
   </aside>
   <main>
@@ -94,6 +95,10 @@ main{min-width:0}
 .chip.concept{background:#fdf0e6;border-color:#f0b98a}
 .chip.selected{outline:2px solid var(--accent2)}
 .chip .score{color:var(--muted);margin-left:4px}
+.chip.cluster{font-family:inherit;text-align:left;max-width:100%}
+.chip.cluster.novel{background:#f3effd;border-color:#c9b6f2}
+.chip.cluster .what{color:var(--muted);margin-left:6px}
+.tok.hit{background:#ffe08a;font-weight:650}
 .hint{color:var(--muted)}
 .detail h2{display:flex;align-items:baseline;gap:12px;flex-wrap:wrap}
 .detail h2 .id{font:600 22px var(--mono)}
