@@ -94,13 +94,13 @@ export function registerRun(program: Command): void {
     .option("--out <dir>", "results directory", "results")
     .option(
       "--demo [name]",
-      `the bundled model on a bundled sample: ${DEMO_NAMES.join(", ")} (default java, the paper's task; → demo-results/ or demo-results-NAME/)`,
+      `the bundled model on a bundled sample: ${DEMO_NAMES.join(", ")} (default java, the paper's task; devign and bigclonebench are synthetic samples in their datasets' formats; → demo-results/ or demo-results-NAME/)`,
     )
     .option("--json", "print the run summary as JSON")
     .option("--quiet", "no progress bars")
     .addHelpText(
       "after",
-      "\nExamples:\n  codeneurons run --demo\n  codeneurons run --demo cosqa\n" +
+      "\nExamples:\n  codeneurons run --demo\n  codeneurons run --demo cosqa\n  codeneurons run --demo bigclonebench\n" +
         "  codeneurons run --model microsoft/codebert-base --config config/paper.json --out results/codebert\n" +
         "  codeneurons run --model microsoft/codebert-base --data my-python --lang python --out results/py",
     )

@@ -38,15 +38,17 @@ export function isSentenceKind(kind: TaskKind): kind is SentenceFormat {
 
 /**
  * `codeneurons run --demo [name]`: the bundled model on a bundled sample of a kind of task, offline
- * (demo/README.md says where each sample comes from). "java" is the paper's task, `npm start`. Devign
- * and BigCloneBench have no bundled sample (no sample of their data was available to bundle): run them with
- * `--data DIR` on the CodeXGLUE files.
+ * (demo/README.md says where each sample comes from). "java" is the paper's task, `npm start`. The devign
+ * and bigclonebench samples are synthetic, in their datasets' formats (scripts/make-demo-devign.ts,
+ * scripts/make-demo-bigclonebench.ts): run the real datasets with `--data DIR` on the CodeXGLUE files.
  */
 export const DEMOS = {
   java: "config.json",
   python: "python.json",
   binary: "binary.json",
   cosqa: "cosqa.json",
+  devign: "devign.json",
+  bigclonebench: "bigclonebench.json",
 } as const;
 export type DemoName = keyof typeof DEMOS;
 export const DEMO_NAMES = Object.keys(DEMOS) as DemoName[];
