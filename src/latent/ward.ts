@@ -1,5 +1,5 @@
 import { matmulTransB } from "../linalg/products.js";
-import { type LinkageTree, type RawMerges, relabel } from "../redundancy/linkage.js";
+import { type LinkageTree, LiveList, type RawMerges, relabel } from "../redundancy/linkage.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 import { Progress } from "../util/progress.js";
 
@@ -61,30 +61,6 @@ export interface WardStats {
 const U32 = 2 ** -24;
 /** Relative slack on bounds for the float64 rounding of the exact distances and centroids. */
 const SLACK = 1e-9;
-
-/** Live clusters in increasing slot order with O(1) removal (the chain restarts at the lowest). */
-class LiveList {
-  readonly next: Int32Array;
-  private readonly prev: Int32Array;
-  head = 0;
-
-  constructor(n: number) {
-    this.next = new Int32Array(n);
-    this.prev = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      this.next[i] = i + 1 < n ? i + 1 : -1;
-      this.prev[i] = i - 1;
-    }
-  }
-
-  remove(i: number): void {
-    const p = this.prev[i];
-    const q = this.next[i];
-    if (p >= 0) this.next[p] = q;
-    else this.head = q;
-    if (q >= 0) this.prev[q] = p;
-  }
-}
 
 /**
  * A cluster's known neighbours: slot, the slot's version when measured, and a lower bound of the

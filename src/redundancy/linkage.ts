@@ -40,8 +40,11 @@ export interface LinkageOptions {
   progress?: boolean;
 }
 
-/** Live clusters in increasing index order, with O(1) removal. */
-class LiveList {
+/**
+ * Live clusters in increasing index order, with O(1) removal: nearest-neighbour chains restart at the
+ * lowest live cluster, as scipy does (also latent/ward.ts).
+ */
+export class LiveList {
   readonly next: Int32Array;
   private readonly prev: Int32Array;
   head = 0;
