@@ -1,16 +1,19 @@
+import { buildBlockStackGraph } from "../model/arch/block-stack.js";
 import { buildTransformerGraph, type TensorSource } from "../model/arch/index.js";
 import { param } from "../model/arch/ops.js";
-import type { ModelConfig } from "../model/config.js";
-import type { TensorMap } from "../model/weights/tensor.js";
+import { BLOCK_MODEL_TYPES, CLASSIC_MODEL_TYPES, type ModelConfig } from "../model/config.js";
+import type { CheckpointReader, TensorMap } from "../model/weights/tensor.js";
 import type { GraphBuilder } from "../onnx/graph.js";
 import { UserError } from "../util/errors.js";
 import type { Site } from "../util/neurons.js";
 
 /**
  * The compressed task model as one ONNX graph: the source model's forward pass, built by the same
- * builders as extraction (model/arch, so every speed-up there applies here), cut after the highest
- * layer the set uses, then the set's units gathered from the layers that hold them, then the probe.
- * Inputs are only input_ids and attention_mask (positions and token types are derived in the graph).
+ * builders as extraction (model/arch, so every speed-up there applies here; the block-streamed LLM
+ * families as their blocks chained in one graph, arch/block-stack.ts), cut after the highest layer the
+ * set uses, then the set's units gathered from the layers that hold them, then the probe. Inputs are
+ * only input_ids and attention_mask (positions, token types, masks and position tables are derived in
+ * the graph).
  */
 export interface ProbeOnNeurons {
   site: Site;
@@ -41,19 +44,39 @@ export interface CompressedGraph {
 }
 
 export const GRAPH_INPUTS = ["input_ids", "attention_mask"];
+
+/** The families compress builds as one graph: the classic three and every block-streamed family. */
+export const COMPRESSIBLE_MODEL_TYPES: readonly string[] = [...CLASSIC_MODEL_TYPES, ...BLOCK_MODEL_TYPES];
+
+/** The model is of a family compress cannot build as one graph. */
+export class NotCompressible extends UserError {}
+
+export interface CompressedGraphOptions {
+  /**
+   * Fused contrib operators (BERT, RoBERTa, GPT-2): must be what the activations were extracted with
+   * (extraction's default, true) for the hidden states to be the stored ones bit for bit.
+   */
+  fused?: boolean;
+  /** Longest input the model takes (the block families' position tables are computed up to it). */
+  maxTokens?: number;
+}
 export const GRAPH_OUTPUTS = ["logits", "neurons"];
 
 /**
- * Builds the graph. `fused` must be what the activations were extracted with (extraction's default,
- * true) for the hidden states to be the stored ones bit for bit.
+ * Builds the graph; `checkpoint` must be a CheckpointReader (model/weights openCheckpoint) for the
+ * block-streamed families, which read it block by block.
  */
 export function buildCompressedGraph(
   cfg: ModelConfig,
-  checkpoint: TensorMap | TensorSource,
+  checkpoint: TensorMap | TensorSource | CheckpointReader,
   source: string,
   probe: ProbeOnNeurons,
-  fused = true,
+  opts: CompressedGraphOptions = {},
 ): CompressedGraph {
+  if (!COMPRESSIBLE_MODEL_TYPES.includes(cfg.modelType))
+    throw new NotCompressible(
+      `compress cannot build model_type ${cfg.modelType} as one graph; it builds ${COMPRESSIBLE_MODEL_TYPES.join(", ")}`,
+    );
   const inputs = probe.inputs.length;
   const C = probe.classes;
   if (probe.weights.length !== inputs * C || probe.bias.length !== C || probe.mean.length !== inputs)
@@ -63,13 +86,25 @@ export function buildCompressedGraph(
   const layerOf = (id: number) => Math.floor(id / probe.width);
   const layers = [...new Set(units.map(layerOf))];
   const mlp = probe.site === "mlp";
-  const graph = buildTransformerGraph(cfg, checkpoint, source, {
-    layers: mlp ? [] : layers,
-    intermediates: mlp ? layers : [],
-    fused,
-    derivedInputs: true,
-    graphOutputs: false,
-  });
+  const selection = { layers: mlp ? [] : layers, intermediates: mlp ? layers : [] };
+  let graph: { builder: GraphBuilder; opsets: CompressedGraph["opsets"] };
+  if (cfg.blocks) {
+    if (checkpoint instanceof Map || !("readRange" in checkpoint))
+      throw new Error(
+        "compress: the block families read their checkpoint block by block (a CheckpointReader)",
+      );
+    graph = buildBlockStackGraph(cfg, checkpoint, source, {
+      ...selection,
+      maxTokens: opts.maxTokens ?? cfg.maxSequenceLength,
+    });
+  } else {
+    graph = buildTransformerGraph(cfg, checkpoint, source, {
+      ...selection,
+      fused: opts.fused ?? true,
+      derivedInputs: true,
+      graphOutputs: false,
+    });
+  }
   const g = graph.builder;
   const parts = layers.map((layer) => {
     const value = `${mlp ? "intermediate" : "hidden"}_${layer}`;

@@ -33,7 +33,14 @@ import { neuronName, neuronSpace } from "../util/neurons.js";
 import { formatSeconds, log } from "../util/progress.js";
 import { secondsSince, writeRunRecord } from "../util/run-record.js";
 import { COMPRESSED_FORMAT, COMPRESSED_VERSION, type CompressedCard, type SetName } from "./format.js";
-import { buildCompressedGraph, GRAPH_INPUTS, GRAPH_OUTPUTS, type ProbeOnNeurons } from "./graph.js";
+import {
+  buildCompressedGraph,
+  COMPRESSIBLE_MODEL_TYPES,
+  GRAPH_INPUTS,
+  GRAPH_OUTPUTS,
+  NotCompressible,
+  type ProbeOnNeurons,
+} from "./graph.js";
 import { CARD_FILE, MODEL_DATA_FILE, MODEL_FILE, openCompressedModel, sha256File } from "./model.js";
 import { type SentenceScores, scoreSentences } from "./predict.js";
 import { featureSpaceOf, type SelectedSet, selectSet } from "./select.js";
@@ -78,9 +85,6 @@ const TOKENIZER_FILES = [
   "vocab.json",
   "merges.txt",
 ];
-
-/** The model is of a family compress cannot build as one graph (the block-streamed LLM families). */
-export class NotCompressible extends UserError {}
 
 export function defaultCompressOut(results: string, set: SetName): string {
   return join(results, "compressed", set.replaceAll("+", "-"));
@@ -208,9 +212,9 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
     throw e;
   });
   const cfg = model.config;
-  if (cfg.blocks)
+  if (!COMPRESSIBLE_MODEL_TYPES.includes(cfg.modelType))
     throw new NotCompressible(
-      `compress builds BERT, RoBERTa and GPT-2 checkpoints as one ONNX graph; ${cfg.modelType} runs block by block (model/block-runner.ts) and cannot be compressed yet`,
+      `compress cannot build model_type ${cfg.modelType} as one graph; it builds ${COMPRESSIBLE_MODEL_TYPES.join(", ")}`,
     );
   const width = site === "hidden" ? cfg.hiddenSize : cfg.intermediateSize;
   if (
@@ -271,10 +275,19 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
     scale: std.scale,
     classes: r.input.classes.length,
   };
+  const storeSettings = await storeSettingsOf(inputs.store);
+  const maxTokens = Math.min(
+    cfg.maxSequenceLength,
+    model.tokenizer.maxLength ?? Number.POSITIVE_INFINITY,
+    storeSettings.maxTokens,
+  );
   const checkpoint = openCheckpoint(model.dir);
   let graph: ReturnType<typeof buildCompressedGraph>;
   try {
-    graph = buildCompressedGraph(cfg, checkpoint, checkpoint.path, spec, opts.fused ?? true);
+    graph = buildCompressedGraph(cfg, checkpoint, checkpoint.path, spec, {
+      fused: opts.fused ?? true,
+      maxTokens,
+    });
   } finally {
     checkpoint.close();
   }
@@ -297,8 +310,6 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
   t = lap("build", t);
 
   const ids = neuronSpace(site, width);
-  const maxTokens = Math.min(cfg.maxSequenceLength, model.tokenizer.maxLength ?? Number.POSITIVE_INFINITY);
-  const storeSettings = await storeSettingsOf(inputs.store);
   const card: CompressedCard = {
     format: COMPRESSED_FORMAT,
     version: COMPRESSED_VERSION,
@@ -337,7 +348,7 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
       kind: r.input.kind,
       aggregation: storeSettings.aggregation,
       sentenceRepresentation: storeSettings.sentenceRepresentation,
-      maxTokens: Math.min(maxTokens, storeSettings.maxTokens),
+      maxTokens,
       causal: cfg.causal,
     },
     accuracy: {

@@ -78,11 +78,10 @@ export function buildBlockGraph(g: GraphBuilder, cfg: ModelConfig, withMlp: bool
   const rot = b.rope?.rotaryDim ?? 0;
   const cos = b.positions === "rope" ? g.input("cos", "float32", ["tokens", rot]) : null;
   const sin = b.positions === "rope" ? g.input("sin", "float32", ["tokens", rot]) : null;
-  const w: Partial<Record<BlockWeightName, string>> = {};
+  const weights: Partial<Record<BlockWeightName, string>> = {};
   for (const [name, shape] of Object.entries(blockWeightShapes(cfg))) {
-    if (shape) w[name as BlockWeightName] = g.input(name, "float32", shape);
+    if (shape) weights[name as BlockWeightName] = g.input(name, "float32", shape);
   }
-  const norm = (v: string, weight: string, bias: string | undefined) => normalize(g, b, v, weight, bias);
   const edit = mlpEdit
     ? {
         scale: g.input("mlp_scale", "float32", [I]),
@@ -90,26 +89,51 @@ export function buildBlockGraph(g: GraphBuilder, cfg: ModelConfig, withMlp: bool
         replace: g.input("mlp_replace", "bool", [I]),
       }
     : null;
+  const { out, mlp } = blockNodes(g, cfg, { x, mask, positionBias, cos, sin, weights, edit });
+  g.op("Identity", [out], {}, { outputs: ["out"] });
+  g.output("out", "float32", ["tokens", H]);
+  if (withMlp) {
+    g.op("Identity", [mlp], {}, { outputs: ["mlp"] });
+    g.output("mlp", "float32", ["tokens", I]);
+  }
+}
 
+/** The values a block reads: block.ts's inputs, whether graph inputs (one session for every block) or values of a larger graph. */
+export interface BlockValues {
+  x: string;
+  mask: string;
+  positionBias: string | null;
+  cos: string | null;
+  sin: string | null;
+  weights: Partial<Record<BlockWeightName, string>>;
+  edit: { scale: string; value: string; replace: string } | null;
+}
+
+/**
+ * A block's nodes in `g` on the given values: `out` [N, H] (the residual stream after the block) and
+ * `mlp` [N, I] (the MLP neurons). buildBlockGraph makes them a graph of their own; a standalone model
+ * of several blocks (arch/block-stack.ts) chains them.
+ */
+export function blockNodes(g: GraphBuilder, cfg: ModelConfig, v: BlockValues): { out: string; mlp: string } {
+  const b = cfg.blocks as BlockArchitecture;
+  const I = cfg.intermediateSize;
+  const { x, weights: w } = v;
+  const norm = (value: string, weight: string, bias: string | undefined) =>
+    normalize(g, b, value, weight, bias);
   const attnIn = norm(x, w.ln1!, w.ln1_bias);
-  const attn = attention(g, cfg, b, attnIn, mask, positionBias, cos, sin, w);
+  const attn = attention(g, cfg, b, attnIn, v.mask, v.positionBias, v.cos, v.sin, w);
   let out: string;
   let mlp: { neurons: string; out: string };
   if (b.parallelResidual) {
     // GPT-NeoX: mlp_output + attn_output + hidden_states, summed in that order.
-    mlp = feedForward(g, b, cfg.activationKind, norm(x, w.ln2!, w.ln2_bias), w, I, edit);
+    mlp = feedForward(g, b, cfg.activationKind, norm(x, w.ln2!, w.ln2_bias), w, I, v.edit);
     out = g.op1("Add", [g.op1("Add", [mlp.out, attn]), x]);
   } else {
     const mid = g.op1("Add", [x, attn]);
-    mlp = feedForward(g, b, cfg.activationKind, norm(mid, w.ln2!, w.ln2_bias), w, I, edit);
+    mlp = feedForward(g, b, cfg.activationKind, norm(mid, w.ln2!, w.ln2_bias), w, I, v.edit);
     out = g.op1("Add", [mid, mlp.out]);
   }
-  g.op("Identity", [out], {}, { outputs: ["out"] });
-  g.output("out", "float32", ["tokens", H]);
-  if (withMlp) {
-    g.op("Identity", [mlp.neurons], {}, { outputs: ["mlp"] });
-    g.output("mlp", "float32", ["tokens", I]);
-  }
+  return { out, mlp: mlp.neurons };
 }
 
 /** The model's final norm (applied to the last hidden state, as transformers returns it). */
@@ -127,7 +151,13 @@ export function buildFinalNormGraph(g: GraphBuilder, cfg: ModelConfig): void {
  * LayerNorm, or RMSNorm as transformers computes it in float32: x · rsqrt(mean(x²) + eps) · w. Gemma's
  * (1 + w) is folded into the weight when it is read (arch/block-weights.ts).
  */
-function normalize(g: GraphBuilder, b: BlockArchitecture, x: string, weight: string, bias?: string): string {
+export function normalize(
+  g: GraphBuilder,
+  b: BlockArchitecture,
+  x: string,
+  weight: string,
+  bias?: string,
+): string {
   if (b.norm === "layer") {
     return g.op1("LayerNormalization", [x, weight, bias!], { axis: -1, epsilon: attr.float(b.normEps) });
   }

@@ -1,3 +1,4 @@
+import { UserError } from "../../util/errors.js";
 import type { RopeSettings } from "../config/rope.js";
 import { type RopeFrequencies, ropeFrequencies, writeRotary } from "./rope.js";
 
@@ -111,6 +112,30 @@ export class RotaryTables {
       sin.set(table.sin.subarray(0, seq * rot), off);
     });
     return { cos, sin };
+  }
+
+  /**
+   * cos / sin [n, rotaryDim] of positions 0 … n − 1 for every row of at most n tokens, as fill() gives
+   * them: one table, or for LongRoPE the short one and the long one that rows of `from` tokens or more
+   * use. Dynamic NTK changes the frequencies with every length beyond max_position_embeddings, which
+   * one table cannot hold: refused.
+   */
+  positionTables(n: number): {
+    short: { cos: Float32Array; sin: Float32Array };
+    long: { cos: Float32Array; sin: Float32Array; from: number } | null;
+  } {
+    const rot = this.rope.rotaryDim;
+    const slice = (t: { cos: Float32Array; sin: Float32Array }) => ({
+      cos: t.cos.slice(0, n * rot),
+      sin: t.sin.slice(0, n * rot),
+    });
+    const short = slice(this.table(1, n));
+    if (this.keyOf(n) === this.keyOf(1)) return { short, long: null };
+    if (this.rope.type !== "longrope")
+      throw new UserError(
+        `RoPE type ${this.rope.type}: the frequencies change with every length above ${this.rope.maxPositions} tokens, and inputs of up to ${n} are asked for`,
+      );
+    return { short, long: { ...slice(this.table(n, n)), from: this.rope.originalMaxPositions + 1 } };
   }
 
   private table(length: number, positions: number) {
