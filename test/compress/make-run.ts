@@ -25,8 +25,9 @@ const SETTINGS = {
   finePercentages: [0.01, 0.05, 0.2],
 };
 
-export async function makeCompressRun(out: string): Promise<void> {
-  const cfg = readRunConfig(join(ROOT, "demo", "config.json"));
+/** `model`: the bundled model by default, or another (the LLM families' tiny checkpoints). */
+export async function makeCompressRun(out: string, model?: string): Promise<void> {
+  const cfg = readRunConfig(join(ROOT, "demo", "config.json"), model ? { model } : {});
   cfg.task.caps = [150, 40, 40];
   cfg.extract.sites = ["hidden", "mlp"];
   const layout = layoutOf(out);
