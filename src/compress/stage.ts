@@ -66,6 +66,11 @@ export interface CompressOptions {
   batchTokens?: number;
   threads?: number;
   quiet?: boolean;
+  /**
+   * Weights in model.onnx.data beside model.onnx (ONNX external data): "auto" (default) when they pass
+   * protobuf's 2 GiB limit, "always" for every model.
+   */
+  externalData?: "auto" | "always";
 }
 
 export interface CompressResult {
@@ -293,7 +298,7 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
   }
 
   await prepareOut(out);
-  const external = graph.builder.initializerBytes() > 1.9e9;
+  const external = opts.externalData === "always" || graph.builder.initializerBytes() > 1.9e9;
   if (external) {
     const { model: bytes, data } = graph.builder.toModelWithExternalData(MODEL_DATA_FILE, graph.opsets);
     await writeFileAtomic(join(out, MODEL_DATA_FILE), data);

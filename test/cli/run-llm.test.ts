@@ -16,7 +16,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /**
  * `codeneurons run --model <LLM>` end to end (label → task → extract → probe → redundancy → concepts →
- * report) on the tiny Llama (a decoder with BOS) and T5 encoder of hf-llm, on a small slice of the
+ * compress → report) on the tiny Llama (a decoder with BOS) and T5 encoder of hf-llm, on a small slice of the
  * bundled Java lines.
  */
 describe.skipIf(!hfLlmAvailable())("codeneurons run on the LLM families", () => {
@@ -56,6 +56,9 @@ describe.skipIf(!hfLlmAvailable())("codeneurons run on the LLM families", () => 
         "redundancy/redundancy.json",
         "concepts/concepts.json",
         "report/index.html",
+        // The LS+CC+LCA set as a standalone model (issue 14: the LLM families compress too).
+        "compressed/ls-cc-lca/card.json",
+        "compressed/ls-cc-lca/model.onnx",
       ]) {
         expect(existsSync(join(out, file)), file).toBe(true);
       }
@@ -64,6 +67,11 @@ describe.skipIf(!hfLlmAvailable())("codeneurons run on the LLM families", () => 
       expect(store.meta.layers).toEqual([0, 1, 2, 3]);
       const redundancy = JSON.parse(readFileSync(join(out, "redundancy", "redundancy.json"), "utf8"));
       expect(redundancy.totalNeurons).toBe(4 * 64);
+      const card = JSON.parse(readFileSync(join(out, "compressed", "ls-cc-lca", "card.json"), "utf8"));
+      expect(card.source.modelType).toBe(family);
+      const row = redundancy.summary.find((r: { name: string }) => r.name === "LS+CC+LCA");
+      expect(card.accuracy.measured.accuracy.toFixed(4)).toBe(row.accuracy.toFixed(4));
+      expect(card.warnings).toEqual([]);
     }, 120_000);
   }
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,10 +19,11 @@ import { makeCompressRun } from "./make-run.js";
  * labels of the test file give the same accuracy.
  */
 const FAMILIES = ["llama", "t5", "gpt_neox"] as const;
-const CASES: { site: "hidden" | "mlp"; set: SetName; row: string; results: string }[] = [
-  { site: "hidden", set: "ls+cc+lca", row: "LS+CC+LCA", results: "" },
-  { site: "hidden", set: "oracle", row: "Oracle", results: "" },
-  { site: "mlp", set: "lca", row: "LCA", results: "redundancy-mlp" },
+/** The Oracle models keep their weights in ONNX external data (the path of checkpoints above 2 GiB). */
+const CASES: { site: "hidden" | "mlp"; set: SetName; row: string; results: string; external: boolean }[] = [
+  { site: "hidden", set: "ls+cc+lca", row: "LS+CC+LCA", results: "", external: false },
+  { site: "hidden", set: "oracle", row: "Oracle", results: "", external: true },
+  { site: "mlp", set: "lca", row: "LCA", results: "redundancy-mlp", external: false },
 ];
 let dir = "";
 
@@ -47,7 +48,15 @@ describe.skipIf(!hfLlmAvailable())("compress and predict on the LLM families", (
         );
         const row = reported.summary.find((s) => s.name === c.row)!;
         const out = join(dir, family, "c", `${c.site}-${c.set}`);
-        const { card } = await runCompress({ results, set: c.set, out, quiet: true });
+        const { card } = await runCompress({
+          results,
+          set: c.set,
+          out,
+          quiet: true,
+          externalData: c.external ? "always" : "auto",
+        });
+        expect(card.files.externalData).toBe(c.external ? "model.onnx.data" : null);
+        if (c.external) expect(statSync(join(out, "model.onnx.data")).size).toBeGreaterThan(card.files.bytes);
         expect(COMPRESSED_CARD_SCHEMA.parse(card)).toEqual(card);
         expect(card.source.modelType).toBe(family);
         expect(card.set.site).toBe(c.site);
