@@ -16,7 +16,8 @@ export const MODEL_DATA_FILE = "model.onnx.data";
 
 /**
  * A compressed model opened for prediction: its card, its tokenizer, and its graph as an
- * ActivationModel whose one output ("hidden" layer 0, width sides × classes) is the per-token logits,
+ * ActivationModel whose one output ("hidden" layer 0, width sides × classes) is the per-token logits
+ * (or the kept units),
  * so that extraction's own tokenization, windowing, batching and subword → word averaging read it.
  */
 export interface CompressedModel {
@@ -55,11 +56,13 @@ export async function readCompressedCard(path: string): Promise<{ dir: string; c
 
 /**
  * Opens a compressed model; `card` (compress/stage.ts, measuring the model it is writing) stands in
- * for the directory's card.json.
+ * for the directory's card.json. `output` "neurons" makes the ActivationModel emit the kept units
+ * (the graph's `neurons` output, card.neurons.ids in order) instead of the logits, so that
+ * extraction's word averaging reads them as it read the run's stored activations.
  */
 export async function openCompressedModel(
   path: string,
-  opts: { threads?: number; card?: CompressedCard } = {},
+  opts: { threads?: number; card?: CompressedCard; output?: "logits" | "neurons" } = {},
 ): Promise<CompressedModel> {
   const { dir, card } = opts.card ? { dir: path, card: opts.card } : await readCompressedCard(path);
   const modelFile = join(dir, card.files.model);
@@ -89,7 +92,8 @@ export async function openCompressedModel(
   } catch (e) {
     throw new InputError(modelFile, `onnxruntime cannot load it (${(e as Error).message})`);
   }
-  const width = card.set.sides * card.probe.classes.length;
+  const output = opts.output ?? "logits";
+  const width = output === "logits" ? card.set.sides * card.probe.classes.length : card.neurons.ids.length;
   const activations: ActivationModel = {
     source: dir,
     modelType: card.source.modelType,
@@ -118,10 +122,10 @@ export async function openCompressedModel(
           ),
         };
         const t1 = performance.now();
-        const out = await session.run(feeds, ["logits"]);
+        const out = await session.run(feeds, [output]);
         const t2 = performance.now();
-        const logits = out.logits;
-        if (logits?.type !== "float32") throw new Error("the compressed model returned no float32 logits");
+        const logits = out[output];
+        if (logits?.type !== "float32") throw new Error(`the compressed model returned no float32 ${output}`);
         if (times) {
           times.feeds += (t1 - t0) / 1000;
           times.run += (t2 - t1) / 1000;

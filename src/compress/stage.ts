@@ -414,7 +414,7 @@ export interface TestSentences {
   b?: string[][];
   /** Task rows of the test split. */
   rows: number;
-  rowOf(scores: SentenceScores, i: number): number;
+  rowOf(scores: Pick<SentenceScores, "firstRow">, i: number): number;
 }
 
 export async function testSentences(

@@ -3,10 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMPRESSED_CARD_SCHEMA, type SetName } from "../../src/compress/format.js";
+import { openCompressedModel } from "../../src/compress/model.js";
 import { runPredict } from "../../src/compress/predict.js";
-import { runCompress } from "../../src/compress/stage.js";
+import { locateInputs, runCompress, testSentences } from "../../src/compress/stage.js";
 import { readTask } from "../../src/data/task/tsv.js";
+import { extractRows } from "../../src/extract/extract.js";
 import { parseRedundancyResults } from "../../src/redundancy/pipeline/results.js";
+import { closeSplitStores, openSplitStores, readTaskActivations } from "../../src/store/index.js";
 import { HF_LLM, hfLlmAvailable } from "../model/hf-llm/reference.js";
 import { makeCompressRun } from "./make-run.js";
 
@@ -15,7 +18,8 @@ import { makeCompressRun } from "./make-run.js";
  * token task, both sites) on the tiny checkpoints of hf-llm — Llama (RoPE, GQA, RMSNorm), the T5
  * encoder (relative position buckets) and GPT-NeoX (parallel residual, partial rotary) — and its
  * sets compressed: the compressed model labels the run's test rows from their words and scores what
- * the redundancy run reported, to 4 decimals, agreeing with the run's probe on every row; predict's
+ * the redundancy run reported, to 4 decimals, agreeing with the run's probe on every row; its kept
+ * units, averaged per word, equal the run's stored activations of the test rows to 1e-4; predict's
  * labels of the test file give the same accuracy.
  */
 const FAMILIES = ["llama", "t5", "gpt_neox"] as const;
@@ -69,6 +73,44 @@ describe.skipIf(!hfLlmAvailable())("compress and predict on the LLM families", (
         expect(card.accuracy.measured.agreement).toBe(card.accuracy.measured.rows);
         expect(card.warnings).toEqual([]);
 
+        // The kept units as the written graph computes them, averaged per word by extraction's own
+        // code, against the run's stored activations of the same test rows.
+        const inputs = await locateInputs(results);
+        const test = await testSentences(inputs, "token");
+        const model = await openCompressedModel(out, { output: "neurons" });
+        let kept: Awaited<ReturnType<typeof extractRows>>;
+        try {
+          kept = await extractRows(model.activations, test.a, {
+            aggregation: card.input.aggregation,
+            quiet: true,
+          });
+        } finally {
+          await model.release();
+        }
+        const task = await readTask(inputs.task);
+        const stores = await openSplitStores(inputs.store);
+        let worst = 0;
+        try {
+          const stored = await readTaskActivations(
+            stores.test,
+            task.test,
+            { neurons: card.neurons.ids, site: c.site },
+            inputs.task,
+          );
+          const K = card.neurons.ids.length;
+          expect(kept.blocks[0].dim).toBe(K);
+          for (let i = 0; i < test.rows; i++) {
+            const row = test.rowOf(kept, i);
+            for (let k = 0; k < K; k++) {
+              const d = Math.abs(kept.blocks[0].data[row * K + k] - stored.data[i * K + k]);
+              worst = Math.max(worst, Number.isNaN(d) ? Number.POSITIVE_INFINITY : d);
+            }
+          }
+        } finally {
+          closeSplitStores(stores);
+        }
+        expect(worst).toBeLessThan(1e-4);
+
         if (c.set !== "ls+cc+lca") return;
         // predict on the whole test file: the task's test rows get the run's accuracy.
         const p = await runPredict({ model: out, input: join(dir, family, "data", "test.in"), quiet: true });
@@ -77,7 +119,6 @@ describe.skipIf(!hfLlmAvailable())("compress and predict on the LLM families", (
           const f = line.split("\t");
           label.set(`${f[0]}:${f[1]}`, f[3]);
         }
-        const task = await readTask(join(dir, family, "task"));
         let right = 0;
         task.test.label.forEach((l, i) => {
           if (label.get(`${task.test.sentence[i]}:${task.test.word[i]}`) === l) right++;
