@@ -3,6 +3,7 @@ import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { readSentenceSplit } from "../data/sentence/index.js";
 import { readTask } from "../data/task/tsv.js";
+import type { ModelConfig } from "../model/config.js";
 import { loadModel } from "../model/load.js";
 import { openCheckpoint } from "../model/weights/index.js";
 import { parseProbeFile } from "../probe/format.js";
@@ -36,6 +37,7 @@ import { COMPRESSED_FORMAT, COMPRESSED_VERSION, type CompressedCard, type SetNam
 import {
   buildCompressedGraph,
   COMPRESSIBLE_MODEL_TYPES,
+  type CompressedGraph,
   GRAPH_INPUTS,
   GRAPH_OUTPUTS,
   NotCompressible,
@@ -286,26 +288,12 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
     model.tokenizer.maxLength ?? Number.POSITIVE_INFINITY,
     storeSettings.maxTokens,
   );
-  const checkpoint = openCheckpoint(model.dir);
-  let graph: ReturnType<typeof buildCompressedGraph>;
-  try {
-    graph = buildCompressedGraph(cfg, checkpoint, checkpoint.path, spec, {
-      fused: opts.fused ?? true,
-      maxTokens,
-    });
-  } finally {
-    checkpoint.close();
-  }
-
-  await prepareOut(out);
-  const external = opts.externalData === "always" || graph.builder.initializerBytes() > 1.9e9;
-  if (external) {
-    const { model: bytes, data } = graph.builder.toModelWithExternalData(MODEL_DATA_FILE, graph.opsets);
-    await writeFileAtomic(join(out, MODEL_DATA_FILE), data);
-    await writeFileAtomic(join(out, MODEL_FILE), bytes);
-  } else {
-    await writeFileAtomic(join(out, MODEL_FILE), graph.builder.toModel(graph.opsets));
-  }
+  const graph = await writeGraph(out, model.dir, cfg, spec, {
+    fused: opts.fused ?? true,
+    maxTokens,
+    externalData: opts.externalData ?? "auto",
+  });
+  const external = graph.external;
   const copied: string[] = [];
   for (const f of TOKENIZER_FILES)
     if (existsSync(join(model.dir, f))) {
@@ -378,6 +366,38 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
   for (const w of card.warnings) log(`compress: warning: ${w}`);
   log(`compress: wrote ${out} in ${formatSeconds(seconds.total)}`);
   return { out, card, seconds };
+}
+
+/**
+ * Builds the graph and writes OUT/model.onnx (and its weights file when external), out of the way of
+ * what follows: the builder, which holds the kept weights, is garbage once this returns, before the
+ * written model is opened to be measured (a cut LLM's weights are then held once, not twice).
+ */
+async function writeGraph(
+  out: string,
+  dir: string,
+  cfg: ModelConfig,
+  spec: ProbeOnNeurons,
+  opts: { fused: boolean; maxTokens: number; externalData: "auto" | "always" },
+): Promise<Omit<CompressedGraph, "builder"> & { external: boolean }> {
+  const checkpoint = openCheckpoint(dir);
+  let graph: CompressedGraph;
+  try {
+    graph = buildCompressedGraph(cfg, checkpoint, checkpoint.path, spec, opts);
+  } finally {
+    checkpoint.close();
+  }
+  await prepareOut(out);
+  const { builder, ...rest } = graph;
+  const external = opts.externalData === "always" || builder.initializerBytes() > 1.9e9;
+  if (external) {
+    const { model: bytes, data } = builder.toModelWithExternalData(MODEL_DATA_FILE, graph.opsets);
+    await writeFileAtomic(join(out, MODEL_DATA_FILE), data);
+    await writeFileAtomic(join(out, MODEL_FILE), bytes);
+  } else {
+    await writeFileAtomic(join(out, MODEL_FILE), builder.toModel(graph.opsets));
+  }
+  return { ...rest, external };
 }
 
 /** The output directory: created, or emptied when it is an earlier compressed model; refused otherwise. */
