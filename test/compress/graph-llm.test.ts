@@ -114,6 +114,16 @@ describe.skipIf(!hfLlmAvailable())(
       }
     }
 
+    it("a bfloat16 checkpoint: its weights converted to float32 as extraction converts them", async () => {
+      const dir = join(HF_LLM, "llama", "model-bf16");
+      const cfg = readModelConfig(dir);
+      expect(cfg.blocks!.rope!.frequencyDType).toBe("bfloat16");
+      for (const site of ["hidden", "mlp"] as const) {
+        const probe = probeOn(cfg, site, site === "hidden" ? [0, 2, cfg.numLayers] : [1, 3], new Rng(8));
+        expect(await maxDifference(cfg, dir, probe)).toBeLessThan(TOLERANCE);
+      }
+    });
+
     it("LongRoPE: rows longer than the original context take the long table, shorter ones the short", async () => {
       const dir = join(HF_LLM, "phi3", "model");
       const base = readModelConfig(dir);
