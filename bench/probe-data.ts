@@ -54,7 +54,7 @@ export interface ProbeProblem {
 }
 
 /** Fills `out` with standard normals (both Box-Muller outputs used). */
-function fillNormal(rng: Rng, out: Float32Array): void {
+export function fillNormal(rng: Rng, out: Float32Array): void {
   for (let i = 0; i < out.length; i += 2) {
     let u = rng.next();
     while (u === 0) u = rng.next();
