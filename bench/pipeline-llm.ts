@@ -5,7 +5,7 @@
  *
  * Data: synthetic, with the structure of bench/probe-data.ts planted at this width: unit u of layer l
  * is ρ·(unit u of layer l−1) + noise (ρ = 0.9: a residual stream), a shared low-rank component (16
- * factors), class-dependent means on 200 units (strongest in the middle layers), per-neuron offsets
+ * factors), class-dependent means on 40 units (strongest in the middle layers), per-neuron offsets
  * and scales with a few massive dimensions. Written once per shape as a store (float16 shards, words,
  * index) and a token task with its control task under bench/work/pipeline-llm/<shape>/.
  *
@@ -73,7 +73,7 @@ interface Spec {
 }
 
 function specOf(layers: number, hidden: number): Spec {
-  return { seed: 20240612, layers, hidden, informativeUnits: 200, signal: 0.45, rho: 0.9, factors: 16 };
+  return { seed: 20240612, layers, hidden, informativeUnits: 40, signal: 0.45, rho: 0.9, factors: 16 };
 }
 
 interface Planted {

@@ -12,7 +12,7 @@ import { SITES, type Site } from "../store/format.js";
 import { UserError } from "../util/errors.js";
 import { siteTitle } from "../util/neurons.js";
 import { action, printJson, type Register, siteOption } from "./common.js";
-import { parseFloatOption, parseFractionList, parseIntOption } from "./options.js";
+import { parseFloatOption, parseFractionList, parseIntList, parseIntOption } from "./options.js";
 
 /** The flags: the pipeline's settings by name (those left out keep its defaults), input and output. */
 type RedundancyCli = Partial<PipelineSettings> & {
@@ -21,6 +21,8 @@ type RedundancyCli = Partial<PipelineSettings> & {
   task: string;
   site: Site;
   sites?: SiteChoice;
+  layers?: number[];
+  maxMemory?: number;
   out: string;
   steps?: string;
   json?: boolean;
@@ -52,6 +54,11 @@ export const register: Register = (program: Command) => {
         "--sites <which>",
         "run the pipeline for the residual stream (hidden), the MLP neurons (mlp) or both, each reported on its own (both: OUT/hidden/ and OUT/mlp/); the store needs the sites (extract --sites hidden,mlp)",
       ).choices([...SITES, "both"]),
+    )
+    .option(
+      "--layers <list>",
+      "analyse only these stored layers of the site (e.g. 0-16; default all): what makes a wide model fit in memory",
+      parseIntList("layers"),
     )
     .option(
       "--steps <list>",
@@ -111,11 +118,31 @@ export const register: Register = (program: Command) => {
       parseIntOption("patience"),
     )
     .option("--max-iter <n>", "iterations per fit at most", parseIntOption("max-iter", 1))
+    .option(
+      "--max-memory <GiB>",
+      "memory the run may use (default 85% of this machine's); a run estimated above it is refused before it starts",
+      parseFloatOption("max-memory"),
+    )
     .option("--json", "print the whole results as JSON on stdout")
     .option("--quiet", "no progress output")
     .action(
       action(async (o: RedundancyCli, cmd: Command) => {
-        const { store, storeB, task, site, sites: choice, out, steps, json, quiet, ...settings } = o;
+        const {
+          store,
+          storeB,
+          task,
+          site,
+          sites: choice,
+          layers,
+          maxMemory,
+          out,
+          steps,
+          json,
+          quiet,
+          ...settings
+        } = o;
+        if (maxMemory !== undefined && !(maxMemory > 0))
+          throw new UserError("--max-memory must be a positive number of GiB");
         if (quiet) process.env.CODENEURONS_QUIET = "1";
         if (choice && cmd.getOptionValueSource("site") === "cli" && choice !== site)
           throw new UserError(`--site ${site} and --sites ${choice} disagree: give one of them`);

@@ -1,30 +1,60 @@
-import { type Matrix, matrix, selectRows } from "../util/matrix.js";
+import { type Matrix, matrix, selectColumns, selectRows } from "../util/matrix.js";
 import { matmul, matmulTransA } from "./products.js";
 import { Standardizer } from "./standardize.js";
 
 /**
  * A data matrix prepared once for many passes: z-scored, and (by default) also kept transposed so that
- * both X·W and Xᵀ·G are plain MatMuls that stream memory in order (Gemm with transA was over twice as
- * slow: bench/RESULTS.md, "Design choices"). Probes, the grid search and ablations all reuse one.
+ * both X·W and Xᵀ·G are plain MatMuls that stream memory in order (docs/DESIGN.md, "Numbers to keep in
+ * mind"). Probes, the grid search and ablations all reuse one.
+ *
+ * A design can also be a view of some columns of another (`DesignMatrix.columns`): nothing is copied;
+ * products run on the parent's matrices (a contiguous range of columns reads its rows of the
+ * parent's transposed copy, other column sets multiply the parent with the view's weights scattered
+ * into its width), so a probe on most of a wide matrix's columns costs no second copy of it.
  */
 export class DesignMatrix {
-  readonly x: Matrix;
+  private rowMajor: Matrix | null;
   /** X transposed [cols × rows], or null when built without it (memory over speed). */
   readonly xt: Matrix | null;
   readonly standardizer: Standardizer;
+  private readonly parent: DesignMatrix | null;
+  /** A view's columns of the parent, in the view's order. */
+  private readonly picked: Int32Array | null;
+  readonly rows: number;
+  readonly cols: number;
 
-  private constructor(x: Matrix, xt: Matrix | null, standardizer: Standardizer) {
-    this.x = x;
+  private constructor(
+    x: Matrix | null,
+    xt: Matrix | null,
+    standardizer: Standardizer,
+    view?: { parent: DesignMatrix; columns: Int32Array },
+  ) {
+    this.rowMajor = x;
     this.xt = xt;
     this.standardizer = standardizer;
+    this.parent = view?.parent ?? null;
+    this.picked = view?.columns ?? null;
+    this.rows = view ? view.parent.rows : (x as Matrix).rows;
+    this.cols = view ? view.columns.length : (x as Matrix).cols;
   }
 
-  get rows(): number {
-    return this.x.rows;
+  /** The standardized rows [rows × cols]; a view copies its columns out the first time (avoid on wide views). */
+  get x(): Matrix {
+    if (!this.rowMajor) {
+      const parent = this.parent as DesignMatrix;
+      this.rowMajor = selectColumns(parent.x, this.picked as Int32Array);
+    }
+    return this.rowMajor;
   }
 
-  get cols(): number {
-    return this.x.cols;
+  /** The matrix this design's values live in (a view's parent's), for scans such as finiteness checks. */
+  get source(): Matrix {
+    return this.parent ? this.parent.source : this.x;
+  }
+
+  /** True for a view of another design's columns. */
+  get isView(): boolean {
+    return this.parent !== null;
   }
 
   /**
@@ -47,9 +77,56 @@ export class DesignMatrix {
     return new DesignMatrix(xStandardized, xt, standardizer);
   }
 
+  /**
+   * A view of `columns` of `parent` (in that order) with their standardizer, copying nothing. A
+   * contiguous range of columns keeps the parent's transposed rows as its own transposed copy.
+   */
+  static columns(parent: DesignMatrix, columns: ArrayLike<number>, standardizer: Standardizer): DesignMatrix {
+    const picked = Int32Array.from(columns);
+    for (const c of picked)
+      if (!(c >= 0 && c < parent.cols))
+        throw new Error(`DesignMatrix.columns: column ${c} of ${parent.cols}`);
+    if (standardizer.cols !== picked.length)
+      throw new Error(
+        `DesignMatrix.columns: standardizer of ${standardizer.cols} for ${picked.length} columns`,
+      );
+    const first = picked[0] ?? 0;
+    const range = picked.every((c, i) => c === first + i);
+    const pxt = parent.parent ? null : parent.xt;
+    const xt =
+      range && pxt && picked.length > 0
+        ? matrix(
+            picked.length,
+            parent.rows,
+            pxt.data.subarray(first * parent.rows, (first + picked.length) * parent.rows),
+          )
+        : null;
+    // A view of a view reads the root's columns directly.
+    if (parent.parent) {
+      const root = parent.picked as Int32Array;
+      return new DesignMatrix(null, null, standardizer, {
+        parent: parent.parent,
+        columns: picked.map((c) => root[c]),
+      });
+    }
+    return new DesignMatrix(null, xt, standardizer, { parent, columns: picked });
+  }
+
   /** X·W for W [cols × K]. */
-  times(w: Matrix): Promise<Matrix> {
-    return matmul(this.x, w);
+  async times(w: Matrix): Promise<Matrix> {
+    if (!this.parent) return matmul(this.x, w);
+    if (this.xt) return matmulTransA(this.xt, w);
+    return (await this.parent.timesSparse(this.scatter(w))).z;
+  }
+
+  /** W [view cols × K] as the parent's [cols × K], zero outside the view's columns. */
+  private scatter(w: Matrix): Matrix {
+    const parent = this.parent as DesignMatrix;
+    const picked = this.picked as Int32Array;
+    const out = matrix(parent.cols, w.cols);
+    for (let j = 0; j < picked.length; j++)
+      out.data.set(w.data.subarray(j * w.cols, (j + 1) * w.cols), picked[j] * w.cols);
+    return out;
   }
 
   /**
@@ -63,6 +140,12 @@ export class DesignMatrix {
       throw new Error(`timesSparse: W has ${w.rows} rows, X has ${this.cols} columns`);
     const used = nonZeroRows(w);
     if (used.length === 0) return { z: matrix(this.rows, w.cols), fraction: 0 };
+    if (this.parent && !this.xt) {
+      const picked = this.picked as Int32Array;
+      const r = await this.parent.timesSparse(this.scatter(w), maxFraction);
+      // The share of the view's columns read: all of them when the parent's product read them all.
+      return { z: r.z, fraction: r.fraction === 1 ? 1 : used.length / picked.length };
+    }
     if (used.length > maxFraction * this.cols) return { z: await this.times(w), fraction: 1 };
     const n = this.rows;
     const xa = matrix(used.length, n);
@@ -77,8 +160,10 @@ export class DesignMatrix {
   }
 
   /** Xᵀ·G for G [rows × K]. */
-  transposeTimes(g: Matrix): Promise<Matrix> {
-    return this.xt ? matmul(this.xt, g) : matmulTransA(this.x, g);
+  async transposeTimes(g: Matrix): Promise<Matrix> {
+    if (this.xt) return matmul(this.xt, g);
+    if (!this.parent) return matmulTransA(this.x, g);
+    return selectRows(await this.parent.transposeTimes(g), this.picked as Int32Array);
   }
 }
 

@@ -84,11 +84,11 @@ export async function gridSearch(
   const batchSize = Math.max(1, opts.batchSize ?? l2s.length);
   const passes: PassCount = { forward: 0, gradient: 0, dev: 0 };
   const total = l1s.length * l2s.length;
-  const solved: SolveResult[] = [];
+  // Only the best point's solution is kept (the others' weights and L-BFGS memory would be 36 copies
+  // of the probe's size); `isBetter` folds in grid order, as chooseBest does.
+  const kept: { best: { index: number; result: SolveResult; cold: boolean } | null } = { best: null };
   const points: GridPoint[] = [];
   const previous = new Map<number, SolveResult>();
-  /** Points fitted from the default start (the first λ1, or all without warm starts). */
-  const cold: boolean[] = [];
 
   for (const l1 of l1s) {
     for (let start = 0; start < l2s.length; start += batchSize) {
@@ -110,20 +110,23 @@ export async function gridSearch(
         // A cold fit that could not take one step is no fit at all, whichever point wins.
         const error = fromStart ? unmovedFit(r)?.error : undefined;
         if (error) throw new UserError(error);
-        cold.push(fromStart);
         previous.set(r.lambda2, r);
-        solved.push(r);
-        points.push(gridPoint(r, tested?.[i]));
+        const point = gridPoint(r, tested?.[i]);
+        points.push(point);
+        if (!kept.best || isBetter(point, points[kept.best.index]))
+          kept.best = { index: points.length - 1, result: r, cold: fromStart };
       });
       opts.onProgress?.(points.length, total);
     }
   }
-  const bestIndex = chooseBest(points);
-  const probe = new LogisticProbe({ lambda1: points[bestIndex].lambda1, lambda2: points[bestIndex].lambda2 });
+  const best = kept.best;
+  if (!best) throw new Error("grid: no points");
+  const chosen = points[best.index];
+  const probe = new LogisticProbe({ lambda1: chosen.lambda1, lambda2: chosen.lambda2 });
   probe.classes = enc.classes;
   const seconds = (performance.now() - t0) / 1000;
-  probe.adoptSolution(solved[bestIndex], design.standardizer, passes, cold[bestIndex]);
-  return { points, best: points[bestIndex], probe, passes: roundPasses(passes), seconds };
+  probe.adoptSolution(best.result, design.standardizer, passes, best.cold);
+  return { points, best: chosen, probe, passes: roundPasses(passes), seconds };
 }
 
 async function scoreAll(set: DevSet, results: SolveResult[]): Promise<{ loss: number; accuracy: number }[]> {
@@ -147,21 +150,20 @@ function gridPoint(r: SolveResult, test?: { loss: number; accuracy: number }): G
   };
 }
 
+/** Whether point a beats b: dev accuracy, then dev loss, then larger λ1, then larger λ2. */
+function isBetter(a: GridPoint, b: GridPoint): boolean {
+  return a.dev.accuracy !== b.dev.accuracy
+    ? a.dev.accuracy > b.dev.accuracy
+    : a.dev.loss !== b.dev.loss
+      ? a.dev.loss < b.dev.loss
+      : a.lambda1 !== b.lambda1
+        ? a.lambda1 > b.lambda1
+        : a.lambda2 > b.lambda2;
+}
+
 /** Index of the best point: dev accuracy, then dev loss, then larger λ1, then larger λ2. */
 export function chooseBest(points: readonly GridPoint[]): number {
   let best = 0;
-  for (let i = 1; i < points.length; i++) {
-    const a = points[i];
-    const b = points[best];
-    const better =
-      a.dev.accuracy !== b.dev.accuracy
-        ? a.dev.accuracy > b.dev.accuracy
-        : a.dev.loss !== b.dev.loss
-          ? a.dev.loss < b.dev.loss
-          : a.lambda1 !== b.lambda1
-            ? a.lambda1 > b.lambda1
-            : a.lambda2 > b.lambda2;
-    if (better) best = i;
-  }
+  for (let i = 1; i < points.length; i++) if (isBetter(points[i], points[best])) best = i;
   return best;
 }

@@ -1,5 +1,4 @@
 import { DesignMatrix } from "../linalg/design.js";
-import { matmul } from "../linalg/products.js";
 import { Standardizer } from "../linalg/standardize.js";
 import { InputError, UserError } from "../util/errors.js";
 import { type Matrix, matrix } from "../util/matrix.js";
@@ -86,7 +85,7 @@ export abstract class LinearModel {
   async decisionFunction(x: ProbeInput): Promise<Matrix> {
     const { w, b } = this.requireFitted();
     const k = this.outputs;
-    const z = await matmul(this.design(x).x, matrix(w.length / k, k, Float32Array.from(w)));
+    const z = await this.design(x).times(matrix(w.length / k, k, Float32Array.from(w)));
     for (let i = 0; i < z.rows; i++) for (let c = 0; c < k; c++) z.data[i * k + c] += b[c];
     return z;
   }

@@ -644,8 +644,8 @@ export async function solveBatch(
   const passes = opts.passes ?? { forward: 0, gradient: 0, dev: 0 };
   const dev = opts.dev;
 
-  checkFiniteMatrix(design.x, "training");
-  if (dev) checkFiniteMatrix(dev.design.x, "dev");
+  checkFiniteMatrix(design.source, "training");
+  if (dev) checkFiniteMatrix(dev.design.source, "dev");
   const states = problems.map((p) => new ProblemState(p, d, k, loss.shiftInvariant, p.init?.memory));
   const starts = problems.map((p) => initialPoint(p, loss, d));
   const first = await evaluateTrials(design, loss, states, starts, passes);

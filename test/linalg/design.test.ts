@@ -110,3 +110,67 @@ describe("DesignMatrix", () => {
     });
   }
 });
+
+describe("DesignMatrix.columns: views of some columns, copying nothing", () => {
+  const x = random(90, 40, 7);
+  const full = DesignMatrix.build(x);
+  const sub = (cols: number[]) =>
+    new Standardizer(
+      Float64Array.from(cols, (c) => full.standardizer.mean[c]),
+      Float64Array.from(cols, (c) => full.standardizer.scale[c]),
+    );
+  const w = random(40, 3, 8);
+  const g = random(90, 3, 9);
+
+  /** The same products on a copy of the columns, within float32 rounding (other summation orders). */
+  async function agrees(cols: number[], view: DesignMatrix): Promise<void> {
+    const copy = DesignMatrix.wrap(
+      matrix(
+        90,
+        cols.length,
+        Float32Array.from(
+          { length: 90 * cols.length },
+          (_, i) => full.x.data[Math.floor(i / cols.length) * 40 + cols[i % cols.length]],
+        ),
+      ),
+      sub(cols),
+    );
+    const wk = matrix(cols.length, 3, w.data.slice(0, cols.length * 3));
+    const close = (a: Matrix, b: Matrix) => {
+      expect([a.rows, a.cols]).toEqual([b.rows, b.cols]);
+      for (let i = 0; i < a.data.length; i++) expect(Math.abs(a.data[i] - b.data[i])).toBeLessThan(1e-4);
+    };
+    close(await view.times(wk), await copy.times(wk));
+    close(await view.transposeTimes(g), await copy.transposeTimes(g));
+    // Sparse weights: only two rows used.
+    const sparse = matrix(cols.length, 3);
+    sparse.data.set(wk.data.subarray(0, 3), 0);
+    sparse.data.set(wk.data.subarray(3, 6), 3 * (cols.length - 1));
+    close((await view.timesSparse(sparse)).z, (await copy.timesSparse(sparse)).z);
+    expect(view.x.data).toEqual(copy.x.data);
+  }
+
+  it("a contiguous range reads its rows of the parent's transposed copy", async () => {
+    const cols = Array.from({ length: 25 }, (_, i) => 10 + i);
+    const view = DesignMatrix.columns(full, cols, sub(cols));
+    expect([view.rows, view.cols, view.isView]).toEqual([90, 25, true]);
+    expect(view.xt?.data.buffer).toBe(full.xt?.data.buffer);
+    expect(view.source).toBe(full.x);
+    await agrees(cols, view);
+  });
+
+  it("any other column set multiplies the parent (weights scattered into its width)", async () => {
+    const cols = [39, 3, 17, 0, 22, 5, 30, 11];
+    const view = DesignMatrix.columns(full, cols, sub(cols));
+    expect(view.xt).toBeNull();
+    await agrees(cols, view);
+    // A view of a view reads the parent's columns directly.
+    const inner = DesignMatrix.columns(view, [1, 3, 6], sub([3, 0, 30]));
+    await agrees([3, 0, 30], inner);
+  });
+
+  it("refuses columns outside the parent and a standardizer of another width", () => {
+    expect(() => DesignMatrix.columns(full, [0, 40], sub([0, 1]))).toThrow(/column 40 of 40/);
+    expect(() => DesignMatrix.columns(full, [0, 1], sub([0]))).toThrow(/standardizer of 1 for 2 columns/);
+  });
+});

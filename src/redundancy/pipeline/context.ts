@@ -1,5 +1,5 @@
 import type { FittedProbe } from "../../probe/stage.js";
-import { type ColumnSource, columnSource, selectColumns } from "../../util/matrix.js";
+import { type ColumnSource, columnSource } from "../../util/matrix.js";
 import { formatSeconds, log, Progress } from "../../util/progress.js";
 import { clusterNeurons } from "../cluster.js";
 import { contentKey, type PipelineCache } from "./cache.js";
@@ -60,10 +60,29 @@ export class StepContext {
     return data;
   }
 
-  /** The splits z-scored with the training statistics, made once for all probes. */
+  /**
+   * The splits z-scored with the training statistics, made once for all probes, in place: after this
+   * the raw activations are read again from the stores when a step asks for them (`trainColumns`).
+   */
   async standardizedData(): Promise<StandardizedData> {
-    this.standardized ??= standardizeData(await this.data());
+    this.standardized ??= standardizeData(await this.data(), { inPlace: true });
     return this.standardized;
+  }
+
+  /**
+   * The raw training activations by column: from memory while they are loaded and not yet z-scored,
+   * afterwards read again from the stores (a layer's columns at a time for per-layer clustering).
+   */
+  trainColumns(): ColumnSource {
+    return {
+      rows: this.input.rows.train,
+      cols: this.space.total,
+      columns: async (columns) => {
+        const data = await this.data();
+        if (this.standardized === null) return columnSource(data.train.x).columns(columns);
+        return this.source.readColumns("train", columns);
+      },
+    };
   }
 
   /** Drops the activations (after the last step). */
@@ -183,21 +202,13 @@ export class StepContext {
       s.representative,
     );
     return this.cache.work("cluster", key, async () => {
-      const data = await this.data();
-      const x = data.train.x;
-      // Columns are copied out only as the clustering asks for them (per layer above the memory bound).
-      const source: ColumnSource =
-        columns.length === x.cols && columns.every((c, i) => c === i)
-          ? columnSource(x)
-          : {
-              rows: x.rows,
-              cols: columns.length,
-              columns: async (idx) =>
-                selectColumns(
-                  x,
-                  idx.map((i) => columns[i]),
-                ),
-            };
+      const train = this.trainColumns();
+      // Columns are read only as the clustering asks for them (per layer above the memory bound).
+      const source: ColumnSource = {
+        rows: train.rows,
+        cols: columns.length,
+        columns: (idx) => train.columns(idx.map((i) => columns[i])),
+      };
       const r = await clusterNeurons(source, {
         thresholds: s.thresholds,
         seed: s.seed,

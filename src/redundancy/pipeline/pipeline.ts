@@ -10,7 +10,8 @@ import { secondsSince, writeRunRecord } from "../../util/run-record.js";
 import { DEFAULT_THRESHOLDS } from "../cluster.js";
 import { contentKey, PipelineCache } from "./cache.js";
 import { StepContext } from "./context.js";
-import { openPipelineSource, type PipelineInputOptions } from "./input/index.js";
+import { openPipelineSource, type PipelineInputOptions, type PipelineSource } from "./input/index.js";
+import { checkMemory, defaultPipelineMemoryBytes, type ProblemShape } from "./plan.js";
 import {
   CKA_FORMAT,
   CKA_VERSION,
@@ -179,6 +180,11 @@ export interface PipelineOptions {
    * solver settings) is not taken.
    */
   oracle?: FittedProbe;
+  /**
+   * Memory the run may use, in bytes (default 85% of the machine's): a run whose estimated peak
+   * (plan.ts) is above it is refused before anything is read, naming the flags that make it fit.
+   */
+  maxMemoryBytes?: number;
 }
 
 /**
@@ -200,6 +206,18 @@ export async function runRedundancyPipeline(
     order = order.filter((s) => s !== "control");
     skipped.push({ step: "control", reason: `${input.task} has no control task (control/ files)` });
     log(`redundancy: skipping the control step: ${skipped[0].reason}`);
+  }
+  try {
+    checkMemory(
+      shapeOf(source),
+      settings,
+      order,
+      opts.maxMemoryBytes ?? defaultPipelineMemoryBytes(),
+      source.input.layers,
+    );
+  } catch (e) {
+    source.close();
+    throw e;
   }
   const cache = new PipelineCache(join(opts.out, "cache"));
   const quiet = opts.quiet ?? process.env.CODENEURONS_QUIET === "1";
@@ -249,6 +267,21 @@ export async function runRedundancyPipeline(
     details,
   );
   return { results, record: { ...record, details } };
+}
+
+/** The shape of a source's problem, for the memory plan. */
+export function shapeOf(source: PipelineSource): ProblemShape {
+  const { input, space } = source;
+  return {
+    neurons: space.total,
+    width: space.width,
+    layers: space.layers.length,
+    sides: space.sides,
+    rows: input.rows,
+    classes: input.classes.length,
+    // Control labels are drawn from the real classes (token tasks) or are their own few labels.
+    controlClasses: input.classes.length,
+  };
 }
 
 /** `--sites`: one site, or both, hidden first. */

@@ -61,15 +61,92 @@ export interface StandardizedData {
   test: Matrix;
 }
 
-export function standardizeData(data: PipelineData): StandardizedData {
+/**
+ * The splits z-scored with the training statistics. `inPlace` (what the pipeline does) overwrites
+ * `data`'s matrices with the z-scores, so that it holds one float32 copy of each split plus the
+ * transposed training rows, not two (the raw activations are then read again from the stores where a
+ * step needs them); by default `data` keeps the raw values.
+ */
+export function standardizeData(data: PipelineData, opts: { inPlace?: boolean } = {}): StandardizedData {
   const std = Standardizer.fit(data.train.x);
+  const trainT = std.applyTransposed(data.train.x);
+  const inPlace = opts.inPlace ?? false;
   return {
     std,
-    train: std.apply(data.train.x),
-    trainT: std.applyTransposed(data.train.x),
-    valid: std.apply(data.valid.x),
-    test: std.apply(data.test.x),
+    train: std.apply(data.train.x, { inPlace }),
+    trainT,
+    valid: std.apply(data.valid.x, { inPlace }),
+    test: std.apply(data.test.x, { inPlace }),
   };
+}
+
+/**
+ * Probes on a subset of the columns copy them out (contiguous rows for the solver's products) up to
+ * this many bytes (all splits and the transposed training rows); a larger subset is a view of the full
+ * standardized matrices (DesignMatrix.columns), whose products cost as much as the full matrix's but
+ * no memory. A fixed size, not the machine's memory, so that a subset is fitted the same way on every
+ * machine (the two differ in float32 rounding).
+ */
+export const SUBSET_COPY_LIMIT_BYTES = 2 * 1024 ** 3;
+
+/** Bytes of the copies a probe on `columns` columns makes (z train and its transpose, dev, test). */
+export function subsetCopyBytes(columns: number, z: { train: Matrix; valid: Matrix; test: Matrix }): number {
+  return 4 * columns * (2 * z.train.rows + z.valid.rows + z.test.rows);
+}
+
+interface SubsetDesigns {
+  std: Standardizer;
+  train: DesignMatrix;
+  valid: DesignMatrix;
+  test: DesignMatrix;
+}
+
+/** The designs of a probe on `cols`: the full matrices, copies of the columns, or views of them. */
+function subsetDesigns(
+  z: StandardizedData,
+  cols: readonly number[],
+  withTrain: boolean,
+  copyLimit = SUBSET_COPY_LIMIT_BYTES,
+): SubsetDesigns {
+  const all = isIdentity(cols, z.train.cols);
+  const std = all ? z.std : subStandardizer(z.std, cols);
+  if (all || subsetCopyBytes(cols.length, z) <= copyLimit) {
+    // The probe only reads its design matrices, so all columns need no copy.
+    const pick = (m: Matrix) => (all ? m : selectColumns(m, cols));
+    return {
+      std,
+      train: withTrain
+        ? DesignMatrix.wrap(pick(z.train), std, all ? z.trainT : selectRows(z.trainT, cols))
+        : DesignMatrix.wrap(z.train, z.std),
+      valid: DesignMatrix.wrap(pick(z.valid), std),
+      test: DesignMatrix.wrap(pick(z.test), std),
+    };
+  }
+  const full = fullDesigns(z);
+  return {
+    std,
+    train: DesignMatrix.columns(full.train, cols, std),
+    valid: DesignMatrix.columns(full.valid, cols, std),
+    test: DesignMatrix.columns(full.test, cols, std),
+  };
+}
+
+/** The full standardized matrices as designs, made once per StandardizedData. */
+const fullDesignCache = new WeakMap<
+  StandardizedData,
+  { train: DesignMatrix; valid: DesignMatrix; test: DesignMatrix }
+>();
+function fullDesigns(z: StandardizedData) {
+  let d = fullDesignCache.get(z);
+  if (!d) {
+    d = {
+      train: DesignMatrix.wrap(z.train, z.std, z.trainT),
+      valid: DesignMatrix.wrap(z.valid, z.std),
+      test: DesignMatrix.wrap(z.test, z.std),
+    };
+    fullDesignCache.set(z, d);
+  }
+  return d;
 }
 
 function subStandardizer(std: Standardizer, cols: readonly number[]): Standardizer {
@@ -90,9 +167,11 @@ export async function fitProbe(
   classes: readonly string[],
   req: ProbeRequest,
   solver: ProbeSolverSettings,
+  /** Subsets larger than this (copy bytes) are views (tests set it to reach that path on small data). */
+  copyLimitBytes = SUBSET_COPY_LIMIT_BYTES,
 ): Promise<ProbeFit> {
-  const { probe, gridPoints } = await trainProbe(data, z, classes, req, solver);
-  return probeFitOf(probe, data, z, req, gridPoints);
+  const { probe, gridPoints, designs } = await trainProbe(data, z, classes, req, solver, copyLimitBytes);
+  return probeFitOf(probe, data, z, req, gridPoints, designs);
 }
 
 /**
@@ -105,15 +184,15 @@ export async function trainProbe(
   classes: readonly string[],
   req: ProbeRequest,
   solver: ProbeSolverSettings,
-): Promise<{ probe: LogisticProbe; gridPoints?: GridPoint[] }> {
+  copyLimitBytes = SUBSET_COPY_LIMIT_BYTES,
+): Promise<{
+  probe: LogisticProbe;
+  gridPoints?: GridPoint[];
+  /** The dev and test designs it was scored with, for probeFitOf. */
+  designs: { valid: DesignMatrix; test: DesignMatrix };
+}> {
   const cols = [...req.columns];
-  // The probe only reads its design matrices, so all columns need no copy.
-  const all = isIdentity(cols, z.train.cols);
-  const pick = (m: Matrix) => (all ? m : selectColumns(m, cols));
-  const std = all ? z.std : subStandardizer(z.std, cols);
-  const design = DesignMatrix.wrap(pick(z.train), std, all ? z.trainT : selectRows(z.trainT, cols));
-  const valid = DesignMatrix.wrap(pick(z.valid), std);
-  const test = DesignMatrix.wrap(pick(z.test), std);
+  const { train: design, valid, test } = subsetDesigns(z, cols, true, copyLimitBytes);
   const y = labelsOf(data, req.labels, "train");
   const yValid = labelsOf(data, req.labels, "valid");
   const yTest = labelsOf(data, req.labels, "test");
@@ -123,7 +202,7 @@ export async function trainProbe(
       { train: { x: design, y }, valid: { x: valid, y: yValid }, test: { x: test, y: yTest } },
       { ...req.lambdas, ...solver, classes },
     );
-    return { probe: fit.probe };
+    return { probe: fit.probe, designs: { valid, test } };
   }
   if ("grid" in req.lambdas) {
     const r = await gridSearch(
@@ -132,11 +211,11 @@ export async function trainProbe(
       { x: valid, y: yValid },
       { lambda1s: req.lambdas.grid, lambda2s: req.lambdas.grid, classes, ...solver },
     );
-    return { probe: r.probe, gridPoints: r.points };
+    return { probe: r.probe, gridPoints: r.points, designs: { valid, test } };
   }
   const probe = new LogisticProbe({ ...req.lambdas, ...solver });
   await probe.fit(design, y, { valid: { x: valid, y: yValid }, classes });
-  return { probe };
+  return { probe, designs: { valid, test } };
 }
 
 /**
@@ -149,13 +228,10 @@ export async function probeFitOf(
   z: StandardizedData,
   req: ProbeRequest,
   gridPoints?: readonly GridPoint[],
+  designs?: { valid: DesignMatrix; test: DesignMatrix },
 ): Promise<ProbeFit> {
   const cols = [...req.columns];
-  const all = isIdentity(cols, z.train.cols);
-  const std = all ? z.std : subStandardizer(z.std, cols);
-  const pick = (m: Matrix) => (all ? m : selectColumns(m, cols));
-  const valid = DesignMatrix.wrap(pick(z.valid), std);
-  const test = DesignMatrix.wrap(pick(z.test), std);
+  const { valid, test } = designs ?? subsetDesigns(z, cols, false);
   const dev = scoresOf(await probe.evaluate(valid, labelsOf(data, req.labels, "valid")));
   const testScores = scoresOf(await probe.evaluate(test, labelsOf(data, req.labels, "test")));
   const ordering =

@@ -14,13 +14,14 @@ import {
 } from "../../../store/index.js";
 import { InputError } from "../../../util/errors.js";
 import { type Matrix, matrix } from "../../../util/matrix.js";
-import { type NeuronSpace, neuronIdsOfLayers, neuronSpace, siteLayers } from "../../../util/neurons.js";
+import { type NeuronSpace, neuronIdsOfLayers, neuronSpace } from "../../../util/neurons.js";
 import { log } from "../../../util/progress.js";
 import { Rng } from "../../../util/rng.js";
 import type { RedundancyInput } from "../results.js";
 import {
   type ControlLabels,
   checkStores,
+  chosenLayers,
   classesOf,
   FeatureSpace,
   fileHash,
@@ -108,11 +109,15 @@ async function readSentenceTask(
   };
 }
 
-async function fingerprintOf(task: SentenceTask, sides: SplitStores[]): Promise<string> {
+async function fingerprintOf(
+  task: SentenceTask,
+  sides: SplitStores[],
+  chosen: readonly number[] | undefined,
+): Promise<string> {
   const files = SPLITS.flatMap((s) => [...task.suffixes, ".label"].map((x) => join(task.dir, `${s}${x}`)));
   return sha256([
     task.kind,
-    ...siteKey(task.ids.site),
+    ...siteKey(task.ids.site, chosen),
     ...(await Promise.all(sides.map(storeHashes))).flat(),
     ...(await Promise.all([...files, ...(task.controlFiles ?? [])].map(fileHash))),
     task.controlFiles ? "control-files" : "generated-control",
@@ -140,6 +145,35 @@ async function readSentenceRows(
   return { x, y: encodeLabels(task.splits[s].labels, task.classes).codes };
 }
 
+/** Some feature columns of one split: each side's stores read for the columns on that side. */
+async function readSentenceColumns(
+  task: SentenceTask,
+  sides: SplitStores[],
+  space: FeatureSpace,
+  s: SplitName,
+  columns: readonly number[],
+): Promise<Matrix> {
+  const site = task.ids.site;
+  const sentences = task.kind === "pair" ? [task.splits[s].a, task.splits[s].b ?? []] : [task.splits[s].a];
+  const out = matrix(sentences[0].length, columns.length);
+  for (const [side, st] of sides.entries()) {
+    const at: number[] = [];
+    const neurons: number[] = [];
+    columns.forEach((c, i) => {
+      if (Math.floor(c / space.perSide) !== side) return;
+      at.push(i);
+      // The id within the side (FeatureSpace.id adds the side offset).
+      neurons.push(space.id(c) - side * space.sideOffset);
+    });
+    if (at.length === 0) continue;
+    const rows = storeRowsOfSentences(st[s], sentences[side], join(task.dir, `${s}${task.suffixes[side]}`));
+    const part = await st[s].readRows(rows, { neurons, site });
+    for (let r = 0; r < out.rows; r++)
+      for (let k = 0; k < at.length; k++) out.data[r * out.cols + at[k]] = part.data[r * part.cols + k];
+  }
+  return out;
+}
+
 export async function openSentenceSource(
   opts: PipelineInputOptions,
   kind: SentenceKind,
@@ -153,7 +187,7 @@ export async function openSentenceSource(
     checkSides(sides, opts, site);
     const meta = sides[0].train.meta;
     const ids = neuronSpace(site, sides[0].train.dimOf(site));
-    const layers = siteLayers(site, meta.layers);
+    const layers = chosenLayers(site, meta.layers, opts.layers, opts.store);
     const task = await readSentenceTask(opts.task, kind, ids, layers);
     const space = new FeatureSpace(ids.width, layers, sides.length);
     const seed = opts.seed ?? 1;
@@ -177,7 +211,7 @@ export async function openSentenceSource(
         valid: splits.valid.labels.length,
         test: splits.test.labels.length,
       },
-      fingerprint: await fingerprintOf(task, sides),
+      fingerprint: await fingerprintOf(task, sides, opts.layers && layers),
     };
     const load = async (): Promise<PipelineData> => {
       log(`redundancy: reading ${space.total} features for ${input.rows.train} train ${kind}s`);
@@ -188,7 +222,9 @@ export async function openSentenceSource(
         : generatedControl(splits, task.classes, kind, seed);
       return { ...data, control };
     };
-    return { input, space, load, close };
+    const readColumns = (s: SplitName, columns: readonly number[]) =>
+      readSentenceColumns(task, sides, space, s, columns);
+    return { input, space, load, readColumns, close };
   } catch (e) {
     close();
     throw e;

@@ -5,12 +5,13 @@ import { controlClasses } from "../../../probe/control.js";
 import { encodeLabels } from "../../../probe/labels.js";
 import { closeSplitStores, openSplitStores, readTaskActivations } from "../../../store/index.js";
 import { InputError } from "../../../util/errors.js";
-import { neuronIdsOfLayers, neuronSpace, siteLayers } from "../../../util/neurons.js";
+import { neuronIdsOfLayers, neuronSpace } from "../../../util/neurons.js";
 import { log } from "../../../util/progress.js";
 import type { RedundancyInput } from "../results.js";
 import {
   type ControlLabels,
   checkStores,
+  chosenLayers,
   classesOf,
   FeatureSpace,
   fileHash,
@@ -44,15 +45,15 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
     if (control) checkSameRows(task, control, controlDir);
     const taskFiles = SPLITS.map((s) => join(opts.task, `${s}.tsv`));
     const controlFiles = hasControl ? SPLITS.map((s) => join(controlDir, `${s}.tsv`)) : [];
+    const meta = stores.train.meta;
+    const layers = chosenLayers(site, meta.layers, opts.layers, opts.store);
     const fingerprint = sha256([
       "token",
-      ...siteKey(site),
+      ...siteKey(site, opts.layers && layers),
       ...(await storeHashes(stores)),
       ...(await Promise.all([...taskFiles, ...controlFiles].map(fileHash))),
     ]);
-    const meta = stores.train.meta;
     const ids = neuronSpace(site, stores.train.dimOf(site));
-    const layers = siteLayers(site, meta.layers);
     const space = new FeatureSpace(ids.width, layers, 1);
     const input: RedundancyInput = {
       store: opts.store,
@@ -69,22 +70,20 @@ export async function openTokenSource(opts: PipelineInputOptions): Promise<Pipel
       rows: { train: task.train.label.length, valid: task.valid.label.length, test: task.test.label.length },
       fingerprint,
     };
+    const read = (s: SplitName, neurons: readonly number[]) =>
+      readTaskActivations(stores[s], task[s], { neurons, site }, join(opts.task, `${s}.tsv`));
     const load = async (): Promise<PipelineData> => {
       const neurons = neuronIdsOfLayers(layers, ids);
       const split = async (s: SplitName): Promise<LabelledRows> => {
-        const x = await readTaskActivations(
-          stores[s],
-          task[s],
-          { neurons, site },
-          join(opts.task, `${s}.tsv`),
-        );
+        const x = await read(s, neurons);
         return { x, y: encodeLabels(task[s].label, classes).codes };
       };
       log(`redundancy: reading ${neurons.length} ${site} neurons for ${input.rows.train} train tokens`);
       const data = { train: await split("train"), valid: await split("valid"), test: await split("test") };
       return { ...data, control: control ? controlLabelsOf(control, controlDir, classes) : null };
     };
-    return { input, space, load, close: () => closeSplitStores(stores) };
+    const readColumns = (s: SplitName, columns: readonly number[]) => read(s, space.ids(columns));
+    return { input, space, load, readColumns, close: () => closeSplitStores(stores) };
   } catch (e) {
     closeSplitStores(stores);
     throw e;

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { type PerSplit, SPLITS } from "../../../data/splits.js";
+import { type PerSplit, SPLITS, type SplitName } from "../../../data/splits.js";
 import type { Site, SplitStores } from "../../../store/index.js";
 import { InputError } from "../../../util/errors.js";
 import type { Matrix } from "../../../util/matrix.js";
+import { siteLayers } from "../../../util/neurons.js";
 import type { RedundancyInput } from "../results.js";
 
 /**
@@ -24,6 +25,8 @@ export interface PipelineInputOptions {
   site?: Site;
   /** Seed of a generated control task (sentence-level tasks without control/ label files). */
   seed?: number;
+  /** Analyse only these stored layers of the site (model layer numbers); default all. */
+  layers?: readonly number[];
 }
 
 export { type PerSplit, SPLITS, type SplitName } from "../../../data/splits.js";
@@ -104,6 +107,8 @@ export interface PipelineSource {
   input: RedundancyInput;
   space: FeatureSpace;
   load(): Promise<PipelineData>;
+  /** The raw activations of some feature columns (FeatureSpace columns, in the given order) of a split. */
+  readColumns(split: SplitName, columns: readonly number[]): Promise<Matrix>;
   close(): void;
 }
 
@@ -128,8 +133,31 @@ export async function fileHash(path: string): Promise<string> {
  * What the data fingerprint says about the site: nothing for the residual stream, so that results
  * cached before sites existed stay valid; the site otherwise (the same stores give other features).
  */
-export function siteKey(site: Site): string[] {
-  return site === "hidden" ? [] : [`site ${site}`];
+export function siteKey(site: Site, layers?: readonly number[]): string[] {
+  return [...(site === "hidden" ? [] : [`site ${site}`]), ...(layers ? [`layers ${layers.join(",")}`] : [])];
+}
+
+/**
+ * The layers the pipeline analyses: the site's stored layers, or the chosen ones (each must be
+ * stored; kept in increasing order).
+ */
+export function chosenLayers(
+  site: Site,
+  stored: readonly number[],
+  chosen: readonly number[] | undefined,
+  store: string,
+): number[] {
+  const available = siteLayers(site, stored);
+  if (!chosen) return available;
+  const wanted = [...new Set(chosen)].sort((a, b) => a - b);
+  if (wanted.length === 0) throw new InputError(store, "--layers: give at least one layer");
+  for (const l of wanted)
+    if (!available.includes(l))
+      throw new InputError(
+        store,
+        `--layers: ${site} layer ${l} is not in the store (${site} layers ${available.join(",")})`,
+      );
+  return wanted;
 }
 
 /** The store indexes (their shard checksums identify the activations) in split order. */

@@ -23,8 +23,9 @@ export const ckaStep: StepDef<"cka"> = {
   deps: [],
   settings: (s) => ({ batchSize: s.ckaBatchSize, seed: s.seed }),
   async run(ctx) {
-    const data = await ctx.data();
-    const x = ckaRows(data.train.x, ctx.space.sides);
+    const train = ctx.trainColumns();
+    const raw = await train.columns(Array.from({ length: train.cols }, (_, c) => c));
+    const x = ckaRows(raw, ctx.space.sides);
     if (x.rows < 4) throw new UserError(`CKA needs at least 4 training rows, the task has ${x.rows}`);
     const similarity = await linearCKA(x, {
       hidden: ctx.space.width,
