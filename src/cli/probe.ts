@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { type ProbeStageOptions, type ProbeStageResult, runProbe } from "../probe/stage.js";
+import { UserError } from "../util/errors.js";
 import { action, printJson, siteOption } from "./common.js";
 import { parseFloatOption, parseIntList, parseIntOption } from "./options.js";
 
@@ -49,11 +50,22 @@ export function register(program: Command): void {
       parseFloatOption("percentage"),
       0.05,
     )
+    .option(
+      "--max-memory <GiB>",
+      "memory the stage may use (default 85% of this machine's); a probe estimated above it is refused before it starts",
+      parseFloatOption("max-memory"),
+    )
     .option("--json", "print a summary as JSON on stdout")
     .option("--quiet", "no progress output")
     .action(
-      action(async (opts: ProbeStageOptions & { json?: boolean }) => {
-        const result = await runProbe(opts);
+      action(async (cli: ProbeStageOptions & { json?: boolean; maxMemory?: number }) => {
+        const { maxMemory, ...opts } = cli;
+        if (maxMemory !== undefined && !(maxMemory > 0))
+          throw new UserError("--max-memory must be a positive number of GiB");
+        const result = await runProbe({
+          ...opts,
+          ...(maxMemory !== undefined ? { maxMemoryBytes: maxMemory * 1024 ** 3 } : {}),
+        });
         if (opts.json) printJson(result.summary);
         else printSummary(result);
       }),

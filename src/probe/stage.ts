@@ -1,6 +1,7 @@
+import { totalmem } from "node:os";
 import { join } from "node:path";
-import type { SplitName } from "../data/splits.js";
-import { checkClassesKnown, readTask, type TaskSplit } from "../data/task/tsv.js";
+import { SPLITS, type SplitName } from "../data/splits.js";
+import { checkClassesKnown, readTask, type Task, type TaskSplit } from "../data/task/tsv.js";
 import { DesignMatrix } from "../linalg/design.js";
 import { neuronOrdering, topNeurons } from "../rank/lca.js";
 import { probelessRanking } from "../rank/probeless.js";
@@ -39,6 +40,13 @@ import {
 import { type GridPoint, gridSearch, LAMBDA_GRID } from "./grid.js";
 import { encodeLabels } from "./labels.js";
 import { LogisticProbe } from "./logistic.js";
+import {
+  defaultMemoryBound,
+  designMemoryBytes,
+  fmtGiB,
+  gridMemoryBytes,
+  probeMemoryBytes,
+} from "./memory.js";
 import { type ClassificationMetrics, interceptOnlyAccuracy } from "./metrics.js";
 import { readNeuronList } from "./neuron-list.js";
 
@@ -65,6 +73,11 @@ export interface ProbeStageOptions {
   seed?: number;
   patience?: number;
   maxIter?: number;
+  /**
+   * Memory the stage may use, in bytes (default 85% of the machine's; CLI --max-memory in GiB): a
+   * probe whose estimate (probe/memory.ts) is above it is refused before any activation is read.
+   */
+  maxMemoryBytes?: number;
   stride?: number;
   percentage?: number;
   quiet?: boolean;
@@ -115,6 +128,7 @@ export async function runProbe(opts: ProbeStageOptions): Promise<ProbeStageResul
       ? await readNeuronList(opts.neurons, space, layers)
       : neuronIdsOfLayers(checkLayers(opts.layers ?? layers, layers, opts.store, site), space);
     const task = await readTask(opts.task, { control: opts.control });
+    checkProbeMemory(opts, neurons.length, task, layers);
     const taskDir = opts.control ? join(opts.task, "control") : opts.task;
     const columns = { neurons, site };
     log(`probe: reading ${neurons.length} ${site} neurons for ${task.train.label.length} train rows`);
@@ -138,12 +152,12 @@ export async function runProbe(opts: ProbeStageOptions): Promise<ProbeStageResul
     const probe = fitted.probe;
     const metrics = {
       train: await probe.evaluate(fitted.trainDesign, train.labels),
-      valid: await probe.evaluate(valid.x, valid.labels),
-      test: await probe.evaluate(test.x, test.labels),
+      valid: await probe.evaluate(fitted.validDesign, valid.labels),
+      test: await probe.evaluate(fitted.testDesign, test.labels),
     };
     const t2 = performance.now();
     const control = opts.selectivity
-      ? await controlAccuracy(stores, opts, columns, probe, classes)
+      ? await controlAccuracy(stores, opts, columns, probe, classes, { task, fitted })
       : undefined;
     const controlSeconds = secondsSince(t2);
     const summary = summarize(
@@ -194,6 +208,26 @@ export async function runProbe(opts: ProbeStageOptions): Promise<ProbeStageResul
   } finally {
     closeSplitStores(stores);
   }
+}
+
+/**
+ * The stage's peak before any activation is read: every split's activations (z-scored in place), the
+ * transposed training rows, and the grid's probes (or one probe).
+ */
+function checkProbeMemory(opts: ProbeStageOptions, d: number, task: Task, layers: number[]): void {
+  const split = (s: SplitName) => filterClasses(task[s], opts.classes).label;
+  const rows = { train: split("train").length, valid: split("valid").length, test: split("test").length };
+  const k = Math.max(2, new Set(split("train")).size);
+  const single = opts.lambda1 !== undefined || opts.lambda2 !== undefined;
+  const need =
+    designMemoryBytes(d, rows) +
+    (single ? probeMemoryBytes(d, k, rows.train) : gridMemoryBytes(d, k, rows.train, LAMBDA_GRID.length));
+  const bound = opts.maxMemoryBytes ?? defaultMemoryBound();
+  if (need <= bound) return;
+  const fit = Math.max(1, Math.floor((bound / need) * layers.length));
+  throw new UserError(
+    `probe: ${d} neurons over ${rows.train}/${rows.valid}/${rows.test} rows need about ${fmtGiB(need)} (activations ${fmtGiB(designMemoryBytes(d, rows))}, ${single ? "one probe" : `${LAMBDA_GRID.length} grid probes fitted together`}), over the memory bound of ${fmtGiB(bound)} (this machine has ${fmtGiB(totalmem())}): probe fewer neurons (--layers with about ${fit} of the ${layers.length} layers, or --neurons), or raise the bound with --max-memory <GiB> on a machine with more memory`,
+  );
 }
 
 /** The warnings the stores' index.json files carry (mostly unknown words), each store once. */
@@ -254,6 +288,8 @@ async function readSplit(
 interface Fitted {
   probe: LogisticProbe;
   trainDesign: DesignMatrix;
+  validDesign: DesignMatrix;
+  testDesign: DesignMatrix;
   grid?: GridPoint[];
 }
 
@@ -264,9 +300,12 @@ async function fitProbe(
   classes: string[],
   opts: ProbeStageOptions,
 ): Promise<Fitted> {
-  // The store gave us fresh matrices: standardize the training rows in place (no second copy).
+  // The store gave us fresh matrices: standardize them in place (no second copy; the raw values are
+  // not read again, and the control probe reuses these designs).
   const trainDesign = DesignMatrix.build(train.x, { inPlace: true });
-  const validDesign = DesignMatrix.wrap(trainDesign.standardizer.apply(valid.x), trainDesign.standardizer);
+  const std = trainDesign.standardizer;
+  const validDesign = DesignMatrix.wrap(std.apply(valid.x, { inPlace: true }), std);
+  const testDesign = DesignMatrix.wrap(std.apply(test.x, { inPlace: true }), std);
   const single = opts.lambda1 !== undefined || opts.lambda2 !== undefined;
   const common = { patience: opts.patience, maxIter: opts.maxIter };
   if (single) {
@@ -275,7 +314,7 @@ async function fitProbe(
     );
     const probe = new LogisticProbe({ ...common, lambda1: opts.lambda1 ?? 0, lambda2: opts.lambda2 ?? 0 });
     await probe.fit(trainDesign, train.labels, { valid: { x: validDesign, y: valid.labels }, classes });
-    return { probe, trainDesign };
+    return { probe, trainDesign, validDesign, testDesign };
   }
   const total = LAMBDA_GRID.length ** 2;
   const bar = new Progress("probe grid", total, { quiet: opts.quiet, unit: "fits" });
@@ -286,26 +325,49 @@ async function fitProbe(
     {
       ...common,
       classes,
-      test: { x: test.x, y: test.labels },
+      test: { x: testDesign, y: test.labels },
       onProgress: (done) => bar.update(done),
     },
   );
   bar.finish(`best λ1=${r.best.lambda1} λ2=${r.best.lambda2} dev acc ${r.best.dev.accuracy.toFixed(4)}`);
-  return { probe: r.probe, trainDesign, grid: r.points };
+  return { probe: r.probe, trainDesign, validDesign, testDesign, grid: r.points };
 }
 
-/** The control probe (probe/control.ts) on the same neurons and rows with the chosen λs. */
+/** Whether two task splits list the same rows (sentence and word), whatever their labels. */
+function sameRows(a: TaskSplit, b: TaskSplit): boolean {
+  return (
+    a.sentence.length === b.sentence.length &&
+    a.sentence.every((v, i) => v === b.sentence[i] && a.word[i] === b.word[i])
+  );
+}
+
+/**
+ * The control probe (probe/control.ts) on the same neurons and rows with the chosen λs. When the
+ * control task lists the real task's rows (as `codeneurons task` writes it), the real probe's
+ * standardized designs serve it (the same values fitControlProbe would make from the raw rows);
+ * otherwise its rows are read.
+ */
 async function controlAccuracy(
   stores: SplitStores,
   opts: ProbeStageOptions,
   columns: { neurons: number[]; site: Site },
   probe: LogisticProbe,
   realClasses: string[],
+  real: { task: Task; fitted: Fitted },
 ): Promise<{ valid: number; test: number }> {
   const task = await readTask(opts.task, { control: true });
   const dir = join(opts.task, "control");
-  const read = (name: SplitName) =>
-    readSplit(stores[name], filterClasses(task[name], opts.classes), columns, join(dir, `${name}.tsv`));
+  // With --classes the two tasks keep different rows (each by its own labels).
+  const reuse = !opts.classes && SPLITS.every((s) => sameRows(real.task[s], task[s]));
+  const designs = {
+    train: real.fitted.trainDesign,
+    valid: real.fitted.validDesign,
+    test: real.fitted.testDesign,
+  };
+  const read = async (name: SplitName): Promise<{ x: DesignMatrix | Matrix; labels: string[] }> =>
+    reuse
+      ? { x: designs[name], labels: task[name].label }
+      : readSplit(stores[name], filterClasses(task[name], opts.classes), columns, join(dir, `${name}.tsv`));
   const train = await read("train");
   const valid = await read("valid");
   const test = await read("test");

@@ -495,10 +495,14 @@ export class ActivationStore {
       const local = [...new Set(outRows.map((i) => rows[i] - shard.firstRow))].sort((a, b) => a - b);
       for (const [layer, layerCols] of colsByLayer) {
         const values = this.readLocalRows(shard, site, layer, dim, local);
+        // Consecutive units to consecutive columns (a whole layer, usually): one copy per row.
+        const first = layerCols[0];
+        const run = layerCols.every((c, k) => c.unit === first.unit + k && c.col === first.col + k);
         for (const i of outRows) {
           const v = values.get(rows[i] - shard.firstRow)!;
           const dst = i * cols.length;
-          for (const { col, unit } of layerCols) out.data[dst + col] = v[unit];
+          if (run) out.data.set(v.subarray(first.unit, first.unit + layerCols.length), dst + first.col);
+          else for (const { col, unit } of layerCols) out.data[dst + col] = v[unit];
         }
       }
     }

@@ -107,6 +107,23 @@ describe("the probe stage (probe/stage.ts)", () => {
     expect(probe.neurons).toEqual([43, 69, 26, 17]);
   });
 
+  it("a probe over the memory bound is refused before any activation is read, naming what fits", async () => {
+    const run = runProbe({
+      store,
+      task,
+      out: join(dir, "mem"),
+      lambda1: 1e-4,
+      maxMemoryBytes: 1000,
+      quiet: true,
+    });
+    await expect(run).rejects.toThrow(UserError);
+    await expect(
+      runProbe({ store, task, out: join(dir, "mem"), lambda1: 1e-4, maxMemoryBytes: 1000, quiet: true }),
+    ).rejects.toThrow(
+      /neurons over \d+\/\d+\/\d+ rows need about .* over the memory bound of 0\.0 GiB .*--layers with about 1 of the 13 layers/,
+    );
+  });
+
   it("bad input: clear errors naming the file, line or option", async () => {
     await expect(runProbe({ store, task, out: join(dir, "x"), grid: true, lambda1: 1 })).rejects.toThrow(
       UserError,

@@ -1,4 +1,10 @@
 import { totalmem } from "node:os";
+import {
+  defaultMemoryBound,
+  fmtGiB,
+  gridMemoryBytes as gridBytes,
+  probeMemoryBytes as probeBytes,
+} from "../../probe/memory.js";
 import { UserError } from "../../util/errors.js";
 import { clusteringMemoryBytes, defaultMaxMemoryBytes, perLayerMemoryBytes } from "../cluster.js";
 import { SUBSET_COPY_LIMIT_BYTES } from "./probes.js";
@@ -33,28 +39,15 @@ export interface ProblemShape {
   controlClasses: number;
 }
 
+/** Default bound of the pipeline: 85% of the machine's memory. */
+export const defaultPipelineMemoryBytes = defaultMemoryBound;
+export { fmtGiB };
+
 export interface StepMemory {
   step: StepName;
   bytes: number;
   /** What dominates it, for people. */
   what: string;
-}
-
-const LBFGS_PAIRS = 10;
-const GiB = 1024 ** 3;
-export const fmtGiB = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
-
-/** Default bound: 85% of the machine's memory (the rest for the system and other processes). */
-export function defaultPipelineMemoryBytes(): number {
-  return Math.floor(0.85 * totalmem());
-}
-
-function probeBytes(d: number, k: number, rows: number): number {
-  return 8 * (d * k + k) * (2 * LBFGS_PAIRS + 12) + 12 * d * k + 28 * rows * k;
-}
-
-function gridBytes(d: number, k: number, rows: number, batch: number): number {
-  return batch * (probeBytes(d, k, rows) + 8 * d * k * (2 * LBFGS_PAIRS + 2));
 }
 
 function copyBytes(d: number, s: ProblemShape): number {
