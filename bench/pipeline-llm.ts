@@ -20,9 +20,11 @@
  * `full_size=false`, never as the full-size figure).
  *
  * Usage: npm run bench:pipeline-llm [-- --layers 8] [-- --hidden 4096] [-- --steps oracle,cc] [-- --prepare-only]
+ *        npm run bench:pipeline-llm -- --record-from bench/work/pipeline-llm/4x4096/child.json --layers 4 --hidden 4096
+ *          (prints and records a finished run again from its child's result file)
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -59,6 +61,7 @@ const { values: args } = parseArgs({
     steps: { type: "string" },
     "prepare-only": { type: "boolean", default: false },
     child: { type: "string" },
+    "record-from": { type: "string" },
   },
 });
 
@@ -294,6 +297,10 @@ async function child(file: string): Promise<void> {
 
 async function main(): Promise<void> {
   if (args.child) return child(args.child);
+  if (args["record-from"]) {
+    if (!args.layers || !args.hidden) throw new Error("--record-from needs the run's --layers and --hidden");
+    return report(args["record-from"], Number(args.layers), Number(args.hidden), {}, true);
+  }
   const layers = Number(args.layers ?? FULL.layers);
   const hidden = Number(args.hidden ?? FULL.hidden);
   if (!(Number.isInteger(layers) && layers >= 2 && Number.isInteger(hidden) && hidden >= 8))
@@ -324,6 +331,21 @@ async function main(): Promise<void> {
     },
   );
   if (r.status !== 0) throw new Error(`the pipeline run failed (exit ${r.status ?? r.signal})`);
+  await report(jobFile, layers, hidden, before);
+}
+
+/**
+ * Prints and records a finished run from its child's result file. `--record-from FILE` re-records one
+ * (the record then names the file and when the run finished).
+ */
+async function report(
+  jobFile: string,
+  layers: number,
+  hidden: number,
+  before: Record<string, unknown>,
+  recovered = false,
+): Promise<void> {
+  const full = layers === FULL.layers && hidden === FULL.hidden;
   const result = JSON.parse(readFileSync(jobFile, "utf8")) as ChildResult;
   process.stdout.write(`${formatSummary(result.results, result.record)}\n`);
   const { total: _t, load, ...perStep } = result.record.seconds;
@@ -341,7 +363,7 @@ async function main(): Promise<void> {
     probes: result.record.details.probesFitted,
     clusterings: result.record.details.clusterings,
     threads: threadCount(),
-    load1: loadavg()[0],
+    ...(recovered ? { recorded_from: "child.json" } : { load1: loadavg()[0] }),
   };
   const line = [
     `BENCH pipeline-llm`,
@@ -353,10 +375,20 @@ async function main(): Promise<void> {
     lines: [line],
     ours: [result.seconds],
     peakMb: result.peakMb,
+    shape: {
+      layers,
+      hidden,
+      neurons: result.results.totalNeurons,
+      rows: result.results.input.rows,
+      classes: result.results.input.classes.length,
+      scope:
+        result.results.steps.cc?.clustering.scope ?? result.results.steps.ccfs?.groups[0]?.clustering.scope,
+    },
     perStep,
     summary: result.results.summary,
     run: result.record,
     machineBefore: before,
+    ...(recovered ? { recordedFrom: jobFile, finishedAt: statSync(jobFile).mtime.toISOString() } : {}),
   });
 }
 

@@ -1,7 +1,9 @@
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import {
+  type PipelinePlan,
   parseSteps,
+  planRedundancyPipeline,
   runRedundancyForSites,
   type SiteChoice,
   sitesOf,
@@ -23,7 +25,8 @@ type RedundancyCli = Partial<PipelineSettings> & {
   sites?: SiteChoice;
   layers?: number[];
   maxMemory?: number;
-  out: string;
+  plan?: boolean;
+  out?: string;
   steps?: string;
   json?: boolean;
   quiet?: boolean;
@@ -47,7 +50,7 @@ export const register: Register = (program: Command) => {
       "--task <dir>",
       "task directory: {train,valid,test}.tsv (token tagging) or <split>.in / <split>.a.in+.b.in + <split>.label (sentence-level)",
     )
-    .requiredOption("--out <dir>", "output directory")
+    .option("--out <dir>", "output directory (required unless --plan)")
     .addOption(siteOption())
     .addOption(
       new Option(
@@ -111,6 +114,10 @@ export const register: Register = (program: Command) => {
         .choices(["until-target", "all"])
         .default("until-target"),
     )
+    .option(
+      "--warm-starts",
+      "minimal-set searches start each size's probe from the previous size's (fewer iterations on wide stores; slightly different early-stopped probes, marked in the results)",
+    )
     .option("--stride <n>", "LCA ordering steps of weight mass (NeuroX: 1000)", parseIntOption("stride", 1))
     .option(
       "--patience <n>",
@@ -122,6 +129,10 @@ export const register: Register = (program: Command) => {
       "--max-memory <GiB>",
       "memory the run may use (default 85% of this machine's); a run estimated above it is refused before it starts",
       parseFloatOption("max-memory"),
+    )
+    .option(
+      "--plan",
+      "print the estimated memory and time of each step for this store and task, without running anything (docs/cost-model.md)",
     )
     .option("--json", "print the whole results as JSON on stdout")
     .option("--quiet", "no progress output")
@@ -135,6 +146,7 @@ export const register: Register = (program: Command) => {
           sites: choice,
           layers,
           maxMemory,
+          plan,
           out,
           steps,
           json,
@@ -147,6 +159,20 @@ export const register: Register = (program: Command) => {
         if (choice && cmd.getOptionValueSource("site") === "cli" && choice !== site)
           throw new UserError(`--site ${site} and --sites ${choice} disagree: give one of them`);
         const sites = sitesOf(choice ?? site);
+        const stepList = steps ? parseSteps(steps.split(",")) : undefined;
+        const maxMemoryBytes = maxMemory !== undefined ? maxMemory * 1024 ** 3 : undefined;
+        if (plan) {
+          for (const s of sites) {
+            const p = await planRedundancyPipeline(
+              { store, storeB, task, layers, site: s },
+              { steps: stepList, settings, maxMemoryBytes },
+            );
+            if (json) printJson(p);
+            else process.stdout.write(`${formatPlan(p)}\n`);
+          }
+          return;
+        }
+        if (!out) throw new UserError("--out <dir> is required (unless --plan)");
         const runs = await runRedundancyForSites({ store, storeB, task }, sites, {
           out,
           steps: steps ? parseSteps(steps.split(",")) : undefined,
@@ -171,3 +197,27 @@ export const register: Register = (program: Command) => {
       }),
     );
 };
+
+const GiB = 1024 ** 3;
+
+function duration(seconds: number): string {
+  if (seconds < 90) return `${seconds.toFixed(0)} s`;
+  if (seconds < 5400) return `${(seconds / 60).toFixed(0)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** The plan as a table: each step's memory and time, the peak against the bound, the total. */
+export function formatPlan(p: PipelinePlan): string {
+  const s = p.shape;
+  const lines = [
+    `plan: ${s.neurons} ${p.input.site} neurons (${s.layers} layers × ${s.width}${s.sides > 1 ? " × 2 sides" : ""}), ${s.rows.train}/${s.rows.valid}/${s.rows.test} rows, ${s.classes} classes; clustering: ${p.clustering}`,
+    `  ${"step".padEnd(12)} ${"memory".padStart(10)} ${"time".padStart(9)}`,
+    ...p.steps.map(
+      (x) =>
+        `  ${x.step.padEnd(12)} ${`${(x.bytes / GiB).toFixed(1)} GiB`.padStart(10)} ${duration(x.seconds).padStart(9)}`,
+    ),
+    `  ${"total".padEnd(12)} ${`${(p.peakBytes / GiB).toFixed(1)} GiB`.padStart(10)} ${duration(p.seconds).padStart(9)}   (peak; bound ${(p.boundBytes / GiB).toFixed(1)} GiB: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"})`,
+    "  times are estimates from the cost model of docs/cost-model.md (measured on a 2-core machine); nothing was run",
+  ];
+  return lines.join("\n");
+}

@@ -66,6 +66,43 @@ describe("codeneurons redundancy", () => {
     expect(again.stdout).toMatch(/^ {2}LS +\d+ +\d+\.\d\d%/m);
   });
 
+  it("--plan prints each step's memory and time for this store and task, running nothing", async () => {
+    const out = join(dir, "planned");
+    const r = await cli(["redundancy", "--store", data.store, "--task", data.task, "--plan"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /^plan: 64 hidden neurons \(4 layers × 16\), \d+\/\d+\/\d+ rows, 6 classes; clustering: all$/m,
+    );
+    for (const step of ["cka", "oracle", "incremental", "cc", "random", "control"])
+      expect(r.stdout).toMatch(new RegExp(`^  ${step} +\\d+\\.\\d GiB +\\d+ (s|min|h)$`, "m"));
+    expect(r.stdout).toMatch(/^ {2}total .* \(peak; bound .* GiB: fits\)$/m);
+    expect(r.stdout).toMatch(/nothing was run/);
+    expect(existsSync(out)).toBe(false);
+    const over = await cli([
+      "redundancy",
+      "--store",
+      data.store,
+      "--task",
+      data.task,
+      "--plan",
+      "--max-memory",
+      "0.00001",
+      "--json",
+    ]);
+    expect(over.code).toBe(0);
+    const plan = JSON.parse(over.stdout) as {
+      peakBytes: number;
+      boundBytes: number;
+      steps: { step: string }[];
+    };
+    expect(plan.peakBytes).toBeGreaterThan(plan.boundBytes);
+    expect(plan.steps.map((s) => s.step)).toHaveLength(12);
+    // Running needs --out.
+    const noOut = await cli(["redundancy", "--store", data.store, "--task", data.task]);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toMatch(/--out <dir> is required \(unless --plan\)/);
+  });
+
   it("bad input: exit 2 with one line naming the problem", async () => {
     const base = ["redundancy", "--store", data.store, "--out", join(dir, "bad")];
     const cases: [string[], RegExp][] = [

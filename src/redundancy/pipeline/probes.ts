@@ -4,6 +4,7 @@ import { fitControlProbe } from "../../probe/control.js";
 import { type GridPoint, gridSearch } from "../../probe/grid.js";
 import { LogisticProbe } from "../../probe/logistic.js";
 import type { ClassificationMetrics } from "../../probe/metrics.js";
+import type { WarmStart } from "../../probe/owlqn.js";
 import { neuronOrdering } from "../../rank/lca.js";
 import { type Matrix, selectColumns, selectRows } from "../../util/matrix.js";
 import type { PipelineData, SplitName } from "./input/index.js";
@@ -175,6 +176,32 @@ export async function fitProbe(
 }
 
 /**
+ * A probe with fixed λs on the first `columns` of an ordering, started from the probe on a shorter
+ * prefix of it (its weights, zeros for the added columns, its bias): how warm-started minimal-set
+ * searches fit each size. Also returns the weights, for the next size.
+ */
+export async function fitProbeFrom(
+  data: PipelineData,
+  z: StandardizedData,
+  classes: readonly string[],
+  req: ProbeRequest,
+  solver: ProbeSolverSettings,
+  previous: { w: Float64Array; b: Float64Array } | null,
+): Promise<ProbeFit & { weights: { w: Float64Array; b: Float64Array } }> {
+  const k = classes.length;
+  let init: WarmStart | undefined;
+  if (previous) {
+    const w = new Float64Array(req.columns.length * k);
+    w.set(previous.w.subarray(0, Math.min(previous.w.length, w.length)));
+    init = { w, b: Float64Array.from(previous.b) };
+  }
+  const { probe, designs } = await trainProbe(data, z, classes, req, solver, SUBSET_COPY_LIMIT_BYTES, init);
+  const fit = await probeFitOf(probe, data, z, req, undefined, designs);
+  const weights = { w: probe.weights as Float64Array, b: probe.bias as Float64Array };
+  return { ...fit, record: { ...fit.record, ...(init ? { warmStart: true as const } : {}) }, weights };
+}
+
+/**
  * The probe itself of a request, trained as the pipeline trains it (compress/ refits a selected set's
  * probe this way and gets the pipeline's probe, weight for weight).
  */
@@ -185,6 +212,8 @@ export async function trainProbe(
   req: ProbeRequest,
   solver: ProbeSolverSettings,
   copyLimitBytes = SUBSET_COPY_LIMIT_BYTES,
+  /** A start for a probe with fixed λs (weights [columns × classes] feature-major, bias). */
+  init?: WarmStart,
 ): Promise<{
   probe: LogisticProbe;
   gridPoints?: GridPoint[];
@@ -214,7 +243,7 @@ export async function trainProbe(
     return { probe: r.probe, gridPoints: r.points, designs: { valid, test } };
   }
   const probe = new LogisticProbe({ ...req.lambdas, ...solver });
-  await probe.fit(design, y, { valid: { x: valid, y: yValid }, classes });
+  await probe.fit(design, y, { valid: { x: valid, y: yValid }, classes, warmStart: init });
   return { probe, designs: { valid, test } };
 }
 

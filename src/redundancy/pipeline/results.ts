@@ -67,6 +67,8 @@ export const PROBE_RECORD_SCHEMA = z.object({
   dev: SCORES_SCHEMA,
   test: SCORES_SCHEMA,
   iterations: count,
+  /** Started from the previous size's probe (settings.warmStarts); absent: from zero. */
+  warmStart: z.literal(true).optional(),
 });
 export type ProbeRecord = z.infer<typeof PROBE_RECORD_SCHEMA>;
 
@@ -321,6 +323,12 @@ export const PIPELINE_SETTINGS_SCHEMA = z.object({
   representative: z.enum(["random", "medoid"]),
   /** "until-target": a search stops at its minimal set (the paper); "all": every percentage. */
   curves: z.enum(["until-target", "all"]),
+  /**
+   * Minimal-set searches start each size's probe from the previous size's weights (zeros for the
+   * added neurons) instead of from zero: fewer iterations on wide stores, slightly different
+   * early-stopped probes. Absent: off (every probe from zero, as the paper).
+   */
+  warmStarts: z.boolean().optional(),
   ckaBatchSize: count,
 });
 export type PipelineSettings = z.infer<typeof PIPELINE_SETTINGS_SCHEMA>;

@@ -3,6 +3,9 @@ import type { Lambdas } from "./probes.js";
 import type { MinimalSet, ProbeRecord, SearchPoint, SearchResult } from "./results.js";
 
 /**
+ * With settings.warmStarts, each size's probe starts from the previous size's weights (the ordering's
+ * prefix grows, so its first columns are the previous probe's), zeros for the added neurons.
+ *
  * The minimal neuron set of an ordering (docs/DESIGN.md, "Minimal neuron set"; Dalvi et al. 2020's
  * run_neuron_selection): for each percentage p in order, retrain on the first ⌊p × total⌋ neurons
  * (total = all neurons of the model, as theirs: `int(percentage * num_layers * neurons_per_layer)`),
@@ -28,16 +31,21 @@ export async function searchMinimal(ctx: StepContext, spec: SearchSpec): Promise
   let minimal: MinimalSet | null = null;
   const tried = new Set<number>();
   const bar = ctx.progress(spec.label, spec.percentages.length, "sizes");
+  // Warm starts need fixed λs (a grid per probe has no single start).
+  const warm = s.warmStarts === true && !("grid" in spec.lambdas);
+  let previous: { w: Float64Array; b: Float64Array } | null = null;
   for (const [i, percentage] of spec.percentages.entries()) {
     if (i > 0) bar.update(i);
     const n = Math.floor(percentage * total);
     if (n < 1 || n > spec.ordering.length || tried.has(n)) continue;
     tried.add(n);
-    const fit = await ctx.probe({
-      columns: spec.ordering.slice(0, n),
-      lambdas: spec.lambdas,
-      labels: "task",
-    });
+    const req = { columns: spec.ordering.slice(0, n), lambdas: spec.lambdas, labels: "task" as const };
+    let fit: { record: ProbeRecord };
+    if (warm) {
+      const f = await ctx.probeFrom(req, previous);
+      previous = f.weights;
+      fit = f;
+    } else fit = await ctx.probe(req);
     const reduction = 1 - n / total;
     points.push({ percentage, neurons: n, reduction, probe: fit.record });
     if (!minimal && fit.record.dev.accuracy > target) {

@@ -143,6 +143,7 @@ export const lslcaStep: StepDef<"lslca"> = {
     neuronDelta: s.neuronDelta,
     stride: s.stride,
     curves: s.curves,
+    ...(s.warmStarts ? { warmStarts: true } : {}),
     thresholds: s.thresholds,
     seed: s.seed,
     representative: s.representative,

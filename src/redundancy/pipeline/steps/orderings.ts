@@ -19,6 +19,8 @@ const searchSettings = (s: PipelineSettings) => ({
   percentages: s.finePercentages,
   neuronDelta: s.neuronDelta,
   curves: s.curves,
+  // Only when on, so that results cached before the setting existed stay valid.
+  ...(s.warmStarts ? { warmStarts: true } : {}),
 });
 
 async function orderedSearch(
