@@ -8,6 +8,7 @@ import {
   type SiteChoice,
   sitesOf,
 } from "../redundancy/pipeline/pipeline.js";
+import { fmtGiB } from "../redundancy/pipeline/plan.js";
 import type { PipelineSettings } from "../redundancy/pipeline/results.js";
 import { formatSummary } from "../redundancy/pipeline/summary.js";
 import { SITES, type Site } from "../store/format.js";
@@ -198,8 +199,6 @@ export const register: Register = (program: Command) => {
     );
 };
 
-const GiB = 1024 ** 3;
-
 function duration(seconds: number): string {
   if (seconds < 90) return `${seconds.toFixed(0)} s`;
   if (seconds < 5400) return `${(seconds / 60).toFixed(0)} min`;
@@ -213,10 +212,9 @@ export function formatPlan(p: PipelinePlan): string {
     `plan: ${s.neurons} ${p.input.site} neurons (${s.layers} layers × ${s.width}${s.sides > 1 ? " × 2 sides" : ""}), ${s.rows.train}/${s.rows.valid}/${s.rows.test} rows, ${s.classes} classes; clustering: ${p.clustering}`,
     `  ${"step".padEnd(12)} ${"memory".padStart(10)} ${"time".padStart(9)}`,
     ...p.steps.map(
-      (x) =>
-        `  ${x.step.padEnd(12)} ${`${(x.bytes / GiB).toFixed(1)} GiB`.padStart(10)} ${duration(x.seconds).padStart(9)}`,
+      (x) => `  ${x.step.padEnd(12)} ${fmtGiB(x.bytes).padStart(10)} ${duration(x.seconds).padStart(9)}`,
     ),
-    `  ${"total".padEnd(12)} ${`${(p.peakBytes / GiB).toFixed(1)} GiB`.padStart(10)} ${duration(p.seconds).padStart(9)}   (peak; bound ${(p.boundBytes / GiB).toFixed(1)} GiB: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"})`,
+    `  ${"total".padEnd(12)} ${fmtGiB(p.peakBytes).padStart(10)} ${duration(p.seconds).padStart(9)}   (peak; bound ${fmtGiB(p.boundBytes)}: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"})`,
     "  times are estimates from the cost model of docs/cost-model.md (measured on a 2-core machine); nothing was run",
   ];
   return lines.join("\n");

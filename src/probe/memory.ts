@@ -28,4 +28,8 @@ export function defaultMemoryBound(): number {
 }
 
 const GiB = 1024 ** 3;
-export const fmtGiB = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
+/** A memory size for people: GiB to one decimal, or MiB below a tenth of a GiB (never "0.0 GiB"). */
+export const fmtGiB = (bytes: number) =>
+  bytes >= 0.1 * GiB
+    ? `${(bytes / GiB).toFixed(1)} GiB`
+    : `${Math.max(1, Math.round(bytes / 1024 ** 2))} MiB`;

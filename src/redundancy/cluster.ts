@@ -10,6 +10,7 @@ import {
   type Standardized,
   standardizeColumnsT,
 } from "../linalg/correlation.js";
+import { fmtGiB } from "../probe/memory.js";
 import { UserError } from "../util/errors.js";
 import { type ColumnSource, columnSource, type Matrix } from "../util/matrix.js";
 import { prefaultedBuffer } from "../util/prefault.js";
@@ -152,9 +153,6 @@ export function defaultMaxMemoryBytes(): number {
   return Math.floor(totalmem() / 2);
 }
 
-const GiB = 1024 ** 3;
-const fmt = (bytes: number) => `${(bytes / GiB).toFixed(2)} GiB`;
-
 function fits(n: number, tokens: number, opts: ClusterOptions, bound: number): boolean {
   return (
     n <= MAX_CLUSTER_NEURONS && clusteringMemoryBytes(n, tokens, opts.representative, opts.blockSize) <= bound
@@ -204,7 +202,7 @@ function planGroups(n: number, rows: number, ids: readonly number[], opts: Clust
   const need = perLayerMemoryBytes(largest, rows, linked, opts.representative, opts.blockSize);
   if (largest > MAX_CLUSTER_NEURONS || need > bound) {
     throw new UserError(
-      `${why}; even one layer (${largest} neurons) is over the bound (${fmt(need)} per ${linked ? "pair of layers" : "layer"}): raise it.`,
+      `${why}; even one layer (${largest} neurons) is over the bound (${fmtGiB(need)} per ${linked ? "pair of layers" : "layer"}): raise it.`,
     );
   }
   const joined = "then joined clusters of neighbouring layers whose average distance is ≤ t";
@@ -218,9 +216,9 @@ function planGroups(n: number, rows: number, ids: readonly number[], opts: Clust
 function overBound(n: number, rows: number, opts: ClusterOptions, bound: number): string {
   const need = clusteringMemoryBytes(n, rows, opts.representative, opts.blockSize);
   return (
-    `clustering ${n} neurons over ${rows} tokens needs about ${fmt(need)} ` +
+    `clustering ${n} neurons over ${rows} tokens needs about ${fmtGiB(need)} ` +
     `(float64 distances 8·n² bytes${opts.representative === "medoid" ? " and a condensed copy for medoids" : ""}, ` +
-    `plus a float32 copy of the activations), over the memory bound of ${fmt(bound)}` +
+    `plus a float32 copy of the activations), over the memory bound of ${fmtGiB(bound)}` +
     (n > MAX_CLUSTER_NEURONS ? ` and over the ${MAX_CLUSTER_NEURONS} neurons a typed array can hold` : "")
   );
 }

@@ -74,7 +74,7 @@ describe("codeneurons redundancy", () => {
       /^plan: 64 hidden neurons \(4 layers × 16\), \d+\/\d+\/\d+ rows, 6 classes; clustering: all$/m,
     );
     for (const step of ["cka", "oracle", "incremental", "cc", "random", "control"])
-      expect(r.stdout).toMatch(new RegExp(`^  ${step} +\\d+\\.\\d GiB +\\d+ (s|min|h)$`, "m"));
+      expect(r.stdout).toMatch(new RegExp(`^  ${step} +\\d+(\\.\\d GiB| MiB) +\\d+ (s|min|h)$`, "m"));
     expect(r.stdout).toMatch(/^ {2}total .* \(peak; bound .* GiB: fits\)$/m);
     expect(r.stdout).toMatch(/nothing was run/);
     expect(existsSync(out)).toBe(false);

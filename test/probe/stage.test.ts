@@ -120,7 +120,7 @@ describe("the probe stage (probe/stage.ts)", () => {
     await expect(
       runProbe({ store, task, out: join(dir, "mem"), lambda1: 1e-4, maxMemoryBytes: 1000, quiet: true }),
     ).rejects.toThrow(
-      /neurons over \d+\/\d+\/\d+ rows need about .* over the memory bound of 0\.0 GiB .*--layers with about 1 of the 13 layers/,
+      /neurons over \d+\/\d+\/\d+ rows need about .* over the memory bound of 1 MiB .*--layers with about 1 of the 13 layers/,
     );
   });
 

@@ -184,6 +184,6 @@ describe("memory plan", () => {
       maxMemoryBytes: 1000,
       quiet: true,
     });
-    await expect(run).rejects.toThrow(/over the memory bound of 0\.0 GiB/);
+    await expect(run).rejects.toThrow(/over the memory bound of 1 MiB/);
   });
 });
