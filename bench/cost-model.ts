@@ -4,7 +4,10 @@
  * measured and predicted seconds per step and peak memory, with the model's constants (plan.ts's
  * COST_CONSTANTS) and, with --fit, the constants fitted to these runs.
  *
- * Usage: npx tsx bench/cost-model.ts [--fit] [--runs N]   (the newest N runs of distinct shapes; default all)
+ * Usage: npx tsx bench/cost-model.ts [--fit] [--since 2026-11-27T17:00] [--hold-out 3x3072]
+ *   --since: only runs recorded at or after this time (runs of one machine state: load changes the
+ *   constants); each shape's newest run counts. --hold-out: a shape left out of the fit and shown as
+ *   a prediction, to see how the model does on a size it was not fitted to.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -26,12 +29,13 @@ interface Run {
   perStep: Record<string, number>;
   peakMb: number;
   commit?: string;
+  date?: string;
 }
 
-function runsOf(): Run[] {
+function runsOf(since: string | undefined): Run[] {
   const all = JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as { name: string; [k: string]: unknown }[];
   const out = new Map<string, Run>();
-  for (const r of all.filter((x) => x.name === "pipeline-llm")) {
+  for (const r of all.filter((x) => x.name === "pipeline-llm" && (!since || String(x.date) >= since))) {
     const line = (r.lines as string[])[0];
     const field = (k: string) => Number(new RegExp(` ${k}=(\\S+)`).exec(line)?.[1]);
     const layers = field("layers");
@@ -53,6 +57,7 @@ function runsOf(): Run[] {
       perStep: r.perStep as Record<string, number>,
       peakMb: Number(r.peakMb),
       commit: r.commit as string | undefined,
+      date: r.date as string | undefined,
     });
   }
   return [...out.values()].sort((a, b) => a.shape.neurons - b.shape.neurons);
@@ -78,13 +83,18 @@ function fitConstants(runs: Run[]): Record<StepName, number> {
 }
 
 const { values } = parseArgs({
-  options: { runs: { type: "string" }, fit: { type: "boolean", default: false } },
+  options: {
+    since: { type: "string" },
+    "hold-out": { type: "string" },
+    fit: { type: "boolean", default: false },
+  },
 });
-let runs = runsOf();
-if (values.runs) runs = runs.slice(-Number(values.runs));
+const runs = runsOf(values.since);
 if (runs.length === 0)
   throw new Error(`no pipeline-llm runs in ${RESULTS_FILE}: run npm run bench:pipeline-llm`);
-const c = values.fit ? fitConstants(runs) : COST_CONSTANTS;
+const shapeName = (r: Run) => `${r.shape.layers}x${r.shape.width}`;
+const fitted = runs.filter((r) => shapeName(r) !== values["hold-out"]);
+const c = values.fit ? fitConstants(fitted) : COST_CONSTANTS;
 process.stdout.write(`constants (s per unit of work): ${JSON.stringify(c)}\n`);
 for (const run of runs) {
   const steps = Object.keys(run.perStep) as StepName[];
@@ -94,7 +104,7 @@ for (const run of runs) {
   let measuredTotal = 0;
   let predictedTotal = 0;
   process.stdout.write(
-    `\n${run.shape.layers} × ${run.shape.width} = ${run.shape.neurons} neurons (${run.scope}):\n`,
+    `\n${run.shape.layers} × ${run.shape.width} = ${run.shape.neurons} neurons (${run.scope})${values.fit && !fitted.includes(run) ? ", held out of the fit" : ""}${run.date ? `, run ${run.date}` : ""}:\n`,
   );
   predicted.forEach((p) => {
     const m = run.perStep[p.step];
