@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openPipelineSource } from "../../src/redundancy/pipeline/input/index.js";
 import { DEFAULT_SETTINGS, STEP_ALIASES } from "../../src/redundancy/pipeline/pipeline.js";
-import { checkMemory, memoryPlan, type ProblemShape } from "../../src/redundancy/pipeline/plan.js";
+import { checkMemory, memoryPlan, type ProblemShape, timePlan } from "../../src/redundancy/pipeline/plan.js";
 import { fitProbe, standardizeData } from "../../src/redundancy/pipeline/probes.js";
 import { InputError, UserError } from "../../src/util/errors.js";
 import { makeSentenceTasks, makeTokenTask, runPipeline } from "./pipeline-helpers.js";
@@ -153,6 +153,22 @@ describe("--layers", () => {
     await expect(openPipelineSource({ ...token, layers: [7] })).rejects.toThrow(
       /--layers: hidden layer 7 is not in the store \(hidden layers 0,1,2,3\)/,
     );
+  });
+});
+
+describe("time plan", () => {
+  it("every step that reads activations has a fitted cost; probes grow with n, one tree's correlations with n²", () => {
+    const half = { ...LLM, layers: 16, neurons: 16 * 4096 };
+    const full = timePlan(LLM, STEP_ALIASES.all, "all");
+    const small = timePlan(half, STEP_ALIASES.all, "all");
+    const at = (plan: typeof full, step: string) => plan.find((p) => p.step === step)!.seconds;
+    for (const p of full) if (p.step !== "ls") expect(p.seconds, p.step).toBeGreaterThan(0);
+    expect(at(full, "oracle") / at(small, "oracle")).toBeCloseTo(LLM.neurons / half.neurons, 6);
+    // n²·r/2 correlations dominate the n·r·k threshold probes at this width.
+    expect(at(full, "cc") / at(small, "cc")).toBeGreaterThan(3.9);
+    // Per layer: linear in the layers.
+    const perLayer = timePlan(LLM, ["cc"], "per-layer-linked")[0].seconds;
+    expect(perLayer).toBeLessThan(at(full, "cc") / 10);
   });
 });
 

@@ -73,7 +73,7 @@ function clusterBytes(n: number, s: ProblemShape, settings: PipelineSettings): n
 }
 
 /** Node and onnxruntime themselves, before any data (measured: docs/cost-model.md). */
-export const RUNTIME_BYTES = 100 * 1024 ** 2;
+export const RUNTIME_BYTES = 256 * 1024 ** 2;
 
 /** Peak memory of each step the run computes. */
 export function memoryPlan(
@@ -217,22 +217,24 @@ export function stepWork(s: ProblemShape, step: StepName, scope: ClusterScopeOf)
 }
 
 /**
- * Seconds per unit of work of each step, fitted by bench/cost-model.ts to the bench:pipeline-llm runs
- * listed in docs/cost-model.md (2 cores shared with other jobs: the constants include that load).
+ * Seconds per unit of work of each step, fitted by bench/cost-model.ts (`--fit --since
+ * 2026-11-27T17:00 --hold-out 3x3072`) to the bench:pipeline-llm runs at 2 × 1,024, 2 × 2,048 and
+ * 4 × 2,048 neurons listed in docs/cost-model.md (2 cores, load average 3–7 from other jobs: the
+ * constants include that load). ls reads no activations: its time is not modelled.
  */
 export const COST_CONSTANTS: Record<StepName, number> = {
-  cka: 0,
-  oracle: 0,
-  independent: 0,
-  incremental: 0,
+  cka: 3.4e-08,
+  oracle: 1.22e-07,
+  independent: 7.46e-09,
+  incremental: 4.02e-08,
   ls: 0,
-  ccfs: 0,
-  lslca: 0,
-  cc: 0,
-  lca: 0,
-  probeless: 0,
-  random: 0,
-  control: 0,
+  ccfs: 2.53e-10,
+  lslca: 2.83e-08,
+  cc: 2.9e-10,
+  lca: 1.27e-08,
+  probeless: 4.89e-08,
+  random: 1.87e-07,
+  control: 5.62e-09,
 };
 
 export function timePlan(
