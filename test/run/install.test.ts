@@ -6,13 +6,14 @@ import {
   mkdtempSync,
   readFileSync,
   realpathSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SentenceTaskSummary } from "../../src/data/sentence/index.js";
 import type { TaskSummary } from "../../src/data/task/format.js";
 import type { RunFile } from "../../src/run/format.js";
@@ -47,7 +48,16 @@ interface LockEntry {
 }
 
 const json = <T>(file: string): T => JSON.parse(readFileSync(file, "utf8")) as T;
-const tmp = (name: string): string => realpathSync(mkdtempSync(join(tmpdir(), `cn-install-${name}-`)));
+/** Temporary directories, removed after the tests (the installed project alone holds ~300 MB). */
+const made: string[] = [];
+const tmp = (name: string): string => {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), `cn-install-${name}-`)));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 /** npm with this process's environment less what an enclosing `npm test` sets for its own package. */
 async function npm(args: string[], cwd: string): Promise<string> {
