@@ -18,7 +18,6 @@ import { StepContext } from "./context.js";
 import { openPipelineSource, type PipelineInputOptions, type PipelineSource } from "./input/index.js";
 import {
   type ClusterScopeOf,
-  COST_CONSTANTS,
   checkMemory,
   defaultPipelineMemoryBytes,
   memoryPlan,

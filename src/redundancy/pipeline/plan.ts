@@ -223,18 +223,18 @@ export function stepWork(s: ProblemShape, step: StepName, scope: ClusterScopeOf)
  * constants include that load). ls reads no activations: its time is not modelled.
  */
 export const COST_CONSTANTS: Record<StepName, number> = {
-  cka: 3.4e-08,
-  oracle: 1.22e-07,
-  independent: 7.46e-09,
-  incremental: 4.02e-08,
+  cka: 3.4e-8,
+  oracle: 1.22e-7,
+  independent: 7.46e-9,
+  incremental: 4.02e-8,
   ls: 0,
   ccfs: 2.53e-10,
-  lslca: 2.83e-08,
+  lslca: 2.83e-8,
   cc: 2.9e-10,
-  lca: 1.27e-08,
-  probeless: 4.89e-08,
-  random: 1.87e-07,
-  control: 5.62e-09,
+  lca: 1.27e-8,
+  probeless: 4.89e-8,
+  random: 1.87e-7,
+  control: 5.62e-9,
 };
 
 export function timePlan(
