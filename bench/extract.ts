@@ -15,7 +15,11 @@
  * run), our padding fraction, peak RSS, and the profile of our median run (where the time went).
  * The model is generated here (random normal weights, std 0.02; a WordPiece vocabulary of 30,522
  * entries from the Java training lines), so our side never needs Python.
- * Usage: npm run bench:extract [-- --sentences N --neurox-sentences M --runs R --batch-tokens T] */
+ * With --thread-ab, each round also runs our extraction with onnxruntime on the calling thread (the
+ * runner's `thread: "main"`, no overlap of a batch's outputs with the next batch's forward pass) and
+ * prints `BENCH extract-thread ours=<worker thread> baseline=<calling thread> ratio=<x>`: what running
+ * onnxruntime on a worker thread buys, measured in the same rounds.
+ * Usage: npm run bench:extract [-- --sentences N --neurox-sentences M --runs R --batch-tokens T --thread-ab] */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
@@ -54,6 +58,7 @@ const { values: args } = parseArgs({
     "neurox-sentences": { type: "string", default: "300" },
     runs: { type: "string", default: "3" },
     "batch-tokens": { type: "string", default: "1024" },
+    "thread-ab": { type: "boolean", default: false },
   },
 });
 /** Ours runs at its default batching; `baseline` / `ratio` compare with PyTorch at the same one. */
@@ -170,6 +175,7 @@ async function main(): Promise<void> {
   await writeFile(small, `${lines.slice(0, m).join("\n")}\n`);
   const threads = threadCount();
   const model = await openActivationModel(MODEL_DIR, { threads });
+  const onMain = args["thread-ab"] ? await openActivationModel(MODEL_DIR, { threads, thread: "main" }) : null;
   const tok = model.tokenizer;
   const sentences = lines.map((line) => {
     const ids = [...tok.prefixIds];
@@ -194,10 +200,10 @@ async function main(): Promise<void> {
   const gemm = await gemmSession(threads);
 
   // A fresh store each run: an existing one with the same plan would be resumed, not recomputed.
-  const extract = async (file: string, out: string) => {
+  const extract = async (file: string, out: string, which = model) => {
     await rm(out, { recursive: true, force: true });
     const t0 = performance.now();
-    const result = await extractActivations(model, {
+    const result = await extractActivations(which, {
       input: file,
       out,
       quiet: true,
@@ -209,9 +215,11 @@ async function main(): Promise<void> {
   const store = join(WORK_DIR, "extract-store");
   // Warm-ups (sessions, arenas, thread pools, page cache) on both sides.
   await extract(small, store);
+  if (onMain) await extract(small, store, onMain);
   await baseline?.run("batched", BASELINE_BATCH_TOKENS[0], m);
   // Rounds alternate the sides: the GEMM probe, ours, then PyTorch at each batching.
   const ours: { seconds: number; profile: ExtractProfile }[] = [];
+  const oursOnMain: number[] = [];
   const gemmRates: { wall: number; cpu: number }[] = [];
   const torch = new Map<number, BaselineResult[]>(BASELINE_BATCH_TOKENS.map((t) => [t, []]));
   for (let r = 0; r < runs; r++) {
@@ -219,6 +227,10 @@ async function main(): Promise<void> {
     const run = await extract(input, store);
     ours.push(run);
     process.stderr.write(`round ${r + 1}/${runs}: ours ${run.seconds.toFixed(2)} s`);
+    if (onMain) {
+      oursOnMain.push((await extract(input, store, onMain)).seconds);
+      process.stderr.write(`, ours on the calling thread ${oursOnMain[r].toFixed(2)} s`);
+    }
     for (const t of BASELINE_BATCH_TOKENS) {
       if (!baseline) break;
       const res = await baseline.run("batched", t);
@@ -236,6 +248,7 @@ async function main(): Promise<void> {
   await gemm.release();
   const peakMb = process.resourceUsage().maxRSS / 1024;
   await model.release();
+  await onMain?.release();
 
   const oursSec = median(ours.map((o) => o.seconds));
   const typical = [...ours].sort((a, b) => a.seconds - b.seconds)[(ours.length - 1) >> 1].profile;
@@ -283,8 +296,12 @@ async function main(): Promise<void> {
     batch_tokens: ourBatchTokens,
     ...common,
   });
+  const lineC = onMain
+    ? benchLine("extract-thread", oursSec, median(oursOnMain), { runs, sentences: n, ...common })
+    : null;
   await appendResult("extract", {
-    lines: [lineA, lineB],
+    lines: lineC ? [lineA, lineB, lineC] : [lineA, lineB],
+    ...(onMain ? { oursOnMain } : {}),
     ours: { times: ours.map((o) => o.seconds), smallTimes: oursSmall, peakMb, profile: typical },
     gemmRates,
     torch: Object.fromEntries(torch),

@@ -594,9 +594,11 @@ export async function extractActivations(
   const wordsTodo = groups.flat().reduce((s, sh) => s + countOwned(lines, sh), 0);
   const progress = new Progress("extract", wordsTodo, { quiet: o.quiet, unit: "words" });
   clock.lap("store");
-  // A group's shards are written while the next group computes (writing and syncing happen on libuv's
-  // threads between onnxruntime's runs), so at most two groups are held; a streamed model's groups are
-  // large, and its writes small beside its compute, so each is written before the next is allocated.
+  // A group's shards are written while the next group computes, so at most two groups are held: writes
+  // and syncs on libuv's threads; the checks and hashing on this thread, started on a later turn of the
+  // event loop, so that they run while onnxruntime computes the next group's first batches on its
+  // worker thread (model.ts). A streamed model's groups are large, and its writes small beside its
+  // compute, so each is written before the next is allocated.
   let writing: Promise<void> | null = null;
   try {
     for (const group of groups) {
@@ -614,9 +616,12 @@ export async function extractActivations(
       const writes = group
         .filter((shard) => pending.has(shard.id))
         .map(async (shard) => {
+          await new Promise((resolve) => setImmediate(resolve));
           records.push(await writeShard(o.out, shard, sliceRows(data, shard, group[0]), o.dtype));
         });
       writing = Promise.all(writes).then(() => {});
+      // A failed write is reported where `writing` is awaited, after the next group: handled until then.
+      writing.catch(() => {});
       if (model.streaming) await writing;
       clock.lap("store");
     }

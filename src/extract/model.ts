@@ -1,3 +1,4 @@
+import { executionProviders } from "../linalg/runtime.js";
 import { BlockRunner } from "../model/block-runner.js";
 import { loadModel } from "../model/load.js";
 import { openCheckpoint } from "../model/weights/index.js";
@@ -16,6 +17,14 @@ export interface OpenModelOptions {
    * time ("stream", for models larger than memory); "auto" (default) decides by size.
    */
   weights?: "auto" | "resident" | "stream";
+  /**
+   * BERT, RoBERTa, GPT-2: where onnxruntime runs (RunnerOptions.thread). "worker": on a worker thread,
+   * one batch ahead, so that averaging a batch's subwords and checking and hashing shards overlap the
+   * next batch's forward pass; "main": on the calling thread, one batch after the other. Default:
+   * "worker" on the CPU; other execution providers (CODENEURONS_EP) stay on the calling thread, where
+   * they have been tested.
+   */
+  thread?: "main" | "worker";
 }
 
 /**
@@ -78,7 +87,12 @@ export async function openActivationModel(
     };
   }
 
-  const runner = await model.createRunner({ layers, intermediates: mlpLayers, threads: opts.threads });
+  const runner = await model.createRunner({
+    layers,
+    intermediates: mlpLayers,
+    threads: opts.threads,
+    thread: opts.thread ?? (executionProviders().every((ep) => ep === "cpu") ? "worker" : "main"),
+  });
   return {
     ...common,
     layers: runner.layers,
@@ -89,10 +103,29 @@ export async function openActivationModel(
       sink: ForwardSink,
       times?: ForwardTimes,
     ): Promise<void> {
-      for (const [b, batch] of batches.entries()) {
-        const out = await runner.run(toRunInput(batch), [], times);
-        for (const [layer, data] of out.hidden) sink(b, "hidden", layer, data);
-        for (const [layer, data] of out.intermediate) sink(b, "mlp", layer, data);
+      // Batch b + 1 is handed to onnxruntime before batch b's outputs go to the sink: on a worker
+      // thread it computes meanwhile. `run` is the time spent waiting for it, `feeds` what handing it
+      // over took (the runner's own split would count the sink's time as waiting).
+      const start = (b: number) => {
+        const t0 = performance.now();
+        const out = runner.run(toRunInput(batches[b]));
+        if (times) times.feeds += (performance.now() - t0) / 1000;
+        return out;
+      };
+      let next = batches.length > 0 ? start(0) : null;
+      try {
+        for (let b = 0; b < batches.length; b++) {
+          const t0 = performance.now();
+          const out = await next!;
+          if (times) times.run += (performance.now() - t0) / 1000;
+          next = b + 1 < batches.length ? start(b + 1) : null;
+          for (const [layer, data] of out.hidden) sink(b, "hidden", layer, data);
+          for (const [layer, data] of out.intermediate) sink(b, "mlp", layer, data);
+        }
+      } catch (e) {
+        // The error that stopped the group is the one to report; a run still going must not outlive it.
+        await next?.catch(() => {});
+        throw e;
       }
     },
     release: () => runner.release(),

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSession, executionProviders, ort } from "../linalg/runtime.js";
+import { createWorkerSession, type SessionLike } from "../linalg/worker-session.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../util/errors.js";
 import {
@@ -37,6 +38,12 @@ export interface RunnerOptions extends GraphOptions {
   tempDir?: string;
   /** Further onnxruntime session options (profiling, spinning, …), applied last. */
   session?: ort.InferenceSession.SessionOptions;
+  /**
+   * Where onnxruntime runs: "main" (default), on the calling thread, which waits; "worker", on a worker
+   * thread (linalg/worker-session.ts), so that the caller can work on one batch's outputs while the
+   * next computes (extraction does).
+   */
+  thread?: "main" | "worker";
 }
 
 type IntArray = ArrayLike<number> | BigInt64Array;
@@ -86,7 +93,7 @@ export class TransformerRunner {
     readonly config: ModelConfig,
     readonly outputs: readonly GraphOutput[],
     private readonly inputNames: readonly GraphInputName[],
-    private readonly session: ort.InferenceSession,
+    private readonly session: SessionLike,
     /** Checkpoint tensors the graph did not need (LM heads, poolers, buffers). */
     readonly unusedTensors: readonly string[],
     private readonly tempFiles: string | null,
@@ -103,21 +110,22 @@ export class TransformerRunner {
     const graph = buildTransformerGraph(config, weights, source, opts);
     const sessionOpts = transformerSessionOptions(opts);
     const external = opts.externalData === "always" || graph.builder.initializerBytes() > INLINE_LIMIT;
+    const open = opts.thread === "worker" ? createWorkerSession : createSession;
     let tempFiles: string | null = null;
-    let session: ort.InferenceSession;
+    let session: SessionLike;
     if (external) {
       tempFiles = mkdtempSync(join(opts.tempDir ?? tmpdir(), "codeneurons-graph-"));
       try {
         const { model, data } = graph.builder.toModelWithExternalData("model.onnx.data", graph.opsets);
         await writeFileAtomic(join(tempFiles, "model.onnx.data"), data);
         await writeFileAtomic(join(tempFiles, "model.onnx"), model);
-        session = await createSession(join(tempFiles, "model.onnx"), sessionOpts);
+        session = await open(join(tempFiles, "model.onnx"), sessionOpts);
       } catch (e) {
         rmSync(tempFiles, { recursive: true, force: true });
         throw e;
       }
     } else {
-      session = await createSession(graph.builder.toModel(graph.opsets), sessionOpts);
+      session = await open(graph.builder.toModel(graph.opsets), sessionOpts);
     }
     return new TransformerRunner(
       config,

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -66,6 +66,43 @@ describe("length bucketing", () => {
     expect(t.seq).toBe(3);
     expect([...t.ids]).toEqual([1, 0, 0, 1, 2, 3]);
     expect([...t.mask]).toEqual([1, 0, 0, 1, 1, 1]);
+  });
+});
+
+describe("onnxruntime on a worker thread, one batch ahead", () => {
+  it("stores the same bytes as onnxruntime on the calling thread, over several groups and batches", async () => {
+    const work = mkdtempSync(join(tmpdir(), "cn-thread-"));
+    const rng = new Rng(5);
+    const words = ["x", "=", "y", ";", "if", "(", "a", ")", "{", "return", "b", "}", "foo.bar", "0x1F"];
+    const lines = Array.from({ length: 40 }, () =>
+      Array.from({ length: 1 + rng.int(12) }, () => words[rng.int(words.length)]).join(" "),
+    );
+    writeFileSync(join(work, "in.txt"), `${lines.join("\n")}\n`);
+    const shas: string[][] = [];
+    for (const thread of ["main", "worker"] as const) {
+      const model = await openActivationModel("test/fixtures/models/tiny-bert", {
+        thread,
+        sites: ["hidden", "mlp"],
+      });
+      const out = join(work, thread);
+      // Small shards and groups, small batches: several groups, each of several batches.
+      await extractActivations(model, {
+        input: join(work, "in.txt"),
+        out,
+        quiet: true,
+        sites: ["hidden", "mlp"],
+        batchTokens: 48,
+        shardBytes: 8000,
+        groupBytes: 24000,
+      });
+      await model.release();
+      const index = JSON.parse(readFileSync(join(out, "index.json"), "utf8")) as {
+        shards: { sha256: string }[];
+      };
+      shas.push(index.shards.map((s) => s.sha256));
+    }
+    expect(shas[0].length).toBeGreaterThan(3);
+    expect(shas[1]).toEqual(shas[0]);
   });
 });
 
