@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { readSentenceSplit } from "../data/sentence/index.js";
 import { readTask } from "../data/task/tsv.js";
 import type { ModelConfig } from "../model/config.js";
+import { TOKENIZER_FILES } from "../model/files.js";
 import { loadModel } from "../model/load.js";
 import { openCheckpoint } from "../model/weights/index.js";
 import { parseProbeFile } from "../probe/format.js";
@@ -82,16 +83,8 @@ export interface CompressResult {
   seconds: Record<string, number>;
 }
 
-const TOKENIZER_FILES = [
-  "config.json",
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-  "added_tokens.json",
-  "vocab.txt",
-  "vocab.json",
-  "merges.txt",
-];
+/** What the compressed model's directory copies from the source: its config and tokenizer files. */
+const COPIED_FILES = ["config.json", ...TOKENIZER_FILES];
 
 export function defaultCompressOut(results: string, set: SetName): string {
   return join(results, "compressed", set.replaceAll("+", "-"));
@@ -295,7 +288,7 @@ export async function runCompress(opts: CompressOptions): Promise<CompressResult
   });
   const external = graph.external;
   const copied: string[] = [];
-  for (const f of TOKENIZER_FILES)
+  for (const f of COPIED_FILES)
     if (existsSync(join(model.dir, f))) {
       await copyFile(join(model.dir, f), join(out, f));
       copied.push(f);
