@@ -9,6 +9,7 @@ import { InputError } from "../../src/util/errors.js";
 import { parseJsonText } from "../../src/util/json.js";
 import { Rng } from "../../src/util/rng.js";
 import { makeResultsDir } from "../fixtures/report/make-results.js";
+import { mangledJsonTexts } from "../fuzz/json-mutations.js";
 
 let dir: string;
 
@@ -19,17 +20,7 @@ beforeAll(async () => {
 
 /** Random truncations and character swaps of a valid file: each must parse or give an InputError. */
 function fuzz(text: string, seed: number, parse: (t: string) => unknown): void {
-  const rng = new Rng(seed);
-  const alphabet = ['"', "{", "}", "[", "]", ",", ":", "0", "-7", "1e400", "null", "x", " "];
-  for (let i = 0; i < 300; i++) {
-    let t: string;
-    if (i % 2 === 0) t = text.slice(0, rng.int(text.length));
-    else {
-      const chars = [...text];
-      for (let m = 0; m < 1 + rng.int(4); m++)
-        chars[rng.int(chars.length)] = alphabet[rng.int(alphabet.length)];
-      t = chars.join("");
-    }
+  for (const t of mangledJsonTexts(text, seed, 300)) {
     try {
       parse(t);
     } catch (e) {

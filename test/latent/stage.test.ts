@@ -13,8 +13,8 @@ import { wardLinkage } from "../../src/latent/ward.js";
 import { ActivationStore, writeWordsFiles } from "../../src/store/index.js";
 import { InputError, UserError } from "../../src/util/errors.js";
 import { parseJsonText } from "../../src/util/json.js";
-import { Rng } from "../../src/util/rng.js";
 import { makeResultsDir } from "../fixtures/report/make-results.js";
+import { mangledJsonTexts } from "../fuzz/json-mutations.js";
 
 const run = promisify(execFile);
 const CLI = ["--import", "tsx", join(import.meta.dirname, "..", "..", "src", "cli", "main.ts"), "latent"];
@@ -185,17 +185,8 @@ describe("codeneurons latent (the stage)", () => {
   it("fuzz: mangled latent.json files give an InputError, never a crash", () => {
     const file = join(dir, "latent", "latent.json");
     const text = readFileSync(file, "utf8");
-    const rng = new Rng(19);
     const alphabet = ['"', "{", "}", "[", "]", ",", ":", "0", "-7", "1e400", "null", "99999", " "];
-    for (let i = 0; i < 200; i++) {
-      let t: string;
-      if (i % 2 === 0) t = text.slice(0, rng.int(text.length));
-      else {
-        const chars = [...text];
-        for (let m = 0; m < 1 + rng.int(4); m++)
-          chars[rng.int(chars.length)] = alphabet[rng.int(alphabet.length)];
-        t = chars.join("");
-      }
+    for (const t of mangledJsonTexts(text, 19, 200, alphabet)) {
       try {
         parseLatent(parseJsonText(t, file), file);
       } catch (e) {

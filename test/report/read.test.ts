@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseReportData, type ReportData } from "../../src/report/index.js";
 import { InputError } from "../../src/util/errors.js";
 import { parseJsonText } from "../../src/util/json.js";
-import { Rng } from "../../src/util/rng.js";
 import { makeResultsDir } from "../fixtures/report/make-results.js";
+import { mangledJsonTexts } from "../fuzz/json-mutations.js";
 
 let text: string;
 let valid: ReportData;
@@ -106,18 +106,8 @@ describe("report-data.json reader", () => {
   });
 
   it("fuzz: truncated and mutated files give an InputError or a valid result, never a crash", () => {
-    const rng = new Rng(2024);
     const alphabet = ['"', "{", "}", "[", "]", ",", ":", "0", "-1e9", "null", "true", " ", "\n", "x"];
-    for (let i = 0; i < 400; i++) {
-      let t: string;
-      if (i % 2 === 0) {
-        t = text.slice(0, rng.int(text.length));
-      } else {
-        const chars = [...text];
-        for (let m = 0; m < 1 + rng.int(4); m++)
-          chars[rng.int(chars.length)] = alphabet[rng.int(alphabet.length)];
-        t = chars.join("");
-      }
+    for (const t of mangledJsonTexts(text, 2024, 400, alphabet)) {
       try {
         parseReportData(parseJsonText(t, "fuzz.json"), "fuzz.json");
       } catch (e) {
