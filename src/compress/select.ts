@@ -96,11 +96,17 @@ export function selectSet(r: RedundancyResults, name: SetName, file: string): Se
     dev: oracle.probe.dev,
     test: oracle.probe.test,
   });
+  /** A probe on some of the neurons, with the λs of the run's followers and the scores it reported. */
+  const subset = (columns: number[], scores: { dev: Scores; test: Scores }) => ({
+    columns,
+    lambdas: follower,
+    oracle: false,
+    dev: scores.dev,
+    test: scores.test,
+  });
   /** The probe on the first `count` stored layers: the oracle when that is every layer. */
   const prefix = (count: number, scores: { dev: Scores; test: Scores }) =>
-    count === space.layers.length
-      ? asOracle()
-      : { columns: space.prefixColumns(count), lambdas: follower, oracle: false, ...scores };
+    count === space.layers.length ? asOracle() : subset(space.prefixColumns(count), scores);
   const ids = (list: readonly number[], what: string) => columnsOfIds(space, list, `${file}: ${what}`);
 
   let chosen: Omit<SelectedSet, "name" | "row">;
@@ -117,13 +123,7 @@ export function selectSet(r: RedundancyResults, name: SetName, file: string): Se
     case "cc": {
       const t = bestCandidate((s.cc?.thresholds ?? []).map((x) => ({ ...x, dev: x.probe.dev })));
       if (!t) throw new InputError(file, "CC has no threshold", { field: "steps.cc.thresholds" });
-      chosen = {
-        columns: ids(decodeIdRanges(t.ids), `CC t=${t.threshold}`),
-        lambdas: follower,
-        oracle: false,
-        dev: t.probe.dev,
-        test: t.probe.test,
-      };
+      chosen = subset(ids(decodeIdRanges(t.ids), `CC t=${t.threshold}`), t.probe);
       break;
     }
     case "lca": {
@@ -131,13 +131,7 @@ export function selectSet(r: RedundancyResults, name: SetName, file: string): Se
       chosen =
         lca.minimal.percentage === null
           ? asOracle()
-          : {
-              columns: ids(lca.ordering.slice(0, lca.minimal.neurons), "LCA ordering"),
-              lambdas: follower,
-              oracle: false,
-              dev: lca.minimal.dev,
-              test: lca.minimal.test,
-            };
+          : subset(ids(lca.ordering.slice(0, lca.minimal.neurons), "LCA ordering"), lca.minimal);
       break;
     }
     case "ls+cc+lca": {
@@ -149,13 +143,7 @@ export function selectSet(r: RedundancyResults, name: SetName, file: string): Se
       const { group, run } = best;
       const label = `LS+CC+LCA layers ${group.layers.join(",")} ${run.threshold === null ? "no clustering" : `t=${run.threshold}`}`;
       if (run.minimal.percentage !== null) {
-        chosen = {
-          columns: ids(run.ordering.slice(0, run.minimal.neurons), `${label} ordering`),
-          lambdas: follower,
-          oracle: false,
-          dev: run.minimal.dev,
-          test: run.minimal.test,
-        };
+        chosen = subset(ids(run.ordering.slice(0, run.minimal.neurons), `${label} ordering`), run.minimal);
       } else if (run.threshold === null) {
         chosen = prefix(group.layers.length, run.minimal);
       } else {
@@ -164,13 +152,7 @@ export function selectSet(r: RedundancyResults, name: SetName, file: string): Se
           .find((g) => g.layers.length === group.layers.length)
           ?.thresholds.find((t) => t.threshold === run.threshold);
         if (!cut) throw new InputError(file, `${label}: no CCFS threshold to take its base set from`);
-        chosen = {
-          columns: ids(decodeIdRanges(cut.ids), `CCFS t=${run.threshold}`),
-          lambdas: follower,
-          oracle: false,
-          dev: run.minimal.dev,
-          test: run.minimal.test,
-        };
+        chosen = subset(ids(decodeIdRanges(cut.ids), `CCFS t=${run.threshold}`), run.minimal);
       }
       break;
     }
