@@ -1,4 +1,4 @@
-import { executionProviders } from "../linalg/runtime.js";
+import { cpuOnly } from "../linalg/runtime.js";
 import { BlockRunner } from "../model/block-runner.js";
 import { loadModel } from "../model/load.js";
 import { openCheckpoint } from "../model/weights/index.js";
@@ -91,7 +91,7 @@ export async function openActivationModel(
     layers,
     intermediates: mlpLayers,
     threads: opts.threads,
-    thread: opts.thread ?? (executionProviders().every((ep) => ep === "cpu") ? "worker" : "main"),
+    thread: opts.thread ?? (cpuOnly() ? "worker" : "main"),
   });
   return {
     ...common,

@@ -15,6 +15,11 @@ export function executionProviders(): string[] {
   return ep ? [...ep.split(","), "cpu"] : ["cpu"];
 }
 
+/** Sessions run on onnxruntime's CPU provider alone (no CODENEURONS_EP, or only "cpu" named there). */
+export function cpuOnly(): boolean {
+  return executionProviders().every((ep) => ep === "cpu");
+}
+
 export function sessionOptions(
   extra: ort.InferenceSession.SessionOptions = {},
 ): ort.InferenceSession.SessionOptions {

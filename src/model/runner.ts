@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createSession, executionProviders, ort } from "../linalg/runtime.js";
+import { cpuOnly, createSession, ort } from "../linalg/runtime.js";
 import { createWorkerSession, type SessionLike } from "../linalg/worker-session.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { UserError } from "../util/errors.js";
@@ -254,10 +254,9 @@ export function transformerSessionOptions(
  *   processes share the machine.
  */
 function defaultExtra(): Record<string, unknown> {
-  const cpuOnly = executionProviders().every((ep) => ep === "cpu");
   return {
     session: { intra_op: { allow_spinning: "0" } },
-    ...(cpuOnly ? { optimization: { disable_specified_optimizers: "SkipLayerNormFusion" } } : {}),
+    ...(cpuOnly() ? { optimization: { disable_specified_optimizers: "SkipLayerNormFusion" } } : {}),
   };
 }
 
