@@ -7,6 +7,7 @@ import {
 } from "../../probe/memory.js";
 import { UserError } from "../../util/errors.js";
 import {
+  type ClusterScope,
   clusteringMemoryBytes,
   defaultMaxMemoryBytes,
   MAX_CLUSTER_NEURONS,
@@ -191,7 +192,8 @@ export interface StepTime {
   seconds: number;
 }
 
-export type ClusterScopeOf = "all" | "per-layer-linked";
+/** The clustering scopes the pipeline uses (cluster.ts's, less the unlinked per-layer one). */
+export type ClusterScopeOf = Exclude<ClusterScope, "per-layer">;
 
 /** The work of a step in the units its constant counts (see above). */
 export function stepWork(s: ProblemShape, step: StepName, scope: ClusterScopeOf): number {
