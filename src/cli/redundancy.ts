@@ -217,7 +217,7 @@ export function formatPlan(p: PipelinePlan): string {
     `  ${"total".padEnd(12)} ${fmtGiB(p.peakBytes).padStart(10)} ${duration(p.seconds).padStart(9)}   (peak; bound ${fmtGiB(p.boundBytes)}: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"})`,
     "  nothing was run. Memory is computed from the shape (within 5% of measured peaks from 4,096 neurons up); times come from",
     "  a cost model fitted on a 2-core machine (docs/cost-model.md): a guide only, as the searches stop at the first size that",
-    "  reaches the target, and cc reuses the clustering of ccfs when LS keeps every layer (estimates were 48% under to 59% over the measured totals)",
+    "  reaches the target, and cc reuses the clustering of ccfs when LS keeps every layer; how far measured runs were from it is in that file",
   ];
   return lines.join("\n");
 }
