@@ -62,8 +62,9 @@ def accuracy(w, b, x, y):
         return (torch.argmax(x @ w.T + b, dim=1) == y).double().mean().item()
 
 
-def train_adam(data, classes, l1, l2, seed, max_epochs=100, patience=2, batch=128, lr=1e-3):
-    """NeuroX's _train_probe loop plus dev-loss early stopping. Returns per-epoch weights too."""
+def train_adam(data, classes, l1, l2, seed, max_epochs=100, patience=2, batch=128, lr=1e-3, epoch_seconds=None):
+    """NeuroX's _train_probe loop plus dev-loss early stopping. Returns per-epoch weights too; appends
+    each epoch's seconds (its dev evaluation included) to `epoch_seconds` when given."""
     torch.manual_seed(seed)
     x, y = data["train"]
     xv, yv = data["valid"]
@@ -74,6 +75,7 @@ def train_adam(data, classes, l1, l2, seed, max_epochs=100, patience=2, batch=12
     since = 0
     epochs = []
     for epoch in range(max_epochs):
+        t_epoch = time.perf_counter()
         for start in range(0, x.shape[0], batch):
             xb = x[start : start + batch]
             yb = y[start : start + batch]
@@ -86,6 +88,8 @@ def train_adam(data, classes, l1, l2, seed, max_epochs=100, patience=2, batch=12
             dev_loss = crit(probe(xv), yv).item()
         snapshot = (probe.weight.detach().clone(), probe.bias.detach().clone())
         epochs.append(snapshot)
+        if epoch_seconds is not None:
+            epoch_seconds.append(time.perf_counter() - t_epoch)
         log(f"  adam l1={l1:g} l2={l2:g} epoch {epoch + 1}: dev loss {dev_loss:.4f}")
         if dev_loss < best[0]:
             best = (dev_loss, snapshot, epoch)
