@@ -7,14 +7,17 @@
  * Ours: `codeneurons redundancy`'s oracle step with fixed λ1 = λ2 = 1e-5 (as bench:probe's probe-fit),
  * in a child process: reading the store, z-scoring, the fit, dev and test scores.
  * Baseline: bench/probe_llm_baseline.py, the trainer of bench:probe (NeuroX's loop, Adam lr 1e-3,
- * batches of 128, ≤ 100 epochs, dev-loss patience 2, torch threads = ours): reading the same store,
- * z-scoring, training. By default it runs to its stopping point; `--adam-epochs 3 --assume-epochs E`
- * times 3 epochs and extrapolates to E (printed as adam_extrapolated=true, with E).
+ * batches of 128, dev-loss patience 2, torch threads = ours): reading the same store, z-scoring,
+ * training. It trains `--adam-epochs` epochs (default 20) with early stopping off and replays the
+ * reference's early stopping on their dev losses, so one run gives
+ *   baseline / ratio            the reference trainer as it is (it stops where its patience says), and
+ *   adam_s_to_ours / ratio_same_accuracy
+ *                               the time Adam needs to reach our dev accuracy (the first epoch at or
+ *                               above it), or, when no epoch does, a lower bound: every epoch run
+ *                               (ratio_same_accuracy_min, adam_reached_ours=false).
+ * A ratio between two probes of different accuracy says little: both accuracies are printed.
  *
- * Prints `BENCH probe-llm ours=<s> baseline=<s> ratio=<x> …`; target ratio ≥ 5.
- *
- * Usage: npm run bench:probe-llm [-- --layers 4 --hidden 4096] [-- --adam-epochs 3 --assume-epochs 40]
- *        [-- --skip-baseline]
+ * Usage: npm run bench:probe-llm [-- --layers 4 --hidden 4096] [-- --adam-epochs 30] [-- --skip-baseline]
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -46,24 +49,27 @@ const { values: args } = parseArgs({
     layers: { type: "string" },
     hidden: { type: "string" },
     "adam-epochs": { type: "string" },
-    "assume-epochs": { type: "string" },
     "skip-baseline": { type: "boolean", default: false },
   },
 });
 
 /** What bench/probe_llm_baseline.py prints. */
 interface AdamRun {
-  seconds: number;
-  read_seconds: number;
-  standardize_seconds: number;
+  setup_seconds: number;
   epoch_seconds: number[];
-  epochs: number;
-  max_epochs: number;
-  stopped_early: boolean;
-  best_epoch: number;
-  objective: number;
-  dev_acc: number;
-  test_acc: number;
+  dev_loss: number[];
+  dev_acc: number[];
+  test_acc: number[];
+  reference: {
+    patience: number;
+    epochs: number;
+    stopped_early: boolean;
+    best_epoch: number;
+    seconds: number;
+    objective: number;
+    dev_acc: number;
+    test_acc: number;
+  };
   neurons: number;
   peak_mb: number;
   threads: number;
@@ -76,25 +82,21 @@ function positiveInt(name: string, text: string | undefined): number | undefined
   return n;
 }
 
-/** The baseline's seconds: measured to its stopping point, or its epochs' median extrapolated to `assume`. */
-function baselineSeconds(
-  run: AdamRun,
-  assume: number | undefined,
-): { seconds: number; extrapolated: boolean } {
-  if (run.stopped_early || assume === undefined || assume <= run.epochs)
-    return { seconds: run.seconds, extrapolated: false };
-  const setup = run.read_seconds + run.standardize_seconds;
-  return { seconds: setup + median(run.epoch_seconds) * assume, extrapolated: true };
+/** Seconds until the end of the first epoch whose dev accuracy reaches `dev`, or null when none does. */
+function secondsToAccuracy(run: AdamRun, dev: number): { seconds: number; epoch: number } | null {
+  const e = run.dev_acc.findIndex((a) => a >= dev);
+  if (e < 0) return null;
+  return {
+    seconds: run.setup_seconds + run.epoch_seconds.slice(0, e + 1).reduce((a, b) => a + b, 0),
+    epoch: e + 1,
+  };
 }
 
 async function main(): Promise<void> {
   const commit = gitCommit();
   const layers = positiveInt("layers", args.layers) ?? FULL.layers;
   const hidden = positiveInt("hidden", args.hidden) ?? FULL.hidden;
-  const adamEpochs = positiveInt("adam-epochs", args["adam-epochs"]);
-  const assume = positiveInt("assume-epochs", args["assume-epochs"]);
-  if (adamEpochs !== undefined && assume === undefined)
-    throw new Error("--adam-epochs N needs --assume-epochs E: the epochs its time is extrapolated to");
+  const adamEpochs = positiveInt("adam-epochs", args["adam-epochs"]) ?? 20;
   const full = layers === FULL.layers && hidden === FULL.hidden;
   const { store, task } = await prepare(specOf(layers, hidden));
   const available = memAvailable();
@@ -140,28 +142,42 @@ async function main(): Promise<void> {
         String(LAMBDA),
         "--l2",
         String(LAMBDA),
-        ...(adamEpochs ? ["--max-epochs", String(adamEpochs)] : []),
+        "--epochs",
+        String(adamEpochs),
       ],
       6 * 3600,
     );
-  const base = adam ? baselineSeconds(adam, assume) : null;
-  const line = benchLine("probe-llm", ours.seconds, base ? base.seconds : null, {
+  const ref = adam?.reference;
+  const reach = adam ? secondsToAccuracy(adam, oracle.probe.dev.accuracy) : null;
+  const trajectory = adam ? adam.setup_seconds + adam.epoch_seconds.reduce((a, b) => a + b, 0) : 0;
+  const skipped = "skipped";
+  const line = benchLine("probe-llm", ours.seconds, ref ? ref.seconds : null, {
     neurons: ours.results.totalNeurons,
     full_size: full,
     test_acc_ours: oracle.probe.test.accuracy,
-    test_acc_adam: adam ? adam.test_acc : "skipped",
+    test_acc_adam: ref ? ref.test_acc : skipped,
     dev_acc_ours: oracle.probe.dev.accuracy,
-    dev_acc_adam: adam ? adam.dev_acc : "skipped",
+    dev_acc_adam: ref ? ref.dev_acc : skipped,
     iterations: oracle.probe.iterations,
-    adam_epochs_run: adam ? adam.epochs : "skipped",
-    adam_stopped_early: adam ? adam.stopped_early : "skipped",
-    adam_extrapolated: base ? base.extrapolated : "skipped",
-    ...(base?.extrapolated ? { adam_epochs_assumed: assume ?? 0 } : {}),
-    adam_epoch_s: adam ? median(adam.epoch_seconds) : "skipped",
-    adam_setup_s: adam ? adam.read_seconds + adam.standardize_seconds : "skipped",
+    adam_epochs: ref ? ref.epochs : skipped,
+    adam_stopped_early: ref ? ref.stopped_early : skipped,
+    adam_epochs_run: adam ? adam.epoch_seconds.length : skipped,
+    adam_best_dev_acc: adam ? Math.max(...adam.dev_acc) : skipped,
+    adam_reached_ours: adam ? reach !== null : skipped,
+    ...(reach
+      ? {
+          adam_s_to_ours: reach.seconds,
+          adam_epochs_to_ours: reach.epoch,
+          ratio_same_accuracy: reach.seconds / ours.seconds,
+        }
+      : adam
+        ? { ratio_same_accuracy_min: trajectory / ours.seconds }
+        : {}),
+    adam_epoch_s: adam ? median(adam.epoch_seconds) : skipped,
+    adam_setup_s: adam ? adam.setup_seconds : skipped,
     load_s: ours.record.seconds.load ?? 0,
     peak_mb_ours: Math.round(ours.peakMb),
-    peak_mb_adam: adam ? Math.round(adam.peak_mb) : "skipped",
+    peak_mb_adam: adam ? Math.round(adam.peak_mb) : skipped,
     lambda1: LAMBDA,
     lambda2: LAMBDA,
     threads,

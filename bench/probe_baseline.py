@@ -62,9 +62,11 @@ def accuracy(w, b, x, y):
         return (torch.argmax(x @ w.T + b, dim=1) == y).double().mean().item()
 
 
-def train_adam(data, classes, l1, l2, seed, max_epochs=100, patience=2, batch=128, lr=1e-3, epoch_seconds=None):
+def train_adam(data, classes, l1, l2, seed, max_epochs=100, patience=2, batch=128, lr=1e-3, epoch_seconds=None,
+               dev_losses=None):
     """NeuroX's _train_probe loop plus dev-loss early stopping. Returns per-epoch weights too; appends
-    each epoch's seconds (its dev evaluation included) to `epoch_seconds` when given."""
+    each epoch's seconds (its dev evaluation included) to `epoch_seconds` and its dev loss to
+    `dev_losses` when given."""
     torch.manual_seed(seed)
     x, y = data["train"]
     xv, yv = data["valid"]
@@ -90,6 +92,8 @@ def train_adam(data, classes, l1, l2, seed, max_epochs=100, patience=2, batch=12
         epochs.append(snapshot)
         if epoch_seconds is not None:
             epoch_seconds.append(time.perf_counter() - t_epoch)
+        if dev_losses is not None:
+            dev_losses.append(dev_loss)
         log(f"  adam l1={l1:g} l2={l2:g} epoch {epoch + 1}: dev loss {dev_loss:.4f}")
         if dev_loss < best[0]:
             best = (dev_loss, snapshot, epoch)
