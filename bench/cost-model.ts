@@ -15,10 +15,10 @@ import { DEFAULT_SETTINGS, STEP_ALIASES } from "../src/redundancy/pipeline/pipel
 import {
   type ClusterScopeOf,
   COST_CONSTANTS,
+  incrementalWork,
   memoryPlan,
   type ProblemShape,
   stepWork,
-  timePlan,
 } from "../src/redundancy/pipeline/plan.js";
 import type { StepName } from "../src/redundancy/pipeline/results.js";
 import { RESULTS_FILE } from "./common.js";
@@ -28,8 +28,17 @@ interface Run {
   scope: ClusterScopeOf;
   perStep: Record<string, number>;
   peakMb: number;
+  /** Incremental probes the run fitted (runs recorded before they could stop early fitted all). */
+  incrementalPrefixes: number;
   commit?: string;
   date?: string;
+}
+
+/** A step's work in the run: the incremental probes it actually fitted, the shape's work otherwise. */
+function workOf(run: Run, step: StepName): number {
+  return step === "incremental"
+    ? incrementalWork(run.shape, run.incrementalPrefixes)
+    : stepWork(run.shape, step, run.scope);
 }
 
 function runsOf(since: string | undefined): Run[] {
@@ -56,6 +65,7 @@ function runsOf(since: string | undefined): Run[] {
       scope: shape?.scope ?? "all",
       perStep: r.perStep as Record<string, number>,
       peakMb: Number(r.peakMb),
+      incrementalPrefixes: typeof r.incrementalPrefixes === "number" ? r.incrementalPrefixes : layers,
       commit: r.commit as string | undefined,
       date: r.date as string | undefined,
     });
@@ -74,7 +84,7 @@ function fitConstants(runs: Run[]): Record<StepName, number> {
     const logs: number[] = [];
     for (const run of runs) {
       const seconds = run.perStep[step];
-      const work = stepWork(run.shape, step, run.scope);
+      const work = workOf(run, step);
       if (seconds !== undefined && seconds >= 1 && work > 0) logs.push(Math.log(seconds / work));
     }
     out[step] = logs.length === 0 ? 0 : Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length);
@@ -98,7 +108,7 @@ const c = values.fit ? fitConstants(fitted) : COST_CONSTANTS;
 process.stdout.write(`constants (s per unit of work): ${JSON.stringify(c)}\n`);
 for (const run of runs) {
   const steps = Object.keys(run.perStep) as StepName[];
-  const predicted = timePlan(run.shape, steps, run.scope, c);
+  const predicted = steps.map((step) => ({ step, seconds: c[step] * workOf(run, step) }));
   const memory = memoryPlan(run.shape, DEFAULT_SETTINGS, STEP_ALIASES.all);
   const peak = Math.max(...memory.map((m) => m.bytes)) / 1e6;
   let measuredTotal = 0;

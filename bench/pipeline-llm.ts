@@ -145,6 +145,7 @@ async function report(
         result.results.steps.cc?.clustering.scope ?? result.results.steps.ccfs?.groups[0]?.clustering.scope,
     },
     perStep,
+    incrementalPrefixes: result.results.steps.incremental?.layers.length ?? 0,
     summary: result.results.summary,
     run: result.record,
     machineBefore: before,

@@ -111,7 +111,10 @@ export const register: Register = (program: Command) => {
         .default("random"),
     )
     .addOption(
-      new Option("--curves <how>", "searches stop at the minimal set, or evaluate every size (for plots)")
+      new Option(
+        "--curves <how>",
+        "searches stop at the minimal set and incremental probes at LayerSelector's layers, or evaluate every size and prefix (for plots)",
+      )
         .choices(["until-target", "all"])
         .default("until-target"),
     )
@@ -208,13 +211,24 @@ function duration(seconds: number): string {
 /** The plan as a table: each step's memory and time, the peak against the bound, the total. */
 export function formatPlan(p: PipelinePlan): string {
   const s = p.shape;
+  const time = (from: number | undefined, to: number) =>
+    from !== undefined && duration(from) !== duration(to)
+      ? `${duration(from)} – ${duration(to)}`
+      : duration(to);
+  const ranged = p.steps.some((x) => x.fromSeconds !== undefined);
   const lines = [
     `plan: ${s.neurons} ${p.input.site} neurons (${s.layers} layers × ${s.width}${s.sides > 1 ? " × 2 sides" : ""}), ${s.rows.train}/${s.rows.valid}/${s.rows.test} rows, ${s.classes} classes; clustering: ${p.clustering}`,
-    `  ${"step".padEnd(12)} ${"memory".padStart(10)} ${"time".padStart(9)}`,
+    `  ${"step".padEnd(12)} ${"memory".padStart(10)} ${"time".padStart(15)}`,
     ...p.steps.map(
-      (x) => `  ${x.step.padEnd(12)} ${fmtGiB(x.bytes).padStart(10)} ${duration(x.seconds).padStart(9)}`,
+      (x) =>
+        `  ${x.step.padEnd(12)} ${fmtGiB(x.bytes).padStart(10)} ${time(x.fromSeconds, x.seconds).padStart(15)}`,
     ),
-    `  ${"total".padEnd(12)} ${fmtGiB(p.peakBytes).padStart(10)} ${duration(p.seconds).padStart(9)}   (peak; bound ${fmtGiB(p.boundBytes)}: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"})`,
+    `  ${"total".padEnd(12)} ${fmtGiB(p.peakBytes).padStart(10)} ${time(ranged ? p.fromSeconds : undefined, p.seconds).padStart(15)}   (peak; bound ${fmtGiB(p.boundBytes)}: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"})`,
+    ...(ranged
+      ? [
+          "  incremental: from its first layer to every prefix: it stops at the first prefix LayerSelector keeps (--curves all: every one)",
+        ]
+      : []),
     "  nothing was run. Memory is computed from the shape (within 5% of measured peaks from 4,096 neurons up); times come from",
     "  a cost model fitted on a 2-core machine (docs/cost-model.md): a guide only, as the searches stop at the first size that",
     "  reaches the target, and cc reuses the clustering of ccfs when LS keeps every layer; how far measured runs were from it is in that file",

@@ -147,7 +147,7 @@ export const RUN_CONFIG_SCHEMA = z.object({
     thresholds: z.array(openFraction),
     /** Steps to run (null = all). */
     steps: z.array(z.string()).nullable(),
-    /** "all": accuracy at every percentage (full curves for the report); "until-target": stop at the minimal set. */
+    /** "all": accuracy at every percentage and prefix (full curves for the report); "until-target": stop at the minimal set and at LayerSelector's layers. */
     curves: z.enum(["all", "until-target"]),
   }),
   concepts: z.object({

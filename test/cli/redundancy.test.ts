@@ -76,6 +76,8 @@ describe("codeneurons redundancy", () => {
     for (const step of ["cka", "oracle", "incremental", "cc", "random", "control"])
       expect(r.stdout).toMatch(new RegExp(`^  ${step} +\\d+(\\.\\d GiB| MiB) +\\d+ (s|min|h)$`, "m"));
     expect(r.stdout).toMatch(/^ {2}total .* \(peak; bound .* GiB: fits\)$/m);
+    // The incremental probes stop where LayerSelector's targets are reached (--curves until-target).
+    expect(r.stdout).toMatch(/^ {2}incremental: from its first layer to every prefix/m);
     expect(r.stdout).toMatch(/nothing was run/);
     expect(existsSync(out)).toBe(false);
     const over = await cli([

@@ -159,16 +159,26 @@ describe("--layers", () => {
 describe("time plan", () => {
   it("every step that reads activations has a fitted cost; probes grow with n, one tree's correlations with n²", () => {
     const half = { ...LLM, layers: 16, neurons: 16 * 4096 };
-    const full = timePlan(LLM, STEP_ALIASES.all, "all");
-    const small = timePlan(half, STEP_ALIASES.all, "all");
+    const full = timePlan(LLM, STEP_ALIASES.all, "all", "all");
+    const small = timePlan(half, STEP_ALIASES.all, "all", "all");
     const at = (plan: typeof full, step: string) => plan.find((p) => p.step === step)!.seconds;
     for (const p of full) if (p.step !== "ls") expect(p.seconds, p.step).toBeGreaterThan(0);
     expect(at(full, "oracle") / at(small, "oracle")).toBeCloseTo(LLM.neurons / half.neurons, 6);
     // n²·r/2 correlations dominate the n·r·k threshold probes at this width.
     expect(at(full, "cc") / at(small, "cc")).toBeGreaterThan(3.9);
     // Per layer: linear in the layers.
-    const perLayer = timePlan(LLM, ["cc"], "per-layer-linked")[0].seconds;
+    const perLayer = timePlan(LLM, ["cc"], "per-layer-linked", "all")[0].seconds;
     expect(perLayer).toBeLessThan(at(full, "cc") / 10);
+  });
+
+  it("incremental probes under until-target: from the first layer's probe to every prefix", () => {
+    const [all] = timePlan(LLM, ["incremental"], "all", "all");
+    const [until] = timePlan(LLM, ["incremental"], "all", "until-target");
+    expect(all.fromSeconds).toBeUndefined();
+    expect(until.seconds).toBe(all.seconds);
+    // One probe on one layer against prefixes of 1 … L − 1 layers (the last prefix is the oracle).
+    expect(until.fromSeconds! / until.seconds).toBeCloseTo(2 / (LLM.layers * (LLM.layers - 1)), 12);
+    expect(timePlan(LLM, ["oracle"], "all", "until-target")[0].fromSeconds).toBeUndefined();
   });
 });
 

@@ -136,18 +136,38 @@ describe("redundancy pipeline on a token-tagging task", () => {
     expect(o.interceptOnly.dev).toBeCloseTo(12 / 72, 12);
   });
 
-  it("layer-wise: one probe per layer, every probe with the oracle's λs; the last incremental is the oracle", () => {
+  it("layer-wise: one probe per layer, every probe with the oracle's λs; incremental stops at LayerSelector's layers", () => {
     const o = r.steps.oracle!.probe;
     const ind = r.steps.independent!.layers;
     const inc = r.steps.incremental!.layers;
     expect(ind.map((l) => l.layer)).toEqual([0, 1, 2, 3]);
-    expect(inc.map((l) => l.probe.neurons)).toEqual([16, 32, 48, 64]);
-    for (const l of [...ind, ...inc.slice(0, -1)]) {
+    // Default curves ("until-target"): prefixes up to the first above the smallest δ's target.
+    const target = o.dev.accuracy * (1 - Math.min(...r.settings.deltas));
+    expect(inc.length).toBeLessThan(4);
+    expect(inc.map((l) => l.probe.neurons)).toEqual([16, 32, 48, 64].slice(0, inc.length));
+    for (const l of inc.slice(0, -1)) expect(l.probe.dev.accuracy).toBeLessThanOrEqual(target);
+    expect(inc.at(-1)!.probe.dev.accuracy).toBeGreaterThan(target);
+    for (const l of [...ind, ...inc]) {
       expect([l.probe.lambda1, l.probe.lambda2]).toEqual([o.lambda1, o.lambda2]);
     }
     expect(ind.every((l) => l.probe.neurons === HIDDEN)).toBe(true);
     for (const l of [...ind, ...inc]) close(l.reduction, 1 - l.probe.neurons / TOTAL);
-    expect(inc[3].probe).toEqual(o);
+  });
+
+  it("curves 'all' fits every incremental prefix, the last being the oracle; LayerSelector keeps the same layers", async () => {
+    const all = await runPipeline(input, {
+      out: join(dir, "curves-all"),
+      quiet: true,
+      steps: ["oracle", "incremental", "ls"],
+      settings: { curves: "all" },
+    });
+    const inc = all.steps.incremental!.layers;
+    expect(inc.map((l) => l.probe.neurons)).toEqual([16, 32, 48, 64]);
+    expect(inc[3].probe).toEqual(all.steps.oracle!.probe);
+    expect(withoutSeconds(inc.slice(0, r.steps.incremental!.layers.length))).toEqual(
+      withoutSeconds(r.steps.incremental!.layers),
+    );
+    expect(withoutSeconds(all.steps.ls!.selections)).toEqual(withoutSeconds(r.steps.ls!.selections));
   });
 
   it("LayerSelector keeps the shortest prefix of layers above oracle dev × (1 − δ), decided on dev", () => {

@@ -301,11 +301,14 @@ export function shapeOf(source: PipelineSource): ProblemShape {
 export interface PipelinePlan {
   input: RedundancyInput;
   shape: ProblemShape;
-  steps: { step: StepName; bytes: number; seconds: number; what: string }[];
+  /** Each step's memory and time (seconds; fromSeconds – seconds where the step stops data-dependently). */
+  steps: { step: StepName; bytes: number; seconds: number; fromSeconds?: number; what: string }[];
   /** The largest step's memory and the bound it is checked against. */
   peakBytes: number;
   boundBytes: number;
+  /** The total time: at most `seconds`, at least `fromSeconds`. */
   seconds: number;
+  fromSeconds: number;
   clustering: ClusterScopeOf;
 }
 
@@ -330,11 +333,12 @@ export async function planRedundancyPipeline(
         ? "all"
         : "per-layer-linked";
     const memory = memoryPlan(shape, settings, order);
-    const time = timePlan(shape, order, clustering);
+    const time = timePlan(shape, order, clustering, settings.curves);
     const steps = order.map((step, i) => ({
       step,
       bytes: memory[i].bytes,
       seconds: time[i].seconds,
+      ...(time[i].fromSeconds !== undefined ? { fromSeconds: time[i].fromSeconds } : {}),
       what: memory[i].what,
     }));
     return {
@@ -344,6 +348,7 @@ export async function planRedundancyPipeline(
       peakBytes: Math.max(0, ...steps.map((s) => s.bytes)),
       boundBytes: opts.maxMemoryBytes ?? defaultPipelineMemoryBytes(),
       seconds: steps.reduce((a, s) => a + s.seconds, 0),
+      fromSeconds: steps.reduce((a, s) => a + (s.fromSeconds ?? s.seconds), 0),
       clustering,
     };
   } finally {

@@ -189,7 +189,10 @@ export function checkMemory(
  */
 export interface StepTime {
   step: StepName;
+  /** The estimate; for a step that stops at a data-dependent point, its most (every size tried). */
   seconds: number;
+  /** For such a step, its least (it stops at the first size). */
+  fromSeconds?: number;
 }
 
 /** The clustering scopes the pipeline uses (cluster.ts's, less the unlinked per-layer one). */
@@ -204,7 +207,7 @@ export function stepWork(s: ProblemShape, step: StepName, scope: ClusterScopeOf)
     case "cka":
       return n * (r + s.rows.valid + s.rows.test);
     case "incremental":
-      return (nrk * (s.layers - 1)) / 2;
+      return incrementalWork(s, s.layers);
     case "ls":
       return 0;
     case "ccfs":
@@ -216,6 +219,15 @@ export function stepWork(s: ProblemShape, step: StepName, scope: ClusterScopeOf)
     default:
       return nrk;
   }
+}
+
+/**
+ * The work of the first `prefixes` incremental probes (on layers 0..j−1 for j = 1 … prefixes; the probe
+ * on every layer is the oracle's, not refitted): n·r·k·(L − 1)/2 for all of them.
+ */
+export function incrementalWork(s: ProblemShape, prefixes: number): number {
+  const fitted = Math.min(prefixes, s.layers - 1);
+  return (s.width * s.sides * s.rows.train * s.classes * fitted * (fitted + 1)) / 2;
 }
 
 /**
@@ -239,11 +251,21 @@ export const COST_CONSTANTS: Record<StepName, number> = {
   control: 5.62e-9,
 };
 
+/**
+ * Each step's estimated seconds. Under `curves: "until-target"` the incremental probes stop at the first
+ * prefix above LayerSelector's smallest-δ target: from one layer's probe to every prefix (the work the
+ * constant was fitted on).
+ */
 export function timePlan(
   s: ProblemShape,
   steps: readonly StepName[],
   scope: ClusterScopeOf,
+  curves: PipelineSettings["curves"],
   cost: Record<StepName, number> = COST_CONSTANTS,
 ): StepTime[] {
-  return steps.map((step) => ({ step, seconds: cost[step] * stepWork(s, step, scope) }));
+  return steps.map((step) => {
+    const seconds = cost[step] * stepWork(s, step, scope);
+    if (step !== "incremental" || curves === "all" || s.layers < 2) return { step, seconds };
+    return { step, seconds, fromSeconds: cost[step] * incrementalWork(s, 1) };
+  });
 }

@@ -321,7 +321,11 @@ export const PIPELINE_SETTINGS_SCHEMA = z.object({
   /** Steps of weight mass of the LCA ordering (NeuroX's search_stride). */
   stride: z.number().int().min(1),
   representative: z.enum(["random", "medoid"]),
-  /** "until-target": a search stops at its minimal set (the paper); "all": every percentage. */
+  /**
+   * "until-target": a search stops at its minimal set (the paper), and the incremental layer-wise
+   * probes at the first prefix LayerSelector keeps for the smallest δ; "all": every percentage and
+   * every prefix (for plots).
+   */
   curves: z.enum(["until-target", "all"]),
   /**
    * Minimal-set searches start each size's probe from the previous size's weights (zeros for the

@@ -1,13 +1,15 @@
 import { interceptOnlyAccuracy } from "../../../probe/metrics.js";
 import { log } from "../../../util/progress.js";
 import type { StepContext } from "../context.js";
-import type { LayerProbe, LayerSelection } from "../results.js";
+import type { LayerProbe, LayerSelection, OracleResult, PipelineSettings } from "../results.js";
 import { need, probeSettings, type StepDef } from "./types.js";
 
 /**
  * Oracle, layer-wise probes and LayerSelector (Dalvi et al. 2020, §5.1; their
  * run_sentence_pipeline: baseline, independent and incremental layer-wise, then per δ the smallest
- * top layer whose incremental dev score > oracle dev × (1 − δ)).
+ * top layer whose incremental dev score > oracle dev × (1 − δ)). Under `curves: "until-target"` the
+ * incremental probes stop at the first prefix above the smallest δ's target: LayerSelector's choice is
+ * the same, and on a 33-layer model the later prefixes would be most of the pipeline's work.
  */
 
 export const oracleStep: StepDef<"oracle"> = {
@@ -53,6 +55,8 @@ async function layerProbes(
   ctx: StepContext,
   label: string,
   probeAt: (index: number) => ReturnType<StepContext["probe"]>,
+  /** After this probe no later layer is needed (the probes so far are returned). */
+  enough: (probe: LayerProbe["probe"]) => boolean = () => false,
 ): Promise<LayerProbe[]> {
   const layers = ctx.space.layers;
   const bar = ctx.progress(label, layers.length);
@@ -61,6 +65,10 @@ async function layerProbes(
     const probe = (await probeAt(i)).record;
     out.push({ layer, reduction: 1 - probe.neurons / ctx.space.total, probe });
     bar.update(i + 1);
+    if (i + 1 < layers.length && enough(probe)) {
+      bar.finish(`stopped after ${out.length} of ${layers.length} layers: LayerSelector's targets reached`);
+      return out;
+    }
   }
   bar.finish();
   return out;
@@ -79,14 +87,35 @@ export const independentStep: StepDef<"independent"> = {
   },
 };
 
+/**
+ * The dev accuracy above which no later incremental probe changes LayerSelector's choice: the target of
+ * its smallest δ (the same expression as layerSelectionStep's), or null when every prefix is wanted
+ * (`curves: "all"`: the paper trains all of them, for the curve).
+ */
+export function incrementalStopTarget(s: PipelineSettings, oracle: OracleResult): number | null {
+  if (s.curves === "all") return null;
+  return oracle.probe.dev.accuracy * (1 - Math.min(...s.deltas));
+}
+
 export const incrementalStep: StepDef<"incremental"> = {
   name: "incremental",
   deps: ["oracle"],
-  // The LCA orderings of these probes are kept in the work cache for LS+CC+LCA.
-  settings: (s) => ({ probe: probeSettings(s), stride: s.stride }),
+  // The LCA orderings of these probes are kept in the work cache for LS+CC+LCA. Where the step stops
+  // depends on the δs under "until-target" only ("all" computes what it always did, under its old key).
+  settings: (s) => ({
+    probe: probeSettings(s),
+    stride: s.stride,
+    ...(s.curves === "all" ? {} : { untilTarget: s.deltas }),
+  }),
   async run(ctx, done) {
     const oracle = need(done, "oracle");
-    const layers = await layerProbes(ctx, "incremental layer-wise", (i) => ctx.prefixProbe(i + 1, oracle));
+    const target = incrementalStopTarget(ctx.settings, oracle);
+    const layers = await layerProbes(
+      ctx,
+      "incremental layer-wise",
+      (i) => ctx.prefixProbe(i + 1, oracle),
+      (probe) => target !== null && probe.dev.accuracy > target,
+    );
     return { layers };
   },
 };
