@@ -106,9 +106,10 @@ export class Progress {
     }
   }
 
-  finish(note = ""): void {
+  /** The final state: all done, or `done` of the total when the work ended early on purpose. */
+  finish(note = "", done = this.total): void {
     if (this.finished) return;
-    this.done = this.total;
+    this.done = Math.min(done, this.total);
     this.finished = true;
     if (this.quiet) return;
     const now = Date.now();

@@ -57,6 +57,22 @@ describe("progress bars fit for terminals (issue 18, item 6)", () => {
     expect(line).toContain("~2.0s left");
   });
 
+  it("work ended early on purpose ends at its count, with the reason, not at 100%", () => {
+    for (const tty of [true, false]) {
+      const t = terminal(120, tty);
+      const bar = new Progress("incremental layer-wise", 33, {
+        stream: t.stream,
+        quiet: false,
+        unit: "probes",
+      });
+      bar.update(20);
+      bar.finish("stopped: targets reached", 20);
+      const last = drawnLines(t.text()).at(-1)!;
+      expect(last).toMatch(/(61% 20\/33|20\/33 probes \(61%\)).*stopped: targets reached/);
+      expect(last).not.toMatch(/100%|33\/33/);
+    }
+  });
+
   it("names what a bar works on through withProgressLabel (the split of an extraction)", async () => {
     const t = terminal(120);
     await withProgressLabel("valid", async () => {

@@ -66,7 +66,7 @@ async function layerProbes(
     out.push({ layer, reduction: 1 - probe.neurons / ctx.space.total, probe });
     bar.update(i + 1);
     if (i + 1 < layers.length && enough(probe)) {
-      bar.finish(`stopped after ${out.length} of ${layers.length} layers: LayerSelector's targets reached`);
+      bar.finish(`stopped: LayerSelector's targets reached (--curves all fits every prefix)`, out.length);
       return out;
     }
   }
