@@ -1,6 +1,6 @@
 import { type Matrix, matrix, selectColumns, selectRows } from "../util/matrix.js";
 import { matmul, matmulTransA } from "./products.js";
-import { Standardizer } from "./standardize.js";
+import { Standardizer, transposeBlocked } from "./standardize.js";
 
 /**
  * A data matrix prepared once for many passes: z-scored, and (by default) also kept transposed so that
@@ -12,6 +12,14 @@ import { Standardizer } from "./standardize.js";
  * parent's transposed copy, other column sets multiply the parent with the view's weights scattered
  * into its width), so a probe on most of a wide matrix's columns costs no second copy of it.
  */
+/**
+ * Below this share of the parent's columns, a contiguous view's X·W runs as Wᵀ·Xᵀ on its rows of the
+ * transposed copy: that MatMul costs about 2 × (share) of one pass over the parent, against one whole
+ * pass for the scattered product and 3.3 × (share) for Gemm(transA) on the same rows (bench/
+ * RESULTS.md, "Design choices").
+ */
+const TRANSPOSED_FORWARD_MAX = 0.45;
+
 export class DesignMatrix {
   private rowMajor: Matrix | null;
   /** X transposed [cols × rows], or null when built without it (memory over speed). */
@@ -112,10 +120,15 @@ export class DesignMatrix {
     return new DesignMatrix(null, xt, standardizer, { parent, columns: picked });
   }
 
-  /** X·W for W [cols × K]. */
+  /**
+   * X·W for W [cols × K]. A view of a contiguous range of columns under TRANSPOSED_FORWARD_MAX of its
+   * parent's computes (Wᵀ·Xᵀ)ᵀ on its rows of the transposed copy, which reads only its columns;
+   * a wider view multiplies the whole parent (W scattered into its width, zeros elsewhere).
+   */
   async times(w: Matrix): Promise<Matrix> {
     if (!this.parent) return matmul(this.x, w);
-    if (this.xt) return matmulTransA(this.xt, w);
+    if (this.xt && this.cols < TRANSPOSED_FORWARD_MAX * this.parent.cols)
+      return transposeBlocked(await matmul(transposeBlocked(w), this.xt));
     return (await this.parent.timesSparse(this.scatter(w))).z;
   }
 
@@ -156,7 +169,8 @@ export class DesignMatrix {
       for (let i = 0; i < n; i++)
         for (let a = 0; a < used.length; a++) xa.data[a * n + i] = this.x.data[i * this.cols + used[a]];
     const wa = selectRows(w, used);
-    return { z: await matmulTransA(xa, wa), fraction: used.length / this.cols };
+    // xa holds the columns as rows: Wᵀ·xa is the cheaper MatMul (see TRANSPOSED_FORWARD_MAX).
+    return { z: transposeBlocked(await matmul(transposeBlocked(wa), xa)), fraction: used.length / this.cols };
   }
 
   /** Xᵀ·G for G [rows × K]. */

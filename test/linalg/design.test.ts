@@ -151,12 +151,15 @@ describe("DesignMatrix.columns: views of some columns, copying nothing", () => {
   }
 
   it("a contiguous range reads its rows of the parent's transposed copy", async () => {
-    const cols = Array.from({ length: 25 }, (_, i) => 10 + i);
-    const view = DesignMatrix.columns(full, cols, sub(cols));
-    expect([view.rows, view.cols, view.isView]).toEqual([90, 25, true]);
-    expect(view.xt?.data.buffer).toBe(full.xt?.data.buffer);
-    expect(view.source).toBe(full.x);
-    await agrees(cols, view);
+    // 10 of 40 columns: X·W as Wᵀ·Xᵀ on those rows; 25 of 40: the parent's product, W scattered.
+    for (const width of [10, 25]) {
+      const cols = Array.from({ length: width }, (_, i) => 10 + i);
+      const view = DesignMatrix.columns(full, cols, sub(cols));
+      expect([view.rows, view.cols, view.isView]).toEqual([90, width, true]);
+      expect(view.xt?.data.buffer).toBe(full.xt?.data.buffer);
+      expect(view.source).toBe(full.x);
+      await agrees(cols, view);
+    }
   });
 
   it("any other column set multiplies the parent (weights scattered into its width)", async () => {
