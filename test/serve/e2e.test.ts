@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeReportForResults } from "../../src/report/index.js";
 import { type RunningExplorer, startExplorer } from "../../src/serve/server.js";
 import { makeResultsDir } from "../fixtures/report/make-results.js";
-import { artifactPath, launchChromium } from "./browser.js";
+import { artifactPath, explorerPage, launchChromium } from "./browser.js";
 
 let explorer: RunningExplorer;
 /** Over a store with both sites (the residual stream and MLP neurons). */
@@ -24,12 +24,7 @@ beforeAll(async () => {
   await makeResultsDir(both, { mlp: true });
   sites = await startExplorer({ resultsDir: both, port: 0 });
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
-  // Console errors include Content-Security-Policy violations: the app must run under its own policy.
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
-  page.on("pageerror", (e) => problems.push(e.message));
+  page = await explorerPage(browser, problems);
 });
 
 afterAll(async () => {

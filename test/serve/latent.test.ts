@@ -10,7 +10,7 @@ import type { LatentClusterResponse, LatentLayerResponse, MetaResponse } from ".
 import { type RunningExplorer, startExplorer } from "../../src/serve/server.js";
 import { ActivationStore } from "../../src/store/index.js";
 import { makeResultsDir } from "../fixtures/report/make-results.js";
-import { artifactPath, launchChromium } from "./browser.js";
+import { artifactPath, explorerPage, launchChromium } from "./browser.js";
 
 let dir: string;
 let latent: LatentResult;
@@ -33,11 +33,7 @@ beforeAll(async () => {
   }));
   explorer = await startExplorer({ resultsDir: dir, port: 0 });
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
-  page.on("pageerror", (e) => problems.push(e.message));
+  page = await explorerPage(browser, problems);
 });
 
 afterAll(async () => {
