@@ -9,6 +9,7 @@ import { openCheckpoint } from "../../src/model/weights/index.js";
 import type { Site } from "../../src/util/neurons.js";
 import { Rng } from "../../src/util/rng.js";
 import { FAMILIES, HF_LLM, hfLlmAvailable } from "../model/hf-llm/reference.js";
+import { randomProbe } from "./random-probe.js";
 
 /**
  * The block-streamed families' compressed graph (arch/block-stack.ts: the blocks chained in one graph,
@@ -25,18 +26,7 @@ function probeOn(cfg: ModelConfig, site: Site, layers: number[], rng: Rng): Prob
   const inputs = layers.flatMap((layer) =>
     Array.from({ length: 3 }, () => ({ side: 0, id: layer * width + rng.int(width) })),
   );
-  const C = 2;
-  return {
-    site,
-    width,
-    sides: 1,
-    inputs,
-    weights: Float64Array.from({ length: inputs.length * C }, () => rng.normal()),
-    bias: Float64Array.from({ length: C }, () => rng.normal()),
-    mean: Float64Array.from(inputs, () => rng.normal()),
-    scale: Float64Array.from(inputs, () => 0.5 + rng.next()),
-    classes: C,
-  };
+  return randomProbe(rng, { site, width, sides: 1, inputs, classes: 2 });
 }
 
 /** max |compressed − runner| over the kept units of the real (unpadded) tokens. */

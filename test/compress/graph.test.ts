@@ -1,12 +1,13 @@
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
-import { buildCompressedGraph, type ProbeOnNeurons } from "../../src/compress/graph.js";
+import { buildCompressedGraph } from "../../src/compress/graph.js";
 import { readModelConfig } from "../../src/model/config.js";
 import { TransformerRunner, transformerSessionOptions } from "../../src/model/runner.js";
 import { loadCheckpointWeights } from "../../src/model/weights/index.js";
 import type { Site } from "../../src/util/neurons.js";
 import { Rng } from "../../src/util/rng.js";
 import { modelDir } from "../model/arch/reference.js";
+import { randomProbe } from "./random-probe.js";
 
 /**
  * The compressed graph against its definition, for every single-graph architecture and both sites:
@@ -39,17 +40,7 @@ describe("the compressed graph computes the probe on the kept units", () => {
         for (let k = 0; k < 3; k++)
           inputs.push({ side: rng.int(c.sides), id: layer * width + rng.int(width) });
       const C = 3;
-      const probe: ProbeOnNeurons = {
-        site: c.site,
-        width,
-        sides: c.sides,
-        inputs,
-        weights: Float64Array.from({ length: inputs.length * C }, () => rng.normal()),
-        bias: Float64Array.from({ length: C }, () => rng.normal()),
-        mean: Float64Array.from(inputs, () => rng.normal()),
-        scale: Float64Array.from(inputs, () => 0.5 + rng.next()),
-        classes: C,
-      };
+      const probe = randomProbe(rng, { site: c.site, width, sides: c.sides, inputs, classes: C });
       const graph = buildCompressedGraph(cfg, weights, "ckpt", probe);
       const top = Math.max(...inputs.map((i) => Math.floor(i.id / width)));
       expect(graph.blocks).toBe(top);
