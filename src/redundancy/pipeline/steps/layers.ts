@@ -87,14 +87,19 @@ export const independentStep: StepDef<"independent"> = {
   },
 };
 
+/** LayerSelector's target for δ: the dev accuracy an incremental probe must exceed. */
+function selectorTarget(oracle: OracleResult, delta: number): number {
+  return oracle.probe.dev.accuracy * (1 - delta);
+}
+
 /**
  * The dev accuracy above which no later incremental probe changes LayerSelector's choice: the target of
- * its smallest δ (the same expression as layerSelectionStep's), or null when every prefix is wanted
- * (`curves: "all"`: the paper trains all of them, for the curve).
+ * its smallest δ, or null when every prefix is wanted (`curves: "all"`: the paper trains all of them,
+ * for the curve).
  */
-export function incrementalStopTarget(s: PipelineSettings, oracle: OracleResult): number | null {
+function incrementalStopTarget(s: PipelineSettings, oracle: OracleResult): number | null {
   if (s.curves === "all") return null;
-  return oracle.probe.dev.accuracy * (1 - Math.min(...s.deltas));
+  return selectorTarget(oracle, Math.min(...s.deltas));
 }
 
 export const incrementalStep: StepDef<"incremental"> = {
@@ -128,7 +133,7 @@ export const layerSelectionStep: StepDef<"ls"> = {
     const oracle = need(done, "oracle");
     const incremental = need(done, "incremental").layers;
     const selections: LayerSelection[] = ctx.settings.deltas.map((delta) => {
-      const target = oracle.probe.dev.accuracy * (1 - delta);
+      const target = selectorTarget(oracle, delta);
       const found = incremental.findIndex((p) => p.probe.dev.accuracy > target);
       const top = found >= 0 ? found : incremental.length - 1;
       const neurons = (top + 1) * ctx.space.width * ctx.space.sides;
