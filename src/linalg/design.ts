@@ -3,6 +3,14 @@ import { matmul, matmulTransA } from "./products.js";
 import { Standardizer, transposeBlocked } from "./standardize.js";
 
 /**
+ * Below this share of the parent's columns, a contiguous view's X·W runs as Wᵀ·Xᵀ on its rows of the
+ * transposed copy: that MatMul costs about 2 × (share) of one pass over the parent, against one whole
+ * pass for the scattered product and 3.3 × (share) for Gemm(transA) on the same rows (bench/
+ * RESULTS.md, "Design choices").
+ */
+const TRANSPOSED_FORWARD_MAX = 0.45;
+
+/**
  * A data matrix prepared once for many passes: z-scored, and (by default) also kept transposed so that
  * both X·W and Xᵀ·G are plain MatMuls that stream memory in order (docs/DESIGN.md, "Numbers to keep in
  * mind"). Probes, the grid search and ablations all reuse one.
@@ -12,14 +20,6 @@ import { Standardizer, transposeBlocked } from "./standardize.js";
  * parent's transposed copy, other column sets multiply the parent with the view's weights scattered
  * into its width), so a probe on most of a wide matrix's columns costs no second copy of it.
  */
-/**
- * Below this share of the parent's columns, a contiguous view's X·W runs as Wᵀ·Xᵀ on its rows of the
- * transposed copy: that MatMul costs about 2 × (share) of one pass over the parent, against one whole
- * pass for the scattered product and 3.3 × (share) for Gemm(transA) on the same rows (bench/
- * RESULTS.md, "Design choices").
- */
-const TRANSPOSED_FORWARD_MAX = 0.45;
-
 export class DesignMatrix {
   private rowMajor: Matrix | null;
   /** X transposed [cols × rows], or null when built without it (memory over speed). */
@@ -127,8 +127,7 @@ export class DesignMatrix {
    */
   async times(w: Matrix): Promise<Matrix> {
     if (!this.parent) return matmul(this.x, w);
-    if (this.xt && this.cols < TRANSPOSED_FORWARD_MAX * this.parent.cols)
-      return transposeBlocked(await matmul(transposeBlocked(w), this.xt));
+    if (this.xt && this.cols < TRANSPOSED_FORWARD_MAX * this.parent.cols) return timesFromColumns(this.xt, w);
     return (await this.parent.timesSparse(this.scatter(w))).z;
   }
 
@@ -169,8 +168,7 @@ export class DesignMatrix {
       for (let i = 0; i < n; i++)
         for (let a = 0; a < used.length; a++) xa.data[a * n + i] = this.x.data[i * this.cols + used[a]];
     const wa = selectRows(w, used);
-    // xa holds the columns as rows: Wᵀ·xa is the cheaper MatMul (see TRANSPOSED_FORWARD_MAX).
-    return { z: transposeBlocked(await matmul(transposeBlocked(wa), xa)), fraction: used.length / this.cols };
+    return { z: await timesFromColumns(xa, wa), fraction: used.length / this.cols };
   }
 
   /** Xᵀ·G for G [rows × K]. */
@@ -179,6 +177,15 @@ export class DesignMatrix {
     if (!this.parent) return matmulTransA(this.x, g);
     return selectRows(await this.parent.transposeTimes(g), this.picked as Int32Array);
   }
+}
+
+/**
+ * X·W from X's columns held as rows (`columns` [cols × rows]: transposed rows, or gathered ones), as
+ * (Wᵀ·columns)ᵀ: the MatMul that reads them in order (Gemm(transA) on them costs about 1.7× as much:
+ * TRANSPOSED_FORWARD_MAX).
+ */
+async function timesFromColumns(columns: Matrix, w: Matrix): Promise<Matrix> {
+  return transposeBlocked(await matmul(transposeBlocked(w), columns));
 }
 
 function nonZeroRows(w: Matrix): number[] {
