@@ -153,7 +153,13 @@ export function defaultMaxMemoryBytes(): number {
   return Math.floor(totalmem() / 2);
 }
 
-function fits(n: number, tokens: number, opts: ClusterOptions, bound: number): boolean {
+/** Whether n neurons cluster as one tree within `bound` bytes (the "auto" scope's choice of "all"). */
+export function fitsOneTree(
+  n: number,
+  tokens: number,
+  opts: Pick<ClusterOptions, "representative" | "blockSize">,
+  bound = defaultMaxMemoryBytes(),
+): boolean {
   return (
     n <= MAX_CLUSTER_NEURONS && clusteringMemoryBytes(n, tokens, opts.representative, opts.blockSize) <= bound
   );
@@ -180,8 +186,9 @@ interface Plan {
 function planGroups(n: number, rows: number, ids: readonly number[], opts: ClusterOptions): Plan {
   const bound = opts.maxMemoryBytes ?? defaultMaxMemoryBytes();
   const forced = opts.scope && opts.scope !== "auto" ? opts.scope : null;
-  if (forced === "all" || (!forced && fits(n, rows, opts, bound))) {
-    if (forced && !fits(n, rows, opts, bound)) throw new UserError(`${overBound(n, rows, opts, bound)}.`);
+  if (forced === "all" || (!forced && fitsOneTree(n, rows, opts, bound))) {
+    if (forced && !fitsOneTree(n, rows, opts, bound))
+      throw new UserError(`${overBound(n, rows, opts, bound)}.`);
     return { scope: "all", groups: [{ layer: null, columns: ids.map((_, c) => c) }] };
   }
   const why = overBound(n, rows, opts, bound);

@@ -6,13 +6,7 @@ import {
   probeMemoryBytes as probeBytes,
 } from "../../probe/memory.js";
 import { UserError } from "../../util/errors.js";
-import {
-  type ClusterScope,
-  clusteringMemoryBytes,
-  defaultMaxMemoryBytes,
-  MAX_CLUSTER_NEURONS,
-  perLayerMemoryBytes,
-} from "../cluster.js";
+import { type ClusterScope, clusteringMemoryBytes, fitsOneTree, perLayerMemoryBytes } from "../cluster.js";
 import { SUBSET_COPY_LIMIT_BYTES } from "./probes.js";
 import type { PipelineSettings, StepName } from "./results.js";
 
@@ -65,11 +59,15 @@ function copyBytes(d: number, s: ProblemShape): number {
   return copy <= SUBSET_COPY_LIMIT_BYTES ? copy : 12 * s.neurons * s.classes;
 }
 
+/** The scope the pipeline's clustering of n neurons takes (cluster.ts's "auto" with linked layers). */
+export function clusteringScopeOf(n: number, s: ProblemShape, settings: PipelineSettings): ClusterScopeOf {
+  return fitsOneTree(n, s.rows.train, settings) ? "all" : "per-layer-linked";
+}
+
 /** Clustering's peak: one tree (and the raw columns read back for it), or a pair of layers at a time. */
 function clusterBytes(n: number, s: ProblemShape, settings: PipelineSettings): number {
-  const all = clusteringMemoryBytes(n, s.rows.train, settings.representative);
-  return all <= defaultMaxMemoryBytes() && n <= MAX_CLUSTER_NEURONS
-    ? all + 4 * n * s.rows.train
+  return clusteringScopeOf(n, s, settings) === "all"
+    ? clusteringMemoryBytes(n, s.rows.train, settings.representative) + 4 * n * s.rows.train
     : perLayerMemoryBytes(s.width, s.rows.train, true, settings.representative);
 }
 
