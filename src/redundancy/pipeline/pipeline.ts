@@ -7,18 +7,14 @@ import { SITES, type Site, siteTitle } from "../../util/neurons.js";
 import { definedOptions } from "../../util/options.js";
 import { formatSeconds, log } from "../../util/progress.js";
 import { secondsSince, writeRunRecord } from "../../util/run-record.js";
-import {
-  clusteringMemoryBytes,
-  DEFAULT_THRESHOLDS,
-  defaultMaxMemoryBytes,
-  MAX_CLUSTER_NEURONS,
-} from "../cluster.js";
+import { DEFAULT_THRESHOLDS } from "../cluster.js";
 import { contentKey, PipelineCache } from "./cache.js";
 import { StepContext } from "./context.js";
 import { openPipelineSource, type PipelineInputOptions, type PipelineSource } from "./input/index.js";
 import {
   type ClusterScopeOf,
   checkMemory,
+  clusteringScopeOf,
   defaultPipelineMemoryBytes,
   memoryPlan,
   type ProblemShape,
@@ -209,17 +205,8 @@ export async function runRedundancyPipeline(
   opts: PipelineOptions,
 ): Promise<RedundancyRun> {
   const t0 = performance.now();
-  const settings: PipelineSettings = { ...DEFAULT_SETTINGS, ...definedOptions(opts.settings ?? {}) };
-  checkSettings(settings);
-  const source = await openPipelineSource({ ...input, seed: settings.seed });
-  const skipped: { step: StepName; reason: string }[] = [];
-  let order = withDependencies(opts.steps ?? STEP_NAMES);
-  if (source.input.control === null && order.includes("control")) {
-    // The other steps stay useful without a control task: skip it with a note instead of failing.
-    order = order.filter((s) => s !== "control");
-    skipped.push({ step: "control", reason: `${input.task} has no control task (control/ files)` });
-    log(`redundancy: skipping the control step: ${skipped[0].reason}`);
-  }
+  const { settings, source, order, skipped } = await openRun(input, opts);
+  if (skipped.length > 0) log(`redundancy: skipping the control step: ${skipped[0].reason}`);
   try {
     checkMemory(
       shapeOf(source),
@@ -282,6 +269,34 @@ export async function runRedundancyPipeline(
   return { results, record: { ...record, details } };
 }
 
+/**
+ * What a run and its plan start from: the settings (defaults filled in, checked), the opened input, and
+ * the steps in order with their dependencies, less the control step when the task has no control
+ * labels (the other steps stay useful: it is skipped with a note instead of failing).
+ */
+async function openRun(
+  input: PipelineInputOptions,
+  opts: Pick<PipelineOptions, "steps" | "settings">,
+): Promise<{
+  settings: PipelineSettings;
+  source: PipelineSource;
+  order: StepName[];
+  skipped: { step: StepName; reason: string }[];
+}> {
+  const settings: PipelineSettings = { ...DEFAULT_SETTINGS, ...definedOptions(opts.settings ?? {}) };
+  checkSettings(settings);
+  const source = await openPipelineSource({ ...input, seed: settings.seed });
+  const order = withDependencies(opts.steps ?? STEP_NAMES);
+  if (source.input.control !== null || !order.includes("control"))
+    return { settings, source, order, skipped: [] };
+  return {
+    settings,
+    source,
+    order: order.filter((s) => s !== "control"),
+    skipped: [{ step: "control", reason: `${input.task} has no control task (control/ files)` }],
+  };
+}
+
 /** The shape of a source's problem, for the memory plan. */
 export function shapeOf(source: PipelineSource): ProblemShape {
   const { input, space } = source;
@@ -320,18 +335,10 @@ export async function planRedundancyPipeline(
   input: PipelineInputOptions,
   opts: Pick<PipelineOptions, "steps" | "settings" | "maxMemoryBytes"> = {},
 ): Promise<PipelinePlan> {
-  const settings: PipelineSettings = { ...DEFAULT_SETTINGS, ...definedOptions(opts.settings ?? {}) };
-  checkSettings(settings);
-  const source = await openPipelineSource({ ...input, seed: settings.seed });
+  const { settings, source, order } = await openRun(input, opts);
   try {
-    let order = withDependencies(opts.steps ?? STEP_NAMES);
-    if (source.input.control === null) order = order.filter((s) => s !== "control");
     const shape = shapeOf(source);
-    const clustering: ClusterScopeOf =
-      clusteringMemoryBytes(shape.neurons, shape.rows.train, settings.representative) <=
-        defaultMaxMemoryBytes() && shape.neurons <= MAX_CLUSTER_NEURONS
-        ? "all"
-        : "per-layer-linked";
+    const clustering = clusteringScopeOf(shape.neurons, shape, settings);
     const memory = memoryPlan(shape, settings, order);
     const time = timePlan(shape, order, clustering, settings.curves);
     const steps = order.map((step, i) => ({
