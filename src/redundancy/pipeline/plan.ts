@@ -7,7 +7,7 @@ import {
 } from "../../probe/memory.js";
 import { UserError } from "../../util/errors.js";
 import { type ClusterScope, clusteringMemoryBytes, fitsOneTree, perLayerMemoryBytes } from "../cluster.js";
-import { SUBSET_COPY_LIMIT_BYTES } from "./probes.js";
+import { SUBSET_COPY_LIMIT_BYTES, subsetCopyBytes } from "./probes.js";
 import type { PipelineSettings, StepName } from "./results.js";
 
 /**
@@ -54,7 +54,7 @@ export interface StepMemory {
 
 function copyBytes(d: number, s: ProblemShape): number {
   if (d >= s.neurons) return 0;
-  const copy = 4 * d * (2 * s.rows.train + s.rows.valid + s.rows.test);
+  const copy = subsetCopyBytes(d, s.rows);
   // A view instead: the weights scattered into the full width and a full-width gradient.
   return copy <= SUBSET_COPY_LIMIT_BYTES ? copy : 12 * s.neurons * s.classes;
 }

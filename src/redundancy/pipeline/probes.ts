@@ -91,8 +91,11 @@ export function standardizeData(data: PipelineData, opts: { inPlace?: boolean } 
 export const SUBSET_COPY_LIMIT_BYTES = 2 * 1024 ** 3;
 
 /** Bytes of the copies a probe on `columns` columns makes (z train and its transpose, dev, test). */
-export function subsetCopyBytes(columns: number, z: { train: Matrix; valid: Matrix; test: Matrix }): number {
-  return 4 * columns * (2 * z.train.rows + z.valid.rows + z.test.rows);
+export function subsetCopyBytes(
+  columns: number,
+  rows: { train: number; valid: number; test: number },
+): number {
+  return 4 * columns * (2 * rows.train + rows.valid + rows.test);
 }
 
 interface SubsetDesigns {
@@ -111,7 +114,8 @@ function subsetDesigns(
 ): SubsetDesigns {
   const all = isIdentity(cols, z.train.cols);
   const std = all ? z.std : subStandardizer(z.std, cols);
-  if (all || subsetCopyBytes(cols.length, z) <= copyLimit) {
+  const rows = { train: z.train.rows, valid: z.valid.rows, test: z.test.rows };
+  if (all || subsetCopyBytes(cols.length, rows) <= copyLimit) {
     // The probe only reads its design matrices, so all columns need no copy.
     const pick = (m: Matrix) => (all ? m : selectColumns(m, cols));
     return {
