@@ -1,6 +1,7 @@
 import { totalmem } from "node:os";
 import {
   defaultMemoryBound,
+  designMemoryBytes,
   fmtGiB,
   gridMemoryBytes as gridBytes,
   probeMemoryBytes as probeBytes,
@@ -82,8 +83,9 @@ export function memoryPlan(
 ): StepMemory[] {
   const { neurons: n, classes: k } = s;
   const r = s.rows.train;
+  // The raw splits as read (CKA), and once z-scored in place with the transposed training rows.
   const activations = RUNTIME_BYTES + 4 * n * (r + s.rows.valid + s.rows.test);
-  const resident = activations + 4 * n * r;
+  const resident = RUNTIME_BYTES + designMemoryBytes(n, s.rows);
   const fixed = settings.lambda1 !== undefined || settings.lambda2 !== undefined;
   const follower = (d: number) =>
     settings.tune === "all" && !fixed ? gridBytes(d, k, r, settings.lambdaGrid.length) : probeBytes(d, k, r);
