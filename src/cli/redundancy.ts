@@ -177,11 +177,12 @@ export const register: Register = (program: Command) => {
           return;
         }
         if (!out) throw new UserError("--out <dir> is required (unless --plan)");
-        const runs = await runRedundancyForSites({ store, storeB, task }, sites, {
+        const runs = await runRedundancyForSites({ store, storeB, task, layers }, sites, {
           out,
-          steps: steps ? parseSteps(steps.split(",")) : undefined,
+          steps: stepList,
           settings,
           quiet,
+          maxMemoryBytes,
         });
         if (json) {
           printJson(

@@ -66,6 +66,29 @@ describe("codeneurons redundancy", () => {
     expect(again.stdout).toMatch(/^ {2}LS +\d+ +\d+\.\d\d%/m);
   });
 
+  it("a run analyses only the --layers given and refuses one over --max-memory before reading", async () => {
+    const out = join(dir, "some-layers");
+    const args = [
+      "redundancy",
+      "--store",
+      data.store,
+      "--task",
+      data.task,
+      "--out",
+      out,
+      "--steps",
+      "oracle",
+    ];
+    const some = await cli([...args, "--layers", "1-2", "--json"]);
+    expect(some.code, some.stderr).toBe(0);
+    const r = JSON.parse(some.stdout) as RedundancyResults;
+    expect(r.input.layers).toEqual([1, 2]);
+    expect(r.totalNeurons).toBe(32);
+    const over = await cli([...args, "--max-memory", "0.00001"]);
+    expect(over.code).toBe(2);
+    expect(over.stderr).toMatch(/over the memory bound of .*--max-memory/);
+  });
+
   it("--plan prints each step's memory and time for this store and task, running nothing", async () => {
     const out = join(dir, "planned");
     const r = await cli(["redundancy", "--store", data.store, "--task", data.task, "--plan"]);
