@@ -166,9 +166,13 @@ export class StepContext {
     return probeFitOf(fitted.probe, data, z, req, fitted.grid?.points);
   }
 
+  /** The solver settings every probe of the run uses. */
+  private get solver(): { patience: number; maxIter: number } {
+    return { patience: this.settings.patience, maxIter: this.settings.maxIter };
+  }
+
   async probe(req: ProbeRequest, precomputed?: () => Promise<ProbeFit>): Promise<ProbeFit> {
-    const s = this.settings;
-    const solver = { patience: s.patience, maxIter: s.maxIter };
+    const solver = this.solver;
     const key = contentKey(
       "probe",
       this.input.fingerprint,
@@ -203,17 +207,13 @@ export class StepContext {
     req: ProbeRequest,
     previous: { w: Float64Array; b: Float64Array } | null,
   ): Promise<ProbeFit & { weights: { w: Float64Array; b: Float64Array } }> {
-    const s = this.settings;
     this.uncachedFits++;
     return fitProbeFrom(
       await this.data(),
       await this.standardizedData(),
       this.input.classes,
       req,
-      {
-        patience: s.patience,
-        maxIter: s.maxIter,
-      },
+      this.solver,
       previous,
     );
   }
