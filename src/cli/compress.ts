@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import type { CompressedCard } from "../compress/format.js";
 import { SET_NAMES, type SetName } from "../compress/format.js";
 import { compressWithSpeed, type SpeedComparison } from "../compress/speed.js";
+import { percent } from "../util/format.js";
 import { action, printJson } from "./common.js";
 import { parseIntOption } from "./options.js";
 
@@ -58,8 +59,6 @@ export function register(program: Command): void {
     );
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-
 /** What a compressed model kept and how it scores. */
 export function formatCard(c: CompressedCard): string {
   const m = c.accuracy.measured;
@@ -67,7 +66,7 @@ export function formatCard(c: CompressedCard): string {
     `compress: ${c.set.row} (${c.set.detail}) of ${c.source.model}`,
     `  layers: cut after block ${c.layers.blocks} of ${c.layers.of} (neurons from ${c.set.site} layers ${c.layers.used.join(",")})`,
     `  neurons: ${c.neurons.ids.length} of ${c.neurons.of} computed for the probe (${c.set.ids.length} probe inputs), ${c.probe.classes.length} classes`,
-    `  test accuracy: ${pct(m.accuracy)} on ${m.rows} rows (the run: ${pct(c.accuracy.run.test)}); agrees with the run's probe on ${m.agreement} of ${m.rows}`,
+    `  test accuracy: ${percent(m.accuracy, 2)} on ${m.rows} rows (the run: ${percent(c.accuracy.run.test, 2)}); agrees with the run's probe on ${m.agreement} of ${m.rows}`,
     ...c.warnings.map((w) => `  warning: ${w}`),
   ].join("\n");
 }

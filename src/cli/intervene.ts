@@ -3,6 +3,7 @@ import { type Command, Option } from "commander";
 import { SPLITS } from "../data/splits.js";
 import { EVALUATIONS, type InterventionResults } from "../intervene/format.js";
 import { runInterventionStage } from "../intervene/stage.js";
+import { percent } from "../util/format.js";
 import type { Site } from "../util/neurons.js";
 import { action, printJson, siteOption } from "./common.js";
 import { parseIntList, parseIntOption } from "./options.js";
@@ -77,7 +78,6 @@ export function register(program: Command): void {
 
 /** One line per experiment: the classes it hurts most, beside the random controls. */
 export function formatSummary(r: InterventionResults): string {
-  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const lines = [
     `intervene (${r.evaluation}, ${r.mode}, ${r.controls.count} random controls): ${r.baseline.overall.rows} rows of ${r.split}${r.skippedRows ? ` (${r.skippedRows} skipped)` : ""}`,
   ];
@@ -88,8 +88,8 @@ export function formatSummary(r: InterventionResults): string {
     const c = worst.c;
     const ctrl = e.controls.perClass[c].accuracy;
     lines.push(
-      `  ${e.label} (${e.ids.length} neurons): ${c} ${pct(r.baseline.perClass[c].accuracy)} → ${pct(e.after.perClass[c].accuracy)}` +
-        ` (random: ${pct(ctrl.mean)} ± ${pct(ctrl.sd)}); all classes ${pct(r.baseline.overall.accuracy)} → ${pct(e.after.overall.accuracy)}`,
+      `  ${e.label} (${e.ids.length} neurons): ${c} ${percent(r.baseline.perClass[c].accuracy)} → ${percent(e.after.perClass[c].accuracy)}` +
+        ` (random: ${percent(ctrl.mean)} ± ${percent(ctrl.sd)}); all classes ${percent(r.baseline.overall.accuracy)} → ${percent(e.after.overall.accuracy)}`,
     );
   }
   return lines.join("\n");

@@ -1,3 +1,4 @@
+import { percent } from "../util/format.js";
 import type { LatentResult } from "./format.js";
 
 /** What `codeneurons latent` prints (and `--json` writes): per layer, the share of aligned and novel clusters. */
@@ -44,14 +45,13 @@ export function latentSummary(r: LatentResult, file: string): LatentSummary {
 
 /** The summary as lines for a terminal. */
 export function formatLatentSummary(s: LatentSummary): string {
-  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   const out = [
     `wrote ${s.file}`,
-    `${s.tokens} tokens, ${s.clusters} clusters per layer; aligned = at least ${pct(s.theta)} of a cluster's tokens share a category`,
+    `${s.tokens} tokens, ${s.clusters} clusters per layer; aligned = at least ${percent(s.theta, 0)} of a cluster's tokens share a category`,
   ];
   for (const l of s.layers) {
-    const aligned = s.families.map((f) => `${f} ${pct(l.aligned[f] ?? 0)}`).join(", ");
-    out.push(`layer ${l.layer}: aligned with ${aligned}; novel ${pct(l.novel)}`);
+    const aligned = s.families.map((f) => `${f} ${percent(l.aligned[f] ?? 0, 0)}`).join(", ");
+    out.push(`layer ${l.layer}: aligned with ${aligned}; novel ${percent(l.novel, 0)}`);
     for (const e of l.examples)
       out.push(`  ${e.category.padEnd(24)} ${String(e.size).padStart(4)}  ${e.words.join(" ")}`);
   }

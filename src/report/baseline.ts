@@ -1,5 +1,6 @@
 import type { ProbeMetricsFile } from "../probe/format.js";
 import type { RedundancyResults } from "../redundancy/pipeline/results.js";
+import { percent } from "../util/format.js";
 import type { Baseline, ClassMetricsSection } from "./types.js";
 
 /**
@@ -9,8 +10,6 @@ import type { Baseline, ClassMetricsSection } from "./types.js";
  * majority class scores within about two of them on a fresh sample), and by at least MIN_MARGIN.
  */
 export const MIN_MARGIN = 0.02;
-
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /** Two standard errors of an accuracy of `p` on `n` rows, at least MIN_MARGIN. */
 export function clearMargin(p: number, n: number): number {
@@ -35,15 +34,15 @@ export function baselineOf(r: RedundancyResults): Baseline | null {
   const warnings: string[] = [];
   if (!clear)
     warnings.push(
-      `The oracle probe (all ${r.totalNeurons} neurons: ${pct(acc.test)} test, ${pct(acc.dev)} dev) is not clearly above ` +
-        `the majority-class rate (${pct(majority.test)} test, ${pct(majority.dev)} dev; "clearly" = by more than ` +
+      `The oracle probe (all ${r.totalNeurons} neurons: ${percent(acc.test)} test, ${percent(acc.dev)} dev) is not clearly above ` +
+        `the majority-class rate (${percent(majority.test)} test, ${percent(majority.dev)} dev; "clearly" = by more than ` +
         `${(100 * margin.test).toFixed(1)} / ${(100 * margin.dev).toFixed(1)} points on these ${rows.test} / ${rows.dev} rows). ` +
         "The neurons show no evidence of encoding this task: no claim is made about removing neurons, and the " +
         "redundancy reductions of this run are not findings.",
     );
   else if (control && selectivity && selectivity.test < margin.test)
     warnings.push(
-      `Low selectivity: the same probe on the control task (labels fixed at random per word type) scores ${pct(control.test)} ` +
+      `Low selectivity: the same probe on the control task (labels fixed at random per word type) scores ${percent(control.test)} ` +
         `test, ${(100 * selectivity.test).toFixed(1)} points below the real task: the probe may be memorising ` +
         "word identity rather than reading a property the neurons encode.",
     );

@@ -1,3 +1,4 @@
+import { percent } from "../util/format.js";
 import { namePattern, siteTitle } from "../util/neurons.js";
 import { type Figure, SECTIONS, type SectionId } from "./figures.js";
 import { EVALUATION_TITLES, firesText, LATENT_FAMILY_TITLES } from "./specs.js";
@@ -37,8 +38,6 @@ export function inlineSvg(svg: string, prefix: string): string {
     .replace(/url\(#([^)]+)\)/g, (_, id) => `url(#${prefix}-${id})`)
     .replace(/(xlink:href|href)="#([^"]+)"/g, (_, attr, id) => `${attr}="#${prefix}-${id}"`);
 }
-
-const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
 export function reportHtml(data: ReportData, figures: RenderedFigure[], version: string): string {
   const title = data.title ?? `${data.model} · ${data.task}`;
@@ -133,9 +132,9 @@ function abovePoints(accuracy: number, b: Baseline): string {
 function baselineSentence(b: Baseline): string {
   const control =
     b.control && b.selectivity
-      ? ` The same probe on the control task (labels fixed at random per word type) scores ${pct(b.control.test)}: selectivity ${(100 * b.selectivity.test).toFixed(1)} points.`
+      ? ` The same probe on the control task (labels fixed at random per word type) scores ${percent(b.control.test)}: selectivity ${(100 * b.selectivity.test).toFixed(1)} points.`
       : "";
-  return `Majority-class rate (always the most frequent training class): ${pct(b.majority.test)} on test (${b.rows.test.toLocaleString("en-US")} rows), ${pct(b.majority.dev)} on dev.${control}`;
+  return `Majority-class rate (always the most frequent training class): ${percent(b.majority.test)} on test (${b.rows.test.toLocaleString("en-US")} rows), ${percent(b.majority.dev)} on dev.${control}`;
 }
 
 function redundancyTable(r: RedundancySummary, b: Baseline | undefined): string {
@@ -144,7 +143,7 @@ function redundancyTable(r: RedundancySummary, b: Baseline | undefined): string 
     .map(
       (s) =>
         `<tr><th scope="row">${escapeHtml(s.step)}</th><td class="num">${s.neurons.toLocaleString("en-US")}</td>` +
-        `<td class="num">${s.reduction.toFixed(1)}%</td><td class="num${s.accuracy === best ? " best" : ""}">${pct(s.accuracy)}</td>` +
+        `<td class="num">${s.reduction.toFixed(1)}%</td><td class="num${s.accuracy === best ? " best" : ""}">${percent(s.accuracy)}</td>` +
         (b ? `<td class="num">${abovePoints(s.accuracy, b)}</td>` : "") +
         `<td>${s.layers ? escapeHtml(layerRange(s.layers)) : ""}</td><td class="detail">${escapeHtml(s.detail ?? "")}</td></tr>`,
     )
@@ -167,7 +166,7 @@ function classTable(m: ClassMetricsSection, b: Baseline | undefined): string {
     .map(
       (c) =>
         `<tr><th scope="row">${escapeHtml(c.name)}</th><td class="num">${c.support.toLocaleString("en-US")}</td>` +
-        `<td class="num">${pct(c.accuracy)}</td><td class="num">${pct(c.precision)}</td><td class="num">${pct(c.f1)}</td></tr>`,
+        `<td class="num">${percent(c.accuracy)}</td><td class="num">${percent(c.precision)}</td><td class="num">${percent(c.f1)}</td></tr>`,
     )
     .join("\n");
   const table = `<table class="summary" data-table="class-metrics">
@@ -225,7 +224,7 @@ function latentTable(l: LatentSection, site: "hidden" | "mlp"): string {
     .map((c) => {
       const aligned = c.aligned.length
         ? c.aligned
-            .map((a) => `${escapeHtml(family(a.family))}: <b>${escapeHtml(a.value)}</b> ${pct(a.share)}`)
+            .map((a) => `${escapeHtml(family(a.family))}: <b>${escapeHtml(a.value)}</b> ${percent(a.share)}`)
             .join("<br>")
         : '<span class="novel">novel (no category)</span>';
       const words = c.words
@@ -246,7 +245,7 @@ function latentTable(l: LatentSection, site: "hidden" | "mlp"): string {
       );
     })
     .join("\n");
-  return `<p class="lead">ConceptX (Dalvi et al., 2022): ${l.tokens.toLocaleString("en-US")} tokens (each word type at most a few times) clustered per layer with Ward's method into ${l.clusters} clusters. A cluster is <b>aligned</b> with a category when at least ${pct(l.theta)} of its tokens have it; the <b>novel</b> ones match none of ${escapeHtml(l.families.map(family).join(", "))}. Below, the largest aligned and novel clusters of each layer.</p>
+  return `<p class="lead">ConceptX (Dalvi et al., 2022): ${l.tokens.toLocaleString("en-US")} tokens (each word type at most a few times) clustered per layer with Ward's method into ${l.clusters} clusters. A cluster is <b>aligned</b> with a category when at least ${percent(l.theta)} of its tokens have it; the <b>novel</b> ones match none of ${escapeHtml(l.families.map(family).join(", "))}. Below, the largest aligned and novel clusters of each layer.</p>
 <table class="summary latent" data-table="latent-clusters">
 <caption>Cluster = layer · number (scikit-learn's label). Words: the cluster's distinct tokens, most frequent first. In context: some of its tokens in their code lines (# = line of the store). Neurons: the layer's neurons with the largest mean z-score on the cluster's tokens.</caption>
 <thead><tr><th scope="col">${site === "hidden" ? "Layer" : "Block"} · cluster</th><th scope="col" class="num">Tokens</th><th scope="col">Aligned with</th><th scope="col">Words</th><th scope="col">In context</th><th scope="col">Neurons</th></tr></thead>
@@ -306,8 +305,8 @@ function interventionTables(iv: InterventionSection): string {
     const worse = after.accuracy < before.accuracy;
     return (
       `<tr><th scope="row">${escapeHtml(name)}</th><td class="num">${before.rows}</td>` +
-      `<td class="num">${pct(before.accuracy)}</td><td class="num${worse ? " worse" : ""}">${pct(after.accuracy)}</td>` +
-      (ctrl ? `<td class="num">${pm(c.accuracy.mean, c.accuracy.sd, pct)}</td>` : "") +
+      `<td class="num">${percent(before.accuracy)}</td><td class="num${worse ? " worse" : ""}">${percent(after.accuracy)}</td>` +
+      (ctrl ? `<td class="num">${pm(c.accuracy.mean, c.accuracy.sd, percent)}</td>` : "") +
       (hasLoss
         ? `<td class="num">${nats(before.loss)}</td><td class="num">${nats(after.loss)}</td>` +
           (ctrl ? `<td class="num">${c.loss ? pm(c.loss.mean, c.loss.sd, nats) : "–"}</td>` : "")
@@ -347,7 +346,7 @@ ${rows}
       const c = cls ? x.controls.perClass[cls] : x.controls.overall;
       return (
         `<tr${i === iv.featured ? ' class="featured"' : ""}><th scope="row"><code>${escapeHtml(x.label)}</code></th><td class="num">${x.neurons}</td>` +
-        `<td>${escapeHtml(cls ?? "all classes")}</td>${cell(b.accuracy, a.accuracy, c.accuracy, pct)}` +
+        `<td>${escapeHtml(cls ?? "all classes")}</td>${cell(b.accuracy, a.accuracy, c.accuracy, percent)}` +
         (hasLoss && b.loss !== null && a.loss !== null
           ? cell(b.loss, a.loss, c.loss, nats)
           : hasLoss
@@ -387,9 +386,9 @@ function cardsHtml(data: ReportData): string {
   if (oracle !== undefined)
     cards.push([
       "Oracle accuracy",
-      pct(oracle),
+      percent(oracle),
       b
-        ? `all neurons · majority class ${pct(b.majority.test)}${b.selectivity ? ` · selectivity ${(100 * b.selectivity.test).toFixed(1)} pts` : ""}`
+        ? `all neurons · majority class ${percent(b.majority.test)}${b.selectivity ? ` · selectivity ${(100 * b.selectivity.test).toFixed(1)} pts` : ""}`
         : "probe on all neurons",
     ]);
   const steps = data.redundancy?.steps.filter((s) => !/control|oracle|random/i.test(s.step)) ?? [];
@@ -400,7 +399,7 @@ function cardsHtml(data: ReportData): string {
     cards.push([
       `Smallest set (${s.step})`,
       s.neurons.toLocaleString("en-US"),
-      `neurons, −${s.reduction.toFixed(1)}%, ${pct(s.accuracy)} accuracy`,
+      `neurons, −${s.reduction.toFixed(1)}%, ${percent(s.accuracy)} accuracy`,
     ]);
   }
   if (data.cka)
@@ -418,9 +417,9 @@ function cardsHtml(data: ReportData): string {
     const c = cls ? e.controls.perClass[cls] : e.controls.overall;
     cards.push([
       `${cls ?? "All classes"} accuracy, ${e.label}`,
-      `${pct(before.accuracy)} → ${pct(after.accuracy)}`,
+      `${percent(before.accuracy)} → ${percent(after.accuracy)}`,
       iv.controls > 0
-        ? `random neurons: ${pct(c.accuracy.mean)} ± ${pct(c.accuracy.sd)}`
+        ? `random neurons: ${percent(c.accuracy.mean)} ± ${percent(c.accuracy.sd)}`
         : `${iv.mode}, no controls`,
     ]);
   }

@@ -1,8 +1,7 @@
 import type { CompressedCard } from "../compress/format.js";
 import type { SpeedComparison } from "../compress/speed.js";
+import { percent } from "../util/format.js";
 import type { Headline } from "./headline.js";
-
-const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
 /**
  * The headline with the compressed model the run wrote (`compress` in the config): what it keeps and
@@ -13,8 +12,8 @@ export function withCompressed(h: Headline, card: CompressedCard, dir: string): 
   const m = card.accuracy.measured;
   const line =
     `Compressed ${card.set.row} model (${dir}): cut after block ${card.layers.blocks} of ${card.layers.of}, ` +
-    `${card.neurons.ids.length} of ${card.neurons.of} neurons computed; ${pct(m.accuracy)} test accuracy ` +
-    `(the run: ${pct(card.accuracy.run.test)}).`;
+    `${card.neurons.ids.length} of ${card.neurons.of} neurons computed; ${percent(m.accuracy)} test accuracy ` +
+    `(the run: ${percent(card.accuracy.run.test)}).`;
   return {
     ...h,
     text: `${h.text}\n${line}`,

@@ -1,4 +1,5 @@
 import type { Site } from "../../store/format.js";
+import { percent } from "../../util/format.js";
 import { layerName } from "../../util/neurons.js";
 import type { RedundancyRecord, RedundancyResults, Scores, StepResults, SummaryRow } from "./results.js";
 
@@ -128,8 +129,6 @@ export function summarize(steps: StepResults, total: number, site: Site = "hidde
   return rows;
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-
 /** The summary as a small text table, plus the layer-wise accuracies, for stdout. */
 export function formatSummary(r: RedundancyResults, record?: RedundancyRecord): string {
   const i = r.input;
@@ -141,12 +140,12 @@ export function formatSummary(r: RedundancyResults, record?: RedundancyRecord): 
   ];
   for (const s of r.summary)
     lines.push(
-      `  ${s.name.padEnd(10)} ${String(s.neurons).padStart(8)} ${pct(s.accuracy).padStart(9)} ${pct(s.devAccuracy).padStart(9)} ${(s.name === "Control" ? "-" : pct(s.reduction)).padStart(10)}  ${s.detail ?? ""}`,
+      `  ${s.name.padEnd(10)} ${String(s.neurons).padStart(8)} ${percent(s.accuracy, 2).padStart(9)} ${percent(s.devAccuracy, 2).padStart(9)} ${(s.name === "Control" ? "-" : percent(s.reduction, 2)).padStart(10)}  ${s.detail ?? ""}`,
     );
   const layerLine = (label: string, layers?: { layer: number; probe: { test: Scores } }[]) => {
     if (layers)
       lines.push(
-        `  ${label} (test): ${layers.map((l) => `${layerName(l.layer, site)} ${pct(l.probe.test.accuracy)}`).join("  ")}`,
+        `  ${label} (test): ${layers.map((l) => `${layerName(l.layer, site)} ${percent(l.probe.test.accuracy, 2)}`).join("  ")}`,
       );
   };
   layerLine("independent", r.steps.independent?.layers);
