@@ -244,6 +244,29 @@ export function memAvailable(): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** The shape asked for by --layers / --hidden (default the 7B size), checked. */
+export function benchShape(args: { layers?: string; hidden?: string }): {
+  layers: number;
+  hidden: number;
+  full: boolean;
+} {
+  const layers = Number(args.layers ?? FULL.layers);
+  const hidden = Number(args.hidden ?? FULL.hidden);
+  if (!(Number.isInteger(layers) && layers >= 2 && Number.isInteger(hidden) && hidden >= 8))
+    throw new Error("--layers must be an integer >= 2 and --hidden >= 8");
+  return { layers, hidden, full: layers === FULL.layers && hidden === FULL.hidden };
+}
+
+/** The available memory, in bytes; the full size is refused below what it needs. */
+export function checkAvailableMemory(full: boolean): number {
+  const available = memAvailable();
+  if (full && available < FULL_SIZE_AVAILABLE)
+    throw new Error(
+      `the full size needs ${FULL_SIZE_AVAILABLE / GiB} GiB of available memory, this machine has ${(available / GiB).toFixed(1)} GiB now: run --layers N for a smaller figure (reported as not the full size)`,
+    );
+  return available;
+}
+
 /** Peak resident set of this process (VmHWM), in MB. */
 export function peakMb(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));

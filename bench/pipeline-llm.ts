@@ -31,11 +31,11 @@ import type { StepName } from "../src/redundancy/pipeline/results.js";
 import { formatSummary } from "../src/redundancy/pipeline/summary.js";
 import { appendResult, fmt, machineInfo } from "./common.js";
 import {
+  benchShape,
   type ChildResult,
+  checkAvailableMemory,
   FULL,
-  FULL_SIZE_AVAILABLE,
   GiB,
-  memAvailable,
   PER_CLASS,
   type PipelineJob,
   peakMb,
@@ -73,19 +73,11 @@ async function main(): Promise<void> {
     if (!args.layers || !args.hidden) throw new Error("--record-from needs the run's --layers and --hidden");
     return report(args["record-from"], Number(args.layers), Number(args.hidden), {}, true);
   }
-  const layers = Number(args.layers ?? FULL.layers);
-  const hidden = Number(args.hidden ?? FULL.hidden);
-  if (!(Number.isInteger(layers) && layers >= 2 && Number.isInteger(hidden) && hidden >= 8))
-    throw new Error("--layers must be an integer >= 2 and --hidden >= 8");
-  const full = layers === FULL.layers && hidden === FULL.hidden;
+  const { layers, hidden, full } = benchShape(args);
   const spec = specOf(layers, hidden);
   const { store, task } = await prepare(spec);
   if (args["prepare-only"]) return;
-  const available = memAvailable();
-  if (full && available < FULL_SIZE_AVAILABLE)
-    throw new Error(
-      `the full size needs ${FULL_SIZE_AVAILABLE / GiB} GiB of available memory, this machine has ${(available / GiB).toFixed(1)} GiB now: run --layers N for a smaller figure (reported as not the full size)`,
-    );
+  const available = checkAvailableMemory(full);
   const jobFile = join(shapeDir(layers, hidden), "child.json");
   const steps = args.steps ? (args.steps.split(",") as StepName[]) : undefined;
   const before = machineInfo();

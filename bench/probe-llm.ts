@@ -32,10 +32,8 @@ import {
   runPythonBaseline,
 } from "./common.js";
 import {
-  FULL,
-  FULL_SIZE_AVAILABLE,
-  GiB,
-  memAvailable,
+  benchShape,
+  checkAvailableMemory,
   prepare,
   runPipelineChild,
   shapeDir,
@@ -94,16 +92,10 @@ function secondsToAccuracy(run: AdamRun, dev: number): { seconds: number; epoch:
 
 async function main(): Promise<void> {
   const commit = gitCommit();
-  const layers = positiveInt("layers", args.layers) ?? FULL.layers;
-  const hidden = positiveInt("hidden", args.hidden) ?? FULL.hidden;
+  const { layers, hidden, full } = benchShape(args);
   const adamEpochs = positiveInt("adam-epochs", args["adam-epochs"]) ?? 20;
-  const full = layers === FULL.layers && hidden === FULL.hidden;
   const { store, task } = await prepare(specOf(layers, hidden));
-  const available = memAvailable();
-  if (full && available < FULL_SIZE_AVAILABLE)
-    throw new Error(
-      `the full size needs ${FULL_SIZE_AVAILABLE / GiB} GiB of available memory, this machine has ${(available / GiB).toFixed(1)} GiB now`,
-    );
+  checkAvailableMemory(full);
   const threads = threadCount();
   const before = machineInfo();
   process.stderr.write(
