@@ -57,3 +57,15 @@ export function formatLatentSummary(s: LatentSummary): string {
   }
   return out.join("\n");
 }
+
+/** Distinct words of some tokens with their counts, most frequent first (ties: alphabetical). */
+export function wordCounts(
+  tokens: readonly number[],
+  words: readonly string[],
+): { word: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const t of tokens) counts.set(words[t], (counts.get(words[t]) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([word, count]) => ({ word, count }));
+}

@@ -1,4 +1,5 @@
 import type { LatentCluster, LatentResult } from "../latent/format.js";
+import { wordCounts } from "../latent/summary.js";
 import type { LatentSection } from "./types.js";
 
 /**
@@ -19,12 +20,7 @@ export function reportSectionFromLatent(
   const samples: LatentSection["samples"] = [];
   for (const layer of r.layers) {
     for (const c of sampleClusters(layer.clusters, alignedPerLayer, novelPerLayer)) {
-      const counts = new Map<string, number>();
-      for (const t of c.tokens) counts.set(r.tokens.word[t], (counts.get(r.tokens.word[t]) ?? 0) + 1);
-      const words = [...counts]
-        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-        .slice(0, wordCount)
-        .map(([word, count]) => ({ word, count }));
+      const words = wordCounts(c.tokens, r.tokens.word).slice(0, wordCount);
       // Tokens of different lines, spread over the cluster.
       const shown: LatentSection["samples"][number]["contexts"] = [];
       const lines = new Set<number>();

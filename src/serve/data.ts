@@ -7,6 +7,7 @@ import type { TopWord } from "../concepts/types.js";
 import { type WordTypes, wordTypes } from "../concepts/word-types.js";
 import { type InterventionResults, parseInterventionResults } from "../intervene/format.js";
 import { type LatentResult, parseLatent } from "../latent/format.js";
+import { wordCounts } from "../latent/summary.js";
 import { columnClassMeans } from "../linalg/class-means.js";
 import { ActivationStore, SITES, type Site } from "../store/index.js";
 import { InputError, UserError } from "../util/errors.js";
@@ -704,16 +705,6 @@ function checkInterventions(
     );
 }
 
-/** The explorer's rows: the first word rows of the store, with labels when the store has them. */
-/** Distinct words of some tokens with their counts, most frequent first. */
-function wordCounts(tokens: readonly number[], words: readonly string[]): { word: string; count: number }[] {
-  const counts = new Map<string, number>();
-  for (const t of tokens) counts.set(words[t], (counts.get(words[t]) ?? 0) + 1);
-  return [...counts]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .map(([word, count]) => ({ word, count }));
-}
-
 /** latent.json names tokens by store line and word: they must be this store's. */
 function checkLatentAgainstStore(latent: LatentResult, file: string, store: ActivationStore): void {
   const t = latent.tokens;
@@ -732,6 +723,7 @@ function checkLatentAgainstStore(latent: LatentResult, file: string, store: Acti
     });
 }
 
+/** The explorer's rows: the first word rows of the store, with labels when the store has them. */
 interface Sample {
   words: readonly string[];
   sentence: Int32Array;
