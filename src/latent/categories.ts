@@ -117,10 +117,10 @@ async function parentsOf(
     throw new UserError(
       "the parent categories need the code's language (--lang; a tree-sitter grammar parses each line)",
     );
-  // C is parsed with the C++ grammar, as the labeler does.
-  const lang = language === "c" ? "cpp" : language;
-  if (!isTreeSitterLanguage(lang)) throw new UserError(`--lang: no tree-sitter grammar for '${language}'`);
-  const parser = await treeSitterParser(lang);
+  // C has a grammar of its own name (the C++ one, as the labeler parses it).
+  if (!isTreeSitterLanguage(language))
+    throw new UserError(`--lang: no tree-sitter grammar for '${language}'`);
+  const parser = await treeSitterParser(language);
   const out = new Array<string>(tokens.words.length);
   try {
     let i = 0;

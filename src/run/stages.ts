@@ -310,7 +310,7 @@ export async function latentStage(
     maxPerType: cfg.latent.perType,
     seed: cfg.latent.seed,
     theta: cfg.latent.theta,
-    language: isTreeSitterLanguage(lang === "c" ? "cpp" : lang) ? lang : undefined,
+    language: isTreeSitterLanguage(lang) ? lang : undefined,
     quiet,
   });
   const store = await ActivationStore.open(layout.store("train"));
