@@ -7,7 +7,7 @@ import { decodeWord } from "../data/escape.js";
 import { decodeUtf8, splitWordLines } from "../data/io.js";
 import { SafetensorsFile } from "../model/weights/safetensors.js";
 import { InputError, UserError } from "../util/errors.js";
-import { halfArrayToFloat32 } from "../util/half.js";
+import { copyFiniteAsFloat32, halfBitsToFloat32 } from "../util/half.js";
 import { checkJson, readJsonFile } from "../util/json.js";
 import { getOrCreate } from "../util/maps.js";
 import { type Matrix, matrix } from "../util/matrix.js";
@@ -95,6 +95,8 @@ export class ActivationStore {
   /** lineOffset[i] = first global row of input line i; lineOffset[numLines] = numRows. */
   private readonly lineOffset: Int32Array;
   private readonly shardFiles = new Map<number, SafetensorsFile>();
+  /** The bytes of the last read (readRaw), reused so that reading a wide store faults in no new memory per block. */
+  private scratch = new Uint8Array(0);
 
   private constructor(
     readonly dir: string,
@@ -393,86 +395,58 @@ export class ActivationStore {
   }
 
   /**
-   * Shard-local rows [begin, end) of one site and layer, as float32 values, each checked: a value that
-   * is not a finite number is an InputError naming the shard, the row and the neuron.
+   * The stored values of shard-local rows [begin, end) of one site and layer (float16 bits or float32),
+   * in a buffer reused by the next read: callers copy out what they need before reading again.
    */
-  private readValues(
-    shard: ShardRecord,
-    site: Site,
-    layer: number,
-    dim: number,
-    begin = 0,
-    end = shard.endRow - shard.firstRow,
-  ): Float32Array {
-    const name = tensorName(site, layer, this.index.version);
-    const f = this.tensor(shard, name, dim);
-    const half = f.entry(name).dtype === "F16";
-    const width = half ? 2 : 4;
-    const bytes = f.readBytes(name, begin * dim * width, end * dim * width);
-    // readBytes returns a fresh buffer; views need its offset aligned to the element size.
-    const aligned = bytes.byteOffset % width === 0 ? bytes : bytes.slice();
-    const values = half
-      ? halfArrayToFloat32(new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2))
-      : new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
-    this.checkFinite(values, shard, site, layer, dim, begin);
-    return values;
-  }
-
-  private checkFinite(
-    values: Float32Array,
+  private readRaw(
     shard: ShardRecord,
     site: Site,
     layer: number,
     dim: number,
     begin: number,
-  ): void {
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      // v − v is 0 for every finite v, NaN for NaN and ±Infinity.
-      if (v - v === 0) continue;
-      const row = shard.firstRow + begin + Math.floor(i / dim);
-      const { sentence, word } = this.locate(row);
-      const text = this.meta.level === "word" ? ` '${this.lineWords[sentence][word]}'` : "";
-      const where =
-        this.meta.level === "word" ? `line ${sentence + 1}, word ${word + 1}${text}` : `line ${sentence + 1}`;
-      throw new InputError(
-        join(this.dir, shardFileName(shard.id)),
-        `row ${row} (${where}), neuron ${neuronName(layer * dim + (i % dim), neuronSpace(site, dim))} holds ${v}: activations must be finite numbers; to repair the store, ${this.files.repair}`,
-      );
-    }
+    end: number,
+  ): Uint16Array | Float32Array {
+    const name = tensorName(site, layer, this.index.version);
+    const f = this.tensor(shard, name, dim);
+    const half = f.entry(name).dtype === "F16";
+    const width = half ? 2 : 4;
+    const size = (end - begin) * dim * width;
+    if (this.scratch.length < size) this.scratch = new Uint8Array(size);
+    const bytes = f.readBytes(name, begin * dim * width, end * dim * width, this.scratch);
+    // The scratch buffer starts at offset 0 of its own ArrayBuffer: aligned for both element sizes.
+    return half
+      ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2)
+      : new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
   }
 
-  /**
-   * The [rows × dim] values of the given shard-local rows (sorted, unique) of one tensor: the whole
-   * block when most rows are wanted, else only the runs of consecutive rows (a task reads a few
-   * thousand rows out of a shard of many more).
-   */
-  private readLocalRows(
+  /** A stored value that is not a finite number: an InputError naming the shard, the row and the neuron. */
+  private nonFinite(
     shard: ShardRecord,
     site: Site,
     layer: number,
     dim: number,
-    local: number[],
-  ): Map<number, Float32Array> {
-    const shardRows = shard.endRow - shard.firstRow;
-    const out = new Map<number, Float32Array>();
-    if (local.length * 2 >= shardRows) {
-      const block = this.readValues(shard, site, layer, dim);
-      for (const r of local) out.set(r, block.subarray(r * dim, (r + 1) * dim));
-      return out;
-    }
-    for (let i = 0; i < local.length; ) {
-      let j = i;
-      while (j + 1 < local.length && local[j + 1] === local[j] + 1) j++;
-      const values = this.readValues(shard, site, layer, dim, local[i], local[j] + 1);
-      for (let r = local[i]; r <= local[j]; r++)
-        out.set(r, values.subarray((r - local[i]) * dim, (r - local[i] + 1) * dim));
-      i = j + 1;
-    }
-    return out;
+    local: number,
+    unit: number,
+    v: number,
+  ): InputError {
+    const row = shard.firstRow + local;
+    const { sentence, word } = this.locate(row);
+    const text = this.meta.level === "word" ? ` '${this.lineWords[sentence][word]}'` : "";
+    const where =
+      this.meta.level === "word" ? `line ${sentence + 1}, word ${word + 1}${text}` : `line ${sentence + 1}`;
+    return new InputError(
+      join(this.dir, shardFileName(shard.id)),
+      `row ${row} (${where}), neuron ${neuronName(layer * dim + unit, neuronSpace(site, dim))} holds ${v}: activations must be finite numbers; to repair the store, ${this.files.repair}`,
+    );
   }
 
-  /** rows × columns float32 matrix for the given global rows (any order, repeats allowed). */
+  /**
+   * rows × columns float32 matrix for the given global rows (any order, repeats allowed). Every value
+   * copied is checked: one that is not a finite number is an InputError naming the shard, the row and
+   * the neuron. Each needed layer of a shard is read once, the whole block when most of its rows are
+   * wanted, else only the runs of consecutive rows (a task reads a few thousand rows out of a shard of
+   * many more), and converted straight into the matrix.
+   */
   async readRows(rows: ArrayLike<number>, opts: ReadOptions = {}): Promise<Matrix> {
     const site = opts.site ?? "hidden";
     const dim = this.dimOf(site);
@@ -492,17 +466,48 @@ export class ActivationStore {
     });
     for (const [shardId, outRows] of byShard) {
       const shard = this.index.shards[shardId];
-      const local = [...new Set(outRows.map((i) => rows[i] - shard.firstRow))].sort((a, b) => a - b);
+      const localOf = (i: number) => rows[i] - shard.firstRow;
+      // Output rows in shard order, so that one walk through the runs read serves them all.
+      outRows.sort((a, b) => localOf(a) - localOf(b));
+      const runs = rowRuns(outRows.map(localOf), shard.endRow - shard.firstRow);
       for (const [layer, layerCols] of colsByLayer) {
-        const values = this.readLocalRows(shard, site, layer, dim, local);
         // Consecutive units to consecutive columns (a whole layer, usually): one copy per row.
         const first = layerCols[0];
-        const run = layerCols.every((c, k) => c.unit === first.unit + k && c.col === first.col + k);
-        for (const i of outRows) {
-          const v = values.get(rows[i] - shard.firstRow)!;
-          const dst = i * cols.length;
-          if (run) out.data.set(v.subarray(first.unit, first.unit + layerCols.length), dst + first.col);
-          else for (const { col, unit } of layerCols) out.data[dst + col] = v[unit];
+        const contiguous = layerCols.every((c, k) => c.unit === first.unit + k && c.col === first.col + k);
+        let next = 0;
+        for (const [begin, end] of runs) {
+          const values = this.readRaw(shard, site, layer, dim, begin, end);
+          for (; next < outRows.length && localOf(outRows[next]) < end; next++) {
+            const i = outRows[next];
+            const src = (localOf(i) - begin) * dim;
+            const dst = i * cols.length;
+            if (contiguous) {
+              const bad = copyFiniteAsFloat32(
+                values,
+                src + first.unit,
+                out.data,
+                dst + first.col,
+                layerCols.length,
+              );
+              if (bad >= 0)
+                throw this.nonFinite(
+                  shard,
+                  site,
+                  layer,
+                  dim,
+                  localOf(i),
+                  first.unit + bad,
+                  out.data[dst + first.col + bad],
+                );
+              continue;
+            }
+            for (const { col, unit } of layerCols) {
+              const v =
+                values instanceof Uint16Array ? halfBitsToFloat32(values[src + unit]) : values[src + unit];
+              out.data[dst + col] = v;
+              if (v - v !== 0) throw this.nonFinite(shard, site, layer, dim, localOf(i), unit, v);
+            }
+          }
         }
       }
     }
@@ -521,6 +526,23 @@ export class ActivationStore {
     for (const f of this.shardFiles.values()) f.close();
     this.shardFiles.clear();
   }
+}
+
+/**
+ * The [begin, end) runs of shard rows to read for the given sorted shard-local rows (repeats allowed):
+ * the whole shard when at least half of its rows are wanted, else each run of consecutive rows.
+ */
+function rowRuns(local: readonly number[], shardRows: number): [number, number][] {
+  const unique = local.filter((r, k) => k === 0 || r !== local[k - 1]);
+  if (unique.length * 2 >= shardRows) return [[0, shardRows]];
+  const runs: [number, number][] = [];
+  for (let i = 0; i < unique.length; ) {
+    let j = i;
+    while (j + 1 < unique.length && unique[j + 1] === unique[j] + 1) j++;
+    runs.push([unique[i], unique[j] + 1]);
+    i = j + 1;
+  }
+  return runs;
 }
 
 type PlanRead = StorePlan | InputError | null;

@@ -57,6 +57,40 @@ export function halfArrayToFloat32(
   return out;
 }
 
+/** One float16 value (uint16 bits) as float32, by table. */
+export function halfBitsToFloat32(h: number): number {
+  return HALF_TABLE[h];
+}
+
+/**
+ * Copies `n` values from `src` (float16 bits or float32) starting at `from` into `dst` at `at`, as
+ * float32, stopping at the first value that is not a finite number: returns its offset k (< n), or -1
+ * when all were copied.
+ */
+export function copyFiniteAsFloat32(
+  src: Uint16Array | Float32Array,
+  from: number,
+  dst: Float32Array,
+  at: number,
+  n: number,
+): number {
+  if (src instanceof Uint16Array) {
+    for (let k = 0; k < n; k++) {
+      const v = HALF_TABLE[src[from + k]];
+      dst[at + k] = v;
+      // v − v is 0 for every finite v, NaN for NaN and ±Infinity.
+      if (v - v !== 0) return k;
+    }
+    return -1;
+  }
+  for (let k = 0; k < n; k++) {
+    const v = src[from + k];
+    dst[at + k] = v;
+    if (v - v !== 0) return k;
+  }
+  return -1;
+}
+
 export function float32ToHalfArray(src: Float32Array, out = new Uint16Array(src.length)): Uint16Array {
   for (let i = 0; i < src.length; i++) out[i] = floatToHalf(src[i]);
   return out;

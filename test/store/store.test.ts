@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SafetensorsFile } from "../../src/model/weights/safetensors.js";
 import {
   ActivationStore,
   openForWriting,
@@ -9,6 +10,8 @@ import {
   STORE_FORMAT,
   type StoreIndex,
   type StorePlan,
+  shardFileName,
+  tensorName,
   writeShard,
   writeWordsFiles,
 } from "../../src/store/index.js";
@@ -104,6 +107,40 @@ describe("activation store", () => {
       });
     }
   }
+
+  it("refuses a stored value that is not a finite number where a read covers it, naming row and neuron", async () => {
+    for (const dtype of ["float32", "float16"] as const) {
+      const dir = await makeStore(dtype, true);
+      // Row 3 (line 3, word 2 'd') is shard 1's row 1; neuron 7 is layer 2, unit 1 (hidden size 3).
+      const shard = join(dir, shardFileName(1));
+      const f = SafetensorsFile.open(shard);
+      const width = dtype === "float16" ? 2 : 4;
+      const at = f.header.dataStart + f.entry(tensorName("hidden", 2)).begin + (1 * 3 + 1) * width;
+      f.close();
+      const fd = openSync(shard, "r+");
+      writeSync(
+        fd,
+        dtype === "float16" ? Uint8Array.of(0x00, 0x7e) : new Uint8Array(Float32Array.of(Number.NaN).buffer),
+        0,
+        width,
+        at,
+      );
+      closeSync(fd);
+      // The shard's hash no longer matches: check sizes only, as CODENEURONS_VERIFY=size does.
+      const store = await ActivationStore.open(dir, { verify: "size" });
+      const named =
+        /shards.00001\.safetensors: row 3 \(line 3, word 2 'd'\), neuron L2:1 .*holds NaN: activations must be finite/;
+      await expect(store.readAll()).rejects.toThrow(named);
+      await expect(store.readRows([4, 3], { neurons: [6, 7, 8] })).rejects.toThrow(named);
+      await expect(store.readRows([3], { neurons: [8, 7, 0] })).rejects.toThrow(named);
+      // Reads that do not cover the value succeed.
+      expect(Array.from((await store.readRows([2, 4], { neurons: [7] })).data)).toEqual([221.25, 421.25]);
+      expect(Array.from((await store.readRows([3], { neurons: [6, 8, 1] })).data)).toEqual([
+        320.25, 322.25, 301.25,
+      ]);
+      store.close();
+    }
+  });
 
   it("refuses an incomplete store and an overwrite of another store", async () => {
     const dir = await makeStore("float32", true);

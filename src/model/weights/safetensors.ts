@@ -255,8 +255,12 @@ export class SafetensorsFile implements CheckpointReader {
     return { shape: e.shape, dtype: e.dtype };
   }
 
-  /** Raw bytes [begin, end) of a tensor's data (relative to the tensor start). */
-  readBytes(name: string, begin = 0, end?: number): Uint8Array {
+  /**
+   * Raw bytes [begin, end) of a tensor's data (relative to the tensor start), in a fresh buffer or, when
+   * `scratch` is large enough, in its first bytes (a reader that reuses one buffer faults in no new
+   * memory per read).
+   */
+  readBytes(name: string, begin = 0, end?: number, scratch?: Uint8Array): Uint8Array {
     const e = this.entry(name);
     const size = e.end - e.begin;
     const stop = end ?? size;
@@ -274,7 +278,10 @@ export class SafetensorsFile implements CheckpointReader {
         `readBytes: bytes [${begin}, ${stop}) of '${name}' (${size} bytes) in ${this.path}`,
       );
     }
-    const out = new Uint8Array(stop - begin);
+    const out =
+      scratch && scratch.length >= stop - begin
+        ? scratch.subarray(0, stop - begin)
+        : new Uint8Array(stop - begin);
     let done = 0;
     while (done < out.length) {
       const got = readSync(
