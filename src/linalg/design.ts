@@ -30,6 +30,12 @@ export class DesignMatrix {
   private readonly picked: Int32Array | null;
   readonly rows: number;
   readonly cols: number;
+  /**
+   * The columns a sparse product gathered last, kept for the next one: on a wide matrix a fresh buffer
+   * per product costs more in page faults than the product itself (line searches run many).
+   */
+  private gatherScratch: Float32Array | null = null;
+  private gatherBusy = false;
 
   private constructor(
     x: Matrix | null,
@@ -160,15 +166,24 @@ export class DesignMatrix {
     }
     if (used.length > maxFraction * this.cols) return { z: await this.times(w), fraction: 1 };
     const n = this.rows;
-    const xa = matrix(used.length, n);
-    if (this.xt)
-      for (let a = 0; a < used.length; a++)
-        xa.data.set(this.xt.data.subarray(used[a] * n, (used[a] + 1) * n), a * n);
-    else
-      for (let i = 0; i < n; i++)
-        for (let a = 0; a < used.length; a++) xa.data[a * n + i] = this.x.data[i * this.cols + used[a]];
-    const wa = selectRows(w, used);
-    return { z: await timesFromColumns(xa, wa), fraction: used.length / this.cols };
+    const size = used.length * n;
+    // Products on one design are awaited one after another; one that overlaps another gets its own buffer.
+    const reuse = !this.gatherBusy;
+    if (reuse && (this.gatherScratch?.length ?? 0) < size) this.gatherScratch = new Float32Array(size);
+    const xa = matrix(used.length, n, reuse ? this.gatherScratch?.subarray(0, size) : undefined);
+    if (reuse) this.gatherBusy = true;
+    try {
+      if (this.xt)
+        for (let a = 0; a < used.length; a++)
+          xa.data.set(this.xt.data.subarray(used[a] * n, (used[a] + 1) * n), a * n);
+      else
+        for (let i = 0; i < n; i++)
+          for (let a = 0; a < used.length; a++) xa.data[a * n + i] = this.x.data[i * this.cols + used[a]];
+      const wa = selectRows(w, used);
+      return { z: await timesFromColumns(xa, wa), fraction: used.length / this.cols };
+    } finally {
+      if (reuse) this.gatherBusy = false;
+    }
   }
 
   /** Xᵀ·G for G [rows × K]. */

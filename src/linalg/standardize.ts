@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { checkJson } from "../util/json.js";
 import { type Matrix, matrix } from "../util/matrix.js";
+import { markFinite } from "./finite.js";
 
 /** The standardizer as probe.json holds it: a mean and a positive scale per column. */
 export const STANDARDIZER_SCHEMA = z
@@ -41,7 +42,11 @@ export class Standardizer {
     return out;
   }
 
-  /** The standardized matrix; `inPlace` overwrites `x` (saves a copy of a large matrix). */
+  /**
+   * The standardized matrix; `inPlace` overwrites `x` (saves a copy of a large matrix). When every
+   * value written is finite the result is marked so (linalg/finite.ts): the probes' finiteness check
+   * then needs no pass of its own.
+   */
   apply(x: Matrix, opts: { inPlace?: boolean } = {}): Matrix {
     this.check(x);
     const out = opts.inPlace ? x : matrix(x.rows, x.cols);
@@ -49,10 +54,17 @@ export class Standardizer {
     const src = x.data;
     const dst = out.data;
     const d = x.cols;
+    // z · 0 is 0 for a finite z and NaN otherwise: the sum stays 0 only when every z is finite.
+    let nonFinite = 0;
     for (let r = 0; r < x.rows; r++) {
       const off = r * d;
-      for (let j = 0; j < d; j++) dst[off + j] = (src[off + j] - mean[j]) * inv[j];
+      for (let j = 0; j < d; j++) {
+        const z = (src[off + j] - mean[j]) * inv[j];
+        dst[off + j] = z;
+        nonFinite += z * 0;
+      }
     }
+    if (nonFinite === 0) markFinite(dst);
     return out;
   }
 

@@ -1,4 +1,5 @@
 import type { DesignMatrix } from "../linalg/design.js";
+import { knownFinite, markFinite } from "../linalg/finite.js";
 import { UserError } from "../util/errors.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 import { blockAccuracy, type LossFunction } from "./loss.js";
@@ -694,15 +695,12 @@ export async function solveBatch(
   return states.map((st) => finish(st));
 }
 
-/** Matrices already checked, so that a grid's many fits on one design scan it once. */
-const checkedMatrices = new WeakSet<Float32Array>();
-
 /**
  * Probe inputs must be finite: one NaN makes every objective NaN, and the solver would stop at its
  * start as if it had converged. The error names the row and the column of the matrix.
  */
 export function checkFiniteMatrix(x: Matrix, what: string): void {
-  if (checkedMatrices.has(x.data)) return;
+  if (knownFinite(x.data)) return;
   const data = x.data;
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
@@ -712,7 +710,7 @@ export function checkFiniteMatrix(x: Matrix, what: string): void {
         `probe: the ${what} matrix holds ${v} at row ${Math.floor(i / x.cols)}, column ${i % x.cols}: probe inputs must be finite numbers`,
       );
   }
-  checkedMatrices.add(data);
+  markFinite(data);
 }
 
 /**

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DesignMatrix } from "../../src/linalg/design.js";
+import { knownFinite } from "../../src/linalg/finite.js";
 import { Standardizer, transposeBlocked } from "../../src/linalg/standardize.js";
+import { checkFiniteMatrix } from "../../src/probe/owlqn.js";
 import { InputError } from "../../src/util/errors.js";
 import { type Matrix, matrix } from "../../src/util/matrix.js";
 import { Rng } from "../../src/util/rng.js";
@@ -34,6 +36,17 @@ describe("Standardizer", () => {
     expect(x.data[0]).not.toBe(z.data[0]);
     std.apply(x, { inPlace: true });
     expect(Array.from(x.data)).toEqual(Array.from(z.data));
+  });
+
+  it("marks a result whose every value is finite, so that the probes' check needs no pass; a NaN is still found", () => {
+    const x = random(9, 4, 1);
+    const std = Standardizer.fit(x);
+    expect(knownFinite(std.apply(x).data)).toBe(true);
+    const bad = random(9, 4, 1);
+    bad.data[2 * 4 + 3] = Number.NaN;
+    const z = std.apply(bad, { inPlace: true });
+    expect(knownFinite(z.data)).toBe(false);
+    expect(() => checkFiniteMatrix(z, "training")).toThrow(/training matrix holds NaN at row 2, column 3/);
   });
 
   it("round-trips through JSON and rejects bad JSON with the field named", () => {
@@ -106,6 +119,30 @@ describe("DesignMatrix", () => {
       const wantG = naive(design.x, g, true);
       xg.data.forEach((v, i) => {
         expect(Math.abs(v - wantG[i])).toBeLessThan(1e-3);
+      });
+    });
+
+    it(`sparse products one after another and overlapping agree with a product on the copy (transposed copy: ${transposed})`, async () => {
+      const design = DesignMatrix.build(x, { transposed });
+      const rng = new Rng(8);
+      // Supports of 4, 1, 3 and 5 columns: each gather reuses the last one's buffer, larger and smaller.
+      const supports = [[0, 3, 5, 9], [6], [1, 2, 10], [0, 4, 6, 8, 9]];
+      const weights = supports.map((cols) => {
+        const m = matrix(11, 7);
+        for (const j of cols) for (let c = 0; c < 7; c++) m.data[j * 7 + c] = rng.normal();
+        return m;
+      });
+      const check = (z: Matrix, wj: Matrix) => {
+        const want = naive(design.x, wj, false);
+        z.data.forEach((v, i) => {
+          expect(Math.abs(v - want[i])).toBeLessThan(1e-3);
+        });
+      };
+      for (const wj of weights) check((await design.timesSparse(wj, 0.5)).z, wj);
+      // Started together: the second finds the buffer in use and gathers into its own.
+      const together = await Promise.all(weights.map((wj) => design.timesSparse(wj, 0.5)));
+      together.forEach((r, j) => {
+        check(r.z, weights[j]);
       });
     });
   }
