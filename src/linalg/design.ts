@@ -81,9 +81,10 @@ export class DesignMatrix {
     opts: { standardizer?: Standardizer; inPlace?: boolean; transposed?: boolean } = {},
   ): DesignMatrix {
     const std = opts.standardizer ?? Standardizer.fit(x);
-    const xt = (opts.transposed ?? true) ? std.applyTransposed(x) : null;
-    const xs = std.apply(x, { inPlace: opts.inPlace });
-    return new DesignMatrix(xs, xt, std);
+    if (!(opts.transposed ?? true))
+      return new DesignMatrix(std.apply(x, { inPlace: opts.inPlace }), null, std);
+    const both = std.applyWithTransposed(x, { inPlace: opts.inPlace });
+    return new DesignMatrix(both.x, both.xt, std);
   }
 
   /** Wraps an already standardized matrix (e.g. dev/test rows, which never need the gradient). */

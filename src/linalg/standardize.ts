@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { knownFinite, markFinite } from "../util/finite.js";
 import { checkJson } from "../util/json.js";
 import { type Matrix, matrix } from "../util/matrix.js";
-import { markFinite } from "./finite.js";
 
 /** The standardizer as probe.json holds it: a mean and a positive scale per column. */
 export const STANDARDIZER_SCHEMA = z
@@ -76,6 +76,18 @@ export class Standardizer {
     this.check(x);
     const { mean, inv } = this.floatParams();
     return transposeBlocked(x, { mean, inv });
+  }
+
+  /**
+   * The standardized matrix (`inPlace` overwrites `x`) and its transpose. Both hold the same values,
+   * so the transpose is marked finite when the standardized matrix is.
+   */
+  applyWithTransposed(x: Matrix, opts: { inPlace?: boolean } = {}): { x: Matrix; xt: Matrix } {
+    // The transpose first: applying in place overwrites the values it reads.
+    const xt = this.applyTransposed(x);
+    const xs = this.apply(x, opts);
+    if (knownFinite(xs.data)) markFinite(xt.data);
+    return { x: xs, xt };
   }
 
   toJSON(): { mean: number[]; scale: number[] } {
@@ -158,5 +170,6 @@ export function transposeBlocked(x: Matrix, affine?: { mean: Float32Array; inv: 
       }
     }
   }
+  if (!affine && knownFinite(src)) markFinite(dst);
   return out;
 }

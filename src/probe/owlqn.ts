@@ -1,6 +1,6 @@
 import type { DesignMatrix } from "../linalg/design.js";
-import { knownFinite, markFinite } from "../linalg/finite.js";
 import { UserError } from "../util/errors.js";
+import { knownFinite, markFinite } from "../util/finite.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 import { blockAccuracy, type LossFunction } from "./loss.js";
 

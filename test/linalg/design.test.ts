@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DesignMatrix } from "../../src/linalg/design.js";
-import { knownFinite } from "../../src/linalg/finite.js";
+import { knownFinite } from "../../src/util/finite.js";
 import { Standardizer, transposeBlocked } from "../../src/linalg/standardize.js";
 import { checkFiniteMatrix } from "../../src/probe/owlqn.js";
 import { InputError } from "../../src/util/errors.js";

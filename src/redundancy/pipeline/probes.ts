@@ -1,5 +1,5 @@
 import { DesignMatrix } from "../../linalg/design.js";
-import { Standardizer } from "../../linalg/standardize.js";
+import { Standardizer, transposeBlocked } from "../../linalg/standardize.js";
 import { fitControlProbe } from "../../probe/control.js";
 import { type GridPoint, gridSearch } from "../../probe/grid.js";
 import { LogisticProbe } from "../../probe/logistic.js";
@@ -70,12 +70,12 @@ export interface StandardizedData {
  */
 export function standardizeData(data: PipelineData, opts: { inPlace?: boolean } = {}): StandardizedData {
   const std = Standardizer.fit(data.train.x);
-  const trainT = std.applyTransposed(data.train.x);
   const inPlace = opts.inPlace ?? false;
+  const train = std.applyWithTransposed(data.train.x, { inPlace });
   return {
     std,
-    train: std.apply(data.train.x, { inPlace }),
-    trainT,
+    train: train.x,
+    trainT: train.xt,
     valid: std.apply(data.valid.x, { inPlace }),
     test: std.apply(data.test.x, { inPlace }),
   };
@@ -118,10 +118,13 @@ function subsetDesigns(
   if (all || subsetCopyBytes(cols.length, rows) <= copyLimit) {
     // The probe only reads its design matrices, so all columns need no copy.
     const pick = (m: Matrix) => (all ? m : selectColumns(m, cols));
+    // The training columns are rows of the transposed copy (plain copies); the row-major copy is their
+    // transpose, the same values as gathering them from the rows at a fraction of the cache misses.
+    const trainT = withTrain && !all ? selectRows(z.trainT, cols) : z.trainT;
     return {
       std,
       train: withTrain
-        ? DesignMatrix.wrap(pick(z.train), std, all ? z.trainT : selectRows(z.trainT, cols))
+        ? DesignMatrix.wrap(all ? z.train : transposeBlocked(trainT), std, trainT)
         : DesignMatrix.wrap(z.train, z.std),
       valid: DesignMatrix.wrap(pick(z.valid), std),
       test: DesignMatrix.wrap(pick(z.test), std),
