@@ -75,8 +75,8 @@ function runsOf(since: string | undefined): Run[] {
 
 /**
  * Each step's constant: the geometric mean over runs of measured seconds / work (relative errors
- * count alike at every size). A step read from the cache or taking under a second (a clustering
- * another step already made) says nothing about its cost and is left out.
+ * count alike at every size). A step read from the cache or taking under a tenth of a second (cc
+ * reusing the clustering and probes of ccfs) says nothing about its cost and is left out.
  */
 function fitConstants(runs: Run[]): Record<StepName, number> {
   const out = {} as Record<StepName, number>;
@@ -85,7 +85,7 @@ function fitConstants(runs: Run[]): Record<StepName, number> {
     for (const run of runs) {
       const seconds = run.perStep[step];
       const work = workOf(run, step);
-      if (seconds !== undefined && seconds >= 1 && work > 0) logs.push(Math.log(seconds / work));
+      if (seconds !== undefined && seconds >= 0.1 && work > 0) logs.push(Math.log(seconds / work));
     }
     out[step] = logs.length === 0 ? 0 : Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length);
   }
@@ -110,7 +110,8 @@ for (const run of runs) {
   const steps = Object.keys(run.perStep) as StepName[];
   const predicted = steps.map((step) => ({ step, seconds: c[step] * workOf(run, step) }));
   const memory = memoryPlan(run.shape, DEFAULT_SETTINGS, STEP_ALIASES.all);
-  const peak = Math.max(...memory.map((m) => m.bytes)) / 1e6;
+  // MiB, as peakMb (VmHWM / 1024).
+  const peak = Math.max(...memory.map((m) => m.bytes)) / 1024 ** 2;
   let measuredTotal = 0;
   let predictedTotal = 0;
   process.stdout.write(

@@ -11,6 +11,12 @@ import { Standardizer, transposeBlocked } from "./standardize.js";
 const TRANSPOSED_FORWARD_MAX = 0.45;
 
 /**
+ * A sparse product gathers the columns it reads up to this share of all columns (a wider one multiplies
+ * the whole matrix); the design keeps the largest gather's buffer (probe/memory.ts counts it).
+ */
+export const SPARSE_GATHER_MAX_FRACTION = 0.1;
+
+/**
  * A data matrix prepared once for many passes: z-scored, and (by default) also kept transposed so that
  * both X·W and Xᵀ·G are plain MatMuls that stream memory in order (docs/DESIGN.md, "Numbers to keep in
  * mind"). Probes, the grid search and ablations all reuse one.
@@ -154,7 +160,10 @@ export class DesignMatrix {
    * and multiplied there when they are at most `maxFraction` of all; otherwise this is `times`.
    * `fraction` is the share of X that was read.
    */
-  async timesSparse(w: Matrix, maxFraction = 0.1): Promise<{ z: Matrix; fraction: number }> {
+  async timesSparse(
+    w: Matrix,
+    maxFraction = SPARSE_GATHER_MAX_FRACTION,
+  ): Promise<{ z: Matrix; fraction: number }> {
     if (w.rows !== this.cols)
       throw new Error(`timesSparse: W has ${w.rows} rows, X has ${this.cols} columns`);
     const used = nonZeroRows(w);

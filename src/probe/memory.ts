@@ -1,4 +1,5 @@
 import { totalmem } from "node:os";
+import { SPARSE_GATHER_MAX_FRACTION } from "../linalg/design.js";
 
 /**
  * Memory of probe fits, in bytes, from the problem's shape (docs/cost-model.md): what the probe stage
@@ -17,9 +18,14 @@ export function gridMemoryBytes(d: number, k: number, rows: number, batch: numbe
   return batch * (probeMemoryBytes(d, k, rows) + 8 * d * k * (2 * LBFGS_PAIRS + 2));
 }
 
-/** The splits' activations (float32, z-scored in place) and the transposed training rows. */
+/**
+ * The splits' activations (float32, z-scored in place), the transposed training rows, and the buffer
+ * the training design keeps for the columns of sparse products (at most a share of its columns).
+ */
 export function designMemoryBytes(d: number, rows: { train: number; valid: number; test: number }): number {
-  return 4 * d * (rows.train + rows.valid + rows.test) + 4 * d * rows.train;
+  return (
+    4 * d * (rows.train + rows.valid + rows.test) + 4 * d * rows.train * (1 + SPARSE_GATHER_MAX_FRACTION)
+  );
 }
 
 /** Default bound: 85% of the machine's memory (the rest for the system and other processes). */

@@ -232,23 +232,22 @@ export function incrementalWork(s: ProblemShape, prefixes: number): number {
 
 /**
  * Seconds per unit of work of each step, fitted by bench/cost-model.ts (`--fit --since
- * 2026-11-27T17:00 --hold-out 3x3072`) to the bench:pipeline-llm runs at 2 × 1,024, 2 × 2,048 and
- * 4 × 2,048 neurons listed in docs/cost-model.md (2 cores, load average 3–7 from other jobs: the
- * constants include that load). ls reads no activations: its time is not modelled.
+ * 2026-11-27T22:05`) to the five bench:pipeline-llm runs listed in docs/cost-model.md, from 2 × 2,048 to
+ * 33 × 4,096 neurons (2 cores, quiet machine). ls reads no activations: its time is not modelled.
  */
 export const COST_CONSTANTS: Record<StepName, number> = {
-  cka: 3.4e-8,
-  oracle: 1.22e-7,
-  independent: 7.46e-9,
-  incremental: 4.02e-8,
-  ls: 0,
-  ccfs: 2.53e-10,
-  lslca: 2.83e-8,
-  cc: 2.9e-10,
-  lca: 1.27e-8,
-  probeless: 4.89e-8,
-  random: 1.87e-7,
-  control: 5.62e-9,
+  cka: 2.31e-8,
+  oracle: 3.71e-8,
+  independent: 3.47e-9,
+  incremental: 6.34e-9,
+  ls: 0.0,
+  ccfs: 5.39e-11,
+  lslca: 3.45e-9,
+  cc: 4.79e-11,
+  lca: 3.94e-10,
+  probeless: 4.75e-9,
+  random: 6.2e-8,
+  control: 1.06e-9,
 };
 
 /**
