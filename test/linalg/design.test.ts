@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { DesignMatrix } from "../../src/linalg/design.js";
-import { knownFinite } from "../../src/util/finite.js";
 import { Standardizer, transposeBlocked } from "../../src/linalg/standardize.js";
 import { checkFiniteMatrix } from "../../src/probe/owlqn.js";
 import { InputError } from "../../src/util/errors.js";
+import { knownFinite } from "../../src/util/finite.js";
 import { type Matrix, matrix } from "../../src/util/matrix.js";
 import { Rng } from "../../src/util/rng.js";
 
