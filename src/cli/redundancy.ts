@@ -225,14 +225,17 @@ export function formatPlan(p: PipelinePlan): string {
         `  ${x.step.padEnd(12)} ${fmtGiB(x.bytes).padStart(10)} ${time(x.fromSeconds, x.seconds).padStart(15)}`,
     ),
     `  ${"total".padEnd(12)} ${fmtGiB(p.peakBytes).padStart(10)} ${time(ranged ? p.fromSeconds : undefined, p.seconds).padStart(15)}   (peak; bound ${fmtGiB(p.boundBytes)}: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"})`,
-    ...(ranged
+    ...(p.steps.some((x) => x.step === "incremental" && x.fromSeconds !== undefined)
       ? [
           "  incremental: from its first layer to every prefix: it stops at the first prefix LayerSelector keeps (--curves all: every one)",
         ]
       : []),
-    "  nothing was run. Memory is computed from the shape (within 5% of measured peaks from 4,096 neurons up); times come from",
-    "  a cost model fitted on a 2-core machine (docs/cost-model.md): a guide only, as the searches stop at the first size that",
-    "  reaches the target, and cc reuses the clustering of ccfs when LS keeps every layer; how far measured runs were from it is in that file",
+    ...(p.steps.some((x) => x.step === "cc" && x.fromSeconds !== undefined)
+      ? ["  cc: nothing when LayerSelector keeps every layer (it reuses the clustering and probes of ccfs)"]
+      : []),
+    "  nothing was run. Memory is computed from the shape (within 1.5% of measured peaks from 8,192 neurons up); times come",
+    "  from a cost model fitted on a 2-core machine (docs/cost-model.md): a guide only, as the minimal-set searches stop at the",
+    "  first size that reaches the target; how far measured runs were from it is in that file",
   ];
   return lines.join("\n");
 }

@@ -101,6 +101,8 @@ describe("codeneurons redundancy", () => {
     expect(r.stdout).toMatch(/^ {2}total .* \(peak; bound .* GiB: fits\)$/m);
     // The incremental probes stop where LayerSelector's targets are reached (--curves until-target).
     expect(r.stdout).toMatch(/^ {2}incremental: from its first layer to every prefix/m);
+    // cc reuses ccfs's work when LayerSelector keeps every layer, known only after it ran.
+    expect(r.stdout).toMatch(/^ {2}cc: nothing when LayerSelector keeps every layer/m);
     expect(r.stdout).toMatch(/nothing was run/);
     expect(existsSync(out)).toBe(false);
     const over = await cli([

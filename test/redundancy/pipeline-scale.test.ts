@@ -180,6 +180,13 @@ describe("time plan", () => {
     expect(until.fromSeconds! / until.seconds).toBeCloseTo(2 / (LLM.layers * (LLM.layers - 1)), 12);
     expect(timePlan(LLM, ["oracle"], "all", "until-target")[0].fromSeconds).toBeUndefined();
   });
+
+  it("cc run with ccfs: from nothing (LayerSelector kept every layer: ccfs's work is reused) to its own cost", () => {
+    const [cc] = timePlan(LLM, ["ccfs", "cc"], "all", "all").slice(1);
+    expect(cc.fromSeconds).toBe(0);
+    expect(cc.seconds).toBe(timePlan(LLM, ["cc"], "all", "all")[0].seconds);
+    expect(timePlan(LLM, ["cc"], "all", "all")[0].fromSeconds).toBeUndefined();
+  });
 });
 
 describe("memory plan", () => {

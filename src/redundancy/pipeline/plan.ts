@@ -253,7 +253,8 @@ export const COST_CONSTANTS: Record<StepName, number> = {
 /**
  * Each step's estimated seconds. Under `curves: "until-target"` the incremental probes stop at the first
  * prefix above LayerSelector's smallest-δ target: from one layer's probe to every prefix (the work the
- * constant was fitted on).
+ * constant was fitted on). cc, run with ccfs, costs nothing when LayerSelector keeps every layer (it
+ * reuses ccfs's clustering and probes), which is known only once LayerSelector has run: from 0.
  */
 export function timePlan(
   s: ProblemShape,
@@ -264,6 +265,7 @@ export function timePlan(
 ): StepTime[] {
   return steps.map((step) => {
     const seconds = cost[step] * stepWork(s, step, scope);
+    if (step === "cc" && steps.includes("ccfs")) return { step, seconds, fromSeconds: 0 };
     if (step !== "incremental" || curves === "all" || s.layers < 2) return { step, seconds };
     return { step, seconds, fromSeconds: cost[step] * incrementalWork(s, 1) };
   });
