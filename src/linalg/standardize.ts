@@ -44,7 +44,7 @@ export class Standardizer {
 
   /**
    * The standardized matrix; `inPlace` overwrites `x` (saves a copy of a large matrix). When every
-   * value written is finite the result is marked so (linalg/finite.ts): the probes' finiteness check
+   * value written is finite the result is marked so (util/finite.ts): the probes' finiteness check
    * then needs no pass of its own.
    */
   apply(x: Matrix, opts: { inPlace?: boolean } = {}): Matrix {

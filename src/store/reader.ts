@@ -12,6 +12,7 @@ import { checkJson, readJsonFile } from "../util/json.js";
 import { getOrCreate } from "../util/maps.js";
 import { type Matrix, matrix } from "../util/matrix.js";
 import { neuronName, neuronSpace, siteLayers } from "../util/neurons.js";
+import { consecutiveRuns } from "../util/runs.js";
 import {
   checkStoreFile,
   type ShardRecord,
@@ -534,15 +535,7 @@ export class ActivationStore {
  */
 function rowRuns(local: readonly number[], shardRows: number): [number, number][] {
   const unique = local.filter((r, k) => k === 0 || r !== local[k - 1]);
-  if (unique.length * 2 >= shardRows) return [[0, shardRows]];
-  const runs: [number, number][] = [];
-  for (let i = 0; i < unique.length; ) {
-    let j = i;
-    while (j + 1 < unique.length && unique[j + 1] === unique[j] + 1) j++;
-    runs.push([unique[i], unique[j] + 1]);
-    i = j + 1;
-  }
-  return runs;
+  return unique.length * 2 >= shardRows ? [[0, shardRows]] : consecutiveRuns(unique);
 }
 
 type PlanRead = StorePlan | InputError | null;

@@ -20,6 +20,7 @@ import { z } from "zod";
 import { checkJson, envelope, readVersioned } from "../../util/json.js";
 import { SITES } from "../../util/neurons.js";
 import type { RunRecord } from "../../util/run-record.js";
+import { consecutiveRuns } from "../../util/runs.js";
 import { CLUSTER_SCOPES } from "../cluster.js";
 
 export const REDUNDANCY_FORMAT = "codeneurons-redundancy";
@@ -440,14 +441,9 @@ export type RedundancyRecord = RunRecord & { details: RedundancyRunDetails };
 /** Sorted, de-duplicated ids as ranges: [0,1,2,5,7,8] → "0-2,5,7-8". */
 export function encodeIdRanges(ids: Iterable<number>): string {
   const sorted = [...new Set(ids)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(j === i ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
-    i = j + 1;
-  }
-  return parts.join(",");
+  return consecutiveRuns(sorted)
+    .map(([first, end]) => (end - first === 1 ? String(first) : `${first}-${end - 1}`))
+    .join(",");
 }
 
 /** Inverse of encodeIdRanges. */
