@@ -9,7 +9,7 @@ import {
   sitesOf,
 } from "../redundancy/pipeline/pipeline.js";
 import { fmtGiB } from "../redundancy/pipeline/plan.js";
-import type { PipelineSettings } from "../redundancy/pipeline/results.js";
+import type { PipelineSettings, StepName } from "../redundancy/pipeline/results.js";
 import { formatSummary } from "../redundancy/pipeline/summary.js";
 import { SITES, type Site } from "../store/format.js";
 import { UserError } from "../util/errors.js";
@@ -209,33 +209,35 @@ function duration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-/** The plan as a table: each step's memory and time, the peak against the bound, the total. */
+/** The plan as a table: each step's memory and time (estimate and range), the peak against the bound, the total. */
 export function formatPlan(p: PipelinePlan): string {
   const s = p.shape;
-  const time = (from: number | undefined, to: number) =>
-    from !== undefined && duration(from) !== duration(to)
-      ? `${duration(from)} – ${duration(to)}`
-      : duration(to);
-  const ranged = p.steps.some((x) => x.fromSeconds !== undefined);
+  const time = (x: { seconds: number; fromSeconds?: number; toSeconds?: number }) => {
+    const [from, to] = [duration(x.fromSeconds ?? x.seconds), duration(x.toSeconds ?? x.seconds)];
+    return from === to ? duration(x.seconds) : `${duration(x.seconds)} (${from} – ${to})`;
+  };
+  const has = (step: StepName) => p.steps.some((x) => x.step === step && x.fromSeconds !== undefined);
   const lines = [
     `plan: ${s.neurons} ${p.input.site} neurons (${s.layers} layers × ${s.width}${s.sides > 1 ? " × 2 sides" : ""}), ${s.rows.train}/${s.rows.valid}/${s.rows.test} rows, ${s.classes} classes; clustering: ${p.clustering}`,
-    `  ${"step".padEnd(12)} ${"memory".padStart(10)} ${"time".padStart(15)}`,
-    ...p.steps.map(
-      (x) =>
-        `  ${x.step.padEnd(12)} ${fmtGiB(x.bytes).padStart(10)} ${time(x.fromSeconds, x.seconds).padStart(15)}`,
-    ),
-    `  ${"total".padEnd(12)} ${fmtGiB(p.peakBytes).padStart(10)} ${time(ranged ? p.fromSeconds : undefined, p.seconds).padStart(15)}   (peak; bound ${fmtGiB(p.boundBytes)}: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"})`,
-    ...(p.steps.some((x) => x.step === "incremental" && x.fromSeconds !== undefined)
+    `  ${"step".padEnd(12)} ${"memory".padStart(10)}   time: estimate (range)`,
+    ...p.steps.map((x) => `  ${x.step.padEnd(12)} ${fmtGiB(x.bytes).padStart(10)}   ${time(x)}`),
+    `  ${"total".padEnd(12)} ${fmtGiB(p.peakBytes).padStart(10)}   ${time(p)}`,
+    `  memory: the peak against the bound of ${fmtGiB(p.boundBytes)}: ${p.peakBytes <= p.boundBytes ? "fits" : "over the bound: --layers, or --max-memory on a larger machine"}`,
+    ...(p.steps.some((x) => x.fromSeconds !== undefined)
       ? [
-          "  incremental: from its first layer to every prefix: it stops at the first prefix LayerSelector keeps (--curves all: every one)",
+          "  a step with a range does as much work as the data asks: the minimal-set searches (lslca, lca, probeless,",
+          "  random) stop at the first size that reaches their target, incremental at the first prefix of layers",
+          "  LayerSelector keeps (--curves all: every prefix), ccfs and lslca cluster and fit the layers it keeps",
+          ...(has("cc")
+            ? [
+                "  and cc does nothing when it keeps every layer (it reuses the clustering and probes of ccfs);",
+              ]
+            : []),
+          "  the estimate is where the bench runs' steps were, the range the least and most they did",
         ]
       : []),
-    ...(p.steps.some((x) => x.step === "cc" && x.fromSeconds !== undefined)
-      ? ["  cc: nothing when LayerSelector keeps every layer (it reuses the clustering and probes of ccfs)"]
-      : []),
-    "  nothing was run. Memory is computed from the shape (within 1.5% of measured peaks from 8,192 neurons up); times come",
-    "  from a cost model fitted on a 2-core machine (docs/cost-model.md): a guide only, as the minimal-set searches stop at the",
-    "  first size that reaches the target; how far measured runs were from it is in that file",
+    "  nothing was run. Memory is computed from the shape (within 2% of measured peaks from 8,192 neurons up); times come",
+    "  from a cost model fitted on a 2-core machine (docs/cost-model.md), a guide: how far measured runs were from it is there",
   ];
   return lines.join("\n");
 }

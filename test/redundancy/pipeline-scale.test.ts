@@ -3,9 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { openPipelineSource } from "../../src/redundancy/pipeline/input/index.js";
-import { DEFAULT_SETTINGS, STEP_ALIASES } from "../../src/redundancy/pipeline/pipeline.js";
-import { checkMemory, memoryPlan, type ProblemShape, timePlan } from "../../src/redundancy/pipeline/plan.js";
+import { DEFAULT_SETTINGS, STEP_ALIASES, shapeOf } from "../../src/redundancy/pipeline/pipeline.js";
+import {
+  checkMemory,
+  correlationWork,
+  memoryPlan,
+  NO_WORK,
+  type ProblemShape,
+  plannedWork,
+  timePlan,
+} from "../../src/redundancy/pipeline/plan.js";
 import { fitProbe, standardizeData } from "../../src/redundancy/pipeline/probes.js";
+import type { PipelineSettings, StepName } from "../../src/redundancy/pipeline/results.js";
 import { InputError, UserError } from "../../src/util/errors.js";
 import { makeSentenceTasks, makeTokenTask, runPipeline } from "./pipeline-helpers.js";
 
@@ -157,36 +166,87 @@ describe("--layers", () => {
 });
 
 describe("time plan", () => {
-  it("every step that reads activations has a fitted cost; probes grow with n, one tree's correlations with n²", () => {
-    const half = { ...LLM, layers: 16, neurons: 16 * 4096 };
-    const full = timePlan(LLM, STEP_ALIASES.all, "all", "all");
-    const small = timePlan(half, STEP_ALIASES.all, "all", "all");
-    const at = (plan: typeof full, step: string) => plan.find((p) => p.step === step)!.seconds;
-    for (const p of full) if (p.step !== "ls") expect(p.seconds, p.step).toBeGreaterThan(0);
-    expect(at(full, "oracle") / at(small, "oracle")).toBeCloseTo(LLM.neurons / half.neurons, 6);
-    // n²·r/2 correlations dominate the n·r·k threshold probes at this width.
-    expect(at(full, "cc") / at(small, "cc")).toBeGreaterThan(3.9);
-    // Per layer: linear in the layers.
-    const perLayer = timePlan(LLM, ["cc"], "per-layer-linked", "all")[0].seconds;
-    expect(perLayer).toBeLessThan(at(full, "cc") / 10);
+  const settings = DEFAULT_SETTINGS;
+  const all = STEP_ALIASES.all;
+  it("exact where the shape fixes a step's work, a range around the estimate where the data decides", () => {
+    const plan = timePlan(LLM, all, settings);
+    for (const p of plan) {
+      if (p.step !== "ls") expect(p.seconds, p.step).toBeGreaterThan(0);
+      if (["cka", "oracle", "independent", "control", "ls"].includes(p.step))
+        expect(p.fromSeconds, p.step).toBeUndefined();
+      else {
+        expect(p.fromSeconds!, p.step).toBeLessThanOrEqual(p.toSeconds!);
+        expect(p.seconds, p.step).toBeGreaterThanOrEqual(p.fromSeconds!);
+        expect(p.seconds, p.step).toBeLessThanOrEqual(p.toSeconds!);
+      }
+    }
   });
 
-  it("incremental probes under until-target: from the first layer's probe to every prefix", () => {
-    const [all] = timePlan(LLM, ["incremental"], "all", "all");
-    const [until] = timePlan(LLM, ["incremental"], "all", "until-target");
-    expect(all.fromSeconds).toBeUndefined();
-    expect(until.seconds).toBe(all.seconds);
-    // One probe on one layer against prefixes of 1 … L − 1 layers (the last prefix is the oracle).
-    expect(until.fromSeconds! / until.seconds).toBeCloseTo(2 / (LLM.layers * (LLM.layers - 1)), 12);
-    expect(timePlan(LLM, ["oracle"], "all", "until-target")[0].fromSeconds).toBeUndefined();
+  it("probes' products grow with n, one tree's correlations with n², per-layer ones with n", () => {
+    const small = { ...LLM, layers: 2, neurons: 2 * 1024, width: 1024 };
+    const twice = { ...small, layers: 4, neurons: 4 * 1024 };
+    const work = (s: ProblemShape, step: StepName) => plannedWork(s, step, settings, all).most;
+    expect(work(twice, "oracle").products / work(small, "oracle").products).toBe(2);
+    expect(work(twice, "independent").probes).toBe(4);
+    expect(work(twice, "cc").correlations / work(small, "cc").correlations).toBe(4);
+    // 135,168 neurons do not fit one tree: a pair of layers at a time, linear in the layers.
+    const perLayer = work(LLM, "cc").correlations;
+    expect(perLayer).toBe(correlationWork(LLM.neurons, LLM.width, LLM.rows.train, "per-layer-linked"));
+    expect(perLayer).toBeLessThan(correlationWork(LLM.neurons, LLM.width, LLM.rows.train, "all") / 10);
   });
 
-  it("cc run with ccfs: from nothing (LayerSelector kept every layer: ccfs's work is reused) to its own cost", () => {
-    const [cc] = timePlan(LLM, ["ccfs", "cc"], "all", "all").slice(1);
-    expect(cc.fromSeconds).toBe(0);
-    expect(cc.seconds).toBe(timePlan(LLM, ["cc"], "all", "all")[0].seconds);
-    expect(timePlan(LLM, ["cc"], "all", "all")[0].fromSeconds).toBeUndefined();
+  it("incremental: every prefix under --curves all, from none to every prefix under until-target", () => {
+    const curves = (c: PipelineSettings["curves"]) =>
+      plannedWork(LLM, "incremental", { ...settings, curves: c }, all);
+    const every = curves("all");
+    expect(every.least).toEqual(every.most);
+    // Prefixes of 1 … L − 1 layers (the last prefix is the oracle).
+    expect(every.most.probes).toBe(LLM.layers - 1);
+    expect(every.most.products).toBe((LLM.width * 12000 * 6 * (LLM.layers - 1) * LLM.layers) / 2);
+    const until = curves("until-target");
+    expect(until.least).toEqual(NO_WORK);
+    expect(until.most).toEqual(every.most);
   });
+
+  it("cc run with ccfs: from nothing (LayerSelector kept every layer: ccfs's work is reused)", () => {
+    expect(plannedWork(LLM, "cc", settings, ["ccfs", "cc"]).least).toEqual(NO_WORK);
+    expect(plannedWork(LLM, "cc", settings, ["cc"]).least.correlations).toBeGreaterThan(0);
+  });
+
+  it("what a run's steps fitted and clustered lies within the plan's least and most", async () => {
+    const source = await openPipelineSource(token);
+    const shape = shapeOf(source);
+    source.close();
+    const r = await runPipeline(token, {
+      out: join(dir, "work"),
+      settings: { curves: "until-target" },
+      quiet: true,
+    });
+    expect(r.run.computed).toHaveLength(all.length);
+    for (const step of all) {
+      const did = r.run.work[step]!;
+      const planned = plannedWork(shape, step, r.settings, all);
+      for (const unit of ["probes", "products", "correlations", "reads"] as const) {
+        expect(did[unit], `${step} ${unit}`).toBeGreaterThanOrEqual(planned.least[unit]);
+        expect(did[unit], `${step} ${unit}`).toBeLessThanOrEqual(planned.most[unit]);
+      }
+    }
+    // The counts are the fits themselves: they add up to the run's probes.
+    expect(all.reduce((a, s) => a + r.run.work[s]!.probes, 0)).toBe(r.run.probesFitted);
+    expect(r.run.work.oracle).toEqual({
+      ...NO_WORK,
+      probes: 1,
+      products: shape.neurons * shape.rows.train * shape.classes,
+    });
+    expect(r.run.work.ccfs!.correlations).toBeGreaterThan(0);
+    // Read from the cache: nothing fitted, nothing counted.
+    const again = await runPipeline(token, {
+      out: join(dir, "work"),
+      settings: { curves: "until-target" },
+      quiet: true,
+    });
+    expect(again.run.work).toEqual({});
+  }, 300_000);
 });
 
 describe("memory plan", () => {

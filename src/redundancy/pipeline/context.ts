@@ -4,6 +4,7 @@ import { formatSeconds, log, Progress } from "../../util/progress.js";
 import { clusterNeurons } from "../cluster.js";
 import { contentKey, type PipelineCache } from "./cache.js";
 import type { FeatureSpace, PipelineData, PipelineSource } from "./input/index.js";
+import { addWork, correlationWork, NO_WORK, type StepWork } from "./plan.js";
 import {
   fitProbe,
   fitProbeFrom,
@@ -190,6 +191,7 @@ export class StepContext {
         (async () => {
           const data = await this.data();
           const classes = req.labels === "control" ? (data.control?.classes ?? []) : this.input.classes;
+          this.countProbe(req.columns.length, classes.length);
           return fitProbe(data, await this.standardizedData(), classes, req, solver);
         }),
     );
@@ -197,6 +199,16 @@ export class StepContext {
 
   /** Probes fitted outside the work cache (warm-started search sizes). */
   uncachedFits = 0;
+
+  /**
+   * What the running step fitted and clustered (cache hits cost nothing and count nothing): the work
+   * the cost model's constants are per unit of (plan.ts). The pipeline resets it before each step.
+   */
+  work: StepWork = NO_WORK;
+
+  private countProbe(neurons: number, classes: number): void {
+    this.work = addWork(this.work, { probes: 1, products: neurons * this.input.rows.train * classes });
+  }
 
   /**
    * A minimal-set search's probe started from the previous size's (settings.warmStarts): fitted here,
@@ -208,6 +220,7 @@ export class StepContext {
     previous: { w: Float64Array; b: Float64Array } | null,
   ): Promise<ProbeFit & { weights: { w: Float64Array; b: Float64Array } }> {
     this.uncachedFits++;
+    this.countProbe(req.columns.length, this.input.classes.length);
     return fitProbeFrom(
       await this.data(),
       await this.standardizedData(),
@@ -247,6 +260,9 @@ export class StepContext {
         layersPerSide: this.space.layers.length,
         tooLarge: "per-layer-linked",
         progress: !this.quiet,
+      });
+      this.work = addWork(this.work, {
+        correlations: correlationWork(columns.length, this.space.width, train.rows, r.scope),
       });
       return {
         scope: r.scope,

@@ -12,12 +12,16 @@ import { contentKey, PipelineCache } from "./cache.js";
 import { StepContext } from "./context.js";
 import { openPipelineSource, type PipelineInputOptions, type PipelineSource } from "./input/index.js";
 import {
+  addWork,
   type ClusterScopeOf,
   checkMemory,
   clusteringScopeOf,
   defaultPipelineMemoryBytes,
   memoryPlan,
+  NO_WORK,
   type ProblemShape,
+  readWork,
+  type StepWork,
   timePlan,
 } from "./plan.js";
 import {
@@ -226,13 +230,17 @@ export async function runRedundancyPipeline(
   const computed: StepName[] = [];
   const cached: StepName[] = [];
   const stepSeconds: Record<string, number> = {};
+  const work: Partial<Record<StepName, StepWork>> = {};
+  const shape = shapeOf(source);
   try {
     for (const name of order) {
+      ctx.work = NO_WORK;
       const seconds = await runStep(ctx, cache, STEPS[name], done);
       if (seconds === null) cached.push(name);
       else {
         computed.push(name);
         stepSeconds[name] = seconds;
+        work[name] = addWork(ctx.work, { reads: readWork(shape, name) });
       }
     }
   } finally {
@@ -259,6 +267,7 @@ export async function runRedundancyPipeline(
     cached,
     probesFitted: cache.misses("probe") + ctx.uncachedFits,
     clusterings: cache.misses("cluster"),
+    work,
   };
   const record = await writeRunRecord(
     opts.out,
@@ -316,14 +325,25 @@ export function shapeOf(source: PipelineSource): ProblemShape {
 export interface PipelinePlan {
   input: RedundancyInput;
   shape: ProblemShape;
-  /** Each step's memory and time (seconds; fromSeconds – seconds where the step stops data-dependently). */
-  steps: { step: StepName; bytes: number; seconds: number; fromSeconds?: number; what: string }[];
+  /**
+   * Each step's memory and time: seconds is the estimate; fromSeconds – toSeconds the range of a step
+   * whose work depends on the data.
+   */
+  steps: {
+    step: StepName;
+    bytes: number;
+    seconds: number;
+    fromSeconds?: number;
+    toSeconds?: number;
+    what: string;
+  }[];
   /** The largest step's memory and the bound it is checked against. */
   peakBytes: number;
   boundBytes: number;
-  /** The total time: at most `seconds`, at least `fromSeconds`. */
+  /** The total time: the estimate, and at least `fromSeconds`, at most `toSeconds`. */
   seconds: number;
   fromSeconds: number;
+  toSeconds: number;
   clustering: ClusterScopeOf;
 }
 
@@ -340,12 +360,10 @@ export async function planRedundancyPipeline(
     const shape = shapeOf(source);
     const clustering = clusteringScopeOf(shape.neurons, shape, settings);
     const memory = memoryPlan(shape, settings, order);
-    const time = timePlan(shape, order, clustering, settings.curves);
-    const steps = order.map((step, i) => ({
-      step,
+    const time = timePlan(shape, order, settings);
+    const steps = time.map((t, i) => ({
+      ...t,
       bytes: memory[i].bytes,
-      seconds: time[i].seconds,
-      ...(time[i].fromSeconds !== undefined ? { fromSeconds: time[i].fromSeconds } : {}),
       what: memory[i].what,
     }));
     return {
@@ -356,6 +374,7 @@ export async function planRedundancyPipeline(
       boundBytes: opts.maxMemoryBytes ?? defaultPipelineMemoryBytes(),
       seconds: steps.reduce((a, s) => a + s.seconds, 0),
       fromSeconds: steps.reduce((a, s) => a + (s.fromSeconds ?? s.seconds), 0),
+      toSeconds: steps.reduce((a, s) => a + (s.toSeconds ?? s.seconds), 0),
       clustering,
     };
   } finally {

@@ -42,6 +42,9 @@ export interface ProblemShape {
   controlClasses: number;
 }
 
+/** The clustering scopes the pipeline uses (cluster.ts's, less the unlinked per-layer one). */
+export type ClusterScopeOf = Exclude<ClusterScope, "per-layer">;
+
 /** Default bound of the pipeline: 85% of the machine's memory. */
 export const defaultPipelineMemoryBytes = defaultMemoryBound;
 export { fmtGiB };
@@ -174,99 +177,257 @@ export function checkMemory(
 }
 
 /**
- * Time of each step = (its seconds per unit of work) × (its work), the work being what its products
- * read (n neurons, w per layer, L layers, r / rv / rt rows, k classes):
- * - cka: n·(r + rv + rt) (it reads the activations) — the CKA minibatches read n·r once more;
- * - oracle, independent, control, and each search (lslca, lca, probeless, random): n·r·k (every pass
- *   over X reads it once per class; a step's number of passes is in its constant);
- * - incremental: n·r·k·(L − 1)/2 (prefix probes of 1 … L − 1 layers);
- * - ccfs, cc: the correlations' multiply-adds, n²·r/2 for one tree or 1.5·L·w²·r per layer and pair
- *   of neighbouring layers (per-layer-linked), plus n·r·k for the threshold probes, in one constant.
- * One constant per step, fitted to the bench runs of docs/cost-model.md (bench/cost-model.ts): how
- * many sizes a search tries before its target, how many representatives a threshold keeps and how
- * many iterations a probe takes depend on the data, so a step's constant holds what the bench data
- * did, and an estimate is a guide, not a promise.
+ * Time of each step = Σ over its kinds of work of (seconds per unit) × (units), the units being what
+ * its products read (n neurons, w per layer, L layers, r / rv / rt rows, k classes):
+ * - probes: each probe the step fits (a fixed cost: its subset, its session, its dev and test scores);
+ * - products: Σ over those probes of d·r·k (d the probe's neurons: every pass over X reads it once per
+ *   class; how many passes a probe takes is in the constant);
+ * - correlations: the clustering's multiply-adds, c²·r/2 for one tree of c columns or 1.5·c·w·r per
+ *   layer and pair of neighbouring layers (per-layer-linked);
+ * - reads: the activations a step reads besides its probes: n·(r + rv + rt) for CKA, n·r for the
+ *   probeless ranking.
+ * A run records what each step fitted and clustered (run-record.json, details.work), so the constants are
+ * fitted on the work the bench runs did (bench/cost-model.ts). Before a run, how much a step does is
+ * known exactly for the oracle, the per-layer probes, the control task and CKA; for the others it
+ * depends on the data (where a minimal-set search reaches its target, which layers LayerSelector keeps,
+ * how many representatives each threshold keeps): plannedWork bounds them, from the least the step
+ * can do to the most, and `--plan` places its estimate and range between those bounds where the bench
+ * runs' steps were (SEARCH_FRACTIONS).
  */
-export interface StepTime {
-  step: StepName;
-  /** The estimate; for a step that stops at a data-dependent point, its most (every size tried). */
-  seconds: number;
-  /** For such a step, its least (it stops at the first size). */
-  fromSeconds?: number;
+export interface StepWork {
+  probes: number;
+  products: number;
+  correlations: number;
+  reads: number;
 }
 
-/** The clustering scopes the pipeline uses (cluster.ts's, less the unlinked per-layer one). */
-export type ClusterScopeOf = Exclude<ClusterScope, "per-layer">;
+/** Seconds per unit of each kind of work (see above). */
+export interface StepCost {
+  perProbe: number;
+  perProduct: number;
+  perCorrelation: number;
+  perRead: number;
+}
 
-/** The work of a step in the units its constant counts (see above). */
-export function stepWork(s: ProblemShape, step: StepName, scope: ClusterScopeOf): number {
+export const NO_WORK: StepWork = { probes: 0, products: 0, correlations: 0, reads: 0 };
+
+export function addWork(a: StepWork, b: Partial<StepWork>): StepWork {
+  return {
+    probes: a.probes + (b.probes ?? 0),
+    products: a.products + (b.products ?? 0),
+    correlations: a.correlations + (b.correlations ?? 0),
+    reads: a.reads + (b.reads ?? 0),
+  };
+}
+
+export function secondsOf(cost: StepCost, w: StepWork): number {
+  return (
+    cost.perProbe * w.probes +
+    cost.perProduct * w.products +
+    cost.perCorrelation * w.correlations +
+    cost.perRead * w.reads
+  );
+}
+
+/** The clustering of `columns` neurons (w per layer) over r rows: its correlations' multiply-adds. */
+export function correlationWork(columns: number, width: number, rows: number, scope: ClusterScope): number {
+  return scope === "all" ? (columns * columns * rows) / 2 : 1.5 * columns * width * rows;
+}
+
+/**
+ * The activations a step reads besides its probes (not counted by a run: they follow from the shape):
+ * CKA reads every split, the probeless ranking the training rows.
+ */
+export function readWork(s: ProblemShape, step: StepName): number {
+  const n = s.neurons;
+  if (step === "cka") return n * (s.rows.train + s.rows.valid + s.rows.test);
+  if (step === "probeless") return n * s.rows.train;
+  return 0;
+}
+
+/** A step's work before it runs: the least and the most it can do. */
+export interface PlannedWork {
+  least: StepWork;
+  most: StepWork;
+}
+
+/** The work a fraction f of the way from the least to the most. */
+export function workAt(w: PlannedWork, f: number): StepWork {
+  const between = (a: number, b: number) => a + f * (b - a);
+  return {
+    probes: between(w.least.probes, w.most.probes),
+    products: between(w.least.products, w.most.products),
+    correlations: between(w.least.correlations, w.most.correlations),
+    reads: between(w.least.reads, w.most.reads),
+  };
+}
+
+/** Probes at the sizes ⌊p·total⌋ (capped at `cap`, repeated sizes once) of a minimal-set search. */
+function searchSizes(percentages: readonly number[], total: number, cap: number): number[] {
+  const sizes: number[] = [];
+  for (const p of percentages) {
+    const d = Math.floor(p * total);
+    if (d >= 1 && d <= cap && !sizes.includes(d)) sizes.push(d);
+  }
+  return sizes;
+}
+
+function probesWork(sizes: readonly number[], rk: number): StepWork {
+  return { ...NO_WORK, probes: sizes.length, products: sizes.reduce((a, d) => a + d, 0) * rk };
+}
+
+function scaled(w: StepWork, times: number): StepWork {
+  return {
+    probes: w.probes * times,
+    products: w.products * times,
+    correlations: w.correlations * times,
+    reads: w.reads * times,
+  };
+}
+
+/**
+ * The work of a step from the shape and settings alone. LayerSelector keeps from one layer to every
+ * layer for each of its deltas (a prefix of layers each), which bounds what ccfs, cc and lslca cluster
+ * and fit; a threshold keeps from one representative per cluster up to every neuron. A probe another
+ * step fitted first is read from the work cache and costs nothing, so the least a data-dependent step
+ * does is what it cannot share: the clustering of one layer for ccfs, the probeless ranking's read.
+ */
+export function plannedWork(
+  s: ProblemShape,
+  step: StepName,
+  settings: PipelineSettings,
+  steps: readonly StepName[],
+): PlannedWork {
   const n = s.neurons;
   const r = s.rows.train;
-  const nrk = n * r * s.classes;
+  const rk = r * s.classes;
+  const layer = s.width * s.sides;
+  const reads = readWork(s, step);
+  const T = settings.thresholds.length;
+  const groups = Math.max(1, settings.deltas.length);
+  const exact = (w: StepWork): PlannedWork => ({ least: w, most: w });
+  const clustering = (c: number): StepWork => ({
+    ...NO_WORK,
+    correlations: correlationWork(c, s.width, r, clusteringScopeOf(c, s, settings)),
+  });
+  // A probe per threshold on c clustered neurons at most.
+  const thresholdProbes = (c: number): StepWork => ({ ...NO_WORK, probes: T, products: T * c * rk });
+  let range: PlannedWork;
   switch (step) {
     case "cka":
-      return n * (r + s.rows.valid + s.rows.test);
-    case "incremental":
-      return incrementalWork(s, s.layers);
     case "ls":
-      return 0;
-    case "ccfs":
-    case "cc": {
-      const correlations =
-        scope === "all" ? (n * n * r) / 2 : 1.5 * s.layers * s.sides * s.width * s.width * r;
-      return correlations + nrk;
+      return exact({ ...NO_WORK, reads });
+    case "oracle":
+    case "independent":
+      return exact({ ...NO_WORK, probes: step === "oracle" ? 1 : s.layers, products: n * rk });
+    case "control":
+      return exact({ ...NO_WORK, probes: 1, products: n * r * s.controlClasses });
+    case "incremental": {
+      // Prefixes of 1 … p layers (all layers is the oracle's probe, not refitted).
+      const p = Math.max(0, s.layers - 1);
+      const prefixes = { ...NO_WORK, probes: p, products: (layer * rk * p * (p + 1)) / 2 };
+      if (settings.curves === "all") return exact(prefixes);
+      range = { least: NO_WORK, most: prefixes };
+      break;
     }
-    default:
-      return nrk;
+    case "ccfs":
+      range = {
+        least: clustering(layer),
+        most: scaled(addWork(clustering(n), thresholdProbes(n)), groups),
+      };
+      break;
+    case "cc":
+      // With ccfs, cc reuses its clustering and probes when LayerSelector keeps every layer.
+      range = {
+        least: steps.includes("ccfs") ? NO_WORK : clustering(n),
+        most: addWork(clustering(n), thresholdProbes(n)),
+      };
+      break;
+    case "lslca": {
+      // Per group: the probe on its layers and on each threshold's representatives, and a search
+      // over the paper's percentages of all neurons from each of them.
+      const search = probesWork(searchSizes(settings.percentages, n, n), rk);
+      const bases = { ...NO_WORK, probes: T + 1, products: (T + 1) * n * rk };
+      range = { least: NO_WORK, most: scaled(addWork(bases, scaled(search, T + 1)), groups) };
+      break;
+    }
+    case "lca":
+    case "probeless":
+    case "random":
+      range = {
+        least: { ...NO_WORK, reads },
+        most: { ...probesWork(searchSizes(settings.finePercentages, n, n), rk), reads },
+      };
+      break;
   }
+  return range;
 }
 
 /**
- * The work of the first `prefixes` incremental probes (on layers 0..j−1 for j = 1 … prefixes; the probe
- * on every layer is the oracle's, not refitted): n·r·k·(L − 1)/2 for all of them.
+ * Seconds per unit of work of each step, fitted by bench/cost-model.ts (`--fit`) to the
+ * bench:pipeline-llm runs listed in docs/cost-model.md (2 cores, quiet machine). ls reads no
+ * activations: its time is not modelled.
  */
-export function incrementalWork(s: ProblemShape, prefixes: number): number {
-  const fitted = Math.min(prefixes, s.layers - 1);
-  return (s.width * s.sides * s.rows.train * s.classes * fitted * (fitted + 1)) / 2;
-}
-
-/**
- * Seconds per unit of work of each step, fitted by bench/cost-model.ts (`--fit --since
- * 2026-11-27T22:05`) to the five bench:pipeline-llm runs listed in docs/cost-model.md, from 2 × 2,048 to
- * 33 × 4,096 neurons (2 cores, quiet machine). ls reads no activations: its time is not modelled.
- */
-export const COST_CONSTANTS: Record<StepName, number> = {
-  cka: 2.31e-8,
-  oracle: 3.71e-8,
-  independent: 3.47e-9,
-  incremental: 6.34e-9,
-  ls: 0.0,
-  ccfs: 5.39e-11,
-  lslca: 3.45e-9,
-  cc: 4.79e-11,
-  lca: 3.94e-10,
-  probeless: 4.75e-9,
-  random: 6.2e-8,
-  control: 1.06e-9,
+export const COST_CONSTANTS: Record<StepName, StepCost> = {
+  cka: { perProbe: 0, perProduct: 0, perCorrelation: 0, perRead: 1.81e-8 },
+  oracle: { perProbe: 5.19, perProduct: 2.73e-8, perCorrelation: 0, perRead: 0 },
+  independent: { perProbe: 0.0331, perProduct: 2.85e-9, perCorrelation: 0, perRead: 0 },
+  incremental: { perProbe: 0, perProduct: 3.64e-9, perCorrelation: 0, perRead: 0 },
+  ls: { perProbe: 0, perProduct: 0, perCorrelation: 0, perRead: 0 },
+  ccfs: { perProbe: 0.471, perProduct: 2.47e-9, perCorrelation: 2.91e-11, perRead: 0 },
+  lslca: { perProbe: 0.0635, perProduct: 7.9e-9, perCorrelation: 0, perRead: 0 },
+  cc: { perProbe: 0, perProduct: 6.29e-9, perCorrelation: 2.1e-11, perRead: 0 },
+  lca: { perProbe: 0.0971, perProduct: 4.61e-9, perCorrelation: 0, perRead: 0 },
+  probeless: { perProbe: 0.0627, perProduct: 5.42e-9, perCorrelation: 0, perRead: 4.82e-9 },
+  random: { perProbe: 0.128, perProduct: 5.71e-9, perCorrelation: 0, perRead: 0 },
+  control: { perProbe: 0, perProduct: 9.01e-10, perCorrelation: 0, perRead: 0 },
 };
 
+/** Where between the least and the most a data-dependent step's work was in the bench runs. */
+export interface WorkFraction {
+  /** The least, the median and the most over the runs: `--plan`'s range and estimate. */
+  low: number;
+  typical: number;
+  high: number;
+}
+
 /**
- * Each step's estimated seconds. Under `curves: "until-target"` the incremental probes stop at the first
- * prefix above LayerSelector's smallest-δ target: from one layer's probe to every prefix (the work the
- * constant was fitted on). cc, run with ccfs, costs nothing when LayerSelector keeps every layer (it
- * reuses ccfs's clustering and probes), which is known only once LayerSelector has run: from 0.
+ * Fitted with COST_CONSTANTS (bench/cost-model.ts --fit): for each data-dependent step, where its
+ * modelled seconds on the work it did fell between those of its least and most work. A step without
+ * an entry is placed at its most.
  */
+export const SEARCH_FRACTIONS: Partial<Record<StepName, WorkFraction>> = {
+  incremental: { low: 1, typical: 1, high: 1 },
+  ccfs: { low: 0.141, typical: 0.206, high: 0.378 },
+  lslca: { low: 0.00118, typical: 0.00408, high: 0.0087 },
+  cc: { low: 0, typical: 0.277, high: 0.646 },
+  lca: { low: 0.00671, typical: 0.0159, high: 0.0324 },
+  probeless: { low: 0.00838, typical: 0.295, high: 0.813 },
+  random: { low: 1, typical: 1, high: 1 },
+};
+
+export interface StepTime {
+  step: StepName;
+  /** The estimate: for a step whose work depends on the data, at the bench runs' median fraction. */
+  seconds: number;
+  /** For such a step, the least and the most seconds among the bench runs' fractions. */
+  fromSeconds?: number;
+  toSeconds?: number;
+}
+
+/** Each step's estimated seconds, with its range where its work depends on the data. */
 export function timePlan(
   s: ProblemShape,
   steps: readonly StepName[],
-  scope: ClusterScopeOf,
-  curves: PipelineSettings["curves"],
-  cost: Record<StepName, number> = COST_CONSTANTS,
+  settings: PipelineSettings,
+  cost: Record<StepName, StepCost> = COST_CONSTANTS,
+  fractions: Partial<Record<StepName, WorkFraction>> = SEARCH_FRACTIONS,
 ): StepTime[] {
   return steps.map((step) => {
-    const seconds = cost[step] * stepWork(s, step, scope);
-    if (step === "cc" && steps.includes("ccfs")) return { step, seconds, fromSeconds: 0 };
-    if (step !== "incremental" || curves === "all" || s.layers < 2) return { step, seconds };
-    return { step, seconds, fromSeconds: cost[step] * incrementalWork(s, 1) };
+    const w = plannedWork(s, step, settings, steps);
+    const at = (f: number) => secondsOf(cost[step], workAt(w, f));
+    const f = fractions[step] ?? { low: 1, typical: 1, high: 1 };
+    if (at(0) === at(1)) return { step, seconds: at(1) };
+    return { step, seconds: at(f.typical), fromSeconds: at(f.low), toSeconds: at(f.high) };
   });
 }

@@ -22,6 +22,7 @@ import { SITES } from "../../util/neurons.js";
 import type { RunRecord } from "../../util/run-record.js";
 import { consecutiveRuns } from "../../util/runs.js";
 import { CLUSTER_SCOPES } from "../cluster.js";
+import type { StepWork } from "./plan.js";
 
 export const REDUNDANCY_FORMAT = "codeneurons-redundancy";
 export const REDUNDANCY_VERSION = 3;
@@ -433,6 +434,8 @@ export type RedundancyRunDetails = {
   cached: StepName[];
   probesFitted: number;
   clusterings: number;
+  /** What each computed step fitted and clustered, in the cost model's units (plan.ts StepWork). */
+  work: Partial<Record<StepName, StepWork>>;
 };
 
 /** OUT/run-record.json of the pipeline: seconds (`total`, `load` and each computed step) and the details. */
