@@ -195,13 +195,14 @@ const cost = values.fit ? fitConstants(fitted) : COST_CONSTANTS;
 const fractions = values.fit ? fitFractions(fitted, cost) : SEARCH_FRACTIONS;
 if (values.fit) {
   const round = (x: number) => Number(x.toPrecision(3));
+  const round4 = (x: number) => Number(x.toPrecision(4));
   process.stdout.write("COST_CONSTANTS:\n");
   for (const [step, c] of Object.entries(cost))
     process.stdout.write(`  ${step}: { ${KINDS.map((k) => `${k}: ${round(c[k])}`).join(", ")} },\n`);
   process.stdout.write("SEARCH_FRACTIONS:\n");
   for (const [step, f] of Object.entries(fractions))
     process.stdout.write(
-      `  ${step}: { low: ${round(f.low)}, typical: ${round(f.typical)}, high: ${round(f.high)} },\n`,
+      `  ${step}: { low: ${round4(f.low)}, typical: ${round4(f.typical)}, high: ${round4(f.high)} },\n`,
     );
 }
 const worst = { work: 0, plan: 0, memory: 0 };

@@ -364,23 +364,23 @@ export function plannedWork(
 }
 
 /**
- * Seconds per unit of work of each step, fitted by bench/cost-model.ts (`--fit`) to the
- * bench:pipeline-llm runs listed in docs/cost-model.md (2 cores, quiet machine). ls reads no
- * activations: its time is not modelled.
+ * Seconds per unit of work of each step, fitted by bench/cost-model.ts (`--fit --since
+ * 2026-11-27T23:42`) to the five bench:pipeline-llm runs listed in docs/cost-model.md, from 2 × 2,048
+ * to 33 × 4,096 neurons (2 cores, quiet machine). ls reads no activations: its time is not modelled.
  */
 export const COST_CONSTANTS: Record<StepName, StepCost> = {
-  cka: { perProbe: 0, perProduct: 0, perCorrelation: 0, perRead: 1.81e-8 },
-  oracle: { perProbe: 5.19, perProduct: 2.73e-8, perCorrelation: 0, perRead: 0 },
-  independent: { perProbe: 0.0331, perProduct: 2.85e-9, perCorrelation: 0, perRead: 0 },
-  incremental: { perProbe: 0, perProduct: 3.64e-9, perCorrelation: 0, perRead: 0 },
+  cka: { perProbe: 0, perProduct: 0, perCorrelation: 0, perRead: 1.91e-8 },
+  oracle: { perProbe: 5.98, perProduct: 2.56e-8, perCorrelation: 0, perRead: 0 },
+  independent: { perProbe: 0, perProduct: 3.12e-9, perCorrelation: 0, perRead: 0 },
+  incremental: { perProbe: 0, perProduct: 3.92e-9, perCorrelation: 0, perRead: 0 },
   ls: { perProbe: 0, perProduct: 0, perCorrelation: 0, perRead: 0 },
-  ccfs: { perProbe: 0.471, perProduct: 2.47e-9, perCorrelation: 2.91e-11, perRead: 0 },
-  lslca: { perProbe: 0.0635, perProduct: 7.9e-9, perCorrelation: 0, perRead: 0 },
-  cc: { perProbe: 0, perProduct: 6.29e-9, perCorrelation: 2.1e-11, perRead: 0 },
-  lca: { perProbe: 0.0971, perProduct: 4.61e-9, perCorrelation: 0, perRead: 0 },
-  probeless: { perProbe: 0.0627, perProduct: 5.42e-9, perCorrelation: 0, perRead: 4.82e-9 },
-  random: { perProbe: 0.128, perProduct: 5.71e-9, perCorrelation: 0, perRead: 0 },
-  control: { perProbe: 0, perProduct: 9.01e-10, perCorrelation: 0, perRead: 0 },
+  ccfs: { perProbe: 0.77, perProduct: 0, perCorrelation: 3.9e-11, perRead: 0 },
+  lslca: { perProbe: 0.0681, perProduct: 6e-9, perCorrelation: 0, perRead: 0 },
+  cc: { perProbe: 0, perProduct: 5.1e-9, perCorrelation: 2.76e-11, perRead: 0 },
+  lca: { perProbe: 0.0994, perProduct: 4e-9, perCorrelation: 0, perRead: 0 },
+  probeless: { perProbe: 0.0951, perProduct: 4.57e-9, perCorrelation: 0, perRead: 2.97e-9 },
+  random: { perProbe: 0.0163, perProduct: 7.48e-9, perCorrelation: 0, perRead: 0 },
+  control: { perProbe: 0, perProduct: 9.47e-10, perCorrelation: 0, perRead: 0 },
 };
 
 /** Where between the least and the most a data-dependent step's work was in the bench runs. */
@@ -397,13 +397,13 @@ export interface WorkFraction {
  * an entry is placed at its most.
  */
 export const SEARCH_FRACTIONS: Partial<Record<StepName, WorkFraction>> = {
-  incremental: { low: 1, typical: 1, high: 1 },
-  ccfs: { low: 0.141, typical: 0.206, high: 0.378 },
-  lslca: { low: 0.00118, typical: 0.00408, high: 0.0087 },
-  cc: { low: 0, typical: 0.277, high: 0.646 },
-  lca: { low: 0.00671, typical: 0.0159, high: 0.0324 },
-  probeless: { low: 0.00838, typical: 0.295, high: 0.813 },
-  random: { low: 1, typical: 1, high: 1 },
+  incremental: { low: 0.4375, typical: 1, high: 1 },
+  ccfs: { low: 0.1792, typical: 0.3126, high: 0.4767 },
+  lslca: { low: 0.0001951, typical: 0.00297, high: 0.01044 },
+  cc: { low: 0, typical: 0.587, high: 0.7073 },
+  lca: { low: 0.001089, typical: 0.008598, high: 0.03524 },
+  probeless: { low: 0.0009928, typical: 0.03319, high: 0.8267 },
+  random: { low: 0.793, typical: 1, high: 1 },
 };
 
 export interface StepTime {
