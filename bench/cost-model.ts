@@ -26,10 +26,11 @@ import {
   type StepWork,
   secondsOf,
   timePlan,
+  WORK_UNITS,
   type WorkFraction,
 } from "../src/redundancy/pipeline/plan.js";
 import type { StepName } from "../src/redundancy/pipeline/results.js";
-import { RESULTS_FILE } from "./common.js";
+import { median, RESULTS_FILE } from "./common.js";
 
 interface Run {
   name: string;
@@ -39,14 +40,6 @@ interface Run {
   peakMb: number;
   date?: string;
 }
-
-const KINDS = ["perProbe", "perProduct", "perCorrelation", "perRead"] as const;
-const UNITS: Record<(typeof KINDS)[number], keyof StepWork> = {
-  perProbe: "probes",
-  perProduct: "products",
-  perCorrelation: "correlations",
-  perRead: "reads",
-};
 
 function runsOf(since: string | undefined): Run[] {
   const all = JSON.parse(readFileSync(RESULTS_FILE, "utf8")) as { name: string; [k: string]: unknown }[];
@@ -106,8 +99,8 @@ function solve(a: number[][], b: number[]): number[] | null {
  * cache, or cc reusing ccfs) or took under a tenth of a second says nothing about its cost.
  */
 function fitStep(points: { seconds: number; work: StepWork }[]): StepCost {
-  const zero: StepCost = { perProbe: 0, perProduct: 0, perCorrelation: 0, perRead: 0 };
-  const used = KINDS.filter((k) => points.some((p) => p.work[UNITS[k]] > 0));
+  const zero: StepCost = { ...NO_WORK };
+  const used = WORK_UNITS.filter((u) => points.some((p) => p.work[u] > 0));
   let best: { cost: StepCost; residual: number } = {
     cost: zero,
     residual: points.length,
@@ -115,7 +108,7 @@ function fitStep(points: { seconds: number; work: StepWork }[]): StepCost {
   for (let mask = 1; mask < 1 << used.length; mask++) {
     const kinds = used.filter((_, i) => mask & (1 << i));
     // Rows scaled by 1/t: relative errors.
-    const rows = points.map((p) => kinds.map((k) => p.work[UNITS[k]] / p.seconds));
+    const rows = points.map((p) => kinds.map((u) => p.work[u] / p.seconds));
     const ata = kinds.map((_, i) => kinds.map((_, j) => rows.reduce((s, r) => s + r[i] * r[j], 0)));
     const atb = kinds.map((_, i) => rows.reduce((s, r) => s + r[i], 0));
     const x = solve(ata, atb);
@@ -123,8 +116,8 @@ function fitStep(points: { seconds: number; work: StepWork }[]): StepCost {
     const residual = rows.reduce((s, r) => s + (r.reduce((a, v, i) => a + v * x[i], 0) - 1) ** 2, 0);
     if (residual < best.residual) {
       const cost = { ...zero };
-      kinds.forEach((k, i) => {
-        cost[k] = x[i];
+      kinds.forEach((u, i) => {
+        cost[u] = x[i];
       });
       best = { cost, residual };
     }
@@ -139,7 +132,7 @@ function fitConstants(runs: Run[]): Record<StepName, StepCost> {
       const seconds = run.perStep[step];
       const work = run.work[step];
       if (seconds === undefined || !work || seconds < 0.1) return [];
-      if (KINDS.every((k) => work[UNITS[k]] === 0)) return [];
+      if (WORK_UNITS.every((u) => work[u] === 0)) return [];
       return [{ seconds, work }];
     });
     out[step] = fitStep(points);
@@ -166,10 +159,7 @@ function fitFractions(
       return [Math.min(1, Math.max(0, (secondsOf(cost[step], did) - least) / (most - least)))];
     });
     if (fractions.length === 0) continue;
-    fractions.sort((a, b) => a - b);
-    const mid = fractions.length >> 1;
-    const median = fractions.length % 2 ? fractions[mid] : (fractions[mid - 1] + fractions[mid]) / 2;
-    out[step] = { low: fractions[0], typical: median, high: fractions[fractions.length - 1] };
+    out[step] = { low: Math.min(...fractions), typical: median(fractions), high: Math.max(...fractions) };
   }
   return out;
 }
@@ -198,7 +188,7 @@ if (values.fit) {
   const round4 = (x: number) => Number(x.toPrecision(4));
   process.stdout.write("COST_CONSTANTS:\n");
   for (const [step, c] of Object.entries(cost))
-    process.stdout.write(`  ${step}: { ${KINDS.map((k) => `${k}: ${round(c[k])}`).join(", ")} },\n`);
+    process.stdout.write(`  ${step}: { ${WORK_UNITS.map((u) => `${u}: ${round(c[u])}`).join(", ")} },\n`);
   process.stdout.write("SEARCH_FRACTIONS:\n");
   for (const [step, f] of Object.entries(fractions))
     process.stdout.write(

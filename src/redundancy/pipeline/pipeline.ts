@@ -211,9 +211,10 @@ export async function runRedundancyPipeline(
   const t0 = performance.now();
   const { settings, source, order, skipped } = await openRun(input, opts);
   if (skipped.length > 0) log(`redundancy: skipping the control step: ${skipped[0].reason}`);
+  const shape = shapeOf(source);
   try {
     checkMemory(
-      shapeOf(source),
+      shape,
       settings,
       order,
       opts.maxMemoryBytes ?? defaultPipelineMemoryBytes(),
@@ -231,7 +232,6 @@ export async function runRedundancyPipeline(
   const cached: StepName[] = [];
   const stepSeconds: Record<string, number> = {};
   const work: Partial<Record<StepName, StepWork>> = {};
-  const shape = shapeOf(source);
   try {
     for (const name of order) {
       ctx.work = NO_WORK;

@@ -194,39 +194,28 @@ export function checkMemory(
  * can do to the most, and `--plan` places its estimate and range between those bounds where the bench
  * runs' steps were (SEARCH_FRACTIONS).
  */
-export interface StepWork {
-  probes: number;
-  products: number;
-  correlations: number;
-  reads: number;
+export const WORK_UNITS = ["probes", "products", "correlations", "reads"] as const;
+export type WorkUnit = (typeof WORK_UNITS)[number];
+
+/** Units of each kind of work a step did or will do (see above). */
+export type StepWork = Record<WorkUnit, number>;
+
+/** Seconds per unit of each kind of work, under the same names. */
+export type StepCost = Record<WorkUnit, number>;
+
+/** The work whose every unit is `f(unit)`. */
+function workOf(f: (unit: WorkUnit) => number): StepWork {
+  return { probes: f("probes"), products: f("products"), correlations: f("correlations"), reads: f("reads") };
 }
 
-/** Seconds per unit of each kind of work (see above). */
-export interface StepCost {
-  perProbe: number;
-  perProduct: number;
-  perCorrelation: number;
-  perRead: number;
-}
-
-export const NO_WORK: StepWork = { probes: 0, products: 0, correlations: 0, reads: 0 };
+export const NO_WORK: StepWork = workOf(() => 0);
 
 export function addWork(a: StepWork, b: Partial<StepWork>): StepWork {
-  return {
-    probes: a.probes + (b.probes ?? 0),
-    products: a.products + (b.products ?? 0),
-    correlations: a.correlations + (b.correlations ?? 0),
-    reads: a.reads + (b.reads ?? 0),
-  };
+  return workOf((u) => a[u] + (b[u] ?? 0));
 }
 
 export function secondsOf(cost: StepCost, w: StepWork): number {
-  return (
-    cost.perProbe * w.probes +
-    cost.perProduct * w.products +
-    cost.perCorrelation * w.correlations +
-    cost.perRead * w.reads
-  );
+  return WORK_UNITS.reduce((s, u) => s + cost[u] * w[u], 0);
 }
 
 /** The clustering of `columns` neurons (w per layer) over r rows: its correlations' multiply-adds. */
@@ -253,13 +242,7 @@ export interface PlannedWork {
 
 /** The work a fraction f of the way from the least to the most. */
 export function workAt(w: PlannedWork, f: number): StepWork {
-  const between = (a: number, b: number) => a + f * (b - a);
-  return {
-    probes: between(w.least.probes, w.most.probes),
-    products: between(w.least.products, w.most.products),
-    correlations: between(w.least.correlations, w.most.correlations),
-    reads: between(w.least.reads, w.most.reads),
-  };
+  return workOf((u) => w.least[u] + f * (w.most[u] - w.least[u]));
 }
 
 /** Probes at the sizes ⌊p·total⌋ (capped at `cap`, repeated sizes once) of a minimal-set search. */
@@ -277,12 +260,7 @@ function probesWork(sizes: readonly number[], rk: number): StepWork {
 }
 
 function scaled(w: StepWork, times: number): StepWork {
-  return {
-    probes: w.probes * times,
-    products: w.products * times,
-    correlations: w.correlations * times,
-    reads: w.reads * times,
-  };
+  return workOf((u) => w[u] * times);
 }
 
 /**
@@ -369,18 +347,18 @@ export function plannedWork(
  * to 33 × 4,096 neurons (2 cores, quiet machine). ls reads no activations: its time is not modelled.
  */
 export const COST_CONSTANTS: Record<StepName, StepCost> = {
-  cka: { perProbe: 0, perProduct: 0, perCorrelation: 0, perRead: 1.91e-8 },
-  oracle: { perProbe: 5.98, perProduct: 2.56e-8, perCorrelation: 0, perRead: 0 },
-  independent: { perProbe: 0, perProduct: 3.12e-9, perCorrelation: 0, perRead: 0 },
-  incremental: { perProbe: 0, perProduct: 3.92e-9, perCorrelation: 0, perRead: 0 },
-  ls: { perProbe: 0, perProduct: 0, perCorrelation: 0, perRead: 0 },
-  ccfs: { perProbe: 0.77, perProduct: 0, perCorrelation: 3.9e-11, perRead: 0 },
-  lslca: { perProbe: 0.0681, perProduct: 6e-9, perCorrelation: 0, perRead: 0 },
-  cc: { perProbe: 0, perProduct: 5.1e-9, perCorrelation: 2.76e-11, perRead: 0 },
-  lca: { perProbe: 0.0994, perProduct: 4e-9, perCorrelation: 0, perRead: 0 },
-  probeless: { perProbe: 0.0951, perProduct: 4.57e-9, perCorrelation: 0, perRead: 2.97e-9 },
-  random: { perProbe: 0.0163, perProduct: 7.48e-9, perCorrelation: 0, perRead: 0 },
-  control: { perProbe: 0, perProduct: 9.47e-10, perCorrelation: 0, perRead: 0 },
+  cka: { probes: 0, products: 0, correlations: 0, reads: 1.91e-8 },
+  oracle: { probes: 5.98, products: 2.56e-8, correlations: 0, reads: 0 },
+  independent: { probes: 0, products: 3.12e-9, correlations: 0, reads: 0 },
+  incremental: { probes: 0, products: 3.92e-9, correlations: 0, reads: 0 },
+  ls: { probes: 0, products: 0, correlations: 0, reads: 0 },
+  ccfs: { probes: 0.77, products: 0, correlations: 3.9e-11, reads: 0 },
+  lslca: { probes: 0.0681, products: 6e-9, correlations: 0, reads: 0 },
+  cc: { probes: 0, products: 5.1e-9, correlations: 2.76e-11, reads: 0 },
+  lca: { probes: 0.0994, products: 4e-9, correlations: 0, reads: 0 },
+  probeless: { probes: 0.0951, products: 4.57e-9, correlations: 0, reads: 2.97e-9 },
+  random: { probes: 0.0163, products: 7.48e-9, correlations: 0, reads: 0 },
+  control: { probes: 0, products: 9.47e-10, correlations: 0, reads: 0 },
 };
 
 /** Where between the least and the most a data-dependent step's work was in the bench runs. */
